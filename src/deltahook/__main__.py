@@ -1,0 +1,3 @@
+from deltahook.cli import main
+
+main()

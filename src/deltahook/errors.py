@@ -1,0 +1,101 @@
+"""Every error a user of deltahook can meet.
+
+    DeltahookError
+     ├── ConfigError            the config file or an environment variable is wrong
+     ├── CatalogError           an entity or event schema is missing or badly annotated
+     ├── FeedError              a feed cannot be read at all (missing file, unknown format)
+     ├── RuleError              the rule set is invalid (carries every problem found)
+     ├── EventError             an event payload does not match its type's schema
+     ├── StoreError             the database cannot be used
+     │    ├── SchemaBehindError the database needs `deltahook db upgrade`
+     │    └── ConflictError     a concurrent writer changed the same entities; retry
+     └── DeliveryError          a subscription or delivery command cannot be carried out
+          └── UnknownSubscriptionError
+
+Each error carries the data a person needs to act on it; the command line prints its message
+on one line and exits non-zero. Errors from third-party libraries are wrapped at the edge with
+``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class DeltahookError(Exception):
+    """Base class of every error deltahook raises on purpose."""
+
+
+class ConfigError(DeltahookError):
+    """The config file or an environment variable is invalid: fix the named setting."""
+
+
+class CatalogError(DeltahookError):
+    """An entity-kind or event-type schema is missing or badly annotated.
+
+    Raised at start-up, before anything is read or written; the message names the file.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class FeedError(DeltahookError):
+    """A feed cannot be read at all (missing file, unknown format, unknown kind).
+
+    Single bad records never raise this: they are rejected and reported by line.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceProblem:
+    """One problem in a source file, with its location (1-based line and column)."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class RuleError(DeltahookError):
+    """The rule set is invalid; ``problems`` lists every error found, each with its location."""
+
+    def __init__(self, problems: Sequence[SourceProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        first = str(self.problems[0]) if self.problems else "no details"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(f"invalid rules: {first}{more}")
+
+
+class EventError(DeltahookError):
+    """An event payload does not validate against its event type's JSON Schema."""
+
+
+class StoreError(DeltahookError):
+    """The database cannot be used (unreachable, locked, wrong URL)."""
+
+
+class SchemaBehindError(StoreError):
+    """The database schema is older than this version of deltahook: run `deltahook db upgrade`."""
+
+
+class ConflictError(StoreError):
+    """Another writer changed the same entities at the same time; the batch is retried."""
+
+
+class DeliveryError(DeltahookError):
+    """A subscription or delivery command cannot be carried out."""
+
+
+class UnknownSubscriptionError(DeliveryError):
+    """No subscription has the given name: see `deltahook subscriptions list`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no subscription named {name!r}")
+        self.name = name
