@@ -1,0 +1,124 @@
+"""Canonical form, keys and hashes of entity snapshots.
+
+The canonical form is what is stored and compared: keyed collections become mappings from row
+key to row (so reordering a list is no change), integral floats become integers (so ``5`` and
+``5.0`` are equal), and the bytes are serialised with sorted keys (so key order never matters).
+Absent fields stay absent, which keeps ``null`` and absent apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import xxhash
+
+from deltahook.catalog.entities import Collection, EntityKind
+
+
+class NormaliseError(ValueError):
+    """A record's shape breaks its kind's keyed collections (for example a duplicate row key)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def key_string(values: Sequence[Any]) -> str:
+    """One stable string for a key made of one or more values, ``|``-separated."""
+    return "|".join(_key_part(value) for value in values)
+
+
+def _key_part(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    if "|" in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return text
+
+
+def entity_key(kind: EntityKind, record: Mapping[str, Any]) -> str:
+    return key_string([record[name] for name in kind.key])
+
+
+def parent_key(kind: EntityKind, record: Mapping[str, Any]) -> str | None:
+    if kind.parent is None:
+        return None
+    return key_string([record[name] for name in kind.parent.fields])
+
+
+def scope_string(kind: EntityKind, record: Mapping[str, Any]) -> str:
+    """The full-feed scope of an entity (empty for kinds scoped as a whole)."""
+    return key_string([record.get(name) for name in kind.scope]) if kind.scope else ""
+
+
+def normalise(kind: EntityKind, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical body of a record: keyed collections by key, integral floats as integers."""
+    return _normalise_object(record, kind.collections, "")
+
+
+def _normalise_object(
+    obj: Mapping[str, Any], collections: Mapping[str, Collection], where: str
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in obj.items():
+        coll = collections.get(name)
+        if coll is not None and isinstance(value, list):
+            if value:  # an empty keyed collection and an absent one both mean "no rows"
+                out[name] = _normalise_collection(value, coll, f"{where}{name}")
+        else:
+            out[name] = _normalise_value(value)
+    return out
+
+
+def _normalise_collection(rows: list[Any], coll: Collection, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for index, row in enumerate(rows):
+        normal = _normalise_object(row, coll.collections, f"{where}[{index}].")
+        key = key_string([normal.get(name) for name in coll.key])
+        if key in out:
+            raise NormaliseError(where, f"duplicate row key {key!r} in a keyed collection")
+        out[key] = normal
+    return out
+
+
+def _normalise_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
+        return {k: _normalise_value(v) for k, v in value.items()}
+    if kind is list:
+        return [_normalise_value(v) for v in value]
+    return value
+
+
+def denormalise(kind: EntityKind, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The record form of a canonical body: keyed collections back to lists, sorted by key."""
+    return _denormalise_object(body, kind.collections)
+
+
+def _denormalise_object(
+    body: Mapping[str, Any], collections: Mapping[str, Collection]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        coll = collections.get(name)
+        if coll is not None and isinstance(value, dict):
+            out[name] = [_denormalise_object(value[k], coll.collections) for k in sorted(value)]
+        else:
+            out[name] = value
+    return out
+
+
+def canonical_bytes(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def digest(data: bytes) -> bytes:
+    """A 128-bit hash of canonical bytes: equal bytes, equal hash; collisions negligible."""
+    return xxhash.xxh3_128_digest(data)

@@ -1,0 +1,105 @@
+"""The values change detection produces: row changes grouped by entity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+
+class _Missing:
+    """The value of a field that is absent, which is not the same as ``null``."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Final = _Missing()
+
+
+class Op(StrEnum):
+    """What happened to a row or an entity."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of a row with its old and new value; either may be ``MISSING``."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field}
+        if self.old is not MISSING:
+            out["old"] = self.old
+        if self.new is not MISSING:
+            out["new"] = self.new
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowChange:
+    """One row of one table inserted, updated or deleted.
+
+    ``key`` holds the entity key fields plus the row's own key fields; ``old`` and ``new`` are the
+    whole row before and after (None for an insert or a delete); ``fields`` lists what changed.
+    """
+
+    table: str
+    key: Mapping[str, Any]
+    op: Op
+    fields: tuple[FieldChange, ...]
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+
+    def changed(self) -> frozenset[str]:
+        return frozenset(change.field for change in self.fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "key": dict(self.key),
+            "op": self.op.value,
+            "fields": [change.to_json() for change in self.fields],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityChange:
+    """Everything that changed in one entity, with its snapshot before and after.
+
+    ``old`` and ``new`` are normalised bodies (keyed collections as mappings by row key); a
+    new entity has ``old`` None and a deleted one ``new`` None.
+    """
+
+    kind: str
+    key: str
+    parent_key: str | None
+    op: Op
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    rows: tuple[RowChange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "op": self.op.value,
+            "rows": [row.to_json() for row in self.rows],
+        }

@@ -1,0 +1,8 @@
+"""The command line: a thin door over the engine. Each module adds its commands to ``main``."""
+
+from __future__ import annotations
+
+from deltahook.cli import feeds as _feeds  # noqa: F401  (registers commands)
+from deltahook.cli.app import main
+
+__all__ = ["main"]

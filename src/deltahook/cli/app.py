@@ -1,0 +1,74 @@
+"""The command group, the shared options and the one place user errors become one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+
+from deltahook.config import Settings, load_settings
+from deltahook.errors import DeltahookError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_REJECTED = 3
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class State:
+    """What every command shares: the settings, loaded lazily."""
+
+    def __init__(self, config: Path | None, database_url: str | None) -> None:
+        self.config = config
+        self.database_url = database_url
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            overrides = {"database_url": self.database_url} if self.database_url else None
+            self._settings = load_settings(self.config, overrides=overrides)
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="DELTAHOOK_CONFIG",
+    help="Config file (default: ./deltahook.yaml when present).",
+)
+@click.option("--database-url", help="SQLAlchemy database URL (overrides the config file).")
+@click.version_option(package_name="deltahook")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, database_url: str | None) -> None:
+    """deltahook: detect changes in commerce feeds and deliver them as webhooks."""
+    ctx.obj = State(config, database_url)
+
+
+def friendly(func: F) -> F:
+    """Print a user's mistake as one clear line and exit non-zero, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DeltahookError as exc:
+            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
+    sys.stdout.flush()

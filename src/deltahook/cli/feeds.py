@@ -1,0 +1,124 @@
+"""``deltahook ingest``: a feed in, a summary (or one JSON document) out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from deltahook.cli.app import EXIT_REJECTED, State, err, friendly, main, out, print_json
+from deltahook.engine import Engine
+from deltahook.feeds.readers import FORMATS
+from deltahook.pipeline import MODES, Mode, RunResult
+
+
+@main.command()
+@click.argument("kind")
+@click.argument("feed", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="upsert",
+    show_default=True,
+    help="upsert: records are whole; merge: absent fields keep their value; "
+    "full: stored entities of the feed's scope missing from it are removed.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), help="Feed format (default: from the file name)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result and the row changes as JSON."
+)
+@click.pass_obj
+@friendly
+def ingest(state: State, kind: str, feed: Path, mode: Mode, fmt: str | None, as_json: bool) -> None:
+    """Ingest FEED (a file, or - for standard input) of entity KIND."""
+    engine = Engine.from_settings(state.settings)
+    started = time.perf_counter()
+    source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
+    with _progress(feed, enabled=not as_json) as advance:
+        result = engine.ingest(
+            kind,
+            source,
+            mode=mode,
+            fmt=fmt,
+            collect=as_json,
+            progress=advance,
+        )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print_json(result_json(result, elapsed))
+    else:
+        print_summary(result, elapsed)
+    if result.counts.rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
+    return {
+        "job_id": result.job_id,
+        "kind": result.kind,
+        "mode": result.mode,
+        "counts": result.counts.as_dict(),
+        "elapsed_s": round(elapsed, 3),
+        "rejects": [r.to_json() for r in result.rejects],
+        "notices": result.notices,
+        "changes": [c.to_json() for c in result.changes],
+        "notifications": [n.to_json() for n in result.notifications],
+    }
+
+
+def print_summary(result: RunResult, elapsed: float) -> None:
+    c = result.counts
+    rate = c.received / elapsed if elapsed > 0 else 0.0
+    out.print(
+        f"[bold]{result.kind}[/] ({result.mode}): received {c.received:,} · rejected {c.rejected:,}"
+        f" · unchanged {c.unchanged:,} · inserted {c.inserted:,} · updated {c.updated:,}"
+        f" · deleted {c.deleted:,} · notifications {c.notifications:,}"
+        f" · {elapsed:.2f} s · {rate:,.0f}/s",
+        soft_wrap=True,
+    )
+    for notice in result.notices[:20]:
+        out.print(f"  [yellow]note:[/] {notice}")
+    for reject in result.rejects[:50]:
+        err.print(f"  [red]rejected[/] {reject}", soft_wrap=True)
+    if c.rejected > 50:
+        err.print(f"  ... and {c.rejected - 50:,} more rejected (see --json)")
+
+
+class _progress:
+    """A progress bar on a terminal (records done, by feed size); nothing otherwise."""
+
+    def __init__(self, feed: Path, *, enabled: bool) -> None:
+        self.enabled = enabled and err.is_terminal and str(feed) != "-"
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[records]:,} records"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.feed = feed
+        self.records = 0
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        self.progress.start()
+        task = self.progress.add_task(f"ingest {self.feed.name}", total=None, records=0)
+
+        def advance(count: int) -> None:
+            self.records += count
+            self.progress.update(task, records=self.records)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()

@@ -1,0 +1,98 @@
+"""Settings: the config file (``deltahook.yaml``) and ``DELTAHOOK_*`` environment variables.
+
+Lookup order for the file: ``--config``, then ``$DELTAHOOK_CONFIG``, then ``./deltahook.yaml``
+when it exists; no file at all is fine. Environment variables override the file. Relative paths
+are resolved against the file's folder (or the working directory without a file).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deltahook.errors import ConfigError
+
+CONFIG_FILE = "deltahook.yaml"
+_ENV = {
+    "DELTAHOOK_DATABASE_URL": "database_url",
+    "DELTAHOOK_SCHEMAS_DIR": "schemas_dir",
+    "DELTAHOOK_RULES_DIR": "rules_dir",
+}
+
+
+def _bundled(name: str) -> Path:
+    """``schemas/`` or ``rules/`` of the source tree this package runs from."""
+    return Path(__file__).resolve().parents[2] / name
+
+
+class Settings(BaseModel):
+    """Everything deltahook reads from its configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = "sqlite:///.deltahook/deltahook.db"
+    schemas_dir: Path = Field(default_factory=lambda: _bundled("schemas"))
+    rules_dir: Path = Field(default_factory=lambda: _bundled("rules"))
+    constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
+    batch_size: int = Field(default=2000, ge=1, le=50_000)
+    job_events: bool = True
+    subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def entity_schemas_dir(self) -> Path:
+        return self.schemas_dir / "entities"
+
+    @property
+    def event_schemas_dir(self) -> Path:
+        return self.schemas_dir / "events"
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Settings from the config file, the environment and explicit overrides (in that order)."""
+    env = os.environ if env is None else env
+    if path is None and env.get("DELTAHOOK_CONFIG"):
+        path = Path(env["DELTAHOOK_CONFIG"])
+    if path is None and Path(CONFIG_FILE).is_file():
+        path = Path(CONFIG_FILE)
+    data = _read_file(path) if path is not None else {}
+    base = path.resolve().parent if path is not None else Path.cwd()
+    data.update({field: env[name] for name, field in _ENV.items() if env.get(name)})
+    data.update(overrides or {})
+    for name in ("schemas_dir", "rules_dir"):
+        if name in data:
+            data[name] = base / Path(data[name])
+    url = data.get("database_url")
+    if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            data["database_url"] = f"sqlite:///{base / relative}"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path or 'settings'}: {where}: {first['msg']}") from exc
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config file must be a mapping of settings")
+    return data

@@ -1,0 +1,252 @@
+"""Reading feeds as streams: NDJSON, a JSON array, or CSV for flat kinds.
+
+Each reader yields ``Record`` (a parsed object and the line it starts on) or ``Reject`` (the line
+and why it could not be read). Memory stays flat: nothing but the current record (and, for a
+JSON array, one read buffer) is held.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+
+from deltahook.catalog.entities import EntityKind
+from deltahook.errors import FeedError
+
+Format = Literal["ndjson", "json", "csv"]
+FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
+_CHUNK = 1 << 20
+_MAX_RECORD = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    line: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that was not applied: its line, the field at fault (if one) and why."""
+
+    line: int
+    field: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f" {self.field}:" if self.field else ""
+        return f"line {self.line}:{where} {self.reason}"
+
+
+Item = Record | Reject
+
+
+def detect_format(path: Path | None, fmt: str | None) -> Format:
+    """The format asked for, or the one the file name implies."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise FeedError(f"unknown feed format {fmt!r} (use one of {', '.join(FORMATS)})")
+        return fmt
+    suffix = path.suffix.lower() if path is not None else ""
+    if suffix in {".ndjson", ".jsonl"}:
+        return "ndjson"
+    if suffix == ".json":
+        return "json"
+    if suffix == ".csv":
+        return "csv"
+    raise FeedError(
+        f"cannot tell the format of {path or 'standard input'}: pass --format ndjson, json or csv"
+    )
+
+
+def read_items(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
+    """Every record of a binary stream in the given format."""
+    if fmt == "ndjson":
+        return read_ndjson(stream)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    if fmt == "json":
+        return read_json_array(text)
+    if not kind.is_flat:
+        raise FeedError(f"kind {kind.name!r} has nested collections and cannot be read from CSV")
+    return read_csv(text, kind)
+
+
+def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
+    for line, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield Reject(line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            continue
+        yield _as_record(line, data)
+
+
+def _as_record(line: int, data: Any) -> Item:
+    if isinstance(data, dict):
+        return Record(line, data)
+    return Reject(line, None, f"a record must be a JSON object, not {type(data).__name__}")
+
+
+def read_json_array(stream: IO[str]) -> Iterator[Item]:
+    """The elements of one JSON array, each with the line it starts on.
+
+    A malformed element ends the read: JSON offers no way to find where the next one starts, so
+    the rest of the array is reported as one rejection.
+    """
+    reader = _ArrayReader(stream)
+    if not reader.expect("["):
+        yield Reject(reader.line, None, "a JSON feed must be an array of objects")
+        return
+    if reader.expect("]"):
+        return
+    while True:
+        line = reader.line
+        try:
+            data = reader.value()
+        except ValueError as exc:
+            yield Reject(line, None, f"{exc}; the rest of the array could not be read")
+            return
+        yield _as_record(line, data)
+        if reader.expect(","):
+            continue
+        if not reader.expect("]"):
+            yield Reject(reader.line, None, "expected ',' or ']' after an array element")
+        return
+
+
+class _ArrayReader:
+    """A buffered reader that decodes one JSON value at a time and counts lines."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.buf = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.stream.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def _skip_space(self) -> None:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                if self.buf[self.pos] == "\n":
+                    self.line += 1
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._fill():
+                return
+
+    def expect(self, char: str) -> bool:
+        self._skip_space()
+        if self.pos < len(self.buf) and self.buf[self.pos] == char:
+            self.pos += 1
+            return True
+        return False
+
+    def value(self) -> Any:
+        self._skip_space()
+        while True:
+            try:
+                data, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if len(self.buf) - self.pos < _MAX_RECORD and self._fill():
+                    continue
+                line = self.line + self.buf.count("\n", self.pos, exc.pos)
+                raise ValueError(f"malformed JSON at line {line}: {exc.msg}") from None
+            self.line += self.buf.count("\n", self.pos, end)
+            self.pos = end
+            return data
+
+
+def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
+    """Rows of a CSV file with a header; cells are converted by the schema's types.
+
+    An empty cell means the field is absent.
+    """
+    types = kind.property_types()
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        return
+    unknown = [name for name in header if name not in types]
+    if unknown:
+        yield Reject(1, unknown[0], f"unknown column(s) for kind {kind.name!r}: {unknown}")
+        return
+    for cells in reader:
+        line = reader.line_num
+        if not any(cells):
+            continue
+        if len(cells) != len(header):
+            yield Reject(line, None, f"expected {len(header)} cells, found {len(cells)}")
+            continue
+        try:
+            yield Record(line, _typed_row(header, cells, types))
+        except _CellError as exc:
+            yield Reject(line, exc.field, str(exc))
+
+
+class _CellError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _typed_row(
+    header: list[str], cells: list[str], types: Mapping[str, set[str]]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, cell in zip(header, cells, strict=True):
+        if cell == "":
+            continue
+        row[name] = _convert(name, cell, types[name])
+    return row
+
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def _convert(name: str, cell: str, types: set[str]) -> Any:
+    if cell == "null" and "null" in types:
+        return None
+    if "integer" in types or "number" in types:
+        try:
+            return int(cell)
+        except ValueError:
+            if "number" in types:
+                try:
+                    return float(cell)
+                except ValueError:
+                    pass
+        if "string" not in types:
+            raise _CellError(name, f"{cell!r} is not a number")
+    if "boolean" in types:
+        lowered = cell.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        if "string" not in types:
+            raise _CellError(name, f"{cell!r} is not a boolean (true or false)")
+    return cell

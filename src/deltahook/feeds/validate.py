@@ -1,0 +1,69 @@
+"""Validating records against their kind's schema.
+
+The hot path uses a compiled validator (fastjsonschema, about 20 times faster than a prebuilt
+``jsonschema`` validator); only a record that fails is checked again with ``jsonschema`` to
+give the clearest message it can, naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fastjsonschema
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import best_match
+
+from deltahook.catalog.entities import Collection, EntityKind
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str | None
+    reason: str
+
+
+class RecordValidator:
+    """Checks whole records, or (for merge feeds) partial ones that carry at least their keys."""
+
+    def __init__(self, kind: EntityKind, *, partial: bool = False) -> None:
+        schema = _partial_schema(kind) if partial else dict(kind.schema)
+        self._fast: Callable[[Any], Any] = fastjsonschema.compile(schema)
+        self._slow = Draft7Validator(schema)
+
+    def problem(self, record: Mapping[str, Any]) -> Problem | None:
+        """None when the record is valid, else the most relevant problem."""
+        try:
+            self._fast(record)
+        except fastjsonschema.JsonSchemaException:
+            return self._explain(record)
+        return None
+
+    def _explain(self, record: Mapping[str, Any]) -> Problem:
+        error = best_match(self._slow.iter_errors(record))
+        if error is None:  # the two validators disagree; trust the stricter verdict
+            return Problem(None, "record does not match its schema")
+        path = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [name for name in error.validator_value if name not in error.instance]
+            name = missing[0] if missing else None
+            field = f"{path}.{name}" if path and name else name
+            return Problem(field, f"required field {name!r} is missing")
+        return Problem(path or None, error.message)
+
+
+def _partial_schema(kind: EntityKind) -> dict[str, Any]:
+    """The kind's schema with only keys required, for merge records."""
+    schema = copy.deepcopy(dict(kind.schema))
+    schema["required"] = list(kind.key)
+    _relax(schema.get("properties", {}), kind.collections)
+    return schema
+
+
+def _relax(properties: dict[str, Any], collections: Mapping[str, Collection]) -> None:
+    for name, coll in collections.items():
+        items = properties[name]["items"]
+        items["required"] = list(coll.key)
+        _relax(items.get("properties", {}), coll.collections)

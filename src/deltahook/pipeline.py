@@ -1,0 +1,347 @@
+"""Ingest and preview: the one path from a feed to stored snapshots and notifications.
+
+Per batch of records: validate, key, normalise and hash each record; fetch the stored hashes of
+the batch's keys in one query; diff only the entities whose hash changed; decide notifications;
+write snapshots and notifications in one transaction. Preview runs exactly this code inside one
+transaction that is rolled back at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import orjson
+import xxhash
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from deltahook.catalog.entities import EntityKind
+from deltahook.changes import canonical
+from deltahook.changes.diff import diff_entity
+from deltahook.changes.model import EntityChange
+from deltahook.errors import ConflictError
+from deltahook.feeds.readers import Item, Record, Reject
+from deltahook.feeds.validate import RecordValidator
+from deltahook.notifications import Notification
+from deltahook.store import outbox, snapshots
+
+Mode = Literal["upsert", "merge", "full"]
+MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
+MAX_REJECTS_KEPT = 10_000
+_CONFLICT_RETRIES = 5
+
+
+class Decider(Protocol):
+    """Turns the entity changes of one batch into notifications (the rules engine)."""
+
+    def decide(
+        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
+    ) -> list[Notification]: ...
+
+
+@dataclass(slots=True)
+class Counts:
+    received: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    notifications: int = 0
+    deliveries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True, kw_only=True)
+class RunResult:
+    """What one ingest (or preview) did: counts, rejects, and on request the changes."""
+
+    job_id: str
+    kind: str
+    mode: Mode
+    counts: Counts = field(default_factory=Counts)
+    rejects: list[Reject] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    changes: list[EntityChange] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A record made ready to compare: its key, canonical body and hash (or None to delete)."""
+
+    line: int
+    key: str
+    parent_key: str | None
+    scope: str
+    body: dict[str, Any] | None
+    data: bytes = b""
+    hash: bytes = b""
+
+
+@dataclass(kw_only=True)
+class Run:
+    """One pass of a feed through the pipeline, over one database connection."""
+
+    conn: Connection
+    kind: EntityKind
+    mode: Mode
+    decider: Decider | None
+    clock: Callable[[], datetime]
+    result: RunResult
+    batch_size: int
+    commit: bool
+    collect: bool
+    _seen: set[int] = field(default_factory=set)
+    _scopes: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._full = RecordValidator(self.kind)
+        self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
+
+    def feed(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> None:
+        """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
+        for batch in _batched(items, self.batch_size):
+            self._batch(batch)
+            if progress is not None:
+                progress(len(batch))
+        if self.mode == "full":
+            self._sweep()
+
+    def _batch(self, items: list[Item]) -> None:
+        records: dict[str, _Candidate | Record] = {}
+        for item in items:
+            self.result.counts.received += 1
+            if isinstance(item, Reject):
+                self._reject(item)
+                continue
+            self._admit(item, records)
+        self._apply_with_retry(list(records.values()))
+
+    def _admit(self, record: Record, batch: dict[str, _Candidate | Record]) -> None:
+        validator = self._partial or self._full
+        problem = validator.problem(record.data)
+        if problem is not None:
+            self._reject(Reject(record.line, problem.field, problem.reason))
+            return
+        key = canonical.entity_key(self.kind, record.data)
+        tag = xxhash.xxh3_64_intdigest(key)
+        if tag in self._seen:
+            self.result.counts.duplicates += 1
+            self.result.notices.append(
+                f"line {record.line}: duplicate key {key!r} in this feed; the last one wins"
+            )
+            batch.pop(key, None)
+        self._seen.add(tag)
+        if self.mode == "merge":
+            batch[key] = record  # merged with the stored body once that is fetched
+            return
+        candidate = self._candidate(record.line, record.data)
+        if candidate is not None:
+            batch[key] = candidate
+
+    def _candidate(self, line: int, data: dict[str, Any]) -> _Candidate | None:
+        try:
+            body = canonical.normalise(self.kind, data)
+        except canonical.NormaliseError as exc:
+            self._reject(Reject(line, exc.field, str(exc).split(": ", 1)[1]))
+            return None
+        scope = canonical.scope_string(self.kind, body)
+        self._scopes.add(scope)
+        raw = canonical.canonical_bytes(body)
+        return _Candidate(
+            line,
+            canonical.entity_key(self.kind, body),
+            canonical.parent_key(self.kind, body),
+            scope,
+            body,
+            raw,
+            canonical.digest(raw),
+        )
+
+    def _reject(self, reject: Reject) -> None:
+        self.result.counts.rejected += 1
+        if len(self.result.rejects) < MAX_REJECTS_KEPT:
+            self.result.rejects.append(reject)
+
+    def _apply_with_retry(self, batch: list[_Candidate | Record]) -> None:
+        if not batch:
+            return
+        for attempt in range(1, _CONFLICT_RETRIES + 1):
+            try:
+                self._apply(batch)
+            except (ConflictError, IntegrityError):
+                if not self.commit or attempt == _CONFLICT_RETRIES:
+                    raise
+                self.conn.rollback()
+                continue
+            if self.commit:
+                self.conn.commit()
+            return
+
+    def _apply(self, batch: Sequence[_Candidate | Record]) -> None:
+        keys = [_key_of(self.kind, item) for item in batch]
+        merge = self.mode == "merge"
+        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=merge)
+        if merge:
+            candidates = self._merged(batch, stored)
+        else:
+            candidates = [c for c in batch if isinstance(c, _Candidate)]
+        changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
+        self.result.counts.unchanged += len(candidates) - len(changed)
+        if not changed:
+            return
+        if not merge:
+            old_keys = [c.key for c in changed if c.key in stored]
+            stored.update(snapshots.fetch(self.conn, self.kind.name, old_keys, bodies=True))
+        self._commit_changes(changed, stored)
+
+    def _merged(
+        self, batch: Sequence[_Candidate | Record], stored: dict[str, snapshots.Stored]
+    ) -> list[_Candidate]:
+        out: list[_Candidate] = []
+        for item in batch:
+            assert isinstance(item, Record)
+            key = canonical.entity_key(self.kind, item.data)
+            old = stored.get(key)
+            patch = {
+                k: v
+                for k, v in item.data.items()
+                if not (k in self.kind.not_sent_when_empty and _is_empty(v))
+            }
+            base = (
+                canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
+            )
+            merged = merge_records(self.kind, base, patch)
+            problem = self._full.problem(merged)
+            if problem is not None:
+                self._reject(Reject(item.line, problem.field, f"after merging: {problem.reason}"))
+                continue
+            candidate = self._candidate(item.line, merged)
+            if candidate is not None:
+                out.append(candidate)
+        return out
+
+    def _commit_changes(
+        self, changed: list[_Candidate], stored: dict[str, snapshots.Stored]
+    ) -> None:
+        changes: list[EntityChange] = []
+        writes: list[snapshots.SnapshotWrite] = []
+        removals: dict[str, int] = {}
+        for c in changed:
+            old = stored.get(c.key)
+            old_body = orjson.loads(old.body) if old is not None and old.body else None
+            change = diff_entity(
+                self.kind, key=c.key, parent_key=c.parent_key, old=old_body, new=c.body
+            )
+            changes.append(change)
+            if c.body is None:
+                assert old is not None
+                removals[c.key] = old.version
+                self.result.counts.deleted += 1
+                continue
+            version = old.version if old is not None else 0
+            writes.append(
+                snapshots.SnapshotWrite(
+                    key=c.key,
+                    parent_key=c.parent_key,
+                    scope=c.scope,
+                    hash=c.hash,
+                    body=c.data,
+                    version=version,
+                )
+            )
+            if old is None:
+                self.result.counts.inserted += 1
+            else:
+                self.result.counts.updated += 1
+        now = self.clock()
+        snapshots.write(self.conn, self.kind.name, writes, now=now, job_id=self.result.job_id)
+        snapshots.remove(self.conn, self.kind.name, removals)
+        self._notify(changes, now)
+
+    def _notify(self, changes: list[EntityChange], now: datetime) -> None:
+        if self.collect:
+            self.result.changes.extend(changes)
+        if self.decider is None:
+            return
+        decided = self.decider.decide(self.conn, changes, job_id=self.result.job_id, now=now)
+        self.result.counts.notifications += len(decided)
+        self.result.counts.deliveries += outbox.record(self.conn, decided, now=now)
+        if self.collect:
+            self.result.notifications.extend(decided)
+
+    def _sweep(self) -> None:
+        """Delete or deactivate the stored entities of the feed's scope that it left out."""
+        scopes = self._scopes if self.kind.scope else None
+        missing = [
+            key
+            for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes)
+            if xxhash.xxh3_64_intdigest(key) not in self._seen
+        ]
+        for start in range(0, len(missing), self.batch_size):
+            keys = missing[start : start + self.batch_size]
+            self._apply_missing(keys)
+
+    def _apply_missing(self, keys: list[str]) -> None:
+        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
+        gone: list[_Candidate | Record] = []
+        for key, entry in stored.items():
+            assert entry.body is not None
+            body = orjson.loads(entry.body)
+            if self.kind.on_missing == "delete":
+                parent = canonical.parent_key(self.kind, body)
+                gone.append(_Candidate(0, key, parent, "", None))
+                continue
+            candidate = self._candidate(
+                0, canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
+            )
+            if candidate is not None:
+                gone.append(candidate)
+        self._apply_with_retry(gone)
+
+
+def _is_empty(value: Any) -> bool:
+    """Null or a numeric zero: how some imports say "not sent" (never ``false``)."""
+    return value is None or (type(value) in (int, float) and value == 0)
+
+
+def _key_of(kind: EntityKind, item: _Candidate | Record) -> str:
+    return item.key if isinstance(item, _Candidate) else canonical.entity_key(kind, item.data)
+
+
+def merge_records(kind: EntityKind, base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A merge record applied to a stored record: absent fields keep their value.
+
+    Keyed collections merge row by row: rows in the patch are merged into the stored row with
+    the same key (or added); rows the patch leaves out are kept.
+    """
+    merged = dict(base)
+    for name, value in patch.items():
+        coll = kind.collections.get(name)
+        if coll is None or not isinstance(value, list) or not isinstance(merged.get(name), list):
+            merged[name] = value
+            continue
+        rows = {canonical.key_string([r.get(k) for k in coll.key]): r for r in merged[name]}
+        for row in value:
+            row_key = canonical.key_string([row.get(k) for k in coll.key])
+            rows[row_key] = {**rows.get(row_key, {}), **row}
+        merged[name] = list(rows.values())
+    return merged
+
+
+def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,60 @@
+"""Opening the database: SQLite in WAL mode by default, any SQLAlchemy URL by setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from deltahook.errors import StoreError
+from deltahook.store.tables import metadata
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url`` with its tables in place (created when ``create`` is true)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(parsed.render_as_string(hide_password=False))
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    if create:
+        try:
+            metadata.create_all(engine)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database at {url}: {exc.orig}") from exc
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions into our own hands: pysqlite's implicit BEGIN is deferred, and a
+        # deferred transaction that later writes can fail with "database is locked".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

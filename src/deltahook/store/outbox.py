@@ -1,0 +1,64 @@
+"""The transactional outbox: notifications and their deliveries, written with the snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Connection, insert, select
+
+from deltahook.notifications import Notification, stable_id
+from deltahook.store.tables import deliveries, notifications, subscriptions
+
+
+def record(conn: Connection, items: Sequence[Notification], *, now: datetime) -> int:
+    """Store notifications and one pending delivery per enabled subscription that wants each.
+
+    Returns the number of deliveries queued. Runs inside the caller's transaction.
+    """
+    if not items:
+        return 0
+    conn.execute(insert(notifications), [_notification_row(n) for n in items])
+    wanted = _subscribers(conn)
+    rows = [
+        {
+            "id": stable_id("delivery", n.id, name),
+            "notification_id": n.id,
+            "subscription": name,
+            "event_type": n.type,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in items
+        for name, types in wanted
+        if n.type in types or "*" in types
+    ]
+    if rows:
+        conn.execute(insert(deliveries), rows)
+    return len(rows)
+
+
+def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
+    query = select(subscriptions.c.name, subscriptions.c.event_types).where(
+        subscriptions.c.enabled.is_(True)
+    )
+    return [(name, frozenset(orjson.loads(types))) for name, types in conn.execute(query)]
+
+
+def _notification_row(n: Notification) -> dict[str, object]:
+    return {
+        "id": n.id,
+        "type": n.type,
+        "family": n.family,
+        "entity_kind": n.entity_kind,
+        "entity_key": n.entity_key,
+        "job_id": n.job_id,
+        "idempotency_key": n.idempotency_key,
+        "created_at": n.created_at,
+        "payload": orjson.dumps(n.payload),
+        "explanation": orjson.dumps(n.explanation),
+    }

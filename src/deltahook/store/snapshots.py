@@ -1,0 +1,158 @@
+"""Snapshot reads and writes, batched by key: one round trip per batch, never per record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, tuple_, update
+
+from deltahook.errors import ConflictError
+from deltahook.store.tables import entities
+
+# SQLite allows 32,766 bound parameters per statement; stay well clear of it.
+_IN_CHUNK = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store holds of one entity: its hash and version, and the body when asked."""
+
+    hash: bytes
+    version: int
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotWrite:
+    """A new snapshot to store; ``version`` is the version it replaces (0 for a new entity)."""
+
+    key: str
+    parent_key: str | None
+    scope: str
+    hash: bytes
+    body: bytes
+    version: int
+
+
+def fetch(
+    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool = False
+) -> dict[str, Stored]:
+    """Stored hash and version (and body) of those ``keys`` that exist."""
+    columns = [entities.c.key, entities.c.hash, entities.c.version]
+    if bodies:
+        columns.append(entities.c.body)
+    found: dict[str, Stored] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start : start + _IN_CHUNK]
+        query = select(*columns).where(entities.c.kind == kind, entities.c.key.in_(chunk))
+        for row in conn.execute(query):
+            found[row[0]] = Stored(row[1], row[2], row[3] if bodies else None)
+    return found
+
+
+def write(
+    conn: Connection, kind: str, writes: Sequence[SnapshotWrite], *, now: datetime, job_id: str
+) -> None:
+    """Insert new entities and update changed ones, refusing to overwrite a newer version."""
+    new = [w for w in writes if w.version == 0]
+    changed = [w for w in writes if w.version > 0]
+    if new:
+        conn.execute(
+            insert(entities), [_row(kind, w, now, job_id) | {"created_at": now} for w in new]
+        )
+    if changed:
+        statement = (
+            update(entities)
+            .where(
+                entities.c.kind == bindparam("b_kind"),
+                entities.c.key == bindparam("b_key"),
+                entities.c.version == bindparam("b_version"),
+            )
+            .values(
+                parent_key=bindparam("parent_key"),
+                scope=bindparam("scope"),
+                hash=bindparam("hash"),
+                body=bindparam("body"),
+                version=bindparam("version"),
+                updated_at=bindparam("updated_at"),
+                job_id=bindparam("job_id"),
+            )
+        )
+        params = [
+            _row(kind, w, now, job_id) | {"b_kind": kind, "b_key": w.key, "b_version": w.version}
+            for w in changed
+        ]
+        _expect_rows(conn.execute(statement, params).rowcount, len(changed), kind)
+
+
+def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
+    """Delete entities, refusing when one has moved on since it was read."""
+    if not versions:
+        return
+    statement = delete(entities).where(
+        entities.c.kind == bindparam("b_kind"),
+        entities.c.key == bindparam("b_key"),
+        entities.c.version == bindparam("b_version"),
+    )
+    params = [{"b_kind": kind, "b_key": k, "b_version": v} for k, v in versions.items()]
+    _expect_rows(conn.execute(statement, params).rowcount, len(versions), kind)
+
+
+def keys_in_scope(conn: Connection, kind: str, scopes: Iterable[str] | None) -> Iterator[str]:
+    """Keys of the stored entities of ``kind`` within ``scopes`` (None = the whole kind)."""
+    query = select(entities.c.key).where(entities.c.kind == kind).order_by(entities.c.key)
+    if scopes is None:
+        yield from conn.execute(query).scalars()
+        return
+    scope_list = sorted(scopes)
+    for start in range(0, len(scope_list), _IN_CHUNK):
+        chunk = scope_list[start : start + _IN_CHUNK]
+        yield from conn.execute(query.where(entities.c.scope.in_(chunk))).scalars()
+
+
+def bodies_by_key(
+    conn: Connection, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], bytes]:
+    """Bodies of (kind, key) pairs that exist, e.g. the parents of changed entities."""
+    found: dict[tuple[str, str], bytes] = {}
+    for start in range(0, len(pairs), _IN_CHUNK):
+        chunk = pairs[start : start + _IN_CHUNK]
+        query = select(entities.c.kind, entities.c.key, entities.c.body).where(
+            tuple_(entities.c.kind, entities.c.key).in_(chunk)
+        )
+        for kind, key, body in conn.execute(query):
+            found[(kind, key)] = body
+    return found
+
+
+def count(conn: Connection, kind: str | None = None) -> int:
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(entities)
+    if kind is not None:
+        query = query.where(and_(entities.c.kind == kind))
+    return int(conn.execute(query).scalar_one())
+
+
+def _row(kind: str, w: SnapshotWrite, now: datetime, job_id: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "key": w.key,
+        "parent_key": w.parent_key,
+        "scope": w.scope,
+        "hash": w.hash,
+        "body": w.body,
+        "version": w.version + 1,
+        "updated_at": now,
+        "job_id": job_id,
+    }
+
+
+def _expect_rows(actual: int, expected: int, kind: str) -> None:
+    if actual != expected:
+        raise ConflictError(
+            f"{expected - actual} {kind} snapshot(s) changed under this ingest; retrying the batch"
+        )

@@ -1,0 +1,189 @@
+"""The database tables, in SQLAlchemy Core: one metadata for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every dialect (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("parent_key", String(512), nullable=True),
+    Column("scope", String(512), nullable=False),
+    Column("hash", LargeBinary(16), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("job_id", String(36), nullable=True),
+    Index(None, "kind", "parent_key"),
+    Index(None, "kind", "scope"),
+)
+
+ingest_jobs = Table(
+    "ingest_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("received", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("notifications", Integer, nullable=False, default=0),
+)
+
+job_rejects = Table(
+    "job_rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(36), ForeignKey("ingest_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("field", String(256), nullable=True),
+    Column("reason", Text, nullable=False),
+    Index(None, "job_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(128), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("entity_kind", String(64), nullable=True),
+    Column("entity_key", String(512), nullable=True),
+    Column("job_id", String(36), nullable=True),
+    Column("idempotency_key", String(256), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("explanation", LargeBinary, nullable=True),
+    Index(None, "created_at"),
+    Index(None, "type", "created_at"),
+)
+
+rule_state = Table(
+    "rule_state",
+    metadata,
+    Column("rule", String(256), primary_key=True),
+    Column("row_key", String(512), primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("event_types", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("header_style", String(16), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("secrets", Text, nullable=False),
+    Column("timeout_s", Float, nullable=False),
+    Column("schedule_s", Text, nullable=False),
+    Column("max_concurrency", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "notification_id",
+        String(36),
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("subscription", String(128), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "subscription", "created_at"),
+    Index(None, "notification_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id", String(36), ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("worker", String(64), nullable=True),
+    Index(None, "delivery_id"),
+)
