@@ -1,0 +1,170 @@
+"""Signatures and headers of an outgoing webhook request.
+
+Signing follows the Standard Webhooks specification so receivers can verify with an
+off-the-shelf library: HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{body}`` with a
+``whsec_<base64>`` secret, sent as ``webhook-signature: v1,<base64>``. During secret rotation
+a subscription has several active secrets and the header carries one signature per secret,
+space-separated, so a receiver holding either secret accepts the request.
+
+Two header styles: ``norce`` (``Norce-Event-Message-Id``, ``Norce-Event-Type``,
+``Norce-Event-Timestamp``) keeps receivers written for Norce Commerce Event working unchanged;
+``standard`` uses the ``webhook-*`` names only. Everything here is pure: the timestamp and the
+random bytes of a new secret are passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES_MIN = 24
+SECRET_BYTES_MAX = 64
+"""The secret sizes the specification allows (random bytes, before base64)."""
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+HeaderStyle = Literal["norce", "standard"]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP field name (RFC 9110 token): no spaces, colons or control characters."""
+
+
+def decode_secret(secret: str) -> bytes:
+    """The key bytes of a ``whsec_<base64>`` secret; ``ValueError`` saying what is wrong."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"a signing secret must start with {SECRET_PREFIX!r}")
+    encoded = secret[len(SECRET_PREFIX) :]
+    try:
+        # Padding is optional in the wild; validate=True still refuses stray characters.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error as error:
+        raise ValueError(f"a signing secret must be {SECRET_PREFIX}<base64>: {error}") from None
+    if not SECRET_BYTES_MIN <= len(key) <= SECRET_BYTES_MAX:
+        raise ValueError(
+            f"a signing secret must hold {SECRET_BYTES_MIN} to {SECRET_BYTES_MAX} bytes, "
+            f"this one holds {len(key)}"
+        )
+    return key
+
+
+def generate_secret(random_bytes: bytes) -> str:
+    """A new ``whsec_`` secret from ``random_bytes`` (from ``secrets.token_bytes(32)``, say)."""
+    if not SECRET_BYTES_MIN <= len(random_bytes) <= SECRET_BYTES_MAX:
+        raise ValueError(
+            f"a signing secret needs {SECRET_BYTES_MIN} to {SECRET_BYTES_MAX} random bytes, "
+            f"got {len(random_bytes)}"
+        )
+    return SECRET_PREFIX + base64.b64encode(random_bytes).decode("ascii")
+
+
+def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``v1,<base64>`` signature of one request for one secret."""
+    _check_signed_parts(message_id, timestamp)
+    content = b"%s.%d.%s" % (message_id.encode("utf-8"), timestamp, body)
+    digest = hmac.new(decode_secret(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def signature_header(
+    secrets: Sequence[str], *, message_id: str, timestamp: int, body: bytes
+) -> str:
+    """The ``webhook-signature`` value: one signature per active secret, space-separated."""
+    if not secrets:
+        raise ValueError("at least one signing secret is needed to sign")
+    signatures = [
+        sign(secret=secret, message_id=message_id, timestamp=timestamp, body=body)
+        for secret in secrets
+    ]
+    return " ".join(dict.fromkeys(signatures))  # the same secret twice signs once
+
+
+def _check_signed_parts(message_id: str, timestamp: int) -> None:
+    """The signed content is dot-separated, so a dot in the id would make it ambiguous."""
+    if not message_id or "." in message_id:
+        raise ValueError(f"a message id must be non-empty and contain no '.': {message_id!r}")
+    if timestamp < 0:
+        raise ValueError(f"a webhook timestamp is unix seconds, not {timestamp}")
+
+
+def check_header(name: str, value: str) -> None:
+    """Refuse a header that could not be sent as given or could smuggle in another one."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"invalid header name {name!r}: use letters, digits and '-'")
+    if any(char in value for char in "\r\n\0"):
+        raise ValueError(f"header {name!r} has a line break or NUL in its value")
+
+
+def request_headers(
+    *,
+    style: HeaderStyle,
+    message_id: str,
+    event_type: str,
+    timestamp: datetime,
+    body: bytes,
+    secrets: Sequence[str],
+    custom: Mapping[str, str],
+) -> dict[str, str]:
+    """Every header of one request: content type, event headers, signature, custom headers.
+
+    ``timestamp`` is the time of this attempt (it changes on retries; ``message_id`` does
+    not). Custom headers whose name matches a system header, in any case, are dropped:
+    system headers take precedence, as on Norce Commerce Event.
+    """
+    system = {
+        "Content-Type": CONTENT_TYPE,
+        **_event_headers(style, message_id, event_type, timestamp),
+    }
+    if secrets:
+        unix = _unix_seconds(timestamp)
+        system["webhook-id"] = message_id
+        system["webhook-timestamp"] = str(unix)
+        system["webhook-signature"] = signature_header(
+            secrets, message_id=message_id, timestamp=unix, body=body
+        )
+    # Check every custom header, even one about to be dropped: a bad one is a config mistake.
+    for name, value in (*custom.items(), *system.items()):
+        check_header(name, value)
+    taken = {name.lower() for name in system}
+    return {**system, **{k: v for k, v in custom.items() if k.lower() not in taken}}
+
+
+def _event_headers(
+    style: HeaderStyle, message_id: str, event_type: str, timestamp: datetime
+) -> dict[str, str]:
+    if style == "norce":
+        return {
+            "Norce-Event-Message-Id": message_id,
+            "Norce-Event-Type": event_type,
+            "Norce-Event-Timestamp": format_timestamp(timestamp),
+        }
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(_unix_seconds(timestamp)),
+        "webhook-event-type": event_type,
+    }
+
+
+def format_timestamp(timestamp: datetime) -> str:
+    """ISO 8601 in UTC to the second, e.g. ``2026-11-24T10:00:00+00:00``.
+
+    Whole seconds, like ``webhook-timestamp``, so the two headers of one request agree.
+    """
+    return _require_aware(timestamp).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _unix_seconds(timestamp: datetime) -> int:
+    return math.floor(_require_aware(timestamp).timestamp())
+
+
+def _require_aware(timestamp: datetime) -> datetime:
+    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+        raise ValueError("the timestamp must be timezone-aware")
+    return timestamp
