@@ -60,6 +60,16 @@ class Engine:
             settings=settings, catalog=catalog, db=open_engine(settings.database_url), clock=clock
         )
 
+    def close(self) -> None:
+        """Close the database connections this engine holds."""
+        self.db.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def ingest(
         self,
         kind: str,

@@ -112,6 +112,7 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
     if reader.expect("]"):
         return
     while True:
+        reader.skip_space()
         line = reader.line
         try:
             data = reader.value()
@@ -148,7 +149,7 @@ class _ArrayReader:
         self.pos = 0
         return True
 
-    def _skip_space(self) -> None:
+    def skip_space(self) -> None:
         while True:
             while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
                 if self.buf[self.pos] == "\n":
@@ -158,14 +159,14 @@ class _ArrayReader:
                 return
 
     def expect(self, char: str) -> bool:
-        self._skip_space()
+        self.skip_space()
         if self.pos < len(self.buf) and self.buf[self.pos] == char:
             self.pos += 1
             return True
         return False
 
     def value(self) -> Any:
-        self._skip_space()
+        self.skip_space()
         while True:
             try:
                 data, end = self.decoder.raw_decode(self.buf, self.pos)

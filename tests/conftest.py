@@ -1,0 +1,67 @@
+"""Shared fixtures: a fresh database per test, on SQLite and (where it answers) PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get(
+    "DELTAHOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_answers() -> str | None:
+    """None when the PostgreSQL server answers, else why not."""
+    try:
+        import psycopg
+
+        dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure to connect means "no server here"
+        return f"{type(exc).__name__}: {exc}"
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    return _postgres_answers()
+
+
+def postgres_or_skip() -> None:
+    """Skip outside CI when no PostgreSQL server answers; in CI, fail instead."""
+    problem = _postgres_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN_URL} (runs in CI)")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search path is a fresh schema of its own, dropped afterwards."""
+    postgres_or_skip()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every integration test that takes this runs once per supported database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'deltahook.db'}"
+    return str(request.getfixturevalue("pg_url"))

@@ -1,0 +1,236 @@
+"""Ingesting feeds into a real store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from deltahook.changes.model import Op
+from deltahook.config import Settings
+from deltahook.engine import Engine
+from deltahook.pipeline import Mode, RunResult
+from deltahook.store.tables import entities, ingest_jobs, job_rejects
+from tests.conftest import REPO
+
+
+def onhand(part: str, wh: str = "W1", loc: str = "A", **fields: Any) -> dict[str, Any]:
+    return {
+        "PartNo": part,
+        "WarehouseCode": wh,
+        "WarehouseId": 1,
+        "LocationCode": loc,
+        "LocationId": 1,
+        "IsActive": True,
+        **fields,
+    }
+
+
+def sku(part: str, **fields: Any) -> dict[str, Any]:
+    return {"PartNo": part, "StatusId": 1, **fields}
+
+
+def ndjson(records: Iterable[dict[str, Any] | str]) -> io.BytesIO:
+    lines = [r if isinstance(r, str) else orjson.dumps(r).decode() for r in records]
+    return io.BytesIO(("\n".join(lines) + "\n").encode())
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    with Engine.from_settings(Settings(database_url=database_url, batch_size=3)) as engine:
+        yield engine
+
+
+def ingest(
+    engine: Engine, kind: str, records: Iterable[dict[str, Any] | str], mode: Mode = "upsert"
+) -> RunResult:
+    return engine.ingest(kind, ndjson(records), fmt="ndjson", mode=mode, collect=True)
+
+
+def stored(engine: Engine, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
+    with engine.db.connect() as conn:
+        rows = conn.execute(
+            select(entities.c.key, entities.c.body, entities.c.version).where(
+                entities.c.kind == kind
+            )
+        )
+        return {key: (orjson.loads(body), version) for key, body, version in rows}
+
+
+def test_same_feed_twice_is_unchanged_and_writes_nothing(engine: Engine) -> None:
+    """The second run reports every entity unchanged and leaves every snapshot as it was."""
+    feed = [onhand(f"P{i}", OnhandValue=i) for i in range(7)]
+    first = ingest(engine, "sku_onhand", feed)
+    assert (first.counts.inserted, first.counts.unchanged) == (7, 0)
+    before = stored(engine, "sku_onhand")
+    second = ingest(engine, "sku_onhand", feed)
+    assert second.counts.unchanged == 7
+    assert second.counts.inserted + second.counts.updated + second.counts.deleted == 0
+    assert second.changes == []
+    assert stored(engine, "sku_onhand") == before
+
+
+def test_reordered_rows_keys_and_integral_floats_are_no_change(engine: Engine) -> None:
+    """Reordered keyed lists, reordered keys and 5 written as 5.0 change nothing."""
+    cultures = [{"CultureCode": "sv-SE", "Name": "Stol"}, {"CultureCode": "en-GB", "Name": "Chair"}]
+    ingest(engine, "sku", [sku("P1", Weight=5, Cultures=cultures)])
+    again = {"Cultures": cultures[::-1], "Weight": 5.0, "StatusId": 1, "PartNo": "P1"}
+    result = ingest(engine, "sku", [again])
+    assert result.counts.unchanged == 1
+    assert result.changes == []
+
+
+def test_changed_culture_is_one_row_change(engine: Engine) -> None:
+    """Changing one culture's name is an update of that culture row only."""
+    ingest(engine, "sku", [sku("P1", Cultures=[{"CultureCode": "sv-SE", "Name": "Stol"}])])
+    result = ingest(engine, "sku", [sku("P1", Cultures=[{"CultureCode": "sv-SE", "Name": "Pall"}])])
+    (change,) = result.changes
+    (row,) = change.rows
+    assert (row.table, row.op, dict(row.key)) == (
+        "tClientProductSkuCulture",
+        Op.UPDATE,
+        {"PartNo": "P1", "CultureCode": "sv-SE"},
+    )
+    assert [(f.field, f.old, f.new) for f in row.fields] == [("Name", "Stol", "Pall")]
+    assert stored(engine, "sku")["P1"][1] == 2  # the version moved on once
+
+
+def test_merge_never_clears_an_absent_field(engine: Engine) -> None:
+    """A merge record changes what it sends and keeps everything it leaves out."""
+    ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7, MinimumValue=3)])
+    partial = {"PartNo": "P1", "WarehouseCode": "W1", "LocationCode": "A", "OnhandValue": 2}
+    result = ingest(engine, "sku_onhand", [partial], mode="merge")
+    assert result.counts.updated == 1
+    body, _ = stored(engine, "sku_onhand")["P1|W1|A"]
+    assert (body["OnhandValue"], body["MinimumValue"], body["IsActive"]) == (2, 3, True)
+
+
+def test_merge_treats_empty_price_fields_as_not_sent(engine: Engine) -> None:
+    """For fields the kind declares, null or 0 in a merge record means "not sent"."""
+    row = {
+        "PartNo": "P1",
+        "PriceListCode": "B2C-SE",
+        "PricelistId": 1,
+        "QuantityBreak": 1,
+        "PriceSale": 100.0,
+        "CurrencyCode": "SEK",
+        "IsActive": True,
+    }
+    ingest(engine, "sku_price", [row])
+    patch = {
+        "PartNo": "P1",
+        "PriceListCode": "B2C-SE",
+        "QuantityBreak": 1,
+        "PriceSale": 0,
+        "PriceRecommended": 120,
+    }
+    ingest(engine, "sku_price", [patch], mode="merge")
+    body, _ = stored(engine, "sku_price")["P1|B2C-SE|1"]
+    assert (body["PriceSale"], body["PriceRecommended"]) == (100, 120)
+
+
+def test_merge_of_an_unknown_entity_must_be_complete(engine: Engine) -> None:
+    """A merge record for an entity never seen must carry every required field."""
+    partial = {"PartNo": "P9", "WarehouseCode": "W1", "LocationCode": "A", "OnhandValue": 2}
+    result = ingest(engine, "sku_onhand", [partial], mode="merge")
+    (reject,) = result.rejects
+    assert reject.reason.startswith("after merging: required field")
+
+
+def test_full_feed_deactivates_exactly_the_missing_rows_of_its_scope(engine: Engine) -> None:
+    """Rows of the feed's warehouses that it leaves out are deactivated; others are untouched."""
+    start = [onhand("P1"), onhand("P2"), onhand("P3"), onhand("P1", wh="W2")]
+    ingest(engine, "sku_onhand", start)
+    result = ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], mode="full")
+    assert (result.counts.updated, result.counts.unchanged) == (1, 2)
+    (change,) = result.changes
+    assert change.key == "P2|W1|A"
+    assert [(f.field, f.old, f.new) for f in change.rows[0].fields] == [("IsActive", True, False)]
+    bodies = stored(engine, "sku_onhand")
+    assert bodies["P1|W2|A"][0]["IsActive"] is True  # another warehouse: out of scope
+    again = ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], mode="full")
+    assert again.changes == []  # already deactivated: no change the second time
+
+
+TAG_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["Group", "Code"],
+    "properties": {
+        "Group": {"type": "string"},
+        "Code": {"type": "string"},
+        "Label": {"type": "string"},
+    },
+    "x-deltahook": {
+        "kind": "tag",
+        "table": "tTag",
+        "key": ["Group", "Code"],
+        "scope": ["Group"],
+        "on_missing": "delete",
+    },
+}
+
+
+def test_full_feed_deletes_where_the_kind_says_so(database_url: str, tmp_path: Path) -> None:
+    """A dropped-in kind whose missing entities are deleted loses exactly those of its scope."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    (schemas / "entities" / "tag.json").write_bytes(orjson.dumps(TAG_SCHEMA))
+    settings = Settings(database_url=database_url, schemas_dir=schemas)
+    with Engine.from_settings(settings) as engine:
+        tags = [{"Group": g, "Code": c} for g in ("colour", "size") for c in ("a", "b")]
+        ingest(engine, "tag", tags)
+        result = ingest(engine, "tag", [{"Group": "colour", "Code": "a"}], mode="full")
+        assert result.counts.deleted == 1
+        assert [(c.key, c.op) for c in result.changes] == [("colour|b", Op.DELETE)]
+        assert sorted(stored(engine, "tag")) == ["colour|a", "size|a", "size|b"]
+
+
+def test_bad_records_are_rejected_by_line_and_the_rest_stored(engine: Engine) -> None:
+    """Malformed JSON on line 7 and a wrong type on line 12 are rejected; the rest go in."""
+    lines: list[dict[str, Any] | str] = [onhand(f"P{i}") for i in range(1, 15)]
+    lines[6] = '{"PartNo": "P7", '
+    lines[11] = onhand("P12", OnhandValue="twelve")
+    result = ingest(engine, "sku_onhand", lines)
+    assert [(r.line, r.field) for r in result.rejects] == [(7, None), (12, "OnhandValue")]
+    assert "malformed JSON" in result.rejects[0].reason
+    assert "'twelve' is not of type 'number'" in result.rejects[1].reason
+    assert result.counts.inserted == 12
+    assert "P7|W1|A" not in stored(engine, "sku_onhand")
+    with engine.db.connect() as conn:
+        saved = conn.execute(select(job_rejects.c.line).order_by(job_rejects.c.line)).scalars()
+        assert list(saved) == [7, 12]
+        job = conn.execute(select(ingest_jobs)).one()
+        assert (job.status, job.received, job.rejected) == ("succeeded", 14, 2)
+
+
+def test_duplicate_keys_last_one_wins_and_is_reported(engine: Engine) -> None:
+    """Within one feed a repeated key is reported and its last record is the one stored."""
+    result = ingest(
+        engine,
+        "sku_onhand",
+        [onhand("P1", OnhandValue=1), onhand("P2"), onhand("P1", OnhandValue=9)],
+    )
+    assert result.counts.duplicates == 1
+    assert "line 3: duplicate key 'P1|W1|A'" in result.notices[0]
+    assert stored(engine, "sku_onhand")["P1|W1|A"][0]["OnhandValue"] == 9
+
+
+def test_preview_writes_nothing(engine: Engine) -> None:
+    """Preview reports the changes an ingest would make and leaves the store as it was."""
+    ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7)])
+    before = stored(engine, "sku_onhand")
+    result = engine.preview(
+        "sku_onhand", ndjson([onhand("P1", OnhandValue=2), onhand("P2")]), fmt="ndjson"
+    )
+    assert (result.counts.updated, result.counts.inserted) == (1, 1)
+    assert stored(engine, "sku_onhand") == before
+    with engine.db.connect() as conn:
+        assert len(conn.execute(select(ingest_jobs)).all()) == 1  # only the real ingest

@@ -1,0 +1,129 @@
+"""Reading feeds: formats, line numbers and reasons for rejected records."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from deltahook.catalog.entities import load_catalog
+from deltahook.errors import FeedError
+from deltahook.feeds.readers import Record, Reject, detect_format, read_items
+from deltahook.feeds.validate import RecordValidator
+from tests.conftest import REPO
+
+CATALOG = load_catalog(REPO / "schemas" / "entities")
+ONHAND = CATALOG["sku_onhand"]
+
+
+def items(text: str, fmt: str, kind: str = "sku_onhand") -> list[Record | Reject]:
+    return list(read_items(io.BytesIO(text.encode()), fmt, CATALOG[kind]))  # type: ignore[arg-type]
+
+
+def test_ndjson_keeps_line_numbers_and_skips_blank_lines() -> None:
+    """Each record knows its line; a malformed line is rejected with its column."""
+    got = items('{"a": 1}\n\n{"b": 2}\n{oops\n[1]\n', "ndjson")
+    assert [type(i).__name__ for i in got] == ["Record", "Record", "Reject", "Reject"]
+    assert [i.line for i in got] == [1, 3, 4, 5]
+    assert isinstance(got[2], Reject)
+    assert "malformed JSON at column 2" in got[2].reason
+    assert isinstance(got[3], Reject)
+    assert "must be a JSON object" in got[3].reason
+
+
+def test_json_array_records_start_on_their_own_line() -> None:
+    """A pretty-printed array gives each element the line it starts on."""
+    text = '[\n  {"a": 1},\n  {\n    "b": "x\\ny"\n  },\n  {"c": 3}\n]\n'
+    got = items(text, "json")
+    assert [(i.line, i.data) for i in got if isinstance(i, Record)] == [
+        (2, {"a": 1}),
+        (3, {"b": "x\ny"}),
+        (6, {"c": 3}),
+    ]
+
+
+def test_json_array_malformed_element_ends_the_read_with_its_line() -> None:
+    """After a malformed element nothing more can be read; the reject says where."""
+    got = items('[\n {"a": 1},\n {"b": }\n]', "json")
+    assert isinstance(got[0], Record)
+    assert isinstance(got[1], Reject)
+    assert got[1].line == 3
+    assert "malformed JSON at line 3" in got[1].reason
+
+
+def test_json_feed_must_be_an_array() -> None:
+    """A JSON document that is not an array is rejected as a whole."""
+    (reject,) = items('{"a": 1}', "json")
+    assert isinstance(reject, Reject)
+    assert "array" in reject.reason
+
+
+def test_csv_cells_are_typed_by_the_schema() -> None:
+    """Numbers, booleans and empty cells (absent) follow the kind's property types."""
+    text = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue,IsActive\n"
+    text += "P1,W1,3,A,4,5.5,true\nP2,W1,3,A,4,,no\nP3,W1,x,A,4,1,true\n"
+    got = items(text, "csv")
+    assert isinstance(got[0], Record)
+    assert got[0].data["WarehouseId"] == 3
+    assert got[0].data["OnhandValue"] == 5.5
+    assert got[0].data["IsActive"] is True
+    assert isinstance(got[1], Record)
+    assert "OnhandValue" not in got[1].data
+    assert isinstance(got[2], Reject)
+    assert (got[2].line, got[2].field) == (4, "WarehouseId")
+
+
+def test_csv_is_refused_for_kinds_with_collections() -> None:
+    """Only flat kinds can be read from CSV."""
+    with pytest.raises(FeedError, match="cannot be read from CSV"):
+        items("PartNo\nP1\n", "csv", kind="sku")
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("a.ndjson", None, "ndjson"),  # by suffix
+        ("a.jsonl", None, "ndjson"),  # the other common NDJSON suffix
+        ("a.json", None, "json"),  # a JSON array
+        ("a.csv", None, "csv"),
+        ("a.txt", "csv", "csv"),  # an explicit format wins
+    ],
+)
+def test_format_detection(name: str, fmt: str | None, expected: str) -> None:
+    """The format comes from --format, else from the file name."""
+    assert detect_format(Path(name), fmt) == expected
+
+
+def test_unknown_suffix_asks_for_a_format() -> None:
+    """A file whose name says nothing needs --format."""
+    with pytest.raises(FeedError, match="--format"):
+        detect_format(Path("feed.txt"), None)
+
+
+def test_validation_names_the_field_and_the_reason() -> None:
+    """A wrong type and a missing key field are each explained with the field at fault."""
+    validator = RecordValidator(ONHAND)
+    good = {
+        "PartNo": "P1",
+        "WarehouseCode": "W",
+        "WarehouseId": 1,
+        "LocationCode": "A",
+        "LocationId": 1,
+    }
+    assert validator.problem(good) is None
+    wrong = validator.problem(good | {"OnhandValue": "7"})
+    assert wrong is not None
+    assert wrong.field == "OnhandValue"
+    assert "'7' is not of type 'number'" in wrong.reason
+    missing = validator.problem({k: v for k, v in good.items() if k != "PartNo"})
+    assert missing is not None
+    assert (missing.field, missing.reason) == ("PartNo", "required field 'PartNo' is missing")
+
+
+def test_partial_validation_only_requires_the_key() -> None:
+    """A merge record may leave out everything but its key, yet types are still checked."""
+    validator = RecordValidator(ONHAND, partial=True)
+    key = {"PartNo": "P1", "WarehouseCode": "W", "LocationCode": "A"}
+    assert validator.problem(key | {"OnhandValue": 3}) is None
+    assert validator.problem(key | {"OnhandValue": "x"}) is not None
