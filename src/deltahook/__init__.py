@@ -1,5 +1,35 @@
-"""deltahook: change detection and webhook notifications for commerce entity feeds."""
+"""deltahook: change detection and webhook notifications for commerce entity feeds.
+
+    from deltahook import Engine, load_settings
+
+    with Engine.from_settings(load_settings()) as engine:
+        result = engine.ingest("sku_onhand", Path("stock.ndjson"))
+"""
 
 from __future__ import annotations
 
+from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
+from deltahook.config import Settings, load_settings
+from deltahook.engine import Engine
+from deltahook.errors import DeltahookError
+from deltahook.feeds.readers import Reject
+from deltahook.notifications import Notification
+from deltahook.pipeline import RunResult
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "MISSING",
+    "DeltahookError",
+    "Engine",
+    "EntityChange",
+    "FieldChange",
+    "Notification",
+    "Op",
+    "Reject",
+    "RowChange",
+    "RunResult",
+    "Settings",
+    "__version__",
+    "load_settings",
+]
