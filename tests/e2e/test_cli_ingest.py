@@ -1,0 +1,106 @@
+"""The ingest command as a user meets it: exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from deltahook.cli import main
+
+
+def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", *args],
+        catch_exceptions=False,
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def stock_feed(tmp_path: Path, lines: dict[int, str] | None = None, count: int = 14) -> Path:
+    rows = [
+        orjson.dumps(
+            {
+                "PartNo": f"P{i}",
+                "WarehouseCode": "W1",
+                "WarehouseId": 1,
+                "LocationCode": "A",
+                "LocationId": 1,
+                "OnhandValue": i,
+            }
+        ).decode()
+        for i in range(1, count + 1)
+    ]
+    for number, text in (lines or {}).items():
+        rows[number - 1] = text
+    path = tmp_path / "stock.ndjson"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_rejected_records_give_a_non_zero_exit_and_their_lines(tmp_path: Path) -> None:
+    """Malformed JSON on line 7 and a wrong type on line 12: both named, the rest stored."""
+    feed = stock_feed(
+        tmp_path,
+        {
+            7: '{"PartNo": ',
+            12: '{"PartNo": "P12", "WarehouseCode": "W1", '
+            '"WarehouseId": "one", "LocationCode": "A", "LocationId": 1}',
+        },
+    )
+    code, out, err = run(tmp_path, "ingest", "sku_onhand", str(feed))
+    assert code == 3
+    assert "inserted 12" in out
+    assert "line 7: malformed JSON" in err
+    assert "line 12: WarehouseId: 'one' is not of type 'integer'" in err
+
+
+def test_json_output_is_one_document_with_the_row_changes(tmp_path: Path) -> None:
+    """--json prints the job result and every row change as one JSON document."""
+    feed = stock_feed(tmp_path, count=2)
+    run(tmp_path, "ingest", "sku_onhand", str(feed))
+    feed.write_text(feed.read_text().replace('"OnhandValue":2', '"OnhandValue":5'))
+    code, out, _ = run(tmp_path, "ingest", "sku_onhand", str(feed), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["counts"]["updated"] == 1
+    assert doc["counts"]["unchanged"] == 1
+    (change,) = doc["changes"]
+    assert change["rows"][0]["fields"] == [{"field": "OnhandValue", "old": 2, "new": 5}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "skus", "x.ndjson"], "unknown entity kind (known kinds: company"),
+        (["ingest", "sku", "missing.ndjson"], "cannot read feed missing.ndjson"),
+        (["ingest", "sku", "feed.txt"], "pass --format ndjson, json or csv"),
+        (["ingest", "sku", "feed.csv"], "cannot be read from CSV"),
+    ],
+)
+def test_user_mistakes_are_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    """A user's mistake prints one line on stderr and exits 1, never a traceback."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "feed.txt").write_text("{}\n")
+    (tmp_path / "feed.csv").write_text("PartNo\nP1\n")
+    code, _, err = run(tmp_path, *args)
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_config_file_is_one_clear_line(tmp_path: Path) -> None:
+    """An unknown setting in the config file names the file and the setting."""
+    config = tmp_path / "deltahook.yaml"
+    config.write_text("databse_url: sqlite:///x.db\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "ingest", "sku", "x.ndjson"])
+    assert result.exit_code == 1
+    assert "deltahook.yaml: databse_url: Extra inputs are not permitted" in result.stderr
