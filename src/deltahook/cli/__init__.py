@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from deltahook.cli import demo as _demo  # noqa: F401  (registers commands)
+from deltahook.cli import db as _db  # noqa: F401  (registers commands)
+from deltahook.cli import demo as _demo  # noqa: F401
 from deltahook.cli import feeds as _feeds  # noqa: F401
 from deltahook.cli.app import main
 

@@ -10,13 +10,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from deltahook.errors import StoreError
-from deltahook.store.tables import metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for ``url`` with its tables in place (created when ``create`` is true)."""
+def open_engine(url: str, *, check_schema: bool = True) -> Engine:
+    """An engine for ``url``; with ``check_schema``, its schema created or found current."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -27,11 +26,17 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
         engine = _sqlite_engine(parsed.render_as_string(hide_password=False))
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
-    if create:
+    if check_schema:
+        from deltahook.store.schema import ensure_current
+
         try:
-            metadata.create_all(engine)
+            ensure_current(engine)
         except OperationalError as exc:
+            engine.dispose()
             raise StoreError(f"cannot open the database at {url}: {exc.orig}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
 
 
