@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 import orjson
 import xxhash
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
@@ -176,8 +176,8 @@ class Run:
         for attempt in range(1, _CONFLICT_RETRIES + 1):
             try:
                 self._apply(batch)
-            except (ConflictError, IntegrityError):
-                if not self.commit or attempt == _CONFLICT_RETRIES:
+            except (ConflictError, IntegrityError, OperationalError) as exc:
+                if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
                 self.conn.rollback()
                 continue
@@ -305,6 +305,17 @@ class Run:
             if candidate is not None:
                 gone.append(candidate)
         self._apply_with_retry(gone)
+
+
+# PostgreSQL's deadlock and serialisation failures: the batch lost a race and is retried.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """True for errors that mean another writer got there first, not for real failures."""
+    if isinstance(exc, ConflictError | IntegrityError):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 def _is_empty(value: Any) -> bool:

@@ -57,8 +57,10 @@ def write(
     conn: Connection, kind: str, writes: Sequence[SnapshotWrite], *, now: datetime, job_id: str
 ) -> None:
     """Insert new entities and update changed ones, refusing to overwrite a newer version."""
-    new = [w for w in writes if w.version == 0]
-    changed = [w for w in writes if w.version > 0]
+    # One key order for every writer, so concurrent ingests lock rows in the same order.
+    ordered = sorted(writes, key=lambda w: w.key)
+    new = [w for w in ordered if w.version == 0]
+    changed = [w for w in ordered if w.version > 0]
     if new:
         conn.execute(
             insert(entities), [_row(kind, w, now, job_id) | {"created_at": now} for w in new]
@@ -97,7 +99,7 @@ def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
         entities.c.key == bindparam("b_key"),
         entities.c.version == bindparam("b_version"),
     )
-    params = [{"b_kind": kind, "b_key": k, "b_version": v} for k, v in versions.items()]
+    params = [{"b_kind": kind, "b_key": k, "b_version": v} for k, v in sorted(versions.items())]
     _expect_rows(conn.execute(statement, params).rowcount, len(versions), kind)
 
 
