@@ -73,12 +73,17 @@ def read_items(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Ite
     """Every record of a binary stream in the given format."""
     if fmt == "ndjson":
         return read_ndjson(stream)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    if fmt == "json":
-        return read_json_array(text)
-    if not kind.is_flat:
+    if fmt == "csv" and not kind.is_flat:
         raise FeedError(f"kind {kind.name!r} has nested collections and cannot be read from CSV")
-    return read_csv(text, kind)
+    return _read_text(stream, fmt, kind)
+
+
+def _read_text(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from read_json_array(text) if fmt == "json" else read_csv(text, kind)
+    finally:
+        text.detach()  # the caller owns the binary stream and closes it
 
 
 def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
