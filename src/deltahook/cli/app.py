@@ -20,8 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
+_WIDTH = None if sys.stdout.isatty() else 140
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+out = Console(highlight=False, width=_WIDTH)
 
 
 class State:
