@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.errors import ConfigError
 
 CONFIG_FILE = "deltahook.yaml"
@@ -41,7 +42,7 @@ class Settings(BaseModel):
     constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     job_events: bool = True
-    subscriptions: list[dict[str, Any]] = Field(default_factory=list)
+    subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
 
     @property
     def entity_schemas_dir(self) -> Path:

@@ -141,6 +141,8 @@ subscriptions = Table(
     Column("schedule_s", Text, nullable=False),
     Column("max_concurrency", Integer, nullable=False),
     Column("source", String(16), nullable=False),
+    # The config file's own `enabled` at the last sync: a CLI toggle holds until it changes.
+    Column("config_enabled", Boolean, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -159,6 +161,8 @@ deliveries = Table(
     Column("event_type", String(128), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Attempts made before the last resend: the retry schedule restarts from there.
+    Column("retry_base", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
     Column("leased_by", String(64), nullable=True),
@@ -168,6 +172,8 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Index(None, "status", "next_attempt_at"),
     Index(None, "subscription", "created_at"),
+    # Claims: a subscription's due deliveries in due order (delivered and dead ones hold NULL).
+    Index(None, "subscription", "next_attempt_at"),
     Index(None, "notification_id"),
 )
 

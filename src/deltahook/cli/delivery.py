@@ -1,0 +1,196 @@
+"""Delivery commands: deliver, subscriptions, log, resend, recover, purge, status, receiver.
+
+Every command first syncs the config file's subscriptions into the store (see
+``deltahook.delivery.subscriptions`` for how the file and ``enable``/``disable`` interact).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlalchemy import Engine
+
+from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print_json
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.engine import utc_now
+from deltahook.store.db import open_engine
+
+
+def open_store(state: State) -> Engine:
+    """The database, with the config file's subscriptions synced into it."""
+    db = open_engine(state.settings.database_url)
+    with db.begin() as conn:
+        subs.sync(conn, state.settings.subscriptions, now=utc_now())
+    return db
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--worker-id", "worker", help="Name in leases and the log (default: host:pid).")
+@click.pass_obj
+@friendly
+def deliver(state: State, once: bool, worker: str | None) -> None:
+    """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
+    db = open_store(state)
+    with db.begin() as conn:
+        enabled = [s for s in subs.load(conn) if s.enabled]
+    for sub in enabled:
+        subs.resolve(sub)  # a missing ${VAR} stops us here, with its name
+    _log_to_stderr()
+    options = DispatcherOptions(worker_id=worker or worker_id())
+    dispatcher = Dispatcher(db, options=options)
+    if not once:
+        names = ", ".join(s.name for s in enabled) or "none enabled"
+        err.print(f"delivering as {options.worker_id} ({names}); Ctrl-C to stop")
+    stats = asyncio.run(_run(dispatcher, once=once))
+    err.print(
+        f"{stats.attempts:,} attempts: {stats.delivered:,} delivered, "
+        f"{stats.retrying:,} to retry, {stats.dead:,} dead"
+    )
+
+
+async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            err.print("stopping: finishing the requests in flight (again to abandon them)")
+            dispatcher.stop()
+        else:
+            dispatcher.cancel_in_flight()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    return await dispatcher.run(once=once)
+
+
+def _log_to_stderr() -> None:
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            err.print(f"[yellow]{record.levelname.lower()}:[/] {record.getMessage()}")
+
+    logger = logging.getLogger("deltahook.delivery")
+    if not logger.handlers:
+        logger.addHandler(Handler())
+        logger.setLevel(logging.INFO)
+
+
+@main.group()
+def subscriptions() -> None:
+    """List, switch on and off, and test subscriptions."""
+
+
+@subscriptions.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@friendly
+def list_subscriptions(state: State, as_json: bool) -> None:
+    """Every subscription: on/off, URL, event types (never its headers or secrets)."""
+    with open_store(state).begin() as conn:
+        found = subs.load(conn)
+    rows = [
+        {
+            "name": s.name,
+            "enabled": s.enabled,
+            "url": s.url,
+            "event_types": sorted(s.event_types),
+            "header_style": s.header_style,
+            "signed": bool(s.secrets),
+            "timeout_s": s.timeout,
+            "retries": len(s.schedule),
+            "max_concurrency": s.max_concurrency,
+            "source": s.source,
+        }
+        for s in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "on", "url", "event types", "signed", "source")
+    for sub in found:
+        table.add_row(
+            sub.name,
+            "on" if sub.enabled else "[dim]off[/]",
+            sub.url,
+            ", ".join(sorted(sub.event_types)),
+            "yes" if sub.secrets else "no",
+            sub.source,
+        )
+    out.print(table)
+
+
+@subscriptions.command("enable")
+@click.argument("name")
+@click.pass_obj
+@friendly
+def enable(state: State, name: str) -> None:
+    """Switch NAME on: new notifications are queued for it again."""
+    _switch(state, name, enabled=True)
+
+
+@subscriptions.command("disable")
+@click.argument("name")
+@click.pass_obj
+@friendly
+def disable(state: State, name: str) -> None:
+    """Switch NAME off: nothing new is queued; queued deliveries wait until it is back on."""
+    _switch(state, name, enabled=False)
+
+
+def _switch(state: State, name: str, *, enabled: bool) -> None:
+    with open_store(state).begin() as conn:
+        already = subs.set_enabled(conn, name, enabled=enabled, now=utc_now())
+    word = "on" if enabled else "off"
+    out.print(f"{name} {'was already' if already else 'is now'} {word}")
+
+
+@subscriptions.command("sync")
+@click.pass_obj
+@friendly
+def sync(state: State) -> None:
+    """Write the config file's subscriptions into the store (every command does this too)."""
+    db = open_engine(state.settings.database_url)
+    with db.begin() as conn:
+        report = subs.sync(conn, state.settings.subscriptions, now=utc_now())
+    changes = [f"{what}: {', '.join(names)}" for what, names in report.items() if names]
+    out.print("; ".join(changes) or "subscriptions are up to date")
+
+
+@subscriptions.command("test")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@friendly
+def test(state: State, name: str, as_json: bool) -> None:
+    """Send a TestEvent to NAME now (on or off) and show the answer; nothing is stored."""
+    from deltahook.delivery.testsend import send_test
+
+    with open_store(state).begin() as conn:
+        sub = subs.get(conn, name)
+    report = asyncio.run(send_test(sub, constants=state.settings.constants, now=utc_now()))
+    if as_json:
+        print_json(report)
+    else:
+        code = report["status_code"] or report["error"]
+        out.print(f"{name}: {code} in {report['duration_ms']:.0f} ms", soft_wrap=True)
+        if report["response_excerpt"]:
+            out.print(report["response_excerpt"], markup=False, soft_wrap=True)
+    if not report["succeeded"]:
+        sys.exit(EXIT_ERROR)

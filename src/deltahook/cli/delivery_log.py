@@ -1,0 +1,195 @@
+"""The delivery log at the command line: log, status, resend, recover, purge, and a receiver."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+import orjson
+from rich.table import Table
+
+from deltahook.cli.app import State, err, friendly, main, out, print_json
+from deltahook.cli.delivery import open_store
+from deltahook.delivery import log
+from deltahook.engine import utc_now
+
+
+@main.command("log")
+@click.option("--subscription", help="Only this subscription.")
+@click.option("--type", "event_type", help="Only this event type.")
+@click.option("--since", help="Queued at or after: ISO 8601 or a duration ago (30m, 2h, 7d).")
+@click.option("--until", help="Queued before: ISO 8601 or a duration ago.")
+@click.option(
+    "--status",
+    type=click.Choice(log.FILTER_STATUSES),
+    help="failed = retrying or dead.",
+)
+@click.option("--payload", is_flag=True, help="Show each payload.")
+@click.option("--attempts", "with_attempts", is_flag=True, help="Show every attempt.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@friendly
+def show_log(
+    state: State,
+    subscription: str | None,
+    event_type: str | None,
+    since: str | None,
+    until: str | None,
+    status: str | None,
+    payload: bool,
+    with_attempts: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Deliveries, newest first, with their status and last answer."""
+    now = utc_now()
+    where = log.LogFilter(
+        subscription=subscription,
+        event_type=event_type,
+        since=log.parse_when(since, now=now) if since else None,
+        until=log.parse_when(until, now=now) if until else None,
+        status=status,
+        limit=limit,
+    )
+    with open_store(state).begin() as conn:
+        found = log.entries(conn, where, now=now, payload=payload, with_attempts=with_attempts)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        out.print("no deliveries match")
+    for entry in found:
+        _print_entry(entry)
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    colour = {"delivered": "green", "dead": "red", "retrying": "yellow"}.get(entry["status"], "")
+    state = "in flight" if entry["in_flight"] else entry["status"]
+    last = entry["last_status_code"] or entry["last_error"] or ""
+    due = entry["next_attempt_at"]
+    out.print(
+        f"{_when(entry['created_at'])}  {entry['id']}  [bold]{entry['subscription']}[/]  "
+        f"{entry['event_type']}  [{colour}]{state}[/]  attempts {entry['attempts']}"
+        f"{f'  last {last}' if last else ''}"
+        f"{f'  next {_when(due)}' if due and entry['status'] != 'pending' else ''}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if "payload" in entry:
+        out.print("    " + orjson.dumps(entry["payload"]).decode(), markup=False, soft_wrap=True)
+    for attempt in entry.get("attempt_log", []):
+        answer = attempt["status_code"] or attempt["error"]
+        out.print(
+            f"    #{attempt['number']} {_when(attempt['started_at'])} "
+            f"{attempt['duration_ms']:.0f} ms  {answer}",
+            markup=False,
+            soft_wrap=True,
+        )
+        if attempt["response_excerpt"]:
+            excerpt = attempt["response_excerpt"].replace("\n", " ")[:200]
+            out.print(f"      {excerpt}", markup=False, soft_wrap=True)
+
+
+def _when(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@friendly
+def status(state: State, as_json: bool) -> None:
+    """Per subscription: pending, retrying, dead, delivered in the last hour, oldest due age."""
+    now = utc_now()
+    with open_store(state).begin() as conn:
+        rows = log.status(conn, now=now)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("subscription", "on", "pending", "retrying", "dead", "in flight")
+    table.add_column("delivered 1h")
+    table.add_column("oldest due")
+    for row in rows:
+        age = row["oldest_due_age_s"]
+        table.add_row(
+            row["subscription"],
+            "on" if row["enabled"] else "[dim]off[/]",
+            *(f"{row[k]:,}" for k in ("pending", "retrying", "dead", "in_flight")),
+            f"{row['delivered_last_hour']:,}",
+            "-" if age is None else f"{age:,.1f} s",
+        )
+    out.print(table)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+@friendly
+def resend(state: State, ids: tuple[str, ...]) -> None:
+    """Queue deliveries again now, with the same message id (a notification id: all of its)."""
+    with open_store(state).begin() as conn:
+        outcome = log.resend(conn, ids, now=utc_now())
+    for delivery_id, what in outcome.items():
+        out.print(f"{delivery_id}: {what}")
+    if "queued" not in outcome.values():
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
+@click.argument("subscription")
+@click.option("--since", required=True, help="ISO 8601 or a duration ago (30m, 2h, 7d).")
+@click.option("--until", help="ISO 8601 or a duration ago (default: now).")
+@click.pass_obj
+@friendly
+def recover(state: State, subscription: str, since: str, until: str | None) -> None:
+    """Queue every failed or dead delivery of SUBSCRIPTION queued since a time, due now."""
+    now = utc_now()
+    start = log.parse_when(since, now=now)
+    end = log.parse_when(until, now=now) if until else None
+    with open_store(state).begin() as conn:
+        count = log.recover(conn, subscription, since=start, until=end, now=now)
+    out.print(f"{count:,} deliveries of {subscription} queued again")
+
+
+@main.command()
+@click.option("--older-than", default="7d", show_default=True, help="Age, e.g. 12h or 7d.")
+@click.pass_obj
+@friendly
+def purge(state: State, older_than: str) -> None:
+    """Delete delivered and dead deliveries (and their attempts and payloads) older than this."""
+    before = utc_now() - log.parse_age(older_than)
+    with open_store(state).begin() as conn:
+        removed = log.purge(conn, before=before)
+    out.print(", ".join(f"{count:,} {what}" for what, count in removed.items()) + " removed")
+
+
+@main.command()
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--fail", default=0, help="Answer the first N requests with --status.")
+@click.option("--status", "fail_status", default=500, show_default=True)
+def receiver(port: int, fail: int, fail_status: int) -> None:
+    """A local webhook receiver for demos: prints every request it gets."""
+    from deltahook.delivery.receiver import Received, Receiver
+
+    def show(request: Received) -> None:
+        kind = request.headers.get("norce-event-type") or request.headers.get("webhook-event-type")
+        signed = " signed" if "webhook-signature" in request.headers else ""
+        out.print(
+            f"{time.strftime('%H:%M:%S')} {request.message_id} {kind}{signed} "
+            f"{request.body[:120].decode(errors='replace')}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    with Receiver(port=port) as server:
+        server.on_request = show
+        server.fail(fail, status=fail_status)
+        err.print(f"listening on {server.url} (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,376 @@
+"""The dispatcher: claim due deliveries, send them, log every attempt, decide what comes next.
+
+One asyncio loop, one pooled HTTP client, one database thread. Each subscription is a *lane*
+with its own concurrency limit: the dispatcher claims at most ``prefetch * max_concurrency``
+deliveries of a lane at a time and sends at most ``max_concurrency`` of them at once, so a slow
+or hanging endpoint fills only its own lane while the others keep flowing. Results are written
+in batches (one insert of attempts, one update of deliveries) a few milliseconds apart.
+
+Idle, it polls with a short backoff (``poll_min`` doubling up to ``poll_max``, 50 ms by
+default); ``wake()`` cuts the wait short, the hook for PostgreSQL ``LISTEN/NOTIFY`` or an
+in-process ingest. ``stop()`` (SIGINT / SIGTERM in the CLI) lets requests in flight finish,
+gives back claims not yet started and records everything before ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from deltahook.delivery import log, queue
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.retry import AttemptResult, next_attempt_at
+from deltahook.delivery.sender import Outcome, Sender
+from deltahook.delivery.signing import request_headers
+from deltahook.delivery.subscriptions import Credentials, Subscription
+from deltahook.engine import Clock, utc_now
+from deltahook.errors import DeliveryError
+
+logger = logging.getLogger("deltahook.delivery")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatcherOptions:
+    """How a dispatcher paces itself; the defaults suit one process on SQLite or PostgreSQL."""
+
+    worker_id: str
+    lease_margin: timedelta = timedelta(seconds=30)
+    prefetch: int = 2
+    poll_min: float = 0.005
+    poll_max: float = 0.05
+    flush_delay: float = 0.005
+    refresh_every: float = 5.0
+    purge_every: timedelta | None = timedelta(hours=1)
+    retention: timedelta = log.DEFAULT_RETENTION
+
+
+@dataclass(slots=True, kw_only=True)
+class RunStats:
+    """What one ``run`` did."""
+
+    attempts: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    def count(self, status: str) -> None:
+        self.attempts += 1
+        setattr(self, status, getattr(self, status) + 1)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Lane:
+    """One subscription at run time: its settings, resolved headers and concurrency."""
+
+    sub: Subscription
+    creds: Credentials
+    slots: asyncio.Semaphore
+    held: int = 0
+    active: bool = True
+
+
+@dataclass(slots=True)
+class _Pending:
+    results: list[queue.Finished] = field(default_factory=list)
+    unstarted: list[queue.Claimed] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Delivers what is due; ``run(once=True)`` is the "deliver what is due now" step."""
+
+    def __init__(
+        self,
+        db: Engine,
+        *,
+        options: DispatcherOptions,
+        sender: Sender | None = None,
+        clock: Clock = utc_now,
+        jitter: Callable[[], float] = random.random,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._db_engine = db
+        self._options = options
+        self._sender = sender
+        self._clock = clock
+        self._jitter = jitter
+        self._env = env
+        self._lanes: dict[str, _Lane] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending = _Pending()
+        self._stopping = False
+        self._once = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._nudge: asyncio.Event | None = None
+        self._results_ready: asyncio.Event | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._refreshed_at = -1e9
+        self._purged_at: datetime | None = None
+        self.stats = RunStats()
+
+    def wake(self) -> None:
+        """New work may be due: skip the rest of the idle wait (safe from any thread)."""
+        if self._loop is not None and self._nudge is not None:
+            self._loop.call_soon_threadsafe(self._nudge.set)
+
+    def stop(self) -> None:
+        """Finish the requests in flight, record them and return from ``run``."""
+        self._stopping = True
+        self.wake()
+
+    def cancel_in_flight(self) -> None:
+        """Stop now: abandon requests in flight (their leases expire and they are retried)."""
+        self.stop()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def run(self, *, once: bool = False) -> RunStats:
+        """Deliver until ``stop()``; with ``once``, deliver what is due now and return."""
+        self._once = once
+        self._loop = asyncio.get_running_loop()
+        self._nudge = asyncio.Event()
+        self._results_ready = asyncio.Event()
+        with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
+            self._pool = pool
+            async with self._sender or Sender() as sender:
+                flusher = asyncio.create_task(self._flush_loop())
+                try:
+                    await self._refresh(force=True)
+                    await self._main(sender)
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                finally:
+                    self._stopping = True
+                    self._results_ready.set()
+                    await flusher
+                    await self._give_back()
+        return self.stats
+
+    async def _main(self, sender: Sender) -> None:
+        assert self._nudge is not None
+        backoff = self._options.poll_min
+        while not self._stopping:
+            await self._refresh()
+            await self._maybe_purge()
+            claimed = await self._claim()
+            for item in claimed:
+                self._start(sender, item)
+            if self._once and not claimed and not self._tasks:
+                return
+            backoff = self._options.poll_min if claimed else backoff
+            try:
+                await asyncio.wait_for(self._nudge.wait(), timeout=backoff)
+            except TimeoutError:
+                if not claimed:
+                    backoff = min(backoff * 2, self._options.poll_max)
+            self._nudge.clear()
+
+    async def _claim(self) -> list[queue.Claimed]:
+        wants = {name: want for name, lane in self._lanes.items() if (want := self._want(lane))}
+        if not wants:
+            return []
+        try:
+            return await self._in_db(
+                queue.claim, wants, worker=self._options.worker_id, now=self._clock()
+            )
+        except Exception:
+            logger.exception("claiming deliveries failed; trying again shortly")
+            return []
+
+    def _want(self, lane: _Lane) -> queue.Want | None:
+        """Claim for a lane once its backlog is down to one round of requests."""
+        limit = lane.sub.max_concurrency
+        if not lane.active or lane.held > (self._options.prefetch - 1) * limit:
+            return None
+        return queue.Want(
+            count=self._options.prefetch * limit - lane.held,
+            lease=queue.lease_for(lane.sub.timeout, margin=self._options.lease_margin),
+            retries=len(lane.sub.schedule),
+        )
+
+    def _start(self, sender: Sender, item: queue.Claimed) -> None:
+        lane = self._lanes[item.subscription]
+        lane.held += 1
+        task = asyncio.create_task(self._attempt(sender, lane, item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, sender: Sender, lane: _Lane, item: queue.Claimed) -> None:
+        try:
+            async with lane.slots:
+                if self._stopping and not self._once:
+                    self._pending.unstarted.append(item)
+                    return
+                started_at = self._clock()
+                outcome = await self._send(sender, lane, item, started_at)
+                self._record(lane, item, started_at, outcome)
+        finally:
+            lane.held -= 1
+            if lane.held == (self._options.prefetch - 1) * lane.sub.max_concurrency or (
+                self._once and len(self._tasks) <= 1
+            ):
+                self.wake()
+
+    async def _send(
+        self, sender: Sender, lane: _Lane, item: queue.Claimed, started_at: datetime
+    ) -> Outcome:
+        try:
+            headers = request_headers(
+                style=lane.sub.header_style,
+                message_id=item.notification_id,
+                event_type=item.event_type,
+                timestamp=started_at,
+                body=item.body,
+                secrets=lane.creds.secrets,
+                custom=lane.creds.headers,
+            )
+        except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
+            return Outcome(
+                result=AttemptResult(error=f"cannot build the request: {exc}"), duration_ms=0.0
+            )
+        return await sender.send(
+            url=lane.sub.url, body=item.body, headers=headers, timeout=lane.sub.timeout
+        )
+
+    def _record(
+        self, lane: _Lane, item: queue.Claimed, started_at: datetime, outcome: Outcome
+    ) -> None:
+        result = outcome.result
+        now = self._clock()
+        due = None
+        if not result.succeeded:
+            due = next_attempt_at(
+                attempt=item.step,
+                result=result,
+                now=now,
+                schedule=lane.sub.schedule,
+                jitter=self._jitter(),
+            )
+        status = "delivered" if result.succeeded else "retrying" if due else "dead"
+        self.stats.count(status)
+        self._pending.results.append(
+            queue.Finished(
+                delivery_id=item.id,
+                attempt=item.attempt,
+                started_at=started_at,
+                duration_ms=round(outcome.duration_ms, 3),
+                status_code=result.status_code,
+                excerpt=lane.creds.redact(outcome.excerpt),
+                error=lane.creds.redact(result.error),
+                status=status,
+                next_attempt_at=due,
+            )
+        )
+        assert self._results_ready is not None
+        self._results_ready.set()
+
+    async def _flush_loop(self) -> None:
+        assert self._results_ready is not None
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            stopping = self._stopping
+            if not stopping:
+                await asyncio.sleep(self._options.flush_delay)  # let a batch gather
+            await self._flush()
+            if stopping and not self._pending.results:
+                return
+
+    async def _flush(self) -> None:
+        batch, self._pending.results = self._pending.results, []
+        if not batch:
+            return
+        for wait in (0.1, 0.5, 2.0, None):
+            try:
+                await self._in_db(
+                    queue.finish, batch, worker=self._options.worker_id, now=self._clock()
+                )
+                return
+            except Exception:
+                if wait is None:
+                    # The leases run out and the deliveries are attempted again: none is lost.
+                    logger.exception(
+                        "recording %d attempts failed; they will be retried", len(batch)
+                    )
+                    return
+                logger.warning("recording attempts failed; retrying in %s s", wait)
+                await asyncio.sleep(wait)
+
+    async def _give_back(self) -> None:
+        unstarted, self._pending.unstarted = self._pending.unstarted, []
+        if unstarted:
+            await self._in_db(
+                queue.release, unstarted, worker=self._options.worker_id, now=self._clock()
+            )
+
+    async def _refresh(self, *, force: bool = False) -> None:
+        assert self._loop is not None
+        if not force and self._loop.time() - self._refreshed_at < self._options.refresh_every:
+            return
+        self._refreshed_at = self._loop.time()
+        try:
+            stored = await self._in_db(subs.load)
+        except Exception:
+            if force:
+                raise
+            logger.exception("reading subscriptions failed; keeping the ones known")
+            return
+        self._update_lanes(stored)
+
+    def _update_lanes(self, stored: list[Subscription]) -> None:
+        seen = set()
+        for sub in stored:
+            seen.add(sub.name)
+            lane = self._lanes.get(sub.name)
+            if not sub.enabled:
+                if lane is not None:
+                    lane.active = False
+                continue
+            try:
+                creds = subs.resolve(sub, self._env)
+            except DeliveryError as exc:
+                logger.error("%s; its deliveries wait", exc)
+                if lane is not None:
+                    lane.active = False
+                continue
+            if lane is None:
+                self._lanes[sub.name] = _Lane(
+                    sub=sub, creds=creds, slots=asyncio.Semaphore(sub.max_concurrency)
+                )
+                continue
+            if sub.max_concurrency != lane.sub.max_concurrency:
+                lane.slots = asyncio.Semaphore(sub.max_concurrency)
+            lane.sub, lane.creds, lane.active = sub, creds, True
+        for name, lane in self._lanes.items():
+            if name not in seen:
+                lane.active = False
+
+    async def _maybe_purge(self) -> None:
+        every = self._options.purge_every
+        now = self._clock()
+        if every is None or (self._purged_at is not None and now - self._purged_at < every):
+            return
+        self._purged_at = now
+        try:
+            await self._in_db(log.purge, before=now - self._options.retention)
+        except Exception:
+            logger.exception("purging the delivery log failed; trying again later")
+
+    async def _in_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(
+            self._pool, partial(self._transaction, func, *args, **kwargs)
+        )
+
+    def _transaction(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        conn: Connection
+        with self._db_engine.begin() as conn:
+            return func(conn, *args, **kwargs)

@@ -1,0 +1,291 @@
+"""The delivery log for operators: list, status, resend, recover and purge.
+
+A delivery's status is ``pending`` (not attempted since it was queued or resent), ``retrying``
+(failed, another attempt is scheduled), ``delivered`` or ``dead`` (the schedule ran out);
+``failed`` in filters means retrying or dead. Time filters apply to when the delivery was
+queued. A delivery a dispatcher is attempting right now is *in flight* (its lease runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
+
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.queue import QUEUED, TERMINAL
+from deltahook.delivery.retry import parse_schedule
+from deltahook.errors import DeliveryError
+from deltahook.store.tables import attempts, deliveries, notifications
+
+DEFAULT_RETENTION = timedelta(days=7)
+FILTER_STATUSES = ("pending", "retrying", "delivered", "dead", "failed")
+_FILTER = {"failed": ("retrying", "dead")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogFilter:
+    """Which deliveries ``entries`` lists; ``None`` means any."""
+
+    subscription: str | None = None
+    event_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    status: str | None = None
+    limit: int = 50
+
+
+def parse_when(text: str, *, now: datetime) -> datetime:
+    """``2026-11-24T10:00:00+01:00`` (no zone means UTC), or a duration ago: ``30m``, ``2d``."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return now - parse_schedule(text)[0]
+        except ValueError:
+            raise DeliveryError(
+                f"{text!r} is not a time: use ISO 8601 (2026-11-24T10:00:00Z) or a duration "
+                "ago such as 30m, 2h or 7d"
+            ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def parse_age(text: str) -> timedelta:
+    try:
+        return parse_schedule(text)[0]
+    except ValueError:
+        raise DeliveryError(f"{text!r} is not a duration: use e.g. 12h, 7d or 1d12h") from None
+
+
+def entries(
+    conn: Connection,
+    where: LogFilter,
+    *,
+    now: datetime,
+    payload: bool = False,
+    with_attempts: bool = False,
+) -> list[dict[str, Any]]:
+    """Deliveries matching ``where``, newest first, as JSON-ready dictionaries."""
+    d = deliveries.c
+    columns = [deliveries, notifications.c.payload] if payload else [deliveries]
+    query = (
+        select(*columns)
+        .join(notifications, notifications.c.id == d.notification_id)
+        .order_by(d.created_at.desc(), d.id)
+        .limit(where.limit)
+    )
+    for condition in _conditions(where):
+        query = query.where(condition)
+    rows = conn.execute(query).all()
+    found = [_entry(row, now=now, payload=payload) for row in rows]
+    if with_attempts and found:
+        by_id = _attempts_of(conn, [e["id"] for e in found])
+        for entry in found:
+            entry["attempt_log"] = by_id.get(entry["id"], [])
+    return found
+
+
+def _conditions(where: LogFilter) -> list[Any]:
+    d = deliveries.c
+    conditions: list[Any] = []
+    if where.subscription is not None:
+        conditions.append(d.subscription == where.subscription)
+    if where.event_type is not None:
+        conditions.append(d.event_type == where.event_type)
+    if where.since is not None:
+        conditions.append(d.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(d.created_at < where.until)
+    if where.status is not None:
+        conditions.append(d.status.in_(_FILTER.get(where.status, (where.status,))))
+    return conditions
+
+
+def _entry(row: Any, *, now: datetime, payload: bool) -> dict[str, Any]:
+    in_flight = row.lease_until is not None and row.lease_until > now
+    entry = {
+        "id": row.id,
+        "message_id": row.notification_id,
+        "subscription": row.subscription,
+        "event_type": row.event_type,
+        "status": row.status,
+        "in_flight": in_flight,
+        "attempts": row.attempts,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "next_attempt_at": None if in_flight else row.next_attempt_at,
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+    }
+    if payload:
+        entry["payload"] = orjson.loads(row.payload)
+    return entry
+
+
+def _attempts_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    a = attempts.c
+    query = select(attempts).where(a.delivery_id.in_(ids)).order_by(a.delivery_id, a.number, a.id)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(query):
+        found.setdefault(row.delivery_id, []).append(
+            {
+                "number": row.number,
+                "started_at": row.started_at,
+                "duration_ms": row.duration_ms,
+                "status_code": row.status_code,
+                "error": row.error,
+                "response_excerpt": row.response_excerpt,
+                "worker": row.worker,
+            }
+        )
+    return found
+
+
+def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
+    """Per subscription: queued, failing and recent figures, and how late the oldest due one is."""
+    d = deliveries.c
+    known = {s.name: s for s in subs.load(conn)}
+    table: dict[str, dict[str, Any]] = {}
+
+    def row_for(name: str) -> dict[str, Any]:
+        sub = known.get(name)
+        return table.setdefault(
+            name,
+            {
+                "subscription": name,
+                "enabled": sub.enabled if sub else False,
+                "source": sub.source if sub else "unknown",
+                "pending": 0,
+                "retrying": 0,
+                "dead": 0,
+                "in_flight": 0,
+                "delivered_last_hour": 0,
+                "oldest_due_age_s": None,
+            },
+        )
+
+    for name in known:
+        row_for(name)
+    counts = select(d.subscription, d.status, func.count()).group_by(d.subscription, d.status)
+    for name, state, count in conn.execute(counts.where(d.status.in_((*QUEUED, "dead")))):
+        row_for(name)[state] = count
+    recent = and_(d.status == "delivered", d.updated_at >= now - timedelta(hours=1))
+    for name, count in conn.execute(
+        select(d.subscription, func.count()).where(recent).group_by(d.subscription)
+    ):
+        row_for(name)["delivered_last_hour"] = count
+    flying = and_(d.status.in_(QUEUED), d.lease_until > now)
+    for name, count in conn.execute(
+        select(d.subscription, func.count()).where(flying).group_by(d.subscription)
+    ):
+        row_for(name)["in_flight"] = count
+    due = and_(d.status.in_(QUEUED), d.next_attempt_at <= now)
+    for name, oldest in conn.execute(
+        select(d.subscription, func.min(d.next_attempt_at)).where(due).group_by(d.subscription)
+    ):
+        if oldest is not None:
+            age = now - _aware(oldest)
+            row_for(name)["oldest_due_age_s"] = round(age.total_seconds(), 3)
+    return [table[name] for name in sorted(table)]
+
+
+def _aware(value: Any) -> datetime:
+    """``min()`` bypasses the column type on some dialects: make the value an aware UTC time."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, str]:
+    """Queue deliveries again, due now, same message id; a notification id means all of its.
+
+    Returns what happened per given id: ``queued``, ``in flight`` (left alone), ``unknown``
+    or ``subscription off``.
+    """
+    d = deliveries.c
+    enabled = {s.name for s in subs.load(conn) if s.enabled}
+    outcome: dict[str, str] = {}
+    for given in ids:
+        rows = conn.execute(
+            select(d.id, d.subscription, d.lease_until).where(
+                or_(d.id == given, d.notification_id == given)
+            )
+        ).all()
+        if not rows:
+            outcome[given] = "unknown"
+            continue
+        for row in rows:
+            if row.lease_until is not None and row.lease_until > now:
+                outcome[row.id] = "in flight"
+            elif row.subscription not in enabled:
+                outcome[row.id] = "subscription off"
+            else:
+                _requeue(conn, d.id == row.id, now=now)
+                outcome[row.id] = "queued"
+    return outcome
+
+
+def recover(
+    conn: Connection,
+    subscription: str,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    now: datetime,
+) -> int:
+    """Queue every failed (retrying or dead) delivery of a subscription queued in the window."""
+    sub = subs.get(conn, subscription)
+    if not sub.enabled:
+        raise DeliveryError(
+            f"subscription {subscription!r} is off: switch it on first "
+            f"(deltahook subscriptions enable {subscription})"
+        )
+    d = deliveries.c
+    window = [
+        d.subscription == subscription,
+        d.status.in_(("retrying", "dead")),
+        d.created_at >= since,
+        or_(d.lease_until.is_(None), d.lease_until <= now),
+    ]
+    if until is not None:
+        window.append(d.created_at < until)
+    return _requeue(conn, and_(*window), now=now)
+
+
+def _requeue(conn: Connection, condition: Any, *, now: datetime) -> int:
+    d = deliveries.c
+    result = conn.execute(
+        update(deliveries)
+        .where(condition)
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            retry_base=d.attempts,
+            lease_until=None,
+            leased_by=None,
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount)
+
+
+def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
+    """Delete delivered and dead deliveries last changed before ``before``, with their attempts,
+    and notifications older than that which no delivery needs any more."""
+    d = deliveries.c
+    old = select(d.id).where(d.status.in_(TERMINAL), d.updated_at < before)
+    removed_attempts = conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(old)))
+    removed = conn.execute(delete(deliveries).where(d.status.in_(TERMINAL), d.updated_at < before))
+    n = notifications.c
+    orphaned = ~select(d.id).where(d.notification_id == n.id).exists()
+    removed_notes = conn.execute(delete(notifications).where(n.created_at < before, orphaned))
+    return {
+        "deliveries": int(removed.rowcount),
+        "attempts": int(removed_attempts.rowcount),
+        "notifications": int(removed_notes.rowcount),
+    }

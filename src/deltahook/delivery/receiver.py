@@ -1,0 +1,155 @@
+"""A small webhook receiver for demos and tests: records every request, answers as told.
+
+    with Receiver() as receiver:             # a free port on 127.0.0.1
+        receiver.fail(2, status=500)         # the next two requests get 500
+        receiver.hang(2.0)                   # the one after that waits 2 s before answering
+        ...                                  # receiver.url, receiver.requests
+
+Threaded ``http.server`` with HTTP/1.1 keep-alive: fine for checking behaviour, not for
+measuring throughput (``bench/delivery.py`` has a faster one).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """One request as the receiver saw it; header names are lower-case."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    """``time.monotonic()`` when the request arrived."""
+
+    @property
+    def message_id(self) -> str | None:
+        return self.headers.get("norce-event-message-id") or self.headers.get("webhook-id")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up on a hanging answer is expected, not news
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Answer:
+    status: int = 200
+    hang: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b"ok"
+
+
+class Receiver:
+    """A local HTTP server that records requests; start with ``with`` or ``start()``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[Received] = []
+        self._plan: deque[_Answer] = deque()
+        self._lock = threading.Condition()
+        self._released = threading.Event()
+        self.on_request: Callable[[Received], None] | None = None
+        self._server = _QuietServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._released.set()  # wake hanging handlers so the server can stop
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def fail(self, times: int, *, status: int = 500, headers: dict[str, str] | None = None) -> None:
+        """Answer the next ``times`` requests with ``status`` (and ``headers``)."""
+        answer = _Answer(status=status, headers=tuple((headers or {}).items()), body=b"failing")
+        with self._lock:
+            self._plan.extend([answer] * times)
+
+    def hang(self, seconds: float, *, times: int = 1) -> None:
+        """Keep the next ``times`` requests waiting ``seconds`` before answering 200."""
+        with self._lock:
+            self._plan.extend([_Answer(hang=seconds)] * times)
+
+    def release(self) -> None:
+        """Let every hanging request answer now, and any later one at once."""
+        self._released.set()
+
+    def wait_for(self, count: int, *, timeout: float = 10.0) -> list[Received]:
+        """Block until ``count`` requests have arrived; ``TimeoutError`` otherwise."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.requests) >= count, timeout=timeout):
+                raise TimeoutError(f"{len(self.requests)} of {count} requests after {timeout} s")
+            return list(self.requests)
+
+    def _next_answer(self, request: Received) -> _Answer:
+        with self._lock:
+            self.requests.append(request)
+            self._lock.notify_all()
+            return self._plan.popleft() if self._plan else _Answer()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                request = Received(
+                    method="POST",
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                    at=time.monotonic(),
+                )
+                answer = receiver._next_answer(request)
+                if receiver.on_request is not None:
+                    receiver.on_request(request)
+                if answer.hang:
+                    receiver._released.wait(answer.hang)
+                self.send_response(answer.status)
+                for name, value in answer.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the receiver records; it does not chatter on stderr
+
+        return Handler

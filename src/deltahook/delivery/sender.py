@@ -1,0 +1,127 @@
+"""One HTTP attempt: POST the body, report what happened. No decisions, no database.
+
+One pooled ``httpx.AsyncClient`` serves every subscription (connections are kept alive per
+host). The whole attempt, redirects and reading the response excerpt included, is bounded by
+the subscription's timeout, so a receiver that trickles bytes cannot hold a claim for longer
+than its lease allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+import httpx
+
+from deltahook.delivery.retry import AttemptResult
+
+MAX_REDIRECTS = 5
+EXCERPT_BYTES = 2048
+"""The longest response body excerpt kept in the log (bytes, before decoding)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one attempt produced: the result the retry policy reads, and what the log keeps."""
+
+    result: AttemptResult
+    duration_ms: float
+    excerpt: str | None = None
+
+
+class Sender:
+    """Posts webhook requests over one pooled client; use as an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None = None,
+        excerpt_bytes: int = EXCERPT_BYTES,
+        max_redirects: int = MAX_REDIRECTS,
+    ) -> None:
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=max_redirects,
+            # The dispatcher bounds concurrency per subscription; the pool need not.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
+            trust_env=False,
+        )
+        self._excerpt_bytes = excerpt_bytes
+        self._max_redirects = max_redirects
+
+    async def __aenter__(self) -> Sender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(
+        self, *, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> Outcome:
+        """POST ``body`` to ``url``; never raises for anything the network or receiver does."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                result, excerpt = await self._post(url, body, headers, timeout)
+        except TimeoutError:
+            result, excerpt = AttemptResult(error=f"timed out after {timeout:g} s"), None
+        except httpx.TooManyRedirects:
+            error = f"more than {self._max_redirects} redirects"
+            result, excerpt = AttemptResult(error=error), None
+        except httpx.TimeoutException:
+            result, excerpt = AttemptResult(error=f"timed out after {timeout:g} s"), None
+        except httpx.HTTPError as exc:
+            result, excerpt = AttemptResult(error=_describe(exc)), None
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        return Outcome(result=result, duration_ms=duration_ms, excerpt=excerpt)
+
+    async def _post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> tuple[AttemptResult, str | None]:
+        request = self._client.build_request(
+            "POST", url, content=body, headers=headers, timeout=timeout
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            excerpt = await self._excerpt(response)
+        finally:
+            await response.aclose()
+        status = response.status_code
+        if not 100 <= status <= 599:
+            return AttemptResult(error=f"invalid HTTP status code {status}"), excerpt
+        return AttemptResult(
+            status_code=status, retry_after=response.headers.get("retry-after")
+        ), excerpt
+
+    async def _excerpt(self, response: httpx.Response) -> str | None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= self._excerpt_bytes:
+                break
+        if not size:
+            return None
+        data = b"".join(chunks)[: self._excerpt_bytes]
+        text = data.decode("utf-8", errors="replace")
+        return text + " …" if size > self._excerpt_bytes else text
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A one-line reason without the request URL (it may carry a token)."""
+    reason = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed: {reason}"
+    return f"{type(exc).__name__}: {reason}"

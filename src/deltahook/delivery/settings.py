@@ -1,0 +1,104 @@
+"""A subscription as the config file declares it (``subscriptions:`` in ``deltahook.yaml``).
+
+    subscriptions:
+      - name: webshop
+        url: https://shop.example/hooks/deltahook
+        event_types: [SkuChangedNotification, SkuPriceChangedNotification]   # or ["*"]
+        headers: {Authorization: "Bearer ${WEBSHOP_TOKEN}"}
+        secrets: ["${WEBSHOP_SECRET}"]          # whsec_...; two during a rotation
+        header_style: norce                     # or standard
+        timeout: 5                              # seconds per attempt, redirects included
+        retry_schedule: "5s, 10s, 15s, 30s, 1m"  # default: Norce's 16 steps
+        max_concurrency: 10
+
+Header values and secrets may name environment variables as ``${NAME}``: they are kept as
+written (in the store too) and read from the environment of the process that sends, so a
+token never has to sit in the config file or the database.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from deltahook.delivery.retry import DEFAULT_SCHEDULE, check_schedule, parse_schedule
+from deltahook.delivery.signing import check_header, decode_secret
+
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_MAX_CONCURRENCY = 10
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _schedule(value: Any) -> Any:
+    """Accept ``"5s, 1m"``, ``["5s", "1m"]`` or seconds (``[5, 60]``) for a schedule."""
+    if isinstance(value, str):
+        return parse_schedule(value)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return parse_schedule(", ".join(value))
+    if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
+        schedule = tuple(timedelta(seconds=v) for v in value)
+        check_schedule(schedule)
+        return schedule
+    return value
+
+
+def _string_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Schedule = Annotated[tuple[timedelta, ...], BeforeValidator(_schedule)]
+
+
+class SubscriptionSettings(BaseModel):
+    """Where messages of some event types go, and how they are sent there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    url: str
+    event_types: Annotated[list[str], BeforeValidator(_string_list)] = Field(min_length=1)
+    enabled: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+    secrets: Annotated[list[str], BeforeValidator(_string_list)] = Field(default_factory=list)
+    header_style: Literal["norce", "standard"] = "norce"
+    timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=300)
+    retry_schedule: Schedule = DEFAULT_SCHEDULE
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1, le=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if parsed.scheme not in {"http", "https"} or not parsed.host:
+            raise ValueError("the URL must be http:// or https:// with a host")
+        return url
+
+    @field_validator("event_types")
+    @classmethod
+    def _event_types(cls, types: list[str]) -> list[str]:
+        for name in types:
+            if name != "*" and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                raise ValueError(f"{name!r} is not an event type name (or '*' for all)")
+        return types
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            check_header(name, value)
+        return headers
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, secrets: list[str]) -> list[str]:
+        for secret in secrets:
+            if not ENV_REFERENCE.fullmatch(secret):
+                decode_secret(secret)  # a literal secret must be well-formed now
+        return secrets

@@ -1,0 +1,200 @@
+"""Subscriptions in the store, kept in step with the config file.
+
+The config file is the source of truth for the subscriptions it declares: ``sync`` writes
+each one into the ``subscriptions`` table (``source='config'``) when a command that delivers or
+manages subscriptions starts. On/off is the one setting the command line may change too, and
+the latest decision wins:
+
+- a new subscription starts as the config file says (``enabled``, default true);
+- ``deltahook subscriptions disable NAME`` (or ``enable``) persists in the store and survives
+  later syncs, restarts included;
+- editing ``enabled`` in the config file is a newer decision and overrides the CLI's.
+
+A subscription removed from the config file is switched off and kept (``source='removed'``)
+so its deliveries stay in the log; declaring it again brings it back as the file says.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from deltahook.delivery.settings import ENV_REFERENCE, SubscriptionSettings
+from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
+from deltahook.errors import ConfigError, DeliveryError, UnknownSubscriptionError
+from deltahook.store.tables import subscriptions
+
+FROM_CONFIG = "config"
+REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    """A subscription as stored; header values and secrets may still hold ``${VAR}``."""
+
+    name: str
+    url: str
+    event_types: frozenset[str]
+    enabled: bool
+    headers: Mapping[str, str]
+    secrets: tuple[str, ...]
+    header_style: HeaderStyle
+    timeout: float
+    schedule: tuple[timedelta, ...]
+    max_concurrency: int
+    source: str
+
+    def wants(self, event_type: str) -> bool:
+        return "*" in self.event_types or event_type in self.event_types
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """The headers and secrets of one subscription with ``${VAR}`` read from the environment."""
+
+    headers: Mapping[str, str]
+    secrets: tuple[str, ...]
+
+    @property
+    def sensitive(self) -> tuple[str, ...]:
+        """Strings that must never reach the log: secrets and every header value."""
+        return tuple(v for v in (*self.secrets, *self.headers.values()) if len(v) >= 4)
+
+    def redact(self, text: str | None) -> str | None:
+        """``text`` with every sensitive string a receiver may have echoed back blanked out."""
+        if text is None:
+            return None
+        for value in self.sensitive:
+            text = text.replace(value, "[redacted]")
+        return text
+
+
+def resolve(sub: Subscription, env: Mapping[str, str] | None = None) -> Credentials:
+    """Fill in ``${VAR}`` references; ``DeliveryError`` names a missing variable."""
+    env = os.environ if env is None else env
+
+    def expand(where: str, text: str) -> str:
+        def one(match: Any) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise DeliveryError(
+                    f"subscription {sub.name!r}: {where} needs the environment variable "
+                    f"{name}, which is not set"
+                )
+            return env[name]
+
+        return ENV_REFERENCE.sub(one, text)
+
+    headers = {name: expand(f"header {name}", value) for name, value in sub.headers.items()}
+    secrets = tuple(expand("a secret", secret) for secret in sub.secrets)
+    try:
+        for name, value in headers.items():
+            check_header(name, value)
+        for secret in secrets:
+            decode_secret(secret)
+    except ValueError as exc:
+        raise DeliveryError(f"subscription {sub.name!r}: {exc}") from None
+    return Credentials(headers=headers, secrets=secrets)
+
+
+def sync(
+    conn: Connection, declared: Sequence[SubscriptionSettings], *, now: datetime
+) -> dict[str, list[str]]:
+    """Write the config file's subscriptions into the store; returns names by what happened."""
+    names = [s.name for s in declared]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"subscriptions: the name {duplicates[0]!r} is declared twice")
+    stored = {row.name: row for row in conn.execute(select(subscriptions))}
+    report: dict[str, list[str]] = {"added": [], "updated": [], "removed": []}
+    for sub in declared:
+        values = _config_values(sub)
+        row = stored.get(sub.name)
+        if row is None or row.source != FROM_CONFIG:
+            values |= {"enabled": sub.enabled, "source": FROM_CONFIG, "updated_at": now}
+            if row is None:
+                conn.execute(insert(subscriptions).values(name=sub.name, created_at=now, **values))
+            else:
+                conn.execute(update(subscriptions).where(_named(sub.name)).values(**values))
+            report["added"].append(sub.name)
+            continue
+        if row.config_enabled != sub.enabled:  # the file's decision is newer than the CLI's
+            values["enabled"] = sub.enabled
+        if any(getattr(row, key) != value for key, value in values.items()):
+            conn.execute(
+                update(subscriptions).where(_named(sub.name)).values(updated_at=now, **values)
+            )
+            report["updated"].append(sub.name)
+    for name, row in stored.items():
+        if row.source == FROM_CONFIG and name not in names:
+            conn.execute(
+                update(subscriptions)
+                .where(_named(name))
+                .values(enabled=False, source=REMOVED, updated_at=now)
+            )
+            report["removed"].append(name)
+    return report
+
+
+def _config_values(sub: SubscriptionSettings) -> dict[str, Any]:
+    return {
+        "url": sub.url,
+        "event_types": orjson.dumps(sorted(set(sub.event_types))).decode(),
+        "header_style": sub.header_style,
+        "headers": orjson.dumps(sub.headers, option=orjson.OPT_SORT_KEYS).decode(),
+        "secrets": orjson.dumps(sub.secrets).decode(),
+        "timeout_s": sub.timeout,
+        "schedule_s": orjson.dumps([d.total_seconds() for d in sub.retry_schedule]).decode(),
+        "max_concurrency": sub.max_concurrency,
+        "config_enabled": sub.enabled,
+    }
+
+
+def _named(name: str) -> Any:
+    return subscriptions.c.name == name
+
+
+def load(conn: Connection) -> list[Subscription]:
+    """Every stored subscription, by name."""
+    rows = conn.execute(select(subscriptions).order_by(subscriptions.c.name))
+    return [_from_row(row) for row in rows]
+
+
+def get(conn: Connection, name: str) -> Subscription:
+    row = conn.execute(select(subscriptions).where(_named(name))).first()
+    if row is None:
+        raise UnknownSubscriptionError(name)
+    return _from_row(row)
+
+
+def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) -> bool:
+    """Switch a subscription on or off; returns whether it was already so."""
+    current = get(conn, name)
+    if current.source == REMOVED and enabled:
+        raise DeliveryError(
+            f"subscription {name!r} is no longer in the config file; declare it there again"
+        )
+    conn.execute(update(subscriptions).where(_named(name)).values(enabled=enabled, updated_at=now))
+    return current.enabled == enabled
+
+
+def _from_row(row: Any) -> Subscription:
+    return Subscription(
+        name=row.name,
+        url=row.url,
+        event_types=frozenset(orjson.loads(row.event_types)),
+        enabled=bool(row.enabled),
+        headers=orjson.loads(row.headers),
+        secrets=tuple(orjson.loads(row.secrets)),
+        header_style=row.header_style,
+        timeout=float(row.timeout_s),
+        schedule=tuple(timedelta(seconds=s) for s in orjson.loads(row.schedule_s)),
+        max_concurrency=int(row.max_concurrency),
+        source=row.source,
+    )
