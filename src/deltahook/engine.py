@@ -2,26 +2,37 @@
 
 engine = Engine.from_settings(load_settings())
 result = engine.ingest("sku_onhand", Path("stock.ndjson"))
-preview = engine.preview("sku_onhand", Path("stock.ndjson"))
+preview = engine.preview("sku_onhand", Path("stock.ndjson"), explain=True)
 """
 
 from __future__ import annotations
 
+import io
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import orjson
 from sqlalchemy import Connection, insert, update
 from sqlalchemy import Engine as SqlEngine
 
 from deltahook.catalog.entities import Catalog, load_catalog
+from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
 from deltahook.errors import FeedError
 from deltahook.feeds.readers import detect_format, read_items
+from deltahook.notifications import Notification
 from deltahook.pipeline import MODES, Decider, Mode, Run, RunResult
+from deltahook.rules.direct import direct_event, job_completed
+from deltahook.rules.evaluate import RulesDecider
+from deltahook.rules.loader import load_rules
+from deltahook.rules.model import RuleSet
+from deltahook.rules.state import outbox_ids
+from deltahook.store import outbox
 from deltahook.store.db import open_engine
 from deltahook.store.tables import ingest_jobs, job_rejects
 
@@ -43,21 +54,35 @@ class Engine:
         catalog: Catalog,
         db: SqlEngine,
         decider: Decider | None = None,
+        rules: RuleSet | None = None,
+        events: EventCatalog | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.db = db
-        self.decider = decider
+        self.decider = decider  # a custom Decider replaces the rules
+        self.rules = rules
+        self.events = events
         self.clock = clock
         self.new_id = new_id
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> Engine:
+        """Load the catalogs and the rule set (refusing an invalid one), then open the store."""
         catalog = load_catalog(settings.entity_schemas_dir)
+        events = load_event_catalog(settings.event_schemas_dir)
+        rules = load_rules(
+            settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
+        )
         return cls(
-            settings=settings, catalog=catalog, db=open_engine(settings.database_url), clock=clock
+            settings=settings,
+            catalog=catalog,
+            db=open_engine(settings.database_url),
+            rules=rules,
+            events=events,
+            clock=clock,
         )
 
     def close(self) -> None:
@@ -93,11 +118,75 @@ class Engine:
         mode: Mode = "upsert",
         fmt: str | None = None,
         progress: Callable[[int], None] | None = None,
+        explain: bool = False,
     ) -> RunResult:
-        """What ingesting the feed would do, against the stored snapshots; writes nothing."""
+        """What ingesting the feed would do, against the stored snapshots; writes nothing.
+
+        With ``explain`` the result also lists the near misses.
+        """
         return self._run(
-            kind, source, mode=mode, fmt=fmt, dry_run=True, collect=True, progress=progress
+            kind,
+            source,
+            mode=mode,
+            fmt=fmt,
+            dry_run=True,
+            collect=True,
+            progress=progress,
+            explain=explain,
         )
+
+    def preview_pair(
+        self,
+        kind: str,
+        *,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any],
+        explain: bool = False,
+    ) -> RunResult:
+        """What changing one entity from ``before`` (None: new) to ``after`` would notify.
+
+        Runs the same pipeline on a scratch database holding only ``before``, so the stored
+        snapshots (and rule state) play no part.
+        """
+        with tempfile.TemporaryDirectory(prefix="deltahook-preview-") as folder:
+            url = f"sqlite:///{Path(folder) / 'scratch.db'}"
+            scratch = Engine(
+                settings=self.settings.model_copy(update={"database_url": url}),
+                catalog=self.catalog,
+                db=open_engine(url),
+                decider=self.decider,
+                rules=self.rules,
+                events=None,  # no JobCompletedEvent for the scratch ingest
+                clock=self.clock,
+                new_id=self.new_id,
+            )
+            with scratch:
+                if before is not None:
+                    scratch.ingest(kind, _one_record(before), fmt="ndjson")
+                return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
+
+    def emit(
+        self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Notification, int]:
+        """Validate an event posted directly and record it; returns it and its delivery count.
+
+        Raises ``EventError`` when it is invalid. Recording the same ``idempotency_key`` twice
+        stores it once (the second call reports 0 deliveries).
+        """
+        events = self.events or load_event_catalog(self.settings.event_schemas_dir)
+        now = self.clock()
+        event = direct_event(
+            events,
+            event_type,
+            payload,
+            constants=self.settings.constants,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        with self.db.begin() as conn:
+            if outbox_has(conn, event.id):
+                return event, 0
+            return event, outbox.record(conn, [event], now=now)
 
     def _run(
         self,
@@ -109,6 +198,7 @@ class Engine:
         dry_run: bool,
         collect: bool,
         progress: Callable[[int], None] | None,
+        explain: bool = False,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
@@ -123,11 +213,12 @@ class Engine:
             conn = stack.enter_context(self.db.connect())
             if not dry_run:
                 self._start_job(conn, result, source=str(path or "<stream>"))
+            rules = RulesDecider(self.rules, explain=explain) if self.rules else None
             run = Run(
                 conn=conn,
                 kind=kind,
                 mode=mode,
-                decider=self.decider,
+                decider=self.decider or rules,
                 clock=self.clock,
                 result=result,
                 batch_size=self.settings.batch_size,
@@ -141,6 +232,9 @@ class Engine:
                 if not dry_run:
                     self._finish_job(conn, result, status="failed")
                 raise
+            if rules is not None:
+                result.notices.extend(rules.problems)
+                result.near_misses.extend(rules.near_misses)
             if dry_run:
                 conn.rollback()
             else:
@@ -173,7 +267,33 @@ class Engine:
                 insert(job_rejects),
                 [{"job_id": result.job_id, **r.to_json()} for r in result.rejects],
             )
+        self._job_event(conn, result, status)
         conn.commit()
+
+    def _job_event(self, conn: Connection, result: RunResult, status: str) -> None:
+        """Record the job's JobCompletedEvent (when the config asks for job events)."""
+        if not self.settings.job_events or self.events is None:
+            return
+        if status == "succeeded" and result.counts.rejected:
+            status = "validation failed"
+        now = self.clock()
+        event = job_completed(
+            self.events,
+            job_id=result.job_id,
+            status=status,
+            constants=self.settings.constants,
+            now=now,
+        )
+        if event is not None:
+            outbox.record(conn, [event], now=now)
+
+
+def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
+    return io.BytesIO(orjson.dumps(record) + b"\n")
+
+
+def outbox_has(conn: Connection, notification_id: str) -> bool:
+    return bool(outbox_ids(conn, [notification_id]))
 
 
 def _open(path: Path) -> IO[bytes]:

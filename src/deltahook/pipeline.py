@@ -70,6 +70,7 @@ class RunResult:
     notices: list[str] = field(default_factory=list)
     changes: list[EntityChange] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    near_misses: list[dict[str, Any]] = field(default_factory=list)  # preview --explain
 
 
 @dataclass(slots=True)

@@ -1,0 +1,266 @@
+"""Deciding notifications: the rule set applied to the entity changes of each batch.
+
+One ``RulesDecider`` serves one ingest (or preview) job. Per batch it
+
+1. routes each row change by (kind, table) to the settings of that table only, and keeps the
+   ones whose operation, watched fields, filter and threshold say yes;
+2. runs the breakpoint settings against their stored per-row state (one query per batch) and
+   writes the transitions in the batch's transaction;
+3. loads the parent entities the payload mappings need (one query per batch);
+4. builds each payload, validates it with the type's compiled validator, and groups: one
+   notification per type and distinct payload per job (so one ``SkuChangedNotification`` per
+   SKU and table however many rows and fields changed; a price or stock payload names its row,
+   so those are one per row).
+
+Ids are ``stable_id(job, type, payload)``: the same job deciding the same thing gives the same
+id. A group already notified by an earlier batch of the job is found by that id in the store
+(inside the batch's transaction), so a batch retried after a conflict, or a preview, sees
+exactly what was committed before it.
+
+With ``explain`` on, it also keeps the near misses: a setting of a changed table that said no,
+with the reason and the values it saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange
+from deltahook.notifications import Notification, stable_id
+from deltahook.rules import state
+from deltahook.rules.breakpoints import step
+from deltahook.rules.conditions import trace
+from deltahook.rules.context import Ctx
+from deltahook.rules.explain import MAX_MATCHES, match_json, near_miss
+from deltahook.rules.model import RuleSet, Setting
+from deltahook.rules.state import outbox_ids
+from deltahook.store.snapshots import bodies_by_key
+
+MAX_NEAR_MISSES = 10_000
+MAX_PROBLEMS = 1_000
+
+
+@dataclass(slots=True)
+class Hit:
+    """A setting that said yes to a row change, and why."""
+
+    setting: Setting
+    ctx: Ctx
+    fields: list[FieldChange]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    setting: Setting
+    ctx: Ctx
+    fields: list[FieldChange]
+
+
+@dataclass(slots=True)
+class RulesDecider:
+    """The rules engine for one job; ``decide`` is called once per batch (see ``Decider``)."""
+
+    rules: RuleSet
+    explain: bool = False
+    # Keyed by what they are about, so a batch retried after a conflict does not repeat them.
+    misses: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    invalid: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+    @property
+    def near_misses(self) -> list[dict[str, Any]]:
+        return list(self.misses.values())
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.invalid.values())
+
+    def decide(
+        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
+    ) -> list[Notification]:
+        hits, pending = self._match(changes)
+        if pending:
+            hits.extend(self._breakpoints(conn, pending, now))
+        if not hits:
+            return []
+        _load_parents(conn, hits)
+        return self._notify(conn, hits, job_id, now)
+
+    def _match(self, changes: Sequence[EntityChange]) -> tuple[list[Hit], list[_Pending]]:
+        routes = self.rules.routes
+        hits: list[Hit] = []
+        pending: list[_Pending] = []
+        for change in changes:
+            for row in change.rows:
+                settings = routes.get((change.kind, row.table))
+                if settings is None:
+                    continue
+                ctx: Ctx | None = None
+                for setting in settings:
+                    if row.op not in setting.ops:
+                        continue
+                    fields = setting.watched(row.fields)
+                    if row.op is Op.UPDATE and not fields:
+                        self._miss(setting, change, row, "no watched field changed")
+                        continue
+                    ctx = ctx or Ctx.of(change, row)
+                    if setting.filter is not None and not setting.filter.test(ctx):
+                        self._miss_ctx(setting, ctx, "filter", trace(setting.filter, ctx))
+                        continue
+                    if setting.breakpoint is not None:
+                        pending.append(_Pending(setting, ctx, fields))
+                        continue
+                    hit = self._thresholded(setting, ctx, fields)
+                    if hit is not None:
+                        hits.append(hit)
+        return hits, pending
+
+    def _thresholded(self, setting: Setting, ctx: Ctx, fields: list[FieldChange]) -> Hit | None:
+        threshold = setting.threshold
+        if threshold is None or ctx.row.op is not Op.UPDATE:
+            return Hit(setting, ctx, fields)
+        measured = next((f for f in fields if f.field == threshold.field), None)
+        detail = threshold.to_json()
+        if measured is not None:
+            detail |= {"old": measured.old, "new": measured.new}
+        others = any(f.field != threshold.field for f in fields)
+        if others or measured is None or threshold.enough(measured.old, measured.new):
+            return Hit(setting, ctx, fields, {"threshold": detail})
+        self._miss_ctx(setting, ctx, "threshold", detail)
+        return None
+
+    def _breakpoints(self, conn: Connection, pending: list[_Pending], now: datetime) -> list[Hit]:
+        keys = [(p.setting.uid, state.row_key(p.ctx)) for p in pending]
+        stored = state.load(conn, keys)
+        writes: dict[tuple[str, str], str] = {}
+        hits: list[Hit] = []
+        for item, key in zip(pending, keys, strict=True):
+            bp = item.setting.breakpoint
+            assert bp is not None
+            row = item.ctx.row
+            old, new = row.old or {}, row.new or {}
+            result = step(
+                bp,
+                stored=writes.get(key, stored.get(key)),  # type: ignore[arg-type]
+                old=old.get(bp.field),
+                old_limit=bp.limit(row.old),
+                new=new.get(bp.field),
+                new_limit=bp.limit(row.new),
+                first_sight=row.op is Op.INSERT,
+            )
+            if result.store and result.after is not None:
+                writes[key] = result.after
+            detail = bp.to_json() | {
+                "old": old.get(bp.field),
+                "new": new.get(bp.field),
+                "limit": bp.limit(row.new),
+                **result.to_json(),
+            }
+            if result.fire:
+                hits.append(Hit(item.setting, item.ctx, item.fields, {"breakpoint": detail}))
+            else:
+                self._miss_ctx(item.setting, item.ctx, "breakpoint", detail)
+        state.save(conn, writes, existing=stored.keys(), now=now)
+        return hits
+
+    def _notify(
+        self, conn: Connection, hits: list[Hit], job_id: str, now: datetime
+    ) -> list[Notification]:
+        groups: dict[tuple[str, bytes], list[tuple[dict[str, Any], Hit]]] = {}
+        for hit in hits:
+            setting = hit.setting
+            payload = setting.payload.build(hit.ctx)
+            if not setting.event.is_valid(payload):
+                self._invalid(hit, payload)
+                continue
+            identity = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+            if setting.group == "row":
+                identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
+            groups.setdefault((setting.type, identity), []).append((payload, hit))
+        decided = [
+            _notification(kind, identity, members, job_id, now)
+            for (kind, identity), members in sorted(groups.items())
+        ]
+        earlier = outbox_ids(conn, [n.id for n in decided])
+        return [n for n in decided if n.id not in earlier]
+
+    def _invalid(self, hit: Hit, payload: dict[str, Any]) -> None:
+        setting, ctx = hit.setting, hit.ctx
+        errors = setting.event.errors(payload)
+        if len(self.invalid) < MAX_PROBLEMS:
+            self.invalid[_about(setting, ctx.change, ctx.row)] = (
+                f"{setting.uid} ({setting.where}): {ctx.change.kind} {ctx.change.key!r} "
+                f"{ctx.row.table}: payload not sent, invalid: {'; '.join(errors)}"
+            )
+        self._miss_ctx(setting, ctx, "payload", {"payload": payload, "errors": errors})
+
+    def _miss(self, setting: Setting, change: EntityChange, row: RowChange, reason: str) -> None:
+        if self.explain and len(self.misses) < MAX_NEAR_MISSES:
+            changed = [f.to_json() for f in row.fields]
+            self.misses[_about(setting, change, row)] = near_miss(
+                setting, change, row, "unwatched", {"why": reason, "changed": changed}
+            )
+
+    def _miss_ctx(self, setting: Setting, ctx: Ctx, reason: str, detail: Any) -> None:
+        if self.explain and len(self.misses) < MAX_NEAR_MISSES:
+            key = _about(setting, ctx.change, ctx.row)
+            self.misses[key] = near_miss(setting, ctx.change, ctx.row, reason, detail)
+
+
+def _about(setting: Setting, change: EntityChange, row: RowChange) -> tuple[Any, ...]:
+    return (setting.uid, change.kind, change.key, row.table, tuple(row.key.values()))
+
+
+def _load_parents(conn: Connection, hits: list[Hit]) -> None:
+    wanted: set[tuple[str, str]] = set()
+    for hit in hits:
+        kind, key = hit.setting.parent_kind, hit.ctx.change.parent_key
+        if hit.setting.payload.needs_parent and kind is not None and key is not None:
+            wanted.add((kind, key))
+    if not wanted:
+        return
+    bodies = bodies_by_key(conn, sorted(wanted))
+    for hit in hits:
+        change = hit.ctx.change
+        body = bodies.get((hit.setting.parent_kind or "", change.parent_key or ""))
+        if body is not None and hit.ctx.parent is None:
+            hit.ctx.parent = orjson.loads(body)
+
+
+def _notification(
+    kind: str,
+    identity: bytes,
+    members: list[tuple[dict[str, Any], Hit]],
+    job_id: str,
+    now: datetime,
+) -> Notification:
+    payload, _first = members[0]
+    hits = sorted(
+        (hit for _payload, hit in members),
+        key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
+    )
+    entity = min((h.ctx.change.kind, h.ctx.change.key) for h in hits)
+    explanation: dict[str, Any] = {
+        "rule": kind,
+        "settings": sorted({h.setting.uid for h in hits}),
+        "matches": [match_json(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]],
+    }
+    if len(hits) > MAX_MATCHES:
+        explanation["more_matches"] = len(hits) - MAX_MATCHES
+    return Notification(
+        id=stable_id("rule", job_id, kind, identity.decode()),
+        type=kind,
+        family="notification",
+        payload=payload,
+        created_at=now,
+        entity_kind=entity[0],
+        entity_key=entity[1],
+        job_id=job_id,
+        explanation=explanation,
+    )

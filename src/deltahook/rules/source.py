@@ -1,0 +1,174 @@
+"""Reading YAML with a location on every node, and collecting problems instead of stopping.
+
+``yaml.compose`` keeps the start mark (line and column) of every node, so each problem found
+anywhere in a rule file can point at the exact spot. A ``Reader`` wraps one file: its helpers
+return ``None`` after recording a problem, and the loader carries on to find the next one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+from deltahook.errors import SourceProblem
+
+Node = yaml.Node
+_constructor = SafeConstructor()
+
+
+@dataclass(slots=True)
+class Reader:
+    """One source file being read: its path and the problems found so far."""
+
+    path: str
+    problems: list[SourceProblem] = field(default_factory=list)
+
+    def error(self, node: Node | None, message: str) -> None:
+        line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        self.problems.append(
+            SourceProblem(path=self.path, line=line, column=column, message=message)
+        )
+
+    def compose(self, text: str) -> Node | None:
+        """The document's root node, or None (with a problem) when the YAML is malformed."""
+        try:
+            return yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            message = " ".join(p for p in (exc.context, exc.problem) if p)
+            self.problems.append(
+                SourceProblem(
+                    path=self.path, line=line, column=column, message=f"YAML syntax: {message}"
+                )
+            )
+        except yaml.YAMLError as exc:
+            self.problems.append(
+                SourceProblem(path=self.path, line=1, column=1, message=f"YAML: {exc}")
+            )
+        return None
+
+    def mapping(
+        self,
+        node: Node,
+        what: str,
+        *,
+        allowed: Iterable[str] | None = None,
+        required: Iterable[str] = (),
+    ) -> dict[str, tuple[Node, Node]] | None:
+        """``{key: (key node, value node)}`` of a mapping node, checking its keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{what} must be a mapping, not {describe(node)}")
+            return None
+        out: dict[str, tuple[Node, Node]] = {}
+        known = sorted(allowed) if allowed is not None else None
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self.error(key_node, f"{what}: keys must be plain names")
+                continue
+            if key in out:
+                self.error(key_node, f"{what}: duplicate key {key!r}")
+                continue
+            if known is not None and key not in known:
+                self.error(key_node, f"{what}: unknown key {key!r}{suggest(key, known)}")
+                continue
+            out[key] = (key_node, value_node)
+        for name in required:
+            if name not in out:
+                self.error(node, f"{what}: missing required key {name!r}")
+        return out
+
+    def sequence(self, node: Node, what: str) -> list[Node] | None:
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, f"{what} must be a list, not {describe(node)}")
+            return None
+        return list(node.value)
+
+    def scalar(self, node: Node, what: str) -> tuple[bool, Any]:
+        """``(True, value)`` of a scalar node (typed as YAML says), or ``(False, None)``."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, f"{what} must be a single value, not {describe(node)}")
+            return False, None
+        return True, value_of(node)
+
+    def string(self, node: Node, what: str) -> str | None:
+        ok, value = self.scalar(node, what)
+        if not ok:
+            return None
+        if not isinstance(value, str) or not value:
+            self.error(node, f"{what} must be a non-empty string, not {value!r}")
+            return None
+        return value
+
+    def number(self, node: Node, what: str, *, minimum: float | None = None) -> float | None:
+        ok, value = self.scalar(node, what)
+        if not ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(node, f"{what} must be a number, not {value!r}")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(node, f"{what} must be at least {minimum:g}, not {value!r}")
+            return None
+        return value
+
+    def boolean(self, node: Node, what: str) -> bool | None:
+        ok, value = self.scalar(node, what)
+        if ok and not isinstance(value, bool):
+            self.error(node, f"{what} must be true or false, not {value!r}")
+            return None
+        return value if ok else None
+
+    def strings(self, node: Node, what: str) -> list[tuple[Node, str]] | None:
+        """A list of strings (a single string counts as a list of one)."""
+        if isinstance(node, yaml.ScalarNode):
+            text = self.string(node, what)
+            return None if text is None else [(node, text)]
+        items = self.sequence(node, what)
+        if items is None:
+            return None
+        out = []
+        for item in items:
+            text = self.string(item, f"each item of {what}")
+            if text is not None:
+                out.append((item, text))
+        return out
+
+
+def value_of(node: Node) -> Any:
+    """The plain Python value of a node, with YAML's own typing of scalars."""
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except ConstructorError as exc:  # a tag safe YAML does not know (e.g. !!python/...)
+        raise ValueError(str(exc.problem)) from exc
+
+
+def describe(node: Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the value {value_of(node)!r}"
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for a near miss, else a list of what is known when short."""
+    options = sorted(known)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if len(options) <= 12:
+        return f" (expected one of: {', '.join(options)})"
+    return ""
+
+
+def yaml_files(directory: Path) -> Iterator[Path]:
+    """The rule files of a folder (``*.yaml`` and ``*.yml``, not in subfolders), sorted."""
+    yield from sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"})
