@@ -38,6 +38,9 @@ class Received:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops SYNs of a burst: clients then wait 1 s
+    daemon_threads = True
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hung up on a hanging answer is expected, not news
 
@@ -59,9 +62,12 @@ class Receiver:
         self._lock = threading.Condition()
         self._released = threading.Event()
         self.on_request: Callable[[Received], None] | None = None
+        self.echo_header: str | None = None
+        """When set, answers end with this request header's value (to test log redaction)."""
         self._server = _QuietServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -144,10 +150,13 @@ class Receiver:
                 self.send_response(answer.status)
                 for name, value in answer.headers:
                     self.send_header(name, value)
+                body = answer.body
+                if receiver.echo_header:
+                    body += b" " + request.headers.get(receiver.echo_header, "").encode()
                 self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(answer.body)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the receiver records; it does not chatter on stderr
