@@ -7,6 +7,7 @@ from deltahook.cli import delivery as _delivery  # noqa: F401
 from deltahook.cli import delivery_log as _delivery_log  # noqa: F401
 from deltahook.cli import demo as _demo  # noqa: F401
 from deltahook.cli import feeds as _feeds  # noqa: F401
+from deltahook.cli import rules as _rules  # noqa: F401
 from deltahook.cli.app import main
 
 __all__ = ["main"]

@@ -57,7 +57,8 @@ def summary(explanation: dict[str, Any]) -> str:
     parts = []
     for match in explanation.get("matches", [])[:3]:
         fields = ", ".join(_field_text(f) for f in match.get("fields", [])[:4])
-        text = f"{match['setting']} {match['op']} {match['table']}"
+        key = "|".join(str(v) for v in match["row"].values())
+        text = f"{match['setting']}: {match['op']} {match['table']} {key}"
         if fields:
             text += f": {fields}"
         if "breakpoint" in match:

@@ -1,0 +1,273 @@
+"""Rules and event types at the command line: check, test, preview, list types, emit events."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.table import Table
+
+from deltahook.cli.app import State, err, friendly, main, out, print_json
+from deltahook.errors import FeedError, RuleError
+from deltahook.feeds.readers import FORMATS
+from deltahook.pipeline import MODES, Mode, RunResult
+from deltahook.rules.explain import miss_text, summary
+
+EXIT_PROBLEMS = 1
+
+
+@main.group()
+def rules() -> None:
+    """Check and test the Event Settings rules (rules/*.yaml)."""
+
+
+@rules.command("check")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.pass_obj
+@friendly
+def check(state: State, folder: Path | None) -> None:
+    """Check every rule file in FOLDER (default: the configured rules folder)."""
+    from deltahook.catalog.entities import load_catalog
+    from deltahook.catalog.events import load_event_catalog
+    from deltahook.rules.loader import load_rules
+
+    settings = state.settings
+    where = folder or settings.rules_dir
+    try:
+        loaded = load_rules(
+            where,
+            catalog=load_catalog(settings.entity_schemas_dir),
+            events=load_event_catalog(settings.event_schemas_dir),
+            constants=settings.constants,
+        )
+    except RuleError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), style="red", soft_wrap=True, markup=False)
+        err.print(f"{len(exc.problems)} problem(s) in {where}")
+        sys.exit(EXIT_PROBLEMS)
+    types = len(loaded.types())
+    out.print(
+        f"ok: {len(loaded)} settings for {types} notification types in {len(loaded.files)} files"
+    )
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+@friendly
+def test(state: State, files: tuple[Path, ...]) -> None:
+    """Run rule test FILES (given snapshots, feeds, expected notifications)."""
+    from deltahook.rules.testing import run_file
+
+    passed = failed = 0
+    for path in _expand(files):
+        try:
+            results = run_file(state.settings, path)
+        except RuleError as exc:
+            failed += 1
+            for problem in exc.problems or [exc]:
+                err.print(str(problem), soft_wrap=True, markup=False)
+            continue
+        for result in results:
+            if result.passed:
+                passed += 1
+                out.print(f"[green]PASS[/] {result.title}", soft_wrap=True)
+                continue
+            failed += 1
+            out.print(f"[red]FAIL[/] {result.title}", soft_wrap=True)
+            for line in result.failures:
+                out.print(f"    {line}", soft_wrap=True, markup=False)
+    out.print(f"{passed} passed, {failed} failed")
+    if failed:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; folders become their ``*.yaml`` files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.glob("*.y*ml")))
+        else:
+            found.append(path)
+    return found
+
+
+@main.command()
+@click.argument("kind")
+@click.argument("feed", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
+@click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
+@click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Feed format.")
+@click.option("--explain", is_flag=True, help="Also show the near misses.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+@friendly
+def preview(
+    state: State,
+    kind: str,
+    feed: Path | None,
+    before: Path | None,
+    after: Path | None,
+    mode: Mode,
+    fmt: str | None,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """Show what ingesting FEED of KIND would notify, and why; writes nothing.
+
+    Or, with --after (and --before, unless the entity is new), what changing one entity
+    would notify, whatever the store holds.
+    """
+    from deltahook.engine import Engine
+
+    if (feed is None) == (after is None):
+        raise FeedError("give either a FEED file or --after (with --before for a change)")
+    with Engine.from_settings(state.settings) as engine:
+        if after is not None:
+            result = engine.preview_pair(
+                kind,
+                before=_read_object(before) if before is not None else None,
+                after=_read_object(after),
+                explain=explain,
+            )
+        else:
+            assert feed is not None
+            result = engine.preview(kind, feed, mode=mode, fmt=fmt, explain=explain)
+    if as_json:
+        print_json(preview_json(result))
+    else:
+        _print_preview(result, explain=explain)
+
+
+def preview_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "kind": result.kind,
+        "mode": result.mode,
+        "counts": result.counts.as_dict(),
+        "notifications": [n.to_json() for n in result.notifications],
+        "near_misses": result.near_misses,
+        "changes": [c.to_json() for c in result.changes],
+        "rejects": [r.to_json() for r in result.rejects],
+        "notices": result.notices,
+    }
+
+
+def _print_preview(result: RunResult, *, explain: bool) -> None:
+    c = result.counts
+    out.print(
+        f"[bold]{result.kind}[/] preview: {c.received:,} records · {c.unchanged:,} unchanged · "
+        f"{c.inserted:,} new · {c.updated:,} changed · {c.deleted:,} deleted · "
+        f"[bold]{c.notifications:,} notification(s) would fire[/]",
+        soft_wrap=True,
+    )
+    if result.notifications:
+        table = Table("type", "payload", "why", show_lines=True)
+        for n in result.notifications:
+            table.add_row(n.type, _payload_lines(n.payload), summary(dict(n.explanation)))
+        out.print(table)
+    if explain:
+        _print_near_misses(result.near_misses)
+    for notice in result.notices[:20]:
+        out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
+    for reject in result.rejects[:50]:
+        err.print(f"  [red]rejected[/] {reject}", soft_wrap=True)
+
+
+def _payload_lines(payload: Mapping[str, Any]) -> str:
+    """``Name=value`` lines, leaving out the ids every payload of the project shares."""
+    shown = [f"{k}={v}" for k, v in payload.items() if k not in {"ClientId", "ApplicationId"}]
+    return "\n".join(shown)
+
+
+def _print_near_misses(misses: list[dict[str, Any]]) -> None:
+    if not misses:
+        out.print("no near misses")
+        return
+    table = Table("setting", "row", "said no because", title="near misses", show_lines=True)
+    for miss in misses[:200]:
+        row = f"{miss['op']} {miss['table']} {miss['entity']}"
+        table.add_row(miss["setting"], row, miss_text(miss))
+    out.print(table)
+    if len(misses) > 200:
+        out.print(f"... and {len(misses) - 200} more (see --json)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@friendly
+def types(state: State, as_json: bool) -> None:
+    """List the event types: category, family, and which rules and subscriptions use them."""
+    from deltahook.rules.usage import type_usage
+
+    rows = type_usage(state.settings)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("type", "family", "category", "rules", "subscriptions")
+    for row in rows:
+        table.add_row(
+            row["type"],
+            row["family"],
+            row["category"],
+            ", ".join(uid.split("/", 1)[1] for uid in row["settings"]) or "-",
+            ", ".join(row["subscriptions"]) or "-",
+        )
+    out.print(table)
+
+
+@main.command()
+@click.argument("event_type")
+@click.pass_obj
+@friendly
+def schema(state: State, event_type: str) -> None:
+    """Print the JSON Schema of EVENT_TYPE's payload."""
+    from deltahook.catalog.events import load_event_catalog
+
+    events = load_event_catalog(state.settings.event_schemas_dir)
+    print_json(dict(events.require(event_type).schema))
+
+
+@main.command()
+@click.argument("event_type")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--idempotency-key", help="Record the event once, however often it is sent.")
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded event as JSON.")
+@click.pass_obj
+@friendly
+def emit(
+    state: State, event_type: str, file: Path, idempotency_key: str | None, as_json: bool
+) -> None:
+    """Validate the EVENT_TYPE payload in FILE (JSON; - for stdin) and record it for delivery.
+
+    ClientId and ApplicationId default to the project constants.
+    """
+    from deltahook.engine import Engine
+
+    payload = _read_object(file)
+    with Engine.from_settings(state.settings) as engine:
+        event, deliveries = engine.emit(event_type, payload, idempotency_key=idempotency_key)
+    if as_json:
+        print_json(event.to_json() | {"deliveries": deliveries})
+        return
+    out.print(f"recorded {event.type} {event.id} · {deliveries} delivery(ies) queued")
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        raise FeedError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FeedError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise FeedError(f"{path}: expected one JSON object")
+    return value

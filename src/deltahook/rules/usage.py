@@ -1,0 +1,57 @@
+"""Which rules and subscriptions use each event type (for ``deltahook types``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from deltahook.catalog.entities import load_catalog
+from deltahook.catalog.events import load_event_catalog
+from deltahook.config import Settings
+from deltahook.errors import StoreError
+from deltahook.rules.loader import load_rules
+from deltahook.store.db import open_engine
+from deltahook.store.tables import subscriptions
+
+
+def type_usage(settings: Settings) -> list[dict[str, Any]]:
+    """One row per event type: family, category, the settings that fire it, its subscribers."""
+    events = load_event_catalog(settings.event_schemas_dir)
+    catalog = load_catalog(settings.entity_schemas_dir)
+    rules = load_rules(
+        settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
+    )
+    wanted = _subscribers(settings)
+    return [
+        {
+            "type": event.name,
+            "family": event.family,
+            "category": event.category,
+            "description": event.description,
+            "settings": [s.uid for s in rules if s.type == event.name],
+            "subscriptions": sorted(
+                name for name, types in wanted.items() if event.name in types or "*" in types
+            ),
+        }
+        for event in sorted(events, key=lambda e: (e.family != "notification", e.name))
+    ]
+
+
+def _subscribers(settings: Settings) -> dict[str, set[str]]:
+    """Event types per subscription: the config file's, and the store's when it has any."""
+    found = {sub.name: set(sub.event_types) for sub in settings.subscriptions}
+    try:
+        db = open_engine(settings.database_url, check_schema=False)
+        try:
+            with db.connect() as conn:
+                rows = conn.execute(select(subscriptions.c.name, subscriptions.c.event_types))
+                for name, types in rows:
+                    found.setdefault(name, set()).update(orjson.loads(types))
+        finally:
+            db.dispose()
+    except (SQLAlchemyError, StoreError):
+        pass  # no store yet (or not reachable): the config file's subscriptions are the answer
+    return found
