@@ -1,0 +1,212 @@
+"""The delivery commands as an operator meets them, against a real local receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from click.testing import CliRunner
+from standardwebhooks.webhooks import Webhook
+
+from deltahook.cli import main
+from deltahook.delivery.receiver import Receiver
+from deltahook.engine import utc_now
+from tests.delivery_support import SECRET, World
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as server:
+        yield server
+
+
+class Cli:
+    """A project folder: a config file, a database, and a way to run commands in it."""
+
+    def __init__(self, tmp_path: Path, receiver: Receiver) -> None:
+        self.url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        self.config = tmp_path / "deltahook.yaml"
+        self.receiver = receiver
+        self.declare(
+            {
+                "name": "shop",
+                "url": receiver.url,
+                "event_types": ["*"],
+                "headers": {"X-Api-Key": "key-0123456789"},
+                "secrets": [SECRET],
+                "retry_schedule": "5s, 1m",
+            }
+        )
+        self.world = World(self.url, now=utc_now())
+
+    def declare(self, *subscriptions: dict[str, Any]) -> None:
+        self.config.write_text(yaml.safe_dump({"subscriptions": list(subscriptions)}))
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        result = CliRunner(env=env).invoke(
+            main,
+            ["--config", str(self.config), "--database-url", self.url, *args],
+            catch_exceptions=False,
+        )
+        return result.exit_code, result.stdout, result.stderr
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code == 0, err
+        return orjson.loads(out)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, receiver: Receiver) -> Iterator[Cli]:
+    project = Cli(tmp_path, receiver)
+    project("subscriptions", "sync")
+    yield project
+    project.world.close()
+
+
+def test_subscriptions_list_shows_settings_but_never_secrets(cli: Cli) -> None:
+    code, out, _ = cli("subscriptions", "list")
+    assert code == 0
+    assert "shop" in out
+    assert "key-0123456789" not in out
+    assert "whsec_" not in out
+    [row] = cli.json("subscriptions", "list")
+    assert row | {"url": None} == {
+        "name": "shop",
+        "enabled": True,
+        "url": None,
+        "event_types": ["*"],
+        "header_style": "norce",
+        "signed": True,
+        "timeout_s": 5.0,
+        "retries": 2,
+        "max_concurrency": 10,
+        "source": "config",
+    }
+
+
+def test_disable_holds_until_enabled_again(cli: Cli) -> None:
+    """Off from the CLI survives later commands (each syncs the config); on again works."""
+    assert cli("subscriptions", "disable", "shop")[1].strip() == "shop is now off"
+    assert cli("subscriptions", "disable", "shop")[1].strip() == "shop was already off"
+    cli.world.notify()
+    assert not cli.json("subscriptions", "list")[0]["enabled"]
+    assert cli.world.deliveries() == []  # nothing is queued while off
+    assert cli("subscriptions", "enable", "shop")[1].strip() == "shop is now on"
+
+
+def test_subscriptions_test_sends_a_signed_test_event(cli: Cli) -> None:
+    code, out, _ = cli("subscriptions", "test", "shop")
+    assert code == 0
+    assert out.startswith("shop: 200 in ")
+    [request] = cli.receiver.requests
+    assert request.headers["norce-event-type"] == "TestEvent"
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload["Message"] == "Test from deltahook: subscription 'shop'"
+    assert cli.world.deliveries() == []  # a test stores nothing
+
+
+def test_a_failing_test_send_exits_non_zero(cli: Cli) -> None:
+    cli.receiver.fail(1, status=503)
+    code, out, _ = cli("subscriptions", "test", "shop", "--json")
+    assert code == 1
+    assert orjson.loads(out)["status_code"] == 503
+
+
+def test_deliver_once_then_the_log(cli: Cli) -> None:
+    """deliver --once sends what is due; log shows it delivered, with payload and attempts."""
+    [note] = cli.world.notify()
+    cli.receiver.fail(1, status=500)
+    code, _, err = cli("deliver", "--once")
+    assert code == 0
+    assert "1 attempts: 0 delivered, 1 to retry, 0 dead" in err
+    [entry] = cli.json("log", "--status", "failed", "--attempts", "--payload")
+    assert (entry["status"], entry["message_id"]) == ("retrying", note.id)
+    assert entry["payload"] == dict(note.payload)
+    assert [a["status_code"] for a in entry["attempt_log"]] == [500]
+    code, out, _ = cli("log", "--attempts")
+    assert "retrying" in out
+    assert "#1" in out
+    assert "500" in out
+
+    code, out, _ = cli("resend", entry["id"])
+    assert (code, out.strip()) == (0, f"{entry['id']}: queued")
+    assert cli("deliver", "--once")[0] == 0
+    assert cli.json("log", "--status", "delivered")[0]["attempts"] == 2
+    assert [r.message_id for r in cli.receiver.requests] == [note.id, note.id]
+
+
+def test_recover_status_and_purge(cli: Cli) -> None:
+    cli.world.notify(3)
+    cli.receiver.fail(3)
+    cli("deliver", "--once")
+    [row] = cli.json("status")
+    assert (row["subscription"], row["retrying"], row["pending"]) == ("shop", 3, 0)
+    code, out, _ = cli("recover", "shop", "--since", "1h")
+    assert (code, out.strip()) == (0, "3 deliveries of shop queued again")
+    assert cli.json("status")[0]["pending"] == 3
+    cli("deliver", "--once")
+    assert cli.json("status")[0]["delivered_last_hour"] == 3
+    code, out, _ = cli("purge", "--older-than", "1d")
+    assert out.strip() == "0 deliveries, 0 attempts, 0 notifications removed"
+    code, out, _ = cli("status")
+    assert code == 0
+    assert "shop" in out
+
+
+def test_purge_removes_what_is_older(cli: Cli) -> None:
+    cli.world.now = utc_now() - timedelta(days=8)
+    cli.world.notify()
+    cli.world.run()
+    _, out, _ = cli("purge")
+    assert out.strip() == "1 deliveries, 1 attempts, 1 notifications removed"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("subscriptions", "enable", "nope"), "no subscription named 'nope'"),
+        (("recover", "nope", "--since", "1h"), "no subscription named 'nope'"),
+        (("recover", "shop", "--since", "last week"), "is not a time"),
+        (("purge", "--older-than", "soon"), "is not a duration"),
+        (("subscriptions", "test", "nope"), "no subscription named 'nope'"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_1(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    code, _, err = cli(*args)
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_deliver_names_a_missing_environment_variable(cli: Cli) -> None:
+    cli.declare(
+        {
+            "name": "shop",
+            "url": cli.receiver.url,
+            "event_types": ["*"],
+            "headers": {"Authorization": "Bearer ${SHOP_TOKEN}"},
+        }
+    )
+    code, _, err = cli("deliver", "--once", env={"SHOP_TOKEN": None})  # type: ignore[dict-item]
+    assert code == 1
+    assert "SHOP_TOKEN" in err
+
+
+def test_a_header_with_a_line_break_is_refused_at_load(cli: Cli) -> None:
+    cli.declare(
+        {
+            "name": "shop",
+            "url": cli.receiver.url,
+            "event_types": ["*"],
+            "headers": {"X-Token": "a\r\nX-Evil: 1"},
+        }
+    )
+    code, _, err = cli("subscriptions", "list")
+    assert code == 1
+    assert "line break" in err

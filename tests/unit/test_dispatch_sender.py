@@ -1,0 +1,88 @@
+"""The sender reports what one attempt produced; it decides nothing and never raises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from deltahook.delivery.sender import EXCERPT_BYTES, Outcome, Sender
+
+URL = "https://shop.example/hooks"
+BODY = b'{"ClientId":1042}'
+
+
+def send_with(
+    handler: Callable[[httpx.Request], httpx.Response], *, timeout: float = 5.0
+) -> Outcome:
+    """One attempt through an httpx transport that answers with ``handler``."""
+
+    async def go() -> Outcome:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+        async with Sender(client=client) as sender:
+            return await sender.send(url=URL, body=BODY, headers={"X-A": "1"}, timeout=timeout)
+
+    return asyncio.run(go())
+
+
+def test_a_2xx_is_a_success_with_the_body_as_excerpt() -> None:
+    outcome = send_with(lambda request: httpx.Response(204 if request.content == BODY else 400))
+    assert outcome.result.succeeded
+    assert outcome.result.status_code == 204
+    assert outcome.excerpt is None
+    assert outcome.duration_ms >= 0
+
+
+def test_the_response_excerpt_is_bounded() -> None:
+    """A 1 MB answer is cut to the excerpt size, marked as cut."""
+    outcome = send_with(lambda _: httpx.Response(500, content=b"x" * 1_000_000))
+    assert outcome.excerpt is not None
+    assert outcome.excerpt.startswith("x" * EXCERPT_BYTES)
+    assert len(outcome.excerpt) <= EXCERPT_BYTES + 2
+    assert outcome.excerpt.endswith("…")
+
+
+def test_retry_after_is_reported_for_the_policy() -> None:
+    outcome = send_with(lambda _: httpx.Response(429, headers={"Retry-After": "30"}))
+    assert (outcome.result.status_code, outcome.result.retry_after) == (429, "30")
+    assert not outcome.result.succeeded
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection failed: [Errno 111]"),
+        (httpx.ReadTimeout("read timed out"), "timed out after 5 s"),
+        (httpx.RemoteProtocolError("peer closed"), "RemoteProtocolError: peer closed"),
+    ],
+)
+def test_transport_errors_become_a_result_not_an_exception(
+    error: httpx.HTTPError, expected: str
+) -> None:
+    def fail(_: httpx.Request) -> httpx.Response:
+        raise error
+
+    outcome = send_with(fail)
+    assert outcome.result.status_code is None
+    assert outcome.result.error is not None
+    assert outcome.result.error.startswith(expected)
+
+
+def test_endless_redirects_stop_after_the_limit() -> None:
+    outcome = send_with(lambda r: httpx.Response(302, headers={"Location": str(r.url) + "x"}))
+    assert outcome.result.error == "more than 5 redirects"
+
+
+def test_the_whole_attempt_is_bounded_by_the_timeout() -> None:
+    """A body that never ends cannot keep the attempt past its timeout."""
+
+    class Trickle(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b""
+            await asyncio.sleep(10)
+
+    outcome = send_with(lambda _: httpx.Response(200, stream=Trickle()), timeout=0.2)
+    assert outcome.result.error == "timed out after 0.2 s"
+    assert outcome.duration_ms < 2000
