@@ -22,6 +22,7 @@ notifications are not compared), then each step, in order, so breakpoint state c
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -184,9 +185,13 @@ def run_file(settings: Settings, path: Path) -> list[CaseResult]:
     events = load_event_catalog(settings.event_schemas_dir)
     rules = load_rules(rules_dir, catalog=catalog, events=events, constants=settings.constants)
     results = []
-    for case in test.cases:
-        with tempfile.TemporaryDirectory(prefix="deltahook-ruletest-") as folder:
-            url = f"sqlite:///{Path(folder) / 'test.db'}"
+    with tempfile.TemporaryDirectory(prefix="deltahook-ruletest-") as folder:
+        template = Path(folder) / "template.db"
+        open_engine(f"sqlite:///{template}").dispose()  # creating the schema is the slow part
+        for number, case in enumerate(test.cases):
+            db = Path(folder) / f"case-{number}.db"
+            shutil.copy(template, db)
+            url = f"sqlite:///{db}"
             scratch = settings.model_copy(update={"database_url": url, "job_events": False})
             engine = Engine(settings=scratch, catalog=catalog, db=open_engine(url), rules=rules)
             with engine:
