@@ -1,0 +1,1 @@
+"""Benchmarks of deltahook beside their baselines: ``python -m bench`` (see README.md)."""

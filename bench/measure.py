@@ -1,0 +1,116 @@
+"""Running probes in fresh subprocesses, repeated and reduced to medians."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+# A run shorter than this is repeated and its median reported; longer runs are trusted once.
+SHORT_RUN_S = 5.0
+
+
+class ProbeError(RuntimeError):
+    """A probe subprocess failed; carries its standard error."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """The median of one or more runs of a probe (peak RSS: the largest seen)."""
+
+    seconds: float
+    entities: int
+    rss_peak_mb: float
+    rss_start_mb: float
+    gc_seconds: float
+    runs: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Entities per second."""
+        return self.entities / self.seconds if self.seconds else float("inf")
+
+    @property
+    def per_entity_us(self) -> float:
+        return self.seconds / self.entities * 1e6 if self.entities else 0.0
+
+
+def probe(spec: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    """Run one probe in a fresh interpreter and return what it printed.
+
+    The probe runs in a session of its own so that, past ``timeout``, it and whatever it
+    started (a receiver, a dispatcher) are stopped together.
+    """
+    command = [sys.executable, "-m", "bench.probe", orjson.dumps(spec).decode()]
+    with subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise ProbeError(f"probe {spec['probe']} took over {timeout:.0f} s") from None
+    if child.returncode != 0:
+        raise ProbeError(f"probe {spec['probe']} failed:\n{err[-3000:]}")
+    result: dict[str, Any] = orjson.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def measure(spec: dict[str, Any], *, repeat: int, template_db: Path | None = None) -> Measurement:
+    """Run a probe (on a fresh copy of ``template_db`` each time, when given) and reduce.
+
+    Runs shorter than ``SHORT_RUN_S`` are repeated ``repeat`` times in all.
+    """
+    outcomes: list[dict[str, Any]] = []
+    while True:
+        if template_db is not None:
+            copy_db(template_db, Path(spec["db"]))
+        outcomes.append(probe(spec))
+        if len(outcomes) >= repeat or outcomes[0]["seconds"] >= SHORT_RUN_S:
+            break
+    return reduce(outcomes)
+
+
+def reduce(outcomes: list[dict[str, Any]]) -> Measurement:
+    timed_keys = {"seconds", "entities", "rss_peak_mb", "rss_start_mb", "gc_seconds"}
+    median = statistics.median
+    return Measurement(
+        seconds=median(o["seconds"] for o in outcomes),
+        entities=outcomes[0]["entities"],
+        rss_peak_mb=max(o["rss_peak_mb"] for o in outcomes),
+        rss_start_mb=median(o["rss_start_mb"] for o in outcomes),
+        gc_seconds=median(o["gc_seconds"] for o in outcomes),
+        runs=len(outcomes),
+        extra={k: v for k, v in outcomes[-1].items() if k not in timed_keys},
+    )
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """A fresh copy of a checkpointed SQLite database (no WAL or shared-memory files left)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+def checkpoint(db: Path) -> None:
+    """Fold the WAL into the database file so that copying the file copies everything."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()

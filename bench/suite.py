@@ -1,0 +1,340 @@
+"""The measurements of the suite and the rows they make, each beside its baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import data, profile
+from bench import table as t
+from bench.measure import (
+    REPO,
+    Measurement,
+    ProbeError,
+    checkpoint,
+    copy_db,
+    measure,
+    probe,
+)
+from bench.table import Row
+
+FULL = 1.0
+ONE = 0.01
+LARGE_N = 1_000_000
+DELIVERY_TIMEOUT_S = 900
+FLAT_TOLERANCE = 1.25  # "flat": the 1M peak at most 25% above the 100k peak
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    n: int = 100_000
+    scaling: tuple[int, ...] = (10_000, 100_000)
+    repeat: int = 3
+    seed: int = 1
+    batch_size: int = 2_000
+    sample: int = 2_000
+    kinds: tuple[str, ...] = data.KINDS
+    child_n: int = 10_000  # price and stock feeds are measured for this many SKUs
+    profile_dir: Path | None = None
+
+
+@dataclass(kw_only=True)
+class Suite:
+    """Generates the data once per size, loads a template database, and measures."""
+
+    options: Options
+    work: Path
+    log: Log = print
+    loads: dict[tuple[int, str], Measurement] = field(default_factory=dict)
+    runs: dict[tuple[Any, ...], Measurement] = field(default_factory=dict)
+    rules_loaded: bool = False
+
+    def rows(self) -> Iterator[Row]:
+        n = self.options.n
+        yield from self.sku_rows(n)
+        for kind in self.options.kinds:
+            if kind != "sku":
+                yield self.child_row(self.options.child_n, kind)
+        yield from self.delivery_rows()
+        yield from self.scaling_rows()
+        if self.options.profile_dir is not None:
+            self.profile(n, self.options.profile_dir)
+
+    # -- data and databases -----------------------------------------------------------------
+
+    def feeds(self, n: int) -> data.Feeds:
+        kinds = self._kinds(n)
+        fractions = (ONE, FULL) if n == self.options.n else (ONE,)
+        directory = self.work / f"data-{n}-{self.options.seed}"
+        marker = directory / ".complete"
+        if not marker.exists():
+            self.log(f"generating feeds for {t.count(n)} SKUs ({', '.join(kinds)})")
+            data.write_feeds(
+                directory, n=n, seed=self.options.seed, fractions=fractions, kinds=kinds
+            )
+            marker.touch()
+        return data.Feeds(directory, n, self.options.seed)
+
+    def _kinds(self, n: int) -> tuple[str, ...]:
+        return self.options.kinds if n == self.options.child_n else ("sku",)
+
+    def template(self, n: int) -> Path:
+        """A database holding ``v1`` of every kind measured at this size (loads are measured)."""
+        db = self.work / f"db-{n}" / "template.db"
+        if db.exists():
+            return db
+        db.parent.mkdir(parents=True, exist_ok=True)
+        feeds = self.feeds(n)
+        for kind in self._kinds(n):
+            self.log(f"first load of {kind} at {t.count(n)} SKUs")
+            spec = self._ingest_spec(db, feeds.path(kind), kind)
+            load = self.loads[(n, kind)] = measure(spec, repeat=1)
+            self.log(f"  {t.seconds(load.seconds)}, {t.rate(load.rate)}")
+        checkpoint(db)
+        return db
+
+    def _ingest_spec(
+        self, db: Path, feed: Path, kind: str, *, rules: bool = True, preview: bool = False
+    ) -> dict[str, Any]:
+        return {
+            "probe": "ingest",
+            "db": str(db),
+            "kind": kind,
+            "feed": str(feed),
+            "mode": "full",
+            "rules": rules,
+            "preview": preview,
+            "batch_size": self.options.batch_size,
+        }
+
+    def ingest(
+        self,
+        n: int,
+        kind: str,
+        changed: float,
+        *,
+        rules: bool = True,
+        preview: bool = False,
+        gc_off: bool = False,
+    ) -> Measurement:
+        memo = (n, kind, changed, rules, preview, gc_off)
+        if memo in self.runs:
+            return self.runs[memo]
+        template = self.template(n)
+        feed = self.feeds(n).path(kind, changed)
+        what = "preview" if preview else "ingest"
+        notes = ("" if rules else ", no rules") + (", GC off" if gc_off else "")
+        self.log(f"{what} {kind} {changed:.0%} changed at {t.count(n)}{notes}")
+        spec = self._ingest_spec(
+            template.with_name("run.db"), feed, kind, rules=rules, preview=preview
+        )
+        spec["gc_off"] = gc_off
+        result = measure(spec, repeat=self.options.repeat, template_db=template)
+        self.log(f"  {t.seconds(result.seconds)}, {t.rate(result.rate)} ({result.runs} runs)")
+        self.rules_loaded = self.rules_loaded or bool(result.extra.get("rules_loaded"))
+        self.runs[memo] = result
+        return result
+
+    def floor(self, n: int, kind: str, changed: float) -> Measurement:
+        self.log(f"floor: parse + canonical hash of {kind} {changed:.0%} at {t.count(n)}")
+        spec = {"probe": "floor", "kind": kind, "feed": str(self.feeds(n).path(kind, changed))}
+        return measure(spec, repeat=self.options.repeat)
+
+    def naive(self, n: int) -> Measurement:
+        self.log(f"naive: parse + DeepDiff on a sample of {self.options.sample:,} SKU pairs")
+        feeds = self.feeds(n)
+        spec = {
+            "probe": "naive",
+            "old": str(feeds.path("sku")),
+            "feed": str(feeds.path("sku", ONE)),
+            "sample": self.options.sample,
+        }
+        return measure(spec, repeat=1)
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def sku_rows(self, n: int) -> Iterator[Row]:
+        one, floor_one = self.ingest(n, "sku", ONE), self.floor(n, "sku", ONE)
+        naive = self.naive(n)
+        size = f"{t.count(n)} SKUs"
+        yield Row(
+            measure=f"ingest, full SKU feed, 1% changed ({size})",
+            figure=_figure(one),
+            baseline=f"floor (read + parse + canonical hash): {_brief(floor_one)}",
+            ratio=f"{one.seconds / floor_one.seconds:.2f}x the floor's time",
+            aim="≤ 2x the floor",
+            met=t.verdict(one.seconds <= 2 * floor_one.seconds),
+        )
+        yield Row(
+            measure="same, against the naive pipeline",
+            figure=t.rate(one.rate),
+            baseline=(
+                f"parse + DeepDiff every entity: {naive.per_entity_us / 1000:.2f} ms each, "
+                f"{t.rate(naive.rate)} (sample of {naive.entities:,})"
+            ),
+            ratio=f"{one.rate / naive.rate:,.0f}x faster",
+            aim="≥ 100x faster",
+            met=t.verdict(one.rate >= 100 * naive.rate),
+        )
+        for changed, label in (
+            (0.0, "0% changed: the unchanged feed re-ingested"),
+            (FULL, "100% changed"),
+        ):
+            run, floor = self.ingest(n, "sku", changed), self.floor(n, "sku", changed)
+            yield Row(
+                measure=f"ingest, full SKU feed, {label}",
+                figure=_figure(run),
+                baseline=f"floor: {_brief(floor)}",
+                ratio=f"{run.seconds / floor.seconds:.2f}x the floor's time",
+            )
+        load = self.loads[(n, "sku")]
+        yield Row(
+            measure=f"first load of the SKU feed (all {size} new)",
+            figure=_figure(load),
+            baseline=f"floor: {_brief(floor_one)}",
+            ratio=f"{load.seconds / floor_one.seconds:.2f}x the floor's time",
+        )
+        preview = self.ingest(n, "sku", ONE, preview=True)
+        yield Row(
+            measure="preview of the 1%-changed SKU feed",
+            figure=_figure(preview),
+            baseline=f"ingest of the same feed: {_brief(one)}",
+            ratio=f"{preview.seconds / one.seconds:.2f}x the ingest's time",
+        )
+        yield self.rules_row(n, one)
+        no_gc = self.ingest(n, "sku", ONE, gc_off=True)
+        yield Row(
+            measure="what-if: the 1%-changed SKU ingest with the cyclic GC off",
+            figure=_figure(no_gc),
+            baseline=f"as it runs: {_brief(one)}",
+            ratio=f"{no_gc.seconds / one.seconds:.2f}x the time",
+        )
+
+    def rules_row(self, n: int, with_rules: Measurement) -> Row:
+        aim = "rules add < 20%"
+        if not self.rules_loaded:
+            return Row(
+                measure="rule evaluation overhead (1%-changed SKU ingest)",
+                figure="not measured yet",
+                baseline="Engine.from_settings loaded no rules",
+                aim=aim,
+                met="-",
+            )
+        bare = self.ingest(n, "sku", ONE, rules=False)
+        extra = with_rules.seconds / bare.seconds - 1
+        return Row(
+            measure="rule evaluation overhead (1%-changed SKU ingest)",
+            figure=f"shipped rules: {t.seconds(with_rules.seconds)}, "
+            f"{with_rules.extra['counts']['notifications']:,} notifications",
+            baseline=f"no rules: {t.seconds(bare.seconds)}",
+            ratio=f"{extra:+.1%}",
+            aim=aim,
+            met=t.verdict(extra < 0.2),
+        )
+
+    def child_row(self, n: int, kind: str) -> Row:
+        run, floor = self.ingest(n, kind, ONE), self.floor(n, kind, ONE)
+        return Row(
+            measure=f"ingest, full {kind} feed, 1% changed ({run.entities:,} rows)",
+            figure=_figure(run),
+            baseline=f"floor: {_brief(floor)}",
+            ratio=f"{run.seconds / floor.seconds:.2f}x the floor's time",
+        )
+
+    def delivery_rows(self) -> Iterator[Row]:
+        aim = "≥ 1,000/s and ≥ ½ bare httpx; p50 < 50 ms, p99 < 250 ms"
+        if not (REPO / "bench" / "delivery.py").exists():
+            yield Row(
+                measure="delivery: dispatcher throughput and ingest-to-receiver latency",
+                figure="not measured yet",
+                baseline="bench/delivery.py does not exist yet",
+                aim=aim,
+                met="-",
+            )
+            return
+        self.log("delivery: bench/delivery.py")
+        try:
+            outcome = probe({"probe": "delivery"}, timeout=DELIVERY_TIMEOUT_S)
+        except ProbeError as exc:
+            outcome = {"error": str(exc).strip().splitlines()[-1]}
+        if "error" in outcome:
+            yield Row(
+                measure="delivery",
+                figure="not measured",
+                baseline=outcome["error"],
+                aim=aim,
+                met="-",
+            )
+            return
+        yield from (Row.from_mapping(row) for row in outcome["rows"])
+
+    def scaling_rows(self) -> Iterator[Row]:
+        sizes = sorted(set(self.options.scaling) | {self.options.n})
+        results = {}
+        for size in sizes:
+            self.template(size)
+            results[size] = (self.loads[(size, "sku")], self.ingest(size, "sku", ONE))
+        smallest = sizes[0]
+        for size in sizes:
+            load, one = results[size]
+            aim, met = "", ""
+            if size >= LARGE_N:
+                reference = results.get(100_000, results[smallest])[1].rss_peak_mb
+                aim = "peak < 300 MB, flat from 100k"
+                met = t.verdict(
+                    one.rss_peak_mb < 300 and one.rss_peak_mb <= FLAT_TOLERANCE * reference
+                )
+            base_load, base_one = results[smallest]
+            yield Row(
+                measure=f"scaling: SKU feed of {t.count(size)}",
+                figure=(
+                    f"1% changed: {t.seconds(one.seconds)}, {one.per_entity_us:.1f} µs/entity, "
+                    f"peak {t.megabytes(one.rss_peak_mb)}; first load: {t.seconds(load.seconds)}, "
+                    f"{load.per_entity_us:.1f} µs/entity, peak {t.megabytes(load.rss_peak_mb)}"
+                ),
+                baseline="" if size == smallest else f"{t.count(smallest)} (row above)",
+                ratio=""
+                if size == smallest
+                else f"{one.per_entity_us / base_one.per_entity_us:.2f}x / "
+                f"{load.per_entity_us / base_load.per_entity_us:.2f}x time per entity",
+                aim=aim,
+                met=met,
+            )
+        if max(sizes) < LARGE_N:
+            yield Row(
+                measure=f"scaling: SKU feed of {t.count(LARGE_N)}",
+                figure="not measured (run with --large)",
+                aim="peak < 300 MB, flat from 100k",
+                met="-",
+            )
+
+    def profile(self, n: int, directory: Path) -> None:
+        """py-spy the 1%- and 0%-changed SKU ingests; folded stacks and a summary per run."""
+        directory.mkdir(parents=True, exist_ok=True)
+        template = self.template(n)
+        for changed in (ONE, 0.0):
+            stem = directory / f"ingest-sku-{changed * 100:g}pct-{t.count(n)}"
+            self.log(f"profiling ingest sku {changed:.0%} changed -> {stem}.txt")
+            feed = self.feeds(n).path("sku", changed)
+            spec = self._ingest_spec(template.with_name("run.db"), feed, "sku")
+            copy_db(template, Path(spec["db"]))
+            profile.record(spec, stem.with_suffix(".folded"))
+            summary = profile.summarise(stem.with_suffix(".folded"))
+            stem.with_suffix(".txt").write_text(summary, encoding="utf-8")
+
+
+def _figure(m: Measurement) -> str:
+    counts = m.extra.get("counts", {})
+    changed = counts.get("inserted", 0) + counts.get("updated", 0) + counts.get("deleted", 0)
+    notes = f"{changed:,} changed, {counts.get('notifications', 0):,} notifications"
+    return (
+        f"{t.seconds(m.seconds)}, {t.rate(m.rate)}, peak {t.megabytes(m.rss_peak_mb)} "
+        f"(from {t.megabytes(m.rss_start_mb)}), GC {m.gc_seconds / m.seconds:.0%}; {notes}"
+    )
+
+
+def _brief(m: Measurement) -> str:
+    return f"{t.seconds(m.seconds)}, {t.rate(m.rate)}, peak {t.megabytes(m.rss_peak_mb)}"
