@@ -3,6 +3,7 @@
 Lookup order for the file: ``--config``, then ``$DELTAHOOK_CONFIG``, then ``./deltahook.yaml``
 when it exists; no file at all is fine. Environment variables override the file. Relative paths
 are resolved against the file's folder (or the working directory without a file).
+``DELTAHOOK_API_KEYS`` (comma-separated) replaces the file's ``api_keys``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from deltahook.delivery.settings import SubscriptionSettings
+from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.errors import ConfigError
 
 CONFIG_FILE = "deltahook.yaml"
@@ -42,7 +43,27 @@ class Settings(BaseModel):
     constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     job_events: bool = True
+    # Webhooks to private, loopback or link-local addresses; declared before `subscriptions`
+    # so that their check can read it.
+    allow_private_urls: bool = False
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+    # Bearer keys of the HTTP API; a value may be `${VAR}`, read when the server starts.
+    api_keys: list[str] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)  # JSON request bodies
+    api_max_feed_bytes: int = Field(default=4 << 30, ge=1024)  # feeds POSTed to the API
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _public_targets(
+        cls, declared: list[SubscriptionSettings], info: ValidationInfo
+    ) -> list[SubscriptionSettings]:
+        allow = bool(info.data.get("allow_private_urls", False))
+        for sub in declared:
+            try:
+                check_url_target(sub.url, allow_private=allow)
+            except ValueError as exc:
+                raise ValueError(f"subscription {sub.name!r}: {exc}") from None
+        return declared
 
     @property
     def entity_schemas_dir(self) -> Path:
@@ -68,6 +89,8 @@ def load_settings(
     data = _read_file(path) if path is not None else {}
     base = path.resolve().parent if path is not None else Path.cwd()
     data.update({field: env[name] for name, field in _ENV.items() if env.get(name)})
+    if env.get("DELTAHOOK_API_KEYS"):
+        data["api_keys"] = [k.strip() for k in env["DELTAHOOK_API_KEYS"].split(",") if k.strip()]
     data.update(overrides or {})
     for name in ("schemas_dir", "rules_dir"):
         if name in data:

@@ -45,7 +45,9 @@ class Cli:
         self.world = World(self.url, now=utc_now())
 
     def declare(self, *subscriptions: dict[str, Any]) -> None:
-        self.config.write_text(yaml.safe_dump({"subscriptions": list(subscriptions)}))
+        # The receiver listens on loopback, which webhooks may reach only when allowed.
+        config = {"allow_private_urls": True, "subscriptions": list(subscriptions)}
+        self.config.write_text(yaml.safe_dump(config))
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         result = CliRunner(env=env).invoke(

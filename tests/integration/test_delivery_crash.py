@@ -37,7 +37,12 @@ def start_dispatcher(tmp_path: Path, database_url: str, url: str) -> subprocess.
     """``deltahook deliver`` in its own process, with a config declaring one subscription."""
     config = tmp_path / "deltahook.yaml"
     config.write_text(
-        yaml.safe_dump({"subscriptions": [{"name": "shop", "url": url, "event_types": ["*"]}]})
+        yaml.safe_dump(
+            {
+                "allow_private_urls": True,  # the receiver listens on loopback
+                "subscriptions": [{"name": "shop", "url": url, "event_types": ["*"]}],
+            }
+        )
     )
     command = [sys.executable, "-m", "deltahook", "--config", str(config)]
     command += ["--database-url", database_url, "deliver", "--worker-id", "doomed"]

@@ -18,7 +18,9 @@ token never has to sit in the config file or the database.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -51,6 +53,43 @@ def _string_list(value: Any) -> Any:
 
 
 Schedule = Annotated[tuple[timedelta, ...], BeforeValidator(_schedule)]
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def check_url_target(url: str, *, allow_private: bool) -> None:
+    """Refuse a webhook URL whose host is a private, loopback or link-local address.
+
+    The config setting ``allow_private_urls`` lifts the check (local demos and tests). The host
+    is judged as written: IP literals in any spelling the resolver accepts (``127.1``,
+    ``0x7f000001``, ``[::ffff:127.0.0.1]``) and the names of this machine; names are not looked
+    up here, since what they resolve to can change before a delivery is sent.
+    """
+    if allow_private:
+        return
+    host = httpx.URL(url).host.rstrip(".").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        raise ValueError(f"{host!r} is this machine: {_ALLOW}")
+    address = _ip_literal(host)
+    if address is not None and not address.is_global:
+        raise ValueError(f"{address} is a private, loopback or link-local address: {_ALLOW}")
+
+
+_ALLOW = "webhooks may go there only with allow_private_urls: true in the config"
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells, or None when it is a name."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        try:
+            packed = socket.inet_aton(host)  # the legacy spellings: 127.1, 2130706433, 0x7f.1
+        except OSError:
+            return None
+        address = ipaddress.IPv4Address(packed)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 class SubscriptionSettings(BaseModel):
