@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=2_000, help="pairs for naive DeepDiff")
     parser.add_argument("--kinds", nargs="+", default=list(data.KINDS), choices=data.KINDS)
     parser.add_argument("--child-n", type=int, default=10_000, help="SKUs of price/stock feeds")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="write pyinstrument reports")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="write py-spy summaries")
+    parser.add_argument("--no-delivery", action="store_true", help="skip bench/delivery.py")
     parser.add_argument("--work", type=Path, metavar="DIR", help="keep and reuse data here")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
     return parser.parse_args(argv)
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         sample=args.sample,
         kinds=tuple(k for k in data.KINDS if k in args.kinds),
         child_n=args.child_n,
+        delivery=not args.no_delivery,
         profile_dir=args.profile,
     )
     started, load_before = time.perf_counter(), os.getloadavg()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bench import data, profile
 from bench import table as t
@@ -39,6 +42,7 @@ class Options:
     kinds: tuple[str, ...] = data.KINDS
     child_n: int = 10_000  # price and stock feeds are measured for this many SKUs
     profile_dir: Path | None = None
+    delivery: bool = True
 
 
 @dataclass(kw_only=True)
@@ -58,7 +62,8 @@ class Suite:
         for kind in self.options.kinds:
             if kind != "sku":
                 yield self.child_row(self.options.child_n, kind)
-        yield from self.delivery_rows()
+        if self.options.delivery:
+            yield from self.delivery_rows()
         yield from self.scaling_rows()
         if self.options.profile_dir is not None:
             self.profile(n, self.options.profile_dir)
@@ -82,11 +87,19 @@ class Suite:
         return self.options.kinds if n == self.options.child_n else ("sku",)
 
     def template(self, n: int) -> Path:
-        """A database holding ``v1`` of every kind measured at this size (loads are measured)."""
+        """A database holding ``v1`` of every kind measured at this size (loads are measured).
+
+        With ``--work`` it is kept, with its load measurements, for the next run.
+        """
         db = self.work / f"db-{n}" / "template.db"
-        if db.exists():
+        saved = db.with_name("loads.json")
+        if saved.exists():
+            for kind, fields in orjson.loads(saved.read_bytes()).items():
+                self.loads.setdefault((n, kind), Measurement(**fields))
             return db
         db.parent.mkdir(parents=True, exist_ok=True)
+        for stale in db.parent.glob("template.db*"):
+            stale.unlink()
         feeds = self.feeds(n)
         for kind in self._kinds(n):
             self.log(f"first load of {kind} at {t.count(n)} SKUs")
@@ -94,6 +107,8 @@ class Suite:
             load = self.loads[(n, kind)] = measure(spec, repeat=1)
             self.log(f"  {t.seconds(load.seconds)}, {t.rate(load.rate)}")
         checkpoint(db)
+        kinds = {kind: dataclasses.asdict(self.loads[(n, kind)]) for kind in self._kinds(n)}
+        saved.write_bytes(orjson.dumps(kinds))
         return db
 
     def _ingest_spec(
