@@ -309,3 +309,70 @@ def test_emit_validates_and_records_an_event_once_per_idempotency_key(engine: En
         engine.emit("OrderConfirmedEvent", {"OrderId": 9})
     with pytest.raises(EventError, match="rules derive it"):
         engine.emit("SkuChangedNotification", {"PartNo": "A", "EntityChanged": "tCategory"})
+
+
+def custom_rules(tmp_path: Path, text: str) -> Settings:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "custom.yaml").write_text(text)
+    return Settings(database_url=f"sqlite:///{tmp_path / 't.db'}", rules_dir=rules)
+
+
+THRESHOLD_RULE = """\
+format_version: 1
+rules:
+  - notification: SkuPriceChangedNotification
+    settings:
+      - id: big-moves
+        table: tClientProductSkuPriceList
+        on: [update]
+        watch: [PriceSale]
+        threshold: {field: PriceSale, pct: 5}
+        payload:
+          PartNo: row.PartNo
+          PricelistId: row.PricelistId
+          PriceSaleValue: new.PriceSale
+"""
+
+
+def test_a_price_threshold_ignores_small_moves_and_explains_them(tmp_path: Path) -> None:
+    """With pct 5, 100 -> 103 is a near miss with the values seen; 100 -> 110 fires."""
+    with Engine.from_settings(custom_rules(tmp_path, THRESHOLD_RULE)) as engine:
+        ingest(engine, "sku_price", [price("T5", 100)])
+        small = engine.preview("sku_price", ndjson([price("T5", 103)]), fmt="ndjson", explain=True)
+        big = ingest(engine, "sku_price", [price("T5", 110)])
+    assert small.notifications == []
+    (miss,) = small.near_misses
+    assert (miss["reason"], miss["detail"]) == (
+        "threshold",
+        {"field": "PriceSale", "pct": 5.0, "old": 100, "new": 103},
+    )
+    (fired,) = big.notifications
+    assert fired.payload["PriceSaleValue"] == 110
+    assert fired.explanation["matches"][0]["threshold"] == miss["detail"] | {"new": 110}
+
+
+PARENT_RULE = """\
+format_version: 1
+rules:
+  - notification: SkuChangedNotification
+    settings:
+      - id: price-of-known-sku
+        table: tClientProductSkuPriceList
+        on: [insert]
+        payload:
+          PartNo: parent.PartNo
+          EntityChanged: setting.table
+"""
+
+
+def test_a_payload_can_name_the_parent_entity(tmp_path: Path) -> None:
+    """parent.X reads the stored parent SKU; a price row of an unknown SKU cannot fill it."""
+    with Engine.from_settings(custom_rules(tmp_path, PARENT_RULE)) as engine:
+        ingest(engine, "sku", [{"PartNo": "K1", "StatusId": 1}])
+        result = ingest(engine, "sku_price", [price("K1", 10), price("K2", 10)])
+    (fired,) = result.notifications
+    assert fired.payload["PartNo"] == "K1"
+    (note,) = result.notices
+    assert "'K2|SE|1'" in note
+    assert "'PartNo' is a required property" in note

@@ -18,6 +18,7 @@ from deltahook.pipeline import MODES, Mode, RunResult
 from deltahook.rules.explain import miss_text, summary
 
 EXIT_PROBLEMS = 1
+SHOWN = 200  # rows of a table before '... and N more'
 
 
 @main.group()
@@ -168,9 +169,11 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
     )
     if result.notifications:
         table = Table("type", "payload", "why", show_lines=True)
-        for n in result.notifications:
+        for n in result.notifications[:SHOWN]:
             table.add_row(n.type, _payload_lines(n.payload), summary(dict(n.explanation)))
         out.print(table)
+        if len(result.notifications) > SHOWN:
+            out.print(f"... and {len(result.notifications) - SHOWN:,} more (see --json)")
     if explain:
         _print_near_misses(result.near_misses)
     for notice in result.notices[:20]:
@@ -190,12 +193,12 @@ def _print_near_misses(misses: list[dict[str, Any]]) -> None:
         out.print("no near misses")
         return
     table = Table("setting", "row", "said no because", title="near misses", show_lines=True)
-    for miss in misses[:200]:
+    for miss in misses[:SHOWN]:
         row = f"{miss['op']} {miss['table']} {miss['entity']}"
         table.add_row(miss["setting"], row, miss_text(miss))
     out.print(table)
-    if len(misses) > 200:
-        out.print(f"... and {len(misses) - 200} more (see --json)")
+    if len(misses) > SHOWN:
+        out.print(f"... and {len(misses) - SHOWN:,} more (see --json)")
 
 
 @main.command()
