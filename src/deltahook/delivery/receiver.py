@@ -31,6 +31,8 @@ class Received:
     body: bytes
     at: float
     """``time.monotonic()`` when the request arrived."""
+    client_port: int = 0
+    """The sender's port: the same for requests over one kept-alive connection."""
 
     @property
     def message_id(self) -> str | None:
@@ -141,6 +143,7 @@ class Receiver:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                     at=time.monotonic(),
+                    client_port=int(self.client_address[1]),
                 )
                 answer = receiver._next_answer(request)
                 if receiver.on_request is not None:

@@ -16,6 +16,7 @@ from types import TracebackType
 
 import httpx
 
+from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.retry import AttemptResult
 
 MAX_REDIRECTS = 5
@@ -46,7 +47,7 @@ class Sender:
             follow_redirects=True,
             max_redirects=max_redirects,
             # The dispatcher bounds concurrency per subscription; the pool need not.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
+            transport=pooled_transport(),
             trust_env=False,
         )
         self._excerpt_bytes = excerpt_bytes
