@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,11 +20,12 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, insert, update
 from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
 
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
-from deltahook.errors import FeedError
+from deltahook.errors import FeedError, IdempotencyConflictError
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
 from deltahook.pipeline import MODES, Decider, Mode, Run, RunResult
@@ -31,7 +33,6 @@ from deltahook.rules.direct import direct_event, job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.rules.state import outbox_ids
 from deltahook.store import outbox
 from deltahook.store.db import open_engine
 from deltahook.store.tables import ingest_jobs, job_rejects
@@ -171,7 +172,17 @@ class Engine:
         """Validate an event posted directly and record it; returns it and its delivery count.
 
         Raises ``EventError`` when it is invalid. Recording the same ``idempotency_key`` twice
-        stores it once (the second call reports 0 deliveries).
+        stores it once (the second call returns the stored event and 0 deliveries).
+        """
+        emitted = self.emit_event(event_type, payload, idempotency_key=idempotency_key)
+        return emitted.event, emitted.deliveries
+
+    def emit_event(
+        self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Emitted:
+        """``emit``, also saying whether the idempotency key found the event already stored.
+
+        A key already used for a different type or payload raises ``IdempotencyConflictError``.
         """
         events = self.events or load_event_catalog(self.settings.event_schemas_dir)
         now = self.clock()
@@ -183,10 +194,19 @@ class Engine:
             now=now,
             idempotency_key=idempotency_key,
         )
+        try:
+            return self._record_direct(event, now=now)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return self._record_direct(event, now=now)  # a concurrent post with the key won
+
+    def _record_direct(self, event: Notification, *, now: datetime) -> Emitted:
         with self.db.begin() as conn:
-            if outbox_has(conn, event.id):
-                return event, 0
-            return event, outbox.record(conn, [event], now=now)
+            stored = _stored(conn, event)
+            if stored is not None:
+                return Emitted(event=stored, deliveries=0, replayed=True)
+            return Emitted(event=event, deliveries=outbox.record(conn, [event], now=now))
 
     def _run(
         self,
@@ -288,12 +308,32 @@ class Engine:
             outbox.record(conn, [event], now=now)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Emitted:
+    """An event recorded by ``emit_event``: its deliveries, and whether it was there before."""
+
+    event: Notification
+    deliveries: int
+    replayed: bool = False
+
+
+def _stored(conn: Connection, event: Notification) -> Notification | None:
+    """The event already stored under ``event``'s idempotency key (or id), if any."""
+    if event.idempotency_key is None:
+        return None
+    stored = outbox.find(conn, idempotency_key=event.idempotency_key)
+    if stored is None:
+        return None
+    if stored.type != event.type or dict(stored.payload) != dict(event.payload):
+        raise IdempotencyConflictError(
+            f"the idempotency key {event.idempotency_key!r} was used for another event "
+            f"({stored.type} {stored.id}); send a new key for a new event"
+        )
+    return stored
+
+
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
     return io.BytesIO(orjson.dumps(record) + b"\n")
-
-
-def outbox_has(conn: Connection, notification_id: str) -> bool:
-    return bool(outbox_ids(conn, [notification_id]))
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -6,11 +6,13 @@
      ├── FeedError              a feed cannot be read at all (missing file, unknown format)
      ├── RuleError              the rule set is invalid (carries every problem found)
      ├── EventError             an event payload does not match its type's schema
+     │    └── IdempotencyConflictError  the idempotency key was used for another event
      ├── StoreError             the database cannot be used
      │    ├── SchemaBehindError the database needs `deltahook db upgrade`
      │    └── ConflictError     a concurrent writer changed the same entities; retry
      └── DeliveryError          a subscription or delivery command cannot be carried out
-          └── UnknownSubscriptionError
+          ├── UnknownSubscriptionError
+          └── SubscriptionConflictError  exists already, or the config file owns it
 
 Each error carries the data a person needs to act on it; the command line prints its message
 on one line and exits non-zero. Errors from third-party libraries are wrapped at the edge with
@@ -77,6 +79,13 @@ class EventError(DeltahookError):
     """An event payload does not validate against its event type's JSON Schema."""
 
 
+class IdempotencyConflictError(EventError):
+    """An event was posted with an idempotency key already used for a different event.
+
+    A retry must send the same type and payload as the first try; a new event needs a new key.
+    """
+
+
 class StoreError(DeltahookError):
     """The database cannot be used (unreachable, locked, wrong URL)."""
 
@@ -99,3 +108,8 @@ class UnknownSubscriptionError(DeliveryError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no subscription named {name!r}")
         self.name = name
+
+
+class SubscriptionConflictError(DeliveryError):
+    """The subscription cannot be made or changed so: the name is taken, or the config file
+    declares it (change it there; only on/off may be switched elsewhere)."""

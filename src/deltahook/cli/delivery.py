@@ -105,21 +105,7 @@ def list_subscriptions(state: State, as_json: bool) -> None:
     """Every subscription: on/off, URL, event types (never its headers or secrets)."""
     with open_store(state).begin() as conn:
         found = subs.load(conn)
-    rows = [
-        {
-            "name": s.name,
-            "enabled": s.enabled,
-            "url": s.url,
-            "event_types": sorted(s.event_types),
-            "header_style": s.header_style,
-            "signed": bool(s.secrets),
-            "timeout_s": s.timeout,
-            "retries": len(s.schedule),
-            "max_concurrency": s.max_concurrency,
-            "source": s.source,
-        }
-        for s in found
-    ]
+    rows = [s.summary() for s in found]
     if as_json:
         print_json(rows)
         return

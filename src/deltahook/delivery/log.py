@@ -37,6 +37,8 @@ class LogFilter:
     until: datetime | None = None
     status: str | None = None
     limit: int = 50
+    after: tuple[datetime, str] | None = None
+    """The (created_at, id) of the last entry of the previous page: list the ones after it."""
 
 
 def parse_when(text: str, *, now: datetime) -> datetime:
@@ -102,6 +104,9 @@ def _conditions(where: LogFilter) -> list[Any]:
         conditions.append(d.created_at < where.until)
     if where.status is not None:
         conditions.append(d.status.in_(_FILTER.get(where.status, (where.status,))))
+    if where.after is not None:
+        at, last_id = where.after  # pages follow the order: created_at newest first, then id
+        conditions.append(or_(d.created_at < at, and_(d.created_at == at, d.id > last_id)))
     return conditions
 
 

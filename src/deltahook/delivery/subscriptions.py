@@ -12,6 +12,10 @@ the latest decision wins:
 
 A subscription removed from the config file is switched off and kept (``source='removed'``)
 so its deliveries stay in the log; declaring it again brings it back as the file says.
+
+Subscriptions made over the HTTP API live in the same table (``source='api'``, see
+``deltahook.delivery.managed``); ``sync`` leaves them alone, unless the config file declares
+one of their names: then the file takes it over.
 """
 
 from __future__ import annotations
@@ -52,6 +56,21 @@ class Subscription:
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
+
+    def summary(self) -> dict[str, Any]:
+        """What listings show: settings, never header values or secrets."""
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "url": self.url,
+            "event_types": sorted(self.event_types),
+            "header_style": self.header_style,
+            "signed": bool(self.secrets),
+            "timeout_s": self.timeout,
+            "retries": len(self.schedule),
+            "max_concurrency": self.max_concurrency,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +133,7 @@ def sync(
     stored = {row.name: row for row in conn.execute(select(subscriptions))}
     report: dict[str, list[str]] = {"added": [], "updated": [], "removed": []}
     for sub in declared:
-        values = _config_values(sub)
+        values = settings_values(sub)
         row = stored.get(sub.name)
         if row is None or row.source != FROM_CONFIG:
             values |= {"enabled": sub.enabled, "source": FROM_CONFIG, "updated_at": now}
@@ -142,7 +161,8 @@ def sync(
     return report
 
 
-def _config_values(sub: SubscriptionSettings) -> dict[str, Any]:
+def settings_values(sub: SubscriptionSettings) -> dict[str, Any]:
+    """The ``subscriptions`` columns that ``sub``'s settings fill."""
     return {
         "url": sub.url,
         "event_types": orjson.dumps(sorted(set(sub.event_types))).decode(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
@@ -9,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from deltahook.catalog.entities import load_catalog
-from deltahook.catalog.events import load_event_catalog
+from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
 from deltahook.errors import StoreError
 from deltahook.rules.loader import load_rules
+from deltahook.rules.model import RuleSet
 from deltahook.store.db import open_engine
 from deltahook.store.tables import subscriptions
 
@@ -24,7 +26,13 @@ def type_usage(settings: Settings) -> list[dict[str, Any]]:
     rules = load_rules(
         settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
     )
-    wanted = _subscribers(settings)
+    return usage(events, rules, _subscribers(settings))
+
+
+def usage(
+    events: EventCatalog, rules: RuleSet, wanted: Mapping[str, Collection[str]]
+) -> list[dict[str, Any]]:
+    """One row per event type, given the event types each subscription wants (by name)."""
     return [
         {
             "type": event.name,

@@ -42,6 +42,27 @@ def record(conn: Connection, items: Sequence[Notification], *, now: datetime) ->
     return len(rows)
 
 
+def find(conn: Connection, *, idempotency_key: str) -> Notification | None:
+    """The stored notification (or event) recorded with ``idempotency_key``, if any."""
+    row = conn.execute(
+        select(notifications).where(notifications.c.idempotency_key == idempotency_key)
+    ).first()
+    if row is None:
+        return None
+    return Notification(
+        id=row.id,
+        type=row.type,
+        family=row.family,
+        payload=orjson.loads(row.payload),
+        created_at=row.created_at,
+        entity_kind=row.entity_kind,
+        entity_key=row.entity_key,
+        job_id=row.job_id,
+        idempotency_key=row.idempotency_key,
+        explanation=orjson.loads(row.explanation) if row.explanation else {},
+    )
+
+
 def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
     query = select(subscriptions.c.name, subscriptions.c.event_types).where(
         subscriptions.c.enabled.is_(True)

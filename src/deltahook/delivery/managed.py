@@ -1,0 +1,161 @@
+"""Subscriptions made, changed and deleted at run time (over the HTTP API).
+
+They live in the one ``subscriptions`` table beside the config file's, with ``source='api'``,
+and the dispatcher and the outbox treat both alike. The config file stays the owner of what
+it declares: its subscriptions can only be switched on and off here (``set_enabled``), and a
+name it declares cannot be taken. New and changed subscriptions pass the same validation as
+the file's (``SubscriptionSettings``), private-address check included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, delete, insert, update
+
+from deltahook.delivery.queue import QUEUED
+from deltahook.delivery.settings import SubscriptionSettings, check_url_target
+from deltahook.delivery.subscriptions import (
+    FROM_CONFIG,
+    REMOVED,
+    Subscription,
+    get,
+    set_enabled,
+    settings_values,
+)
+from deltahook.errors import SubscriptionConflictError, UnknownSubscriptionError
+from deltahook.store.tables import deliveries, subscriptions
+
+FROM_API = "api"
+CHANGEABLE = frozenset({"url", "event_types", "headers", "secrets", "enabled"})
+"""What ``change`` may touch; the rest is set when a subscription is made."""
+
+
+def validated(data: Mapping[str, Any], *, allow_private: bool) -> SubscriptionSettings:
+    """``data`` as subscription settings; raises pydantic's ``ValidationError`` otherwise."""
+    settings = SubscriptionSettings.model_validate(dict(data))
+    try:
+        check_url_target(settings.url, allow_private=allow_private)
+    except ValueError as exc:
+        raise ValidationError.from_exception_data(
+            "SubscriptionSettings",
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("url",),
+                    "input": settings.url,
+                    "ctx": {"error": exc},
+                }
+            ],
+        ) from None
+    return settings
+
+
+def create(
+    conn: Connection, settings: SubscriptionSettings, *, declared: frozenset[str], now: datetime
+) -> Subscription:
+    """Store a new subscription; ``declared`` are the names the config file owns."""
+    if settings.name in declared:
+        raise SubscriptionConflictError(
+            f"the config file declares a subscription named {settings.name!r}"
+        )
+    try:
+        existing = get(conn, settings.name)
+    except UnknownSubscriptionError:
+        existing = None
+    if existing is not None:
+        raise SubscriptionConflictError(f"a subscription named {settings.name!r} exists already")
+    values = settings_values(settings) | {"config_enabled": None}
+    conn.execute(
+        insert(subscriptions).values(
+            name=settings.name,
+            enabled=settings.enabled,
+            source=FROM_API,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+    )
+    return get(conn, settings.name)
+
+
+def change(
+    conn: Connection,
+    name: str,
+    changes: Mapping[str, Any],
+    *,
+    allow_private: bool,
+    now: datetime,
+) -> Subscription:
+    """Change URL, event types, headers, secrets or on/off; the file's own only on/off."""
+    current = get(conn, name)
+    unknown = sorted(set(changes) - CHANGEABLE)
+    if unknown:
+        raise SubscriptionConflictError(f"cannot change {', '.join(unknown)} of a subscription")
+    settings_changes = {k: v for k, v in changes.items() if k != "enabled"}
+    if settings_changes and current.source != FROM_API:
+        raise SubscriptionConflictError(_owned(current))
+    if settings_changes:
+        settings = validated(as_settings(current) | settings_changes, allow_private=allow_private)
+        values = settings_values(settings) | {"config_enabled": None}
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.name == name)
+            .values(updated_at=now, **values)
+        )
+    if "enabled" in changes:
+        set_enabled(conn, name, enabled=bool(changes["enabled"]), now=now)
+    return get(conn, name)
+
+
+def remove(conn: Connection, name: str, *, now: datetime) -> int:
+    """Delete a subscription made over the API; its queued deliveries end as dead.
+
+    Returns how many queued deliveries were ended. Delivered and dead ones stay in the log.
+    """
+    current = get(conn, name)
+    if current.source in (FROM_CONFIG, REMOVED):
+        raise SubscriptionConflictError(_owned(current))
+    d = deliveries.c
+    ended = conn.execute(
+        update(deliveries)
+        .where(d.subscription == name, d.status.in_(QUEUED))
+        .values(
+            status="dead",
+            next_attempt_at=None,
+            lease_until=None,
+            leased_by=None,
+            updated_at=now,
+            last_error="the subscription was deleted",
+        )
+    )
+    conn.execute(delete(subscriptions).where(subscriptions.c.name == name))
+    return int(ended.rowcount)
+
+
+def as_settings(sub: Subscription) -> dict[str, Any]:
+    """A stored subscription as the settings that would make it."""
+    return {
+        "name": sub.name,
+        "url": sub.url,
+        "event_types": sorted(sub.event_types),
+        "enabled": sub.enabled,
+        "headers": dict(sub.headers),
+        "secrets": list(sub.secrets),
+        "header_style": sub.header_style,
+        "timeout": sub.timeout,
+        "retry_schedule": [d.total_seconds() for d in sub.schedule],
+        "max_concurrency": sub.max_concurrency,
+    }
+
+
+def _owned(sub: Subscription) -> str:
+    if sub.source == REMOVED:
+        return f"subscription {sub.name!r} was removed from the config file; declare it there"
+    return (
+        f"subscription {sub.name!r} is declared in the config file: change it there "
+        "(only on/off can be switched here)"
+    )
