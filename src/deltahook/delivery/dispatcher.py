@@ -48,7 +48,7 @@ class DispatcherOptions:
     prefetch: int = 2
     poll_min: float = 0.005
     poll_max: float = 0.05
-    flush_delay: float = 0.005
+    flush_delay: float = 0.02
     refresh_every: float = 5.0
     purge_every: timedelta | None = timedelta(hours=1)
     retention: timedelta = log.DEFAULT_RETENTION
