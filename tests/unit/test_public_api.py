@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import deltahook
 
-
 PUBLIC = {
     "MISSING",
     "DeltahookError",
