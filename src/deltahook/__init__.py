@@ -1,9 +1,7 @@
 """deltahook: change detection and webhook notifications for commerce entity feeds.
 
-    from deltahook import Engine, load_settings
-
-    with Engine.from_settings(load_settings()) as engine:
-        result = engine.ingest("sku_onhand", Path("stock.ndjson"))
+The library's door is ``Engine``: build it with ``Engine.from_settings(load_settings())``, use
+it as a context manager, and call ``ingest`` or ``preview`` with an entity kind and a feed.
 """
 
 from __future__ import annotations
