@@ -8,6 +8,7 @@ from deltahook.cli import delivery_log as _delivery_log  # noqa: F401
 from deltahook.cli import demo as _demo  # noqa: F401
 from deltahook.cli import feeds as _feeds  # noqa: F401
 from deltahook.cli import rules as _rules  # noqa: F401
+from deltahook.cli import serve as _serve  # noqa: F401
 from deltahook.cli.app import main
 
 __all__ = ["main"]

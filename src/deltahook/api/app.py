@@ -1,0 +1,100 @@
+"""The app factory: ``create_app(settings)`` wires the engine, the routers, keys and limits.
+
+    app = create_app(load_settings())          # serve with uvicorn: ``deltahook serve``
+
+Every route is a thin door over the library the command line uses: the engine for feeds,
+previews and events, ``deltahook.delivery`` for subscriptions and the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from deltahook import __version__
+from deltahook.api import errors
+from deltahook.api.limits import BodyLimit
+from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
+from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
+from deltahook.config import Settings
+from deltahook.delivery import subscriptions as subs
+from deltahook.engine import Engine
+
+FEED_PATHS = ("/v1/feeds/", "/v1/preview/")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The API over ``engine`` (by default one made from ``settings``, closed with the app).
+
+    Raises ``ConfigError`` when no usable API key is configured.
+    """
+    keys = resolve_keys(settings.api_keys, env)
+    owned = engine is None
+    engine = engine or Engine.from_settings(settings)
+    with engine.db.begin() as conn:  # the config file's subscriptions, as every command does
+        subs.sync(conn, settings.subscriptions, now=engine.clock())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            engine.close()
+
+    app = FastAPI(
+        title="deltahook",
+        version=__version__,
+        description="Feed changes in, webhook notifications out. Bearer API key required.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    for module in (feeds, preview, catalog, events, subscriptions, deliveries, ops):
+        app.include_router(module.router)
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit_for=_limits(settings))
+    app.add_middleware(BearerAuth, keys=keys)  # added last: runs first, before any body is read
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _limits(settings: Settings) -> Callable[[str], int]:
+    def limit_for(path: str) -> int:
+        is_feed = path.startswith(FEED_PATHS) and not path.endswith("/pair")
+        return settings.api_max_feed_bytes if is_feed else settings.api_max_body_bytes
+
+    return limit_for
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The generated document, plus the bearer scheme every operation but /healthz needs."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = document.setdefault("components", {})
+            components.setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+            }
+            for path, operations in document.get("paths", {}).items():
+                for operation in operations.values():
+                    operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return build

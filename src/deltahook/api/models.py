@@ -1,0 +1,268 @@
+"""The request and response bodies of the API (pydantic), as the OpenAPI document shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from deltahook.notifications import Notification
+from deltahook.pipeline import Mode, RunResult
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Counts(Model):
+    received: int
+    rejected: int
+    duplicates: int
+    unchanged: int
+    inserted: int
+    updated: int
+    deleted: int
+    notifications: int
+    deliveries: int = Field(description="Deliveries queued (in a preview: that would be).")
+
+
+class RejectOut(Model):
+    line: int = Field(description="The line of the feed the record starts on.")
+    field: str | None
+    reason: str
+
+
+class JobResult(Model):
+    """What one feed did: its job id, counts and the records that were rejected."""
+
+    job_id: str
+    kind: str
+    mode: Mode
+    status: Literal["succeeded", "validation failed"]
+    counts: Counts
+    rejects: list[RejectOut] = Field(description="The first 10,000 rejected records.")
+    notices: list[str]
+    elapsed_s: float
+
+    @classmethod
+    def of(cls, result: RunResult, *, elapsed: float) -> JobResult:
+        return cls(
+            job_id=result.job_id,
+            kind=result.kind,
+            mode=result.mode,
+            status="validation failed" if result.counts.rejected else "succeeded",
+            counts=Counts(**result.counts.as_dict()),
+            rejects=[RejectOut(**r.to_json()) for r in result.rejects],
+            notices=result.notices,
+            elapsed_s=round(elapsed, 3),
+        )
+
+
+class JobRecord(Model):
+    """A stored ingest job (``deltahook ingest``, the API or the Python API made it)."""
+
+    job_id: str
+    kind: str
+    mode: str
+    source: str
+    status: str = Field(description="running, succeeded or failed")
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    rejects: list[RejectOut]
+
+
+class EntityRef(Model):
+    kind: str | None
+    key: str | None
+
+
+class NotificationOut(Model):
+    id: str
+    type: str
+    family: Literal["notification", "event"]
+    entity: EntityRef
+    payload: dict[str, Any]
+    explanation: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        return cls.model_validate(n.to_json())
+
+
+class PreviewResult(Model):
+    """What ingesting the feed would do and notify, and why; nothing was written."""
+
+    kind: str
+    mode: Mode
+    counts: Counts
+    notifications: list[NotificationOut]
+    near_misses: list[dict[str, Any]] = Field(
+        description="With explain=true: settings that said no."
+    )
+    changes: list[dict[str, Any]]
+    rejects: list[RejectOut]
+    notices: list[str]
+
+    @classmethod
+    def of(cls, result: RunResult) -> PreviewResult:
+        return cls(
+            kind=result.kind,
+            mode=result.mode,
+            counts=Counts(**result.counts.as_dict()),
+            notifications=[NotificationOut.of(n) for n in result.notifications],
+            near_misses=result.near_misses,
+            changes=[c.to_json() for c in result.changes],
+            rejects=[RejectOut(**r.to_json()) for r in result.rejects],
+            notices=result.notices,
+        )
+
+
+class PairIn(Model):
+    """One entity before (null or absent: it is new) and after a change."""
+
+    before: dict[str, Any] | None = None
+    after: dict[str, Any]
+
+
+class EventTypeOut(Model):
+    name: str
+    family: Literal["notification", "event"]
+    category: str
+    description: str
+    active: bool = Field(description="Whether an enabled subscription wants this type.")
+    subscriptions: list[str] = Field(description="Subscriptions (on or off) that want it.")
+    settings: list[str] = Field(description="The rule settings that fire it.")
+
+
+class EntityKindOut(Model):
+    name: str
+    table: str
+    key: list[str]
+    tables: list[str]
+    parent: str | None
+    scope: list[str]
+    json_schema: dict[str, Any] = Field(alias="schema")
+
+
+class EmittedOut(NotificationOut):
+    """A recorded event; a retry with the same Idempotency-Key returns the same one."""
+
+    idempotency_key: str | None
+    deliveries: int = Field(description="Deliveries queued by this request (0 on a replay).")
+    replayed: bool = Field(description="True when the Idempotency-Key found it already stored.")
+
+
+class SubscriptionOut(Model):
+    """A subscription's settings; header values and secrets are never shown."""
+
+    name: str
+    enabled: bool
+    url: str
+    event_types: list[str]
+    header_style: str
+    signed: bool
+    timeout_s: float
+    retries: int
+    max_concurrency: int
+    source: str = Field(description="config (the config file owns it), api, or removed")
+    headers: list[str] = Field(description="The names of its static headers.")
+
+
+class SubscriptionIn(Model):
+    """A new subscription, as the config file would declare it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    url: str = Field(max_length=2048)
+    event_types: list[str] = Field(min_length=1, max_length=200)
+    enabled: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+    secrets: list[str] = Field(default_factory=list, max_length=4)
+    header_style: Literal["norce", "standard"] = "norce"
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    retry_schedule: str | list[float] | None = Field(
+        default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'
+    )
+    max_concurrency: int = Field(default=10, ge=1, le=1000)
+
+
+class SubscriptionPatch(Model):
+    """What to change; a config-declared subscription takes only ``enabled``."""
+
+    url: str | None = Field(default=None, max_length=2048)
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=200)
+    headers: dict[str, str] | None = None
+    secrets: list[str] | None = Field(default=None, max_length=4)
+    enabled: bool | None = None
+
+
+class Deleted(Model):
+    name: str
+    ended_deliveries: int = Field(description="Queued deliveries ended as dead.")
+
+
+class TestSendOut(Model):
+    subscription: str
+    message_id: str
+    succeeded: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    response_excerpt: str | None
+
+
+class RecoverIn(Model):
+    since: AwareDatetime
+    until: AwareDatetime | None = None
+
+
+class RecoverOut(Model):
+    subscription: str
+    queued: int
+
+
+class AttemptOut(Model):
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    response_excerpt: str | None
+    worker: str | None
+
+
+class DeliveryOut(Model):
+    id: str
+    message_id: str = Field(description="The notification's id: the same on every attempt.")
+    subscription: str
+    event_type: str
+    status: Literal["pending", "retrying", "delivered", "dead"]
+    in_flight: bool
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any] | None = None
+    attempt_log: list[AttemptOut] | None = None
+
+
+class DeliveryPage(Model):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null at the end."
+    )
+
+
+class ResendOut(Model):
+    outcome: dict[str, str] = Field(
+        description="Per delivery id: queued, in flight, or subscription off."
+    )
+
+
+class Health(Model):
+    status: Literal["ok", "unavailable"]
+    database: str

@@ -1,0 +1,87 @@
+"""The delivery log: list with filters, paged; resend one delivery (or all of a notification)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import AwareDatetime
+
+from deltahook.api.deps import EngineDep
+from deltahook.api.errors import COMMON, responses
+from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut
+from deltahook.delivery import log
+
+router = APIRouter(prefix="/v1", tags=["deliveries"])
+Status = Literal["pending", "retrying", "delivered", "dead", "failed"]
+
+
+@router.get("/deliveries", responses=responses(*COMMON, 400, 422), summary="The delivery log")
+def list_deliveries(
+    engine: EngineDep,
+    since: Annotated[AwareDatetime | None, Query(description="Queued at or after.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Queued before.")] = None,
+    status: Annotated[Status | None, Query(description="failed = retrying or dead.")] = None,
+    subscription: str | None = None,
+    event_type: Annotated[str | None, Query(alias="type")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    payload: bool = False,
+    attempts: bool = False,
+) -> DeliveryPage:
+    """Deliveries, newest first; ``next_cursor`` fetches the next page."""
+    where = log.LogFilter(
+        subscription=subscription,
+        event_type=event_type,
+        since=since,
+        until=until,
+        status=status,
+        limit=limit + 1,
+        after=_decode(cursor) if cursor else None,
+    )
+    with engine.db.connect() as conn:
+        found = log.entries(
+            conn, where, now=engine.clock(), payload=payload, with_attempts=attempts
+        )
+    page, more = found[:limit], len(found) > limit
+    next_cursor = _encode(page[-1]["created_at"], page[-1]["id"]) if more else None
+    return DeliveryPage(
+        items=[DeliveryOut.model_validate(entry) for entry in page], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/deliveries/{delivery_id}/resend",
+    responses=responses(*COMMON, 404, 409),
+    summary="Resend a delivery",
+)
+def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
+    """Queue it again now, with the same message id (a notification id: all its deliveries)."""
+    with engine.db.begin() as conn:
+        outcome = log.resend(conn, [delivery_id], now=engine.clock())
+    if outcome.get(delivery_id) == "unknown":
+        raise HTTPException(404, f"no delivery or notification with id {delivery_id!r}")
+    if "queued" not in outcome.values():
+        reasons = ", ".join(sorted(set(outcome.values())))
+        raise HTTPException(409, f"nothing was queued again: {reasons}")
+    return ResendOut(outcome=outcome)
+
+
+def _encode(created_at: datetime, delivery_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{delivery_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, delivery_id = raw.split("|", 1)
+        when = datetime.fromisoformat(at)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise HTTPException(400, "the cursor is not one this API gave out") from None
+    if when.tzinfo is None:
+        raise HTTPException(400, "the cursor is not one this API gave out")
+    return when, delivery_id

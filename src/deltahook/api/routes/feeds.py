@@ -1,0 +1,101 @@
+"""Feeds: POST a feed of one entity kind (streamed into the pipeline), GET the job it made."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from deltahook.api.deps import EngineDep
+from deltahook.api.errors import COMMON, responses
+from deltahook.api.models import JobRecord, JobResult
+from deltahook.api.streaming import with_body
+from deltahook.engine import Engine
+from deltahook.pipeline import Mode
+from deltahook.store import jobs
+
+router = APIRouter(prefix="/v1", tags=["feeds"])
+
+FeedFormat = Literal["ndjson", "json"]
+_MEDIA = {
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/json": "json",
+}
+FEED_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The feed: NDJSON (one record per line) or a JSON array of records.",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+ModeQuery = Annotated[Mode, Query(description="upsert, merge or full (see the README).")]
+FormatQuery = Annotated[
+    FeedFormat | None, Query(alias="format", description="Default: from the Content-Type.")
+]
+
+
+def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
+    """The format asked for, else the one the Content-Type names (no Content-Type: NDJSON)."""
+    if fmt is not None:
+        return fmt
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not media:
+        return "ndjson"
+    if media not in _MEDIA:
+        raise HTTPException(
+            415, f"a feed is NDJSON (application/x-ndjson) or a JSON array, not {media!r}"
+        )
+    return "json" if _MEDIA[media] == "json" else "ndjson"
+
+
+def known_kind(engine: Engine, kind: str) -> None:
+    if kind not in engine.catalog:
+        known = ", ".join(sorted(k.name for k in engine.catalog))
+        raise HTTPException(404, f"unknown entity kind {kind!r} (known kinds: {known})")
+
+
+@router.post(
+    "/feeds/{kind}",
+    status_code=201,
+    responses=responses(*COMMON, 400, 404, 409, 415, 422),
+    openapi_extra=FEED_BODY,
+    summary="Ingest a feed of one entity kind",
+)
+async def post_feed(
+    kind: str,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    mode: ModeQuery = "upsert",
+    fmt: FormatQuery = None,
+) -> JobResult:
+    """The body is streamed into the pipeline as it arrives; the answer is the job's result.
+
+    Bad records are rejected by line and the rest go through (``status`` says so).
+    """
+    known_kind(engine, kind)
+    feed = feed_format(request, fmt)
+    started = time.perf_counter()
+    result = await with_body(request, lambda body: engine.ingest(kind, body, mode=mode, fmt=feed))
+    response.headers["Location"] = f"/v1/jobs/{result.job_id}"
+    return JobResult.of(result, elapsed=time.perf_counter() - started)
+
+
+@router.get("/jobs/{job_id}", responses=responses(*COMMON, 404, 422), summary="An ingest job")
+def get_job(
+    job_id: str,
+    engine: EngineDep,
+    rejects_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+) -> JobRecord:
+    """A job's status, counts and (the first ``rejects_limit``) rejected records."""
+    with engine.db.connect() as conn:
+        found = jobs.find(conn, job_id, rejects_limit=rejects_limit)
+    if found is None:
+        raise HTTPException(404, f"no ingest job with id {job_id!r}")
+    return JobRecord.model_validate(found)

@@ -1,0 +1,62 @@
+"""Operations: ``/healthz`` (no key needed) and ``/metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio.to_thread
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from deltahook.api import metrics
+from deltahook.api.deps import EngineDep
+from deltahook.api.errors import COMMON, responses
+from deltahook.api.models import Health
+from deltahook.engine import Engine
+
+router = APIRouter(tags=["operations"])
+logger = logging.getLogger("deltahook.api")
+
+
+@router.get(
+    "/healthz",
+    responses={503: {"model": Health, "description": "The database cannot be reached."}},
+    response_model=Health,
+    summary="Liveness and database reachability",
+)
+async def healthz(engine: EngineDep) -> JSONResponse:
+    """200 when the database answers, 503 otherwise. Needs no API key."""
+    reachable = await anyio.to_thread.run_sync(_ping, engine)
+    health = Health(
+        status="ok" if reachable else "unavailable",
+        database=("reachable" if reachable else "unreachable"),
+    )
+    return JSONResponse(health.model_dump(), status_code=200 if reachable else 503)
+
+
+def _ping(engine: Engine) -> bool:
+    try:
+        with engine.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        logger.warning("health check: the database does not answer: %s", exc)
+        return False
+    return True
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}},
+        **responses(*COMMON),
+    },
+    summary="Prometheus metrics",
+)
+def get_metrics(engine: EngineDep) -> PlainTextResponse:
+    """Ingested entities, notifications, deliveries by outcome, delivery latency."""
+    with engine.db.connect() as conn:
+        body = metrics.render(conn)
+    return PlainTextResponse(body, media_type=metrics.CONTENT_TYPE)

@@ -1,0 +1,96 @@
+"""A request body as a blocking binary stream for the synchronous pipeline in a worker thread.
+
+The event loop pumps the body's chunks into a bounded channel (16 chunks: memory stays flat
+however large the feed); the worker reads them through ``BodyReader``, a file-like object the
+feed readers take as they take an open file. Backpressure runs both ways: a slow database slows
+the reading of the socket, and a worker that stops early (it failed, or the JSON array ended)
+closes the channel so the pump stops too. A body that ends badly (the client went away, or it
+went over the size limit) raises in the reader, so the ingest fails rather than taking a cut
+feed for a whole one (which, for a full feed, would delete what it never saw).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import IO, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from starlette.requests import Request
+
+T = TypeVar("T")
+Chunk = bytes | BaseException
+BUFFERED_CHUNKS = 16
+READ_BUFFER = 1 << 16
+
+
+class BodyReader(io.RawIOBase):
+    """Reads the chunks the pump sends, from a worker thread started by anyio."""
+
+    def __init__(self, channel: MemoryObjectReceiveStream[Chunk]) -> None:
+        super().__init__()
+        self._channel = channel
+        self._pending = memoryview(b"")
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            if self._ended:
+                return 0
+            try:
+                item = anyio.from_thread.run(self._channel.receive)
+            except anyio.EndOfStream:
+                self._ended = True
+                return 0
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            self._pending = memoryview(item)
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+async def with_body(request: Request, work: Callable[[IO[bytes]], T]) -> T:
+    """Run ``work(stream)`` in a worker thread, ``stream`` being the request body as it arrives."""
+    send, receive = anyio.create_memory_object_stream[Chunk](BUFFERED_CHUNKS)
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(_pump, request, send)
+        try:
+            result = await anyio.to_thread.run_sync(_read, work, receive)
+        except Exception as exc:  # raised after the group, which would wrap it in a group
+            failure = exc
+        finally:
+            group.cancel_scope.cancel()  # the pump may still wait for a body nobody reads
+    if failure is not None:
+        raise failure
+    return result
+
+
+def _read(work: Callable[[IO[bytes]], T], channel: MemoryObjectReceiveStream[Chunk]) -> T:
+    try:
+        with io.BufferedReader(BodyReader(channel), READ_BUFFER) as stream:
+            return work(stream)
+    finally:
+        anyio.from_thread.run_sync(channel.close)
+
+
+async def _pump(request: Request, channel: MemoryObjectSendStream[Chunk]) -> None:
+    async with channel:
+        try:
+            try:
+                async for chunk in request.stream():
+                    if chunk:
+                        await channel.send(chunk)
+            except Exception as exc:  # the body ended badly: the reader raises it in its thread
+                await channel.send(exc)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the reader stopped early: nobody needs the rest
