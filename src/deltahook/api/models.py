@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -171,6 +171,9 @@ class SubscriptionOut(Model):
     headers: list[str] = Field(description="The names of its static headers.")
 
 
+Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
+
+
 class SubscriptionIn(Model):
     """A new subscription, as the config file would declare it."""
 
@@ -182,7 +185,7 @@ class SubscriptionIn(Model):
     secrets: list[str] = Field(default_factory=list, max_length=4)
     header_style: Literal["norce", "standard"] = "norce"
     timeout: float = Field(default=5.0, gt=0, le=300)
-    retry_schedule: str | list[float] | None = Field(
+    retry_schedule: str | list[Delay] | None = Field(
         default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'
     )
     max_concurrency: int = Field(default=10, ge=1, le=1000)

@@ -42,7 +42,10 @@ def _schedule(value: Any) -> Any:
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return parse_schedule(", ".join(value))
     if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
-        schedule = tuple(timedelta(seconds=v) for v in value)
+        try:
+            schedule = tuple(timedelta(seconds=v) for v in value)
+        except (OverflowError, ValueError):
+            raise ValueError("a retry delay in seconds is out of range") from None
         check_schedule(schedule)
         return schedule
     return value

@@ -12,11 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from deltahook.api import metrics
 from deltahook.api.deps import EngineDep
-from deltahook.api.errors import COMMON, responses
+from deltahook.api.errors import CODES, COMMON
 from deltahook.api.models import Health
 from deltahook.engine import Engine
 
 router = APIRouter(tags=["operations"])
+ERROR_SCHEMA = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
 logger = logging.getLogger("deltahook.api")
 
 
@@ -51,7 +52,10 @@ def _ping(engine: Engine) -> bool:
     response_class=PlainTextResponse,
     responses={
         200: {"content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}},
-        **responses(*COMMON),
+        **{
+            status: {"description": CODES[status], "content": {"application/json": ERROR_SCHEMA}}
+            for status in COMMON
+        },
     },
     summary="Prometheus metrics",
 )
