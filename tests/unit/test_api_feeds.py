@@ -1,0 +1,157 @@
+"""Feeds, jobs, previews, the catalog and custom events through the API (TestClient, SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api_support import STOCK, client, ndjson, stock_rows
+
+BREAKPOINT = "SkuOnHandBreakPointNotification"
+KEY = ("PartNo", "WarehouseCode", "LocationCode")
+ORDER = {"OrderId": 7, "OrderNo": "A-7", "ClientOrderRef": "r-7", "Source": "web"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    subscription = {"name": "erp", "url": "https://erp.example/hook", "event_types": [BREAKPOINT]}
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with client(url, subscriptions=[subscription], allow_private_urls=False) as test_client:
+        yield test_client
+
+
+def test_an_ndjson_feed_answers_its_job_with_counts_and_rejects_by_line(api: TestClient) -> None:
+    """Good records go through; bad ones are reported by line and reason; the job is stored."""
+    body = ndjson(stock_rows(2)) + b"{not json\n" + orjson.dumps(STOCK | {"OnhandValue": "x"})
+    answer = api.post("/v1/feeds/sku_onhand", content=body)
+    assert answer.status_code == 201
+    result = answer.json()
+    assert result["status"] == "validation failed"
+    assert (result["counts"]["inserted"], result["counts"]["rejected"]) == (2, 2)
+    assert [(r["line"], r["field"]) for r in result["rejects"]] == [(3, None), (4, "OnhandValue")]
+    job = api.get(answer.headers["location"]).json()
+    assert (job["job_id"], job["status"]) == (result["job_id"], "succeeded")
+    assert job["counts"]["rejected"] == 2
+    assert [r["line"] for r in job["rejects"]] == [3, 4]
+
+
+def test_a_json_array_feed_and_the_modes(api: TestClient) -> None:
+    """A JSON array by Content-Type; a full feed deactivates the stock rows it leaves out."""
+    rows = stock_rows(3)
+    first = api.post("/v1/feeds/sku_onhand", json=rows)
+    assert first.json()["counts"]["inserted"] == 3
+    full = api.post("/v1/feeds/sku_onhand?mode=full", json=rows[:1])
+    assert (full.json()["counts"]["unchanged"], full.json()["counts"]["updated"]) == (1, 2)
+    merged = api.post(
+        "/v1/feeds/sku_onhand?mode=merge&format=ndjson",
+        content=ndjson([{k: rows[0][k] for k in KEY} | {"OnhandValue": 1}]),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert merged.json()["counts"]["updated"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/v1/feeds/no_such_kind", {}, 404),  # unknown kind
+        ("/v1/feeds/sku_onhand?mode=sideways", {}, 422),  # unknown mode
+        ("/v1/feeds/sku_onhand", {"Content-Type": "text/csv"}, 415),  # CSV is for files
+        ("/v1/preview/no_such_kind", {}, 404),
+    ],
+)
+def test_feeds_refuse_what_they_cannot_read(
+    api: TestClient, path: str, headers: dict[str, str], status: int
+) -> None:
+    assert api.post(path, content=b"{}\n", headers=headers).status_code == status
+
+
+def test_unknown_jobs_are_404(api: TestClient) -> None:
+    assert api.get("/v1/jobs/nope").status_code == 404
+
+
+def test_preview_shows_the_breakpoint_and_writes_nothing(api: TestClient) -> None:
+    """A feed preview and a before/after pair both explain the crossing; the store is unchanged."""
+    api.post("/v1/feeds/sku_onhand", content=ndjson([STOCK]))
+    crossing = ndjson([STOCK | {"OnhandValue": 20}])
+    preview = api.post("/v1/preview/sku_onhand?explain=true", content=crossing).json()
+    fired = [n for n in preview["notifications"] if n["type"] == BREAKPOINT]
+    assert [n["payload"]["OnHandValue"] for n in fired] == [20]
+    assert fired[0]["explanation"]
+    again = api.post("/v1/preview/sku_onhand", content=crossing).json()
+    assert again["counts"]["updated"] == 1  # the first preview stored nothing
+    pair = api.post(
+        "/v1/preview/sku_onhand/pair",
+        json={"before": STOCK, "after": STOCK | {"OnhandValue": 25}},
+    ).json()
+    assert BREAKPOINT in {n["type"] for n in pair["notifications"]}
+    new = api.post("/v1/preview/sku_onhand/pair", json={"after": STOCK}).json()
+    assert BREAKPOINT not in {n["type"] for n in new["notifications"]}  # first sight: no fire
+
+
+def test_the_catalog_lists_types_as_active_when_an_enabled_subscription_wants_them(
+    api: TestClient,
+) -> None:
+    """Event types carry family, category and active; schemas come by name."""
+    types = {t["name"]: t for t in api.get("/v1/event-types").json()}
+    assert types[BREAKPOINT] | {"description": "", "settings": []} == {
+        "name": BREAKPOINT,
+        "family": "notification",
+        "category": "Product",
+        "description": "",
+        "active": True,
+        "subscriptions": ["erp"],
+        "settings": [],
+    }
+    assert not types["SkuChangedNotification"]["active"]
+    api.patch("/v1/subscriptions/erp", json={"enabled": False})
+    assert not {t["name"]: t for t in api.get("/v1/event-types").json()}[BREAKPOINT]["active"]
+    schema = api.get(f"/v1/event-types/{BREAKPOINT}/schema").json()
+    assert "OnHandValue" in schema["properties"]
+    assert "did you mean" in api.get("/v1/event-types/SkuChanged/schema").json()["message"]
+    kinds = {k["name"]: k for k in api.get("/v1/entity-kinds").json()}
+    assert kinds["sku"]["tables"][0] == "tClientProductSku"
+    assert kinds["sku_price"]["parent"] == "sku"
+    assert "properties" in kinds["sku"]["schema"]
+    assert api.get("/v1/entity-kinds/sku_onhand/schema").json()["type"] == "object"
+    assert api.get("/v1/entity-kinds/nope/schema").status_code == 404
+
+
+def test_custom_events_are_validated_recorded_and_queued(api: TestClient) -> None:
+    """An event gets the project constants, an id and its deliveries; bad ones say why."""
+    api.post(
+        "/v1/subscriptions",
+        json={
+            "name": "orders",
+            "url": "https://orders.example/",
+            "event_types": ["OrderConfirmedEvent"],
+        },
+    )
+    answer = api.post("/v1/events/OrderConfirmedEvent", json=ORDER)
+    assert answer.status_code == 201
+    event = answer.json()
+    assert (event["payload"]["ClientId"], event["deliveries"], event["replayed"]) == (1, 1, False)
+    invalid = api.post("/v1/events/OrderConfirmedEvent", json={"OrderId": "seven"})
+    assert invalid.status_code == 422
+    assert "OrderId" in invalid.json()["message"]
+    assert api.post("/v1/events/NoSuchEvent", json={}).status_code == 404
+    derived = api.post(f"/v1/events/{BREAKPOINT}", json={})
+    assert (derived.status_code, "rules derive it" in derived.json()["message"]) == (422, True)
+
+
+def test_an_idempotency_key_makes_a_retry_return_the_same_event(api: TestClient) -> None:
+    """The retry answers 200 with the stored event; the key reused for another event: 409."""
+    key = {"Idempotency-Key": "order-7-confirmed"}
+    first = api.post("/v1/events/OrderConfirmedEvent", json=ORDER, headers=key)
+    retry = api.post("/v1/events/OrderConfirmedEvent", json=ORDER, headers=key)
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert retry.headers["idempotent-replayed"] == "true"
+    same = ("id", "type", "payload", "created_at", "idempotency_key")
+    assert {k: retry.json()[k] for k in same} == {k: first.json()[k] for k in same}
+    other = api.post("/v1/events/OrderConfirmedEvent", json=ORDER | {"OrderId": 8}, headers=key)
+    assert other.status_code == 409
+    other_type = api.post("/v1/events/OrderCancelledEvent", json=ORDER, headers=key)
+    assert other_type.status_code == 409

@@ -1,0 +1,131 @@
+"""API keys, size limits and bad input: clear JSON errors, never a 500, never a key in the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deltahook.api import create_app
+from deltahook.api.security import fingerprint, resolve_keys
+from deltahook.errors import ConfigError
+from tests.api_support import KEY, client, settings
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    with client(f"sqlite:///{tmp_path / 'db.sqlite'}", api_max_body_bytes=4096) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,  # no header at all
+        "Bearer wrong-key-0123456789",  # an unknown key
+        f"Basic {KEY}",  # the right key under another scheme
+        "Bearer ",  # a scheme and no key
+    ],
+)
+def test_a_missing_or_wrong_key_gets_401_with_a_json_body(
+    api: TestClient, authorization: str | None
+) -> None:
+    """Every endpoint but /healthz refuses it, with WWW-Authenticate and an ErrorBody."""
+    headers = {"Authorization": authorization} if authorization else {}
+    api.headers.pop("Authorization")
+    for method, path in [
+        ("GET", "/v1/subscriptions"),
+        ("POST", "/v1/feeds/sku"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ]:
+        answer = api.request(method, path, headers=headers)
+        assert answer.status_code == 401, path
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert answer.json()["error"] == "unauthorized"
+    assert api.get("/healthz").status_code == 200
+
+
+def test_a_refused_key_is_logged_by_fingerprint_only(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log names a short hash of the wrong key, never the key itself."""
+    wrong = "my-secret-but-wrong-key-42"
+    with caplog.at_level(logging.WARNING, logger="deltahook.api"):
+        api.get("/v1/subscriptions", headers={"Authorization": f"Bearer {wrong}"})
+    assert fingerprint(wrong) in caplog.text
+    assert wrong not in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_keys_may_name_environment_variables_and_must_be_long() -> None:
+    """${VAR} is read at start; missing variables, short keys and no keys stop the server."""
+    assert resolve_keys(["${OPS}", KEY], {"OPS": "from-the-environment-1"}) == [
+        "from-the-environment-1",
+        KEY,
+    ]
+    with pytest.raises(ConfigError, match=r"key 1 needs \$OPS"):
+        resolve_keys(["${OPS}"], {})
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        resolve_keys(["short"], {})
+    with pytest.raises(ConfigError, match="DELTAHOOK_API_KEYS"):
+        create_app(settings("sqlite:///:memory:", api_keys=[]))
+
+
+def test_bodies_over_the_limit_get_413_before_or_while_reading(api: TestClient) -> None:
+    """A declared length over the limit, or a streamed body that grows past it: 413."""
+    big = {"Name": "x" * 5000}
+    answer = api.post("/v1/events/OrderConfirmedEvent", json=big)
+    assert (answer.status_code, answer.json()["error"]) == (413, "too_large")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"Name": "'
+        yield b"x" * 5000
+        yield b'"}'
+
+    streamed = api.post(
+        "/v1/events/OrderConfirmedEvent",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        # malformed JSON is a 400, whichever endpoint
+        ("/v1/events/OrderConfirmedEvent", b'{"OrderId": ', 400, "bad_request"),
+        ("/v1/subscriptions", b"[1, 2", 400, "bad_request"),
+        ("/v1/preview/sku/pair", b"\xff\xfe", 400, "bad_request"),
+        # well-formed JSON of the wrong shape is a 422 naming the field
+        ("/v1/subscriptions", b'{"name": "x"}', 422, "invalid_request"),
+        ("/v1/events/OrderConfirmedEvent", b"[]", 422, "invalid_request"),
+        ("/v1/preview/sku/pair", b'{"before": null}', 422, "invalid_request"),
+    ],
+)
+def test_bad_json_is_400_and_schema_errors_are_422(
+    api: TestClient, path: str, body: bytes, status: int, error: str
+) -> None:
+    """Each answer is an ErrorBody with a message a person can act on."""
+    answer = api.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"] == error
+    assert answer.json()["message"]
+
+
+def test_schema_errors_list_each_field(api: TestClient) -> None:
+    """422 details carry loc, msg and type per problem."""
+    answer = api.post("/v1/subscriptions", json={"name": "shop", "url": 5, "event_types": []})
+    assert answer.status_code == 422
+    locs = {tuple(d["loc"]) for d in answer.json()["details"]}
+    assert {("body", "url"), ("body", "event_types")} <= locs
+
+
+def test_unknown_paths_and_methods_get_json_errors(api: TestClient) -> None:
+    """404 and 405 answer with the same ErrorBody."""
+    assert api.get("/v1/nothing-here").json()["error"] == "not_found"
+    assert api.delete("/v1/event-types").json()["error"] == "method_not_allowed"

@@ -1,0 +1,181 @@
+"""Subscriptions and the delivery log through the API: one source of truth with the config file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deltahook.delivery.receiver import Receiver
+from deltahook.engine import utc_now
+from deltahook.store.db import open_engine
+from tests.api_support import client
+
+DECLARED = {"name": "erp", "url": "https://erp.example/hook", "event_types": ["*"]}
+SHOP = {"name": "shop", "url": "https://shop.example/hook", "event_types": ["OrderConfirmedEvent"]}
+ORDER = {"OrderId": 7, "OrderNo": "A-7", "ClientOrderRef": "r-7", "Source": "web"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with client(url, subscriptions=[DECLARED], allow_private_urls=False) as test_client:
+        yield test_client
+
+
+def test_subscriptions_are_made_changed_and_deleted_without_showing_secrets(
+    api: TestClient,
+) -> None:
+    """Create, read, patch and delete an API subscription; header values never come back."""
+    made = api.post(
+        "/v1/subscriptions",
+        json=SHOP | {"headers": {"X-Token": "t0ken-value"}, "retry_schedule": "5s, 1m"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() | {"timeout_s": 0} == {
+        "name": "shop",
+        "enabled": True,
+        "url": "https://shop.example/hook",
+        "event_types": ["OrderConfirmedEvent"],
+        "header_style": "norce",
+        "signed": False,
+        "timeout_s": 0,
+        "retries": 2,
+        "max_concurrency": 10,
+        "source": "api",
+        "headers": ["X-Token"],
+    }
+    assert "t0ken-value" not in api.get("/v1/subscriptions").text
+    changed = api.patch(
+        "/v1/subscriptions/shop", json={"url": "https://shop.example/v2", "enabled": False}
+    ).json()
+    assert (changed["url"], changed["enabled"]) == ("https://shop.example/v2", False)
+    assert api.get("/v1/subscriptions/shop").json()["url"] == "https://shop.example/v2"
+    assert api.delete("/v1/subscriptions/shop").json() == {"name": "shop", "ended_deliveries": 0}
+    assert api.get("/v1/subscriptions/shop").status_code == 404
+    assert [s["name"] for s in api.get("/v1/subscriptions").json()] == ["erp"]
+
+
+def test_config_declared_subscriptions_are_read_only_except_on_off(api: TestClient) -> None:
+    """The file owns what it declares: 409 for changes, delete and taking its name."""
+    assert api.get("/v1/subscriptions/erp").json()["source"] == "config"
+    refused = api.patch("/v1/subscriptions/erp", json={"url": "https://elsewhere.example/"})
+    assert refused.status_code == 409
+    assert "config file" in refused.json()["message"]
+    assert api.delete("/v1/subscriptions/erp").status_code == 409
+    assert api.post("/v1/subscriptions", json=DECLARED).status_code == 409
+    assert api.patch("/v1/subscriptions/erp", json={"enabled": False}).json()["enabled"] is False
+    assert api.post("/v1/subscriptions", json=SHOP).status_code == 201
+    assert api.post("/v1/subscriptions", json=SHOP).status_code == 409  # the name is taken
+    assert api.patch("/v1/subscriptions/nope", json={"enabled": True}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:9000/", "http://10.0.0.5/hook", "http://169.254.169.254/", "http://[::1]/"],
+)
+def test_private_webhook_urls_are_refused_unless_allowed(api: TestClient, url: str) -> None:
+    """On create and on change: 422 naming the setting that would allow it."""
+    answer = api.post("/v1/subscriptions", json=SHOP | {"url": url})
+    assert answer.status_code == 422
+    assert "allow_private_urls" in answer.json()["message"]
+    api.post("/v1/subscriptions", json=SHOP)
+    assert api.patch("/v1/subscriptions/shop", json={"url": url}).status_code == 422
+
+
+def test_invalid_settings_get_422(api: TestClient) -> None:
+    """Headers, secrets and schedules are checked as the config file's are."""
+    for bad in (
+        {"secrets": ["not-a-whsec-secret"]},
+        {"retry_schedule": "soon"},
+        {"headers": {"Bad Header": "x"}},
+        {"url": "ftp://shop.example/"},
+    ):
+        assert api.post("/v1/subscriptions", json=SHOP | bad).status_code == 422, bad
+
+
+def test_a_test_send_reaches_the_endpoint_and_reports_its_answer(tmp_path: Path) -> None:
+    """POST .../test sends a TestEvent now, whether the subscription is on or off."""
+    with Receiver() as receiver:
+        local = {"name": "local", "url": receiver.url, "event_types": ["*"], "enabled": False}
+        with client(f"sqlite:///{tmp_path / 'db.sqlite'}", subscriptions=[local]) as api:
+            report = api.post("/v1/subscriptions/local/test").json()
+        [request] = receiver.wait_for(1)
+    assert (report["succeeded"], report["status_code"]) == (True, 200)
+    assert request.headers["norce-event-type"] == "TestEvent"
+    assert report["message_id"] == request.message_id
+
+
+def test_the_delivery_log_filters_pages_resends_and_recovers(api: TestClient) -> None:
+    """Queued deliveries list newest first, page by cursor, and resend or recover by rules."""
+    api.post("/v1/subscriptions", json=SHOP)
+    for number in range(5):
+        api.post("/v1/events/OrderConfirmedEvent", json=ORDER | {"OrderId": number})
+    everything = api.get("/v1/deliveries", params={"limit": 1000}).json()["items"]
+    shop = api.get("/v1/deliveries", params={"subscription": "shop", "limit": 2}).json()
+    assert len(shop["items"]) == 2
+    seen = [item["id"] for item in shop["items"]]
+    while shop["next_cursor"]:
+        shop = api.get(
+            "/v1/deliveries",
+            params={"subscription": "shop", "limit": 2, "cursor": shop["next_cursor"]},
+        ).json()
+        seen += [item["id"] for item in shop["items"]]
+    assert len(seen) == len(set(seen)) == 5
+    assert len(everything) == 10  # erp wants every type
+    with_payload = api.get("/v1/deliveries", params={"payload": True, "limit": 1}).json()
+    assert with_payload["items"][0]["payload"]["OrderNo"] == "A-7"
+    later = (utc_now() + timedelta(hours=1)).isoformat()
+    assert api.get("/v1/deliveries", params={"since": later}).json()["items"] == []
+    assert api.get("/v1/deliveries", params={"status": "failed"}).json()["items"] == []
+    assert api.get("/v1/deliveries", params={"since": "yesterday"}).status_code == 422
+    assert api.get("/v1/deliveries", params={"cursor": "garbage!"}).status_code == 400
+
+    assert api.post(f"/v1/deliveries/{seen[0]}/resend").json() == {"outcome": {seen[0]: "queued"}}
+    assert api.post("/v1/deliveries/unknown-id/resend").status_code == 404
+    api.patch("/v1/subscriptions/shop", json={"enabled": False})
+    off = api.post(f"/v1/deliveries/{seen[0]}/resend")
+    assert (off.status_code, "subscription off" in off.json()["message"]) == (409, True)
+    since = (utc_now() - timedelta(days=1)).isoformat()
+    assert api.post("/v1/subscriptions/erp/recover", json={"since": since}).json() == {
+        "subscription": "erp",
+        "queued": 0,  # nothing failed yet
+    }
+    assert api.post("/v1/subscriptions/shop/recover", json={"since": since}).status_code == 409
+    naive = api.post("/v1/subscriptions/erp/recover", json={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422  # a time without its zone is ambiguous
+
+
+def test_deleting_an_api_subscription_ends_its_queued_deliveries(api: TestClient) -> None:
+    api.post("/v1/subscriptions", json=SHOP)
+    api.post("/v1/events/OrderConfirmedEvent", json=ORDER)
+    assert api.delete("/v1/subscriptions/shop").json()["ended_deliveries"] == 1
+    [dead] = api.get("/v1/deliveries", params={"subscription": "shop"}).json()["items"]
+    assert (dead["status"], dead["last_error"]) == ("dead", "the subscription was deleted")
+
+
+def test_metrics_count_ingests_notifications_and_deliveries(api: TestClient) -> None:
+    """Prometheus text: counters from the jobs, gauges and a histogram from the log."""
+    api.post("/v1/feeds/sku_onhand", content=b'{"PartNo": 1}\n')
+    api.post("/v1/events/OrderConfirmedEvent", json=ORDER)
+    text = api.get("/metrics").text
+    assert 'deltahook_ingested_entities_total{kind="sku_onhand",outcome="rejected"} 1' in text
+    assert 'deltahook_deliveries{subscription="erp",status="pending"} 2' in text
+    assert 'deltahook_delivery_attempt_duration_seconds_bucket{le="+Inf"} 0' in text
+    assert "# TYPE deltahook_delivery_attempt_duration_seconds histogram" in text
+
+
+def test_healthz_says_when_the_database_is_unreachable(api: TestClient) -> None:
+    """503 with the same shape, so a load balancer can take the instance out."""
+    engine = api.app.state.engine  # type: ignore[attr-defined]
+    real = engine.db
+    engine.db = open_engine("postgresql://nobody@127.0.0.1:9/none", check_schema=False)
+    try:
+        answer = api.get("/healthz")
+    finally:
+        engine.db = real
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "database": "unreachable"}
