@@ -8,8 +8,9 @@
 - the dispatcher: ``Dispatcher.run(once=True)``, the code behind ``deltahook deliver
   --once``, over N queued deliveries in a SQLite file, every attempt logged; timed from start
   to the last attempt recorded;
-- the baseline: one ``httpx.AsyncClient`` posting the same N payloads with the same
-  concurrency and nothing else (no database, no signing, no log);
+- the baseline: one ``httpx.AsyncClient`` posting the same N payloads and nothing else (no
+  database, no signing, no log), at the same concurrency and at 8 (where httpx's own pool
+  does best here); the ratio is against the better of the two;
 - latency: ``deltahook deliver`` left running idle while this process commits notifications
   one at a time (as ingest does); commit-to-arrival times, p50 and p99.
 """
@@ -38,6 +39,7 @@ if __package__ in (None, ""):  # run as ``python bench/delivery.py``
 REPO = Path(__file__).resolve().parents[1]
 N = 10_000
 CONCURRENCY = 32
+BARE_BEST = 8
 LATENCY_SAMPLES = 200
 PAYLOAD = {"ClientId": 1042, "ApplicationId": 7, "PartNo": "TSHIRT-BLK-M"}
 EVENT = "SkuChangedNotification"
@@ -215,12 +217,17 @@ def _child(*args: str) -> dict[str, Any]:
     return result
 
 
-def throughput(n: int, concurrency: int, repeat: int) -> dict[str, Any]:
+def throughput(n: int, concurrency: int, repeat: int) -> dict[str, float]:
+    """Median deliveries per second of the dispatcher and of the bare loop, same receiver.
+
+    The bare loop runs at the dispatcher's concurrency and at ``BARE_BEST`` connections, where
+    httpx's own pool does best on this kind of machine, so the baseline is no straw man.
+    """
     receiver = _python("serve", stdout=subprocess.PIPE)
     assert receiver.stdout is not None
     port = int(receiver.stdout.readline())
     url = f"http://127.0.0.1:{port}/hooks"
-    runs: dict[str, list[float]] = {"dispatcher": [], "bare": []}
+    runs: dict[str, list[float]] = {"dispatcher": [], "bare": [], "bare_best": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for round_ in range(repeat):
@@ -229,11 +236,12 @@ def throughput(n: int, concurrency: int, repeat: int) -> dict[str, Any]:
                 done = _child("dispatch", db_url)
                 assert done["delivered"] == n, done
                 runs["dispatcher"].append(n / done["seconds"])
-                base = _child("bare", url, str(n), str(concurrency))
-                assert base["delivered"] == n, base
-                runs["bare"].append(n / base["seconds"])
+                for name, width in (("bare", concurrency), ("bare_best", BARE_BEST)):
+                    base = _child("bare", url, str(n), str(width))
+                    assert base["delivered"] == n, base
+                    runs[name].append(n / base["seconds"])
         received = receiver_stats(port)["count"]
-        assert received == 2 * n * repeat, received
+        assert received == 3 * n * repeat, received
     finally:
         receiver.terminate()
         receiver.communicate()
@@ -303,14 +311,15 @@ def measure(
 
     rates = throughput(n, concurrency, repeat)
     lat = latency(samples)
-    ratio = rates["dispatcher"] / rates["bare"]
+    ratio = rates["dispatcher"] / max(rates["bare"], rates["bare_best"])
     return [
         {
             "measure": f"delivery: one dispatcher, {n:,} deliveries, concurrency {concurrency}, "
             "every attempt logged (SQLite)",
             "figure": rate(rates["dispatcher"]),
-            "baseline": f"bare httpx loop, same payloads and receiver: {rate(rates['bare'])}",
-            "ratio": f"{ratio:.2f}x the bare loop",
+            "baseline": f"bare httpx loop, same payloads and receiver: {rate(rates['bare'])} "
+            f"at concurrency {concurrency}, {rate(rates['bare_best'])} at {BARE_BEST}",
+            "ratio": f"{ratio:.2f}x the better bare loop",
             "aim": "≥ 1,000/s and ≥ 0.5x the bare loop",
             "met": verdict(rates["dispatcher"] >= 1000 and ratio >= 0.5),
         },

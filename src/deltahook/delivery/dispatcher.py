@@ -206,7 +206,7 @@ class Dispatcher:
     async def _attempt(self, sender: Sender, lane: _Lane, item: queue.Claimed) -> None:
         try:
             async with lane.slots:
-                if self._stopping and not self._once:
+                if self._stopping:
                     self._pending.unstarted.append(item)
                     return
                 started_at = self._clock()
