@@ -234,3 +234,29 @@ def test_preview_writes_nothing(engine: Engine) -> None:
     assert stored(engine, "sku_onhand") == before
     with engine.db.connect() as conn:
         assert len(conn.execute(select(ingest_jobs)).all()) == 1  # only the real ingest
+
+
+def test_a_line_seen_before_still_applies_after_a_merge_changed_the_entity(engine: Engine) -> None:
+    """Byte-identical lines are skipped only while they still describe the stored snapshot."""
+    line = onhand("P1", OnhandValue=7)
+    ingest(engine, "sku_onhand", [line])
+    patch = {"PartNo": "P1", "WarehouseCode": "W1", "LocationCode": "A", "OnhandValue": 2}
+    ingest(engine, "sku_onhand", [patch], mode="merge")
+    again = ingest(engine, "sku_onhand", [line])
+    assert again.counts.updated == 1
+    assert stored(engine, "sku_onhand")["P1|W1|A"][0]["OnhandValue"] == 7
+
+
+def test_a_reformatted_line_is_compared_by_content(engine: Engine) -> None:
+    """A line whose bytes differ but whose content does not is still no change."""
+    ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7)])
+    spaced = orjson.dumps(onhand("P1", OnhandValue=7.0), option=orjson.OPT_INDENT_2)
+    result = ingest(engine, "sku_onhand", [spaced.decode().replace("\n", " ")])
+    assert (result.counts.unchanged, result.counts.updated) == (1, 0)
+
+
+def test_an_invalid_line_is_rejected_even_when_its_key_is_known(engine: Engine) -> None:
+    """Only a line identical to the stored one skips validation; a changed bad one is refused."""
+    ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7)])
+    result = ingest(engine, "sku_onhand", [onhand("P1", OnhandValue="seven")])
+    assert [(r.line, r.field) for r in result.rejects] == [(1, "OnhandValue")]

@@ -28,8 +28,11 @@ _MAX_RECORD = 16 << 20
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """A parsed record, the line it starts on, and (for NDJSON) the line's own bytes."""
+
     line: int
     data: dict[str, Any]
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
         except orjson.JSONDecodeError as exc:
             yield Reject(line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
             continue
-        yield _as_record(line, data)
+        item = _as_record(line, data)
+        yield Record(line, item.data, raw.rstrip(b"\r\n")) if isinstance(item, Record) else item
 
 
 def _as_record(line: int, data: Any) -> Item:

@@ -35,6 +35,7 @@ class SnapshotWrite:
     hash: bytes
     body: bytes
     version: int
+    line_hash: bytes | None = None
 
 
 def fetch(
@@ -50,6 +51,18 @@ def fetch(
         query = select(*columns).where(entities.c.kind == kind, entities.c.key.in_(chunk))
         for row in conn.execute(query):
             found[row[0]] = Stored(row[1], row[2], row[3] if bodies else None)
+    return found
+
+
+def line_hashes(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, bytes | None]:
+    """The hash of the feed line each stored snapshot was made from, by key (where known)."""
+    found: dict[str, bytes | None] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start : start + _IN_CHUNK]
+        query = select(entities.c.key, entities.c.line_hash).where(
+            entities.c.kind == kind, entities.c.key.in_(chunk)
+        )
+        found.update((key, line_hash) for key, line_hash in conn.execute(query))
     return found
 
 
@@ -79,6 +92,7 @@ def write(
                 hash=bindparam("hash"),
                 body=bindparam("body"),
                 version=bindparam("version"),
+                line_hash=bindparam("line_hash"),
                 updated_at=bindparam("updated_at"),
                 job_id=bindparam("job_id"),
             )
@@ -148,6 +162,7 @@ def _row(kind: str, w: SnapshotWrite, now: datetime, job_id: str) -> dict[str, A
         "hash": w.hash,
         "body": w.body,
         "version": w.version + 1,
+        "line_hash": w.line_hash,
         "updated_at": now,
         "job_id": job_id,
     }

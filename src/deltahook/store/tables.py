@@ -66,6 +66,8 @@ entities = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("job_id", String(36), nullable=True),
+    # Hash of the NDJSON line the snapshot was made from: the same line again is no change.
+    Column("line_hash", LargeBinary(16), nullable=True),
     Index(None, "kind", "parent_key"),
     Index(None, "kind", "scope"),
 )
