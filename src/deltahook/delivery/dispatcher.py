@@ -4,7 +4,7 @@ One asyncio loop, one pooled HTTP client, one database thread. Each subscription
 with its own concurrency limit: the dispatcher claims at most ``prefetch * max_concurrency``
 deliveries of a lane at a time and sends at most ``max_concurrency`` of them at once, so a slow
 or hanging endpoint fills only its own lane while the others keep flowing. Results are written
-in batches (one insert of attempts, one update of deliveries) a few milliseconds apart.
+in batches (one insert of attempts, one update of deliveries) every 20 ms or so.
 
 Idle, it polls with a short backoff (``poll_min`` doubling up to ``poll_max``, 50 ms by
 default); ``wake()`` cuts the wait short, the hook for PostgreSQL ``LISTEN/NOTIFY`` or an
@@ -28,12 +28,11 @@ from sqlalchemy import Connection, Engine
 
 from deltahook.delivery import log, queue
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.signing import request_headers
-from deltahook.delivery.subscriptions import Credentials, Subscription
 from deltahook.engine import Clock, utc_now
-from deltahook.errors import DeliveryError
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")
@@ -68,17 +67,6 @@ class RunStats:
         setattr(self, status, getattr(self, status) + 1)
 
 
-@dataclass(slots=True, kw_only=True)
-class _Lane:
-    """One subscription at run time: its settings, resolved headers and concurrency."""
-
-    sub: Subscription
-    creds: Credentials
-    slots: asyncio.Semaphore
-    held: int = 0
-    active: bool = True
-
-
 @dataclass(slots=True)
 class _Pending:
     results: list[queue.Finished] = field(default_factory=list)
@@ -103,8 +91,7 @@ class Dispatcher:
         self._sender = sender
         self._clock = clock
         self._jitter = jitter
-        self._env = env
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes = Lanes(env)
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = _Pending()
         self._stopping = False
@@ -174,7 +161,9 @@ class Dispatcher:
             self._nudge.clear()
 
     async def _claim(self) -> list[queue.Claimed]:
-        wants = {name: want for name, lane in self._lanes.items() if (want := self._want(lane))}
+        wants = self._lanes.wants(
+            prefetch=self._options.prefetch, margin=self._options.lease_margin
+        )
         if not wants:
             return []
         try:
@@ -185,17 +174,6 @@ class Dispatcher:
             logger.exception("claiming deliveries failed; trying again shortly")
             return []
 
-    def _want(self, lane: _Lane) -> queue.Want | None:
-        """Claim for a lane once its backlog is down to one round of requests."""
-        limit = lane.sub.max_concurrency
-        if not lane.active or lane.held > (self._options.prefetch - 1) * limit:
-            return None
-        return queue.Want(
-            count=self._options.prefetch * limit - lane.held,
-            lease=queue.lease_for(lane.sub.timeout, margin=self._options.lease_margin),
-            retries=len(lane.sub.schedule),
-        )
-
     def _start(self, sender: Sender, item: queue.Claimed) -> None:
         lane = self._lanes[item.subscription]
         lane.held += 1
@@ -203,7 +181,7 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _attempt(self, sender: Sender, lane: _Lane, item: queue.Claimed) -> None:
+    async def _attempt(self, sender: Sender, lane: Lane, item: queue.Claimed) -> None:
         try:
             async with lane.slots:
                 if self._stopping:
@@ -214,13 +192,13 @@ class Dispatcher:
                 self._record(lane, item, started_at, outcome)
         finally:
             lane.held -= 1
-            if lane.held == (self._options.prefetch - 1) * lane.sub.max_concurrency or (
+            if lane.refill_due(prefetch=self._options.prefetch) or (
                 self._once and len(self._tasks) <= 1
             ):
                 self.wake()
 
     async def _send(
-        self, sender: Sender, lane: _Lane, item: queue.Claimed, started_at: datetime
+        self, sender: Sender, lane: Lane, item: queue.Claimed, started_at: datetime
     ) -> Outcome:
         try:
             headers = request_headers(
@@ -241,7 +219,7 @@ class Dispatcher:
         )
 
     def _record(
-        self, lane: _Lane, item: queue.Claimed, started_at: datetime, outcome: Outcome
+        self, lane: Lane, item: queue.Claimed, started_at: datetime, outcome: Outcome
     ) -> None:
         result = outcome.result
         now = self._clock()
@@ -323,35 +301,7 @@ class Dispatcher:
                 raise
             logger.exception("reading subscriptions failed; keeping the ones known")
             return
-        self._update_lanes(stored)
-
-    def _update_lanes(self, stored: list[Subscription]) -> None:
-        seen = set()
-        for sub in stored:
-            seen.add(sub.name)
-            lane = self._lanes.get(sub.name)
-            if not sub.enabled:
-                if lane is not None:
-                    lane.active = False
-                continue
-            try:
-                creds = subs.resolve(sub, self._env)
-            except DeliveryError as exc:
-                logger.error("%s; its deliveries wait", exc)
-                if lane is not None:
-                    lane.active = False
-                continue
-            if lane is None:
-                self._lanes[sub.name] = _Lane(
-                    sub=sub, creds=creds, slots=asyncio.Semaphore(sub.max_concurrency)
-                )
-                continue
-            if sub.max_concurrency != lane.sub.max_concurrency:
-                lane.slots = asyncio.Semaphore(sub.max_concurrency)
-            lane.sub, lane.creds, lane.active = sub, creds, True
-        for name, lane in self._lanes.items():
-            if name not in seen:
-                lane.active = False
+        self._lanes.update(stored)
 
     async def _maybe_purge(self) -> None:
         every = self._options.purge_every

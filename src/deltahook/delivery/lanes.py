@@ -1,0 +1,98 @@
+"""Lanes: each enabled subscription at run time, with its own concurrency and claim size.
+
+A lane sends at most ``max_concurrency`` requests at once and holds (claimed, queued or in
+flight) at most ``prefetch`` times that many deliveries; it claims again once its backlog is
+down to one round of requests, so a claim's wait for a slot stays within one attempt's time
+and the lease (``queue.lease_for``) covers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from deltahook.delivery import queue
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.subscriptions import Credentials, Subscription
+from deltahook.errors import DeliveryError
+
+logger = logging.getLogger("deltahook.delivery")
+
+
+@dataclass(slots=True, kw_only=True)
+class Lane:
+    """One subscription at run time: its settings, resolved headers and concurrency."""
+
+    sub: Subscription
+    creds: Credentials
+    slots: asyncio.Semaphore
+    held: int = 0
+    active: bool = True
+
+    def want(self, *, prefetch: int, margin: timedelta) -> queue.Want | None:
+        """How many to claim now, or ``None`` while the lane's backlog is more than a round."""
+        limit = self.sub.max_concurrency
+        if not self.active or self.held > (prefetch - 1) * limit:
+            return None
+        return queue.Want(
+            count=prefetch * limit - self.held,
+            lease=queue.lease_for(self.sub.timeout, margin=margin),
+            retries=len(self.sub.schedule),
+        )
+
+    def refill_due(self, *, prefetch: int) -> bool:
+        """True when the backlog has just come down to where the lane claims again."""
+        return self.held == (prefetch - 1) * self.sub.max_concurrency
+
+
+class Lanes:
+    """The lanes of every subscription seen, kept in step with the store."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+        self._lanes: dict[str, Lane] = {}
+
+    def __getitem__(self, name: str) -> Lane:
+        return self._lanes[name]
+
+    def wants(self, *, prefetch: int, margin: timedelta) -> dict[str, queue.Want]:
+        found = {}
+        for name, lane in self._lanes.items():
+            want = lane.want(prefetch=prefetch, margin=margin)
+            if want is not None:
+                found[name] = want
+        return found
+
+    def update(self, stored: Iterable[Subscription]) -> None:
+        """Open, change or pause lanes; claims already made finish on the lane they hold."""
+        seen = set()
+        for sub in stored:
+            seen.add(sub.name)
+            self._update_one(sub)
+        for name, lane in self._lanes.items():
+            if name not in seen:
+                lane.active = False
+
+    def _update_one(self, sub: Subscription) -> None:
+        lane = self._lanes.get(sub.name)
+        if not sub.enabled:
+            if lane is not None:
+                lane.active = False
+            return
+        try:
+            creds = subs.resolve(sub, self._env)
+        except DeliveryError as exc:
+            logger.error("%s; its deliveries wait", exc)
+            if lane is not None:
+                lane.active = False
+            return
+        if lane is None:
+            slots = asyncio.Semaphore(sub.max_concurrency)
+            self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots)
+            return
+        if sub.max_concurrency != lane.sub.max_concurrency:
+            lane.slots = asyncio.Semaphore(sub.max_concurrency)
+        lane.sub, lane.creds, lane.active = sub, creds, True
