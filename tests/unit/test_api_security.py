@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from deltahook.api import create_app
 from deltahook.api.security import fingerprint, resolve_keys
+from deltahook.cli import main
 from deltahook.errors import ConfigError
 from tests.api_support import KEY, client, settings
 
@@ -129,3 +131,14 @@ def test_unknown_paths_and_methods_get_json_errors(api: TestClient) -> None:
     """404 and 405 answer with the same ErrorBody."""
     assert api.get("/v1/nothing-here").json()["error"] == "not_found"
     assert api.delete("/v1/event-types").json()["error"] == "method_not_allowed"
+
+
+def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    """`deltahook serve` with no key configured exits 1 with one line saying how to set one."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = CliRunner().invoke(
+        main, ["--database-url", url, "serve", "--port", "0"], env={"DELTAHOOK_API_KEYS": ""}
+    )
+    assert result.exit_code == 1
+    assert "needs at least one key" in result.stderr
+    assert "Traceback" not in result.output

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from deltahook.errors import (
     CatalogError,
@@ -133,6 +134,13 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "the database cannot be used right now; try again shortly")
 
 
+async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
+    logger.info(
+        "%s %s: the client went away before the body ended", request.method, request.url.path
+    )
+    return error_response(400, "the request body ended before it was complete")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("%s %s failed", request.method, request.url.path)
     return error_response(500, "internal error: this is a bug in deltahook; it has been logged")
@@ -145,4 +153,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _validation)
     app.add_exception_handler(DeltahookError, _deltahook)
     app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)
