@@ -86,3 +86,15 @@ def test_the_whole_attempt_is_bounded_by_the_timeout() -> None:
     outcome = send_with(lambda _: httpx.Response(200, stream=Trickle()), timeout=0.2)
     assert outcome.result.error == "timed out after 0.2 s"
     assert outcome.duration_ms < 2000
+
+
+def test_https_urls_get_a_tls_context_when_first_needed() -> None:
+    """The CA bundle loads on the first https request, not at start; errors stay results."""
+
+    async def go() -> Outcome:
+        async with Sender() as sender:
+            return await sender.send(url="https://127.0.0.1:9/", body=BODY, headers={}, timeout=2)
+
+    outcome = asyncio.run(go())
+    assert outcome.result.error is not None
+    assert outcome.result.error.startswith("connection failed")

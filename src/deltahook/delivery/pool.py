@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -34,11 +34,12 @@ class StackPool:
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: Callable[[], ssl.SSLContext],
         socket_options: Iterable[Any] = (NO_DELAY,),
         keepalive_expiry: float = KEEPALIVE_EXPIRY_S,
     ) -> None:
-        self._ssl_context = ssl_context
+        self._make_ssl_context = ssl_context
+        self._ssl_context: ssl.SSLContext | None = None  # loading CA certificates takes ~50 ms
         self._socket_options = list(socket_options)
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
@@ -84,6 +85,8 @@ class StackPool:
                 self._busy.add(connection)
                 return connection
             await connection.aclose()
+        if origin.scheme == b"https" and self._ssl_context is None:
+            self._ssl_context = self._make_ssl_context()
         connection = httpcore.AsyncHTTPConnection(
             origin=origin,
             ssl_context=self._ssl_context,
@@ -158,5 +161,6 @@ class _Transport(httpx.AsyncHTTPTransport):
 
 def pooled_transport(*, verify: bool = True) -> httpx.AsyncBaseTransport:
     """The transport the sender's client uses."""
-    context = httpx.create_ssl_context(verify=verify, trust_env=False)
-    return _Transport(StackPool(ssl_context=context))
+    return _Transport(
+        StackPool(ssl_context=lambda: httpx.create_ssl_context(verify=verify, trust_env=False))
+    )
