@@ -88,6 +88,20 @@ def measure(spec: dict[str, Any], *, repeat: int, template_db: Path | None = Non
     return reduce(outcomes)
 
 
+def interleaved(specs: list[dict[str, Any]], *, runs: int, template_db: Path) -> list[Measurement]:
+    """Run variants of a probe in turn (A B C A B C ...), each on a fresh database copy.
+
+    Drift in the machine's load then falls on every variant alike, which matters when the
+    figure is the difference between them. Each variant is reduced to its median.
+    """
+    outcomes: list[list[dict[str, Any]]] = [[] for _ in specs]
+    for _ in range(runs):
+        for spec, seen in zip(specs, outcomes, strict=True):
+            copy_db(template_db, Path(spec["db"]))
+            seen.append(probe(spec))
+    return [reduce(seen) for seen in outcomes]
+
+
 def reduce(outcomes: list[dict[str, Any]]) -> Measurement:
     timed_keys = {"seconds", "entities", "rss_peak_mb", "rss_start_mb", "gc_seconds"}
     median = statistics.median
