@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
 REPO = Path(__file__).resolve().parents[1]
 # A run shorter than this is repeated and its median reported; longer runs are trusted once.
@@ -114,6 +115,17 @@ def reduce(outcomes: list[dict[str, Any]]) -> Measurement:
         runs=len(outcomes),
         extra={k: v for k, v in outcomes[-1].items() if k not in timed_keys},
     )
+
+
+def code_fingerprint() -> str:
+    """A hash of deltahook's code, schemas and rules: a kept database is reused only with it."""
+    digest = xxhash.xxh3_64()
+    for folder in ("src/deltahook", "schemas", "rules"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".json", ".yaml"}:
+                digest.update(path.relative_to(REPO).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def copy_db(source: Path, target: Path) -> None:

@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import data
-from bench.measure import REPO, SHORT_RUN_S
+from bench.measure import REPO, SHORT_RUN_S, code_fingerprint
 from bench.suite import LARGE_N, Options, Suite
 from bench.table import Row, count, render
 
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         suite = Suite(options=options, work=work, log=_log)
         rows = list(suite.rows())
     elapsed = time.perf_counter() - started
+    if code_fingerprint() != suite.code:
+        _log("deltahook's code changed during the run: the figures may mix versions")
+        rows.append(Row(measure="warning", figure="deltahook's code changed during this run"))
     load = f"{load_before[0]:.2f} before, {os.getloadavg()[1]:.2f} over the last 5 min at the end"
     report = _report(rows, options, suite.rules_loaded, elapsed, load, argv)
     print(report)

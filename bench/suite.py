@@ -17,6 +17,7 @@ from bench.measure import (
     Measurement,
     ProbeError,
     checkpoint,
+    code_fingerprint,
     copy_db,
     interleaved,
     measure,
@@ -56,6 +57,7 @@ class Suite:
     loads: dict[tuple[int, str], Measurement] = field(default_factory=dict)
     runs: dict[tuple[Any, ...], Measurement] = field(default_factory=dict)
     rules_loaded: bool = False
+    code: str = field(default_factory=code_fingerprint)
 
     def rows(self) -> Iterator[Row]:
         n = self.options.n
@@ -90,12 +92,14 @@ class Suite:
     def template(self, n: int) -> Path:
         """A database holding ``v1`` of every kind measured at this size (loads are measured).
 
-        With ``--work`` it is kept, with its load measurements, for the next run.
+        With ``--work`` it is kept, with its load measurements, for the next run of the same
+        code (a changed schema or store would make it stale).
         """
         db = self.work / f"db-{n}" / "template.db"
         saved = db.with_name("loads.json")
-        if saved.exists():
-            for kind, fields in orjson.loads(saved.read_bytes()).items():
+        kept = orjson.loads(saved.read_bytes()) if saved.exists() else {}
+        if kept.get("code") == self.code:
+            for kind, fields in kept["loads"].items():
                 self.loads.setdefault((n, kind), Measurement(**fields))
             return db
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +113,7 @@ class Suite:
             self.log(f"  {t.seconds(load.seconds)}, {t.rate(load.rate)}")
         checkpoint(db)
         kinds = {kind: dataclasses.asdict(self.loads[(n, kind)]) for kind in self._kinds(n)}
-        saved.write_bytes(orjson.dumps(kinds))
+        saved.write_bytes(orjson.dumps({"code": self.code, "loads": kinds}))
         return db
 
     def _ingest_spec(
