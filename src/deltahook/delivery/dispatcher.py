@@ -7,9 +7,10 @@ or hanging endpoint fills only its own lane while the others keep flowing. Resul
 in batches (one insert of attempts, one update of deliveries) every 20 ms or so.
 
 Idle, it polls with a short backoff (``poll_min`` doubling up to ``poll_max``, 50 ms by
-default); ``wake()`` cuts the wait short, the hook for PostgreSQL ``LISTEN/NOTIFY`` or an
-in-process ingest. ``stop()`` (SIGINT / SIGTERM in the CLI) lets requests in flight finish,
-gives back claims not yet started and records everything before ``run`` returns.
+default); ``wake()`` cuts the wait short. On PostgreSQL a listener (``listen.py``) calls it
+when deliveries are queued, so the poll slows to ``poll_max_listening`` there. ``stop()``
+(SIGINT / SIGTERM in the CLI) lets requests in flight finish, gives back claims not yet
+started and records everything before ``run`` returns.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from deltahook.delivery import log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.lanes import Lane, Lanes
+from deltahook.delivery.listen import Listener
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.signing import request_headers
@@ -47,6 +49,8 @@ class DispatcherOptions:
     prefetch: int = 2
     poll_min: float = 0.005
     poll_max: float = 0.05
+    poll_max_listening: float = 1.0
+    listen: bool = True
     flush_delay: float = 0.02
     refresh_every: float = 5.0
     purge_every: timedelta | None = timedelta(hours=1)
@@ -130,20 +134,30 @@ class Dispatcher:
             self._pool = pool
             async with self._sender or Sender() as sender:
                 flusher = asyncio.create_task(self._flush_loop())
+                listener = self._listener()
                 try:
                     await self._refresh(force=True)
-                    await self._main(sender)
+                    await self._main(sender, listening=listener is not None)
                     await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
                     self._stopping = True
                     self._results_ready.set()
                     await flusher
                     await self._give_back()
+                    if listener is not None:
+                        await asyncio.to_thread(listener.stop)
         return self.stats
 
-    async def _main(self, sender: Sender) -> None:
+    def _listener(self) -> Listener | None:
+        if self._once or not self._options.listen or self._db_engine.dialect.name != "postgresql":
+            return None
+        return Listener(self._db_engine, self.wake).start()
+
+    async def _main(self, sender: Sender, *, listening: bool) -> None:
         assert self._nudge is not None
-        backoff = self._options.poll_min
+        options = self._options
+        poll_max = options.poll_max_listening if listening else options.poll_max
+        backoff = options.poll_min
         while not self._stopping:
             await self._refresh()
             await self._maybe_purge()
@@ -157,7 +171,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._nudge.wait(), timeout=backoff)
             except TimeoutError:
                 if not claimed:
-                    backoff = min(backoff * 2, self._options.poll_max)
+                    backoff = min(backoff * 2, poll_max)
             self._nudge.clear()
 
     async def _claim(self) -> list[queue.Claimed]:

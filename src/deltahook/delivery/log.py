@@ -20,6 +20,7 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.queue import QUEUED, TERMINAL
 from deltahook.delivery.retry import parse_schedule
 from deltahook.errors import DeliveryError
+from deltahook.store import outbox
 from deltahook.store.tables import attempts, deliveries, notifications
 
 DEFAULT_RETENTION = timedelta(days=7)
@@ -276,6 +277,8 @@ def _requeue(conn: Connection, condition: Any, *, now: datetime) -> int:
             updated_at=now,
         )
     )
+    if result.rowcount:
+        outbox.announce(conn)
     return int(result.rowcount)
 
 

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from deltahook.notifications import Notification, stable_id
 from deltahook.store.tables import deliveries, notifications, subscriptions
+
+CHANNEL = "deltahook_deliveries"
+"""PostgreSQL channel notified when deliveries are queued, so idle dispatchers wake at once."""
 
 
 def record(conn: Connection, items: Sequence[Notification], *, now: datetime) -> int:
@@ -39,7 +42,14 @@ def record(conn: Connection, items: Sequence[Notification], *, now: datetime) ->
     ]
     if rows:
         conn.execute(insert(deliveries), rows)
+        announce(conn)
     return len(rows)
+
+
+def announce(conn: Connection) -> None:
+    """Tell listening dispatchers that deliveries are due (PostgreSQL sends it on commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 def find(conn: Connection, *, idempotency_key: str) -> Notification | None:
