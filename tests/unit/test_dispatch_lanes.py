@@ -1,0 +1,82 @@
+"""Lanes: how much each subscription claims, and how they follow the stored settings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from deltahook.delivery.lanes import Lane, Lanes
+from deltahook.delivery.retry import DEFAULT_SCHEDULE
+from deltahook.delivery.subscriptions import Credentials, Subscription
+
+MARGIN = timedelta(seconds=30)
+
+
+def sub(**overrides: Any) -> Subscription:
+    values: dict[str, Any] = {
+        "name": "shop",
+        "url": "https://shop.example/",
+        "event_types": frozenset({"*"}),
+        "enabled": True,
+        "headers": {},
+        "secrets": (),
+        "header_style": "norce",
+        "timeout": 5.0,
+        "schedule": DEFAULT_SCHEDULE,
+        "max_concurrency": 10,
+        "source": "config",
+    }
+    return Subscription(**(values | overrides))
+
+
+def lane(held: int, *, active: bool = True) -> Lane:
+    creds = Credentials(headers={}, secrets=())
+    return Lane(sub=sub(), creds=creds, slots=asyncio.Semaphore(10), held=held, active=active)
+
+
+@pytest.mark.parametrize(
+    ("held", "count"),
+    [
+        (0, 20),  # empty: two rounds of ten
+        (10, 10),  # one round left: top up to two
+        (11, None),  # more than a round waiting: claim nothing, leases stay short
+        (20, None),
+    ],
+)
+def test_a_lane_claims_up_to_two_rounds_once_one_is_left(held: int, count: int | None) -> None:
+    want = lane(held).want(prefetch=2, margin=MARGIN)
+    assert (want.count if want else None) == count
+    if want:
+        assert want.lease == timedelta(seconds=45)  # three 5 s timeouts and the margin
+        assert want.retries == 16
+
+
+def test_a_paused_lane_claims_nothing() -> None:
+    assert lane(0, active=False).want(prefetch=2, margin=MARGIN) is None
+
+
+def test_refill_is_due_when_the_backlog_comes_down_to_one_round() -> None:
+    assert lane(10).refill_due(prefetch=2)
+    assert not lane(9).refill_due(prefetch=2)
+
+
+def test_lanes_follow_the_store() -> None:
+    """New, switched off, missing a variable, resized, gone."""
+    lanes = Lanes(env={})
+    lanes.update([sub(), sub(name="erp")])
+    assert set(lanes.wants(prefetch=2, margin=MARGIN)) == {"shop", "erp"}
+
+    lanes.update([sub(enabled=False), sub(name="erp")])
+    assert set(lanes.wants(prefetch=2, margin=MARGIN)) == {"erp"}
+
+    lanes.update([sub(), sub(name="erp", headers={"X-Key": "${MISSING}"})])
+    assert set(lanes.wants(prefetch=2, margin=MARGIN)) == {"shop"}
+
+    before = lanes["shop"].slots
+    lanes.update([sub(max_concurrency=3)])
+    assert lanes["shop"].slots is not before
+    assert lanes.wants(prefetch=2, margin=MARGIN)["shop"].count == 6
+    assert set(lanes.wants(prefetch=2, margin=MARGIN)) == {"shop"}  # erp is gone
