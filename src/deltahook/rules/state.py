@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from deltahook.changes.canonical import key_string
 from deltahook.rules.context import Ctx
+from deltahook.store.snapshots import chunks
 from deltahook.store.tables import notifications, rule_state
 
 _CHUNK = 500
@@ -24,8 +25,7 @@ def load(conn: Connection, keys: Sequence[StateKey]) -> dict[StateKey, str]:
     """The stored state of those (setting uid, row key) pairs that have one."""
     found: dict[StateKey, str] = {}
     unique = sorted(set(keys))
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
+    for chunk in chunks(unique, _CHUNK):
         query = select(rule_state.c.rule, rule_state.c.row_key, rule_state.c.state).where(
             tuple_(rule_state.c.rule, rule_state.c.row_key).in_(chunk)
         )
@@ -69,8 +69,7 @@ def save(
 def outbox_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Those of ``ids`` already stored as notifications (by an earlier batch of the job)."""
     found: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in chunks(ids, _CHUNK):
         query = select(notifications.c.id).where(notifications.c.id.in_(chunk))
         found.update(conn.execute(query).scalars())
     return found

@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, tuple_, update
 
 from deltahook.errors import ConflictError
 from deltahook.store.tables import entities
 
+_T = TypeVar("_T")
+
 # SQLite allows 32,766 bound parameters per statement; stay well clear of it.
-_IN_CHUNK = 2_000
+IN_CHUNK = 2_000
+
+
+def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """Consecutive slices of ``items`` small enough for one ``IN (...)`` each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +54,7 @@ def fetch(
     if bodies:
         columns.append(entities.c.body)
     found: dict[str, Stored] = {}
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start : start + _IN_CHUNK]
+    for chunk in chunks(keys):
         query = select(*columns).where(entities.c.kind == kind, entities.c.key.in_(chunk))
         for row in conn.execute(query):
             found[row[0]] = Stored(row[1], row[2], row[3] if bodies else None)
@@ -57,8 +64,7 @@ def fetch(
 def line_hashes(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, bytes | None]:
     """The hash of the feed line each stored snapshot was made from, by key (where known)."""
     found: dict[str, bytes | None] = {}
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start : start + _IN_CHUNK]
+    for chunk in chunks(keys):
         query = select(entities.c.key, entities.c.line_hash).where(
             entities.c.kind == kind, entities.c.key.in_(chunk)
         )
@@ -124,8 +130,7 @@ def keys_in_scope(conn: Connection, kind: str, scopes: Iterable[str] | None) -> 
         yield from conn.execute(query).scalars()
         return
     scope_list = sorted(scopes)
-    for start in range(0, len(scope_list), _IN_CHUNK):
-        chunk = scope_list[start : start + _IN_CHUNK]
+    for chunk in chunks(scope_list):
         yield from conn.execute(query.where(entities.c.scope.in_(chunk))).scalars()
 
 
@@ -134,8 +139,7 @@ def bodies_by_key(
 ) -> dict[tuple[str, str], bytes]:
     """Bodies of (kind, key) pairs that exist, e.g. the parents of changed entities."""
     found: dict[tuple[str, str], bytes] = {}
-    for start in range(0, len(pairs), _IN_CHUNK):
-        chunk = pairs[start : start + _IN_CHUNK]
+    for chunk in chunks(pairs):
         query = select(entities.c.kind, entities.c.key, entities.c.body).where(
             tuple_(entities.c.kind, entities.c.key).in_(chunk)
         )
