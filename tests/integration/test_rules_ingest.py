@@ -67,8 +67,8 @@ def count(engine: Engine, table: Any) -> int:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 't.db'}", batch_size=2)
+def engine(database_url: str) -> Iterator[Engine]:
+    settings = Settings(database_url=database_url, batch_size=2)
     with Engine.from_settings(settings) as engine:
         yield engine
 
@@ -196,9 +196,9 @@ def test_snapshots_and_notifications_are_stored_together(engine: Engine) -> None
         assert stored[n.id] == dict(n.payload)
 
 
-def test_preview_decides_like_ingest_and_writes_nothing(tmp_path: Path) -> None:
+def test_preview_decides_like_ingest_and_writes_nothing(database_url: str) -> None:
     """Preview returns what ingest then stores; the store and the rule state stay untouched."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 't.db'}", batch_size=2)
+    settings = Settings(database_url=database_url, batch_size=2)
     ids = iter(["job-1", "job-2", "job-2"])
     with Engine.from_settings(settings, clock=lambda: NOW) as engine:
         engine.new_id = lambda: next(ids)
