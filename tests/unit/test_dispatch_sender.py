@@ -20,8 +20,7 @@ def send_with(
     """One attempt through an httpx transport that answers with ``handler``."""
 
     async def go() -> Outcome:
-        client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
-        async with Sender(client=client) as sender:
+        async with Sender(transport=httpx.MockTransport(handler)) as sender:
             return await sender.send(url=URL, body=BODY, headers={"X-A": "1"}, timeout=timeout)
 
     return asyncio.run(go())
@@ -98,3 +97,54 @@ def test_https_urls_get_a_tls_context_when_first_needed() -> None:
     outcome = asyncio.run(go())
     assert outcome.result.error is not None
     assert outcome.result.error.startswith("connection failed")
+
+
+def follow_once(
+    status: int, location: str, *, headers: dict[str, str] | None = None
+) -> list[httpx.Request]:
+    """The requests made when the first answer is a ``status`` redirect to ``location``."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(status, headers={"Location": location})
+        return httpx.Response(200)
+
+    async def go() -> Outcome:
+        async with Sender(transport=httpx.MockTransport(answer)) as sender:
+            return await sender.send(url=URL, body=BODY, headers=headers or {}, timeout=5)
+
+    assert asyncio.run(go()).result.status_code == 200
+    return seen
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_307_and_308_repeat_the_post_with_its_body(status: int) -> None:
+    _, second = follow_once(status, "/moved")
+    assert (second.method, str(second.url), second.content) == (
+        "POST",
+        "https://shop.example/moved",  # a relative location resolves against the request
+        BODY,
+    )
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_301_302_and_303_after_a_post_become_a_get_without_body(status: int) -> None:
+    _, second = follow_once(status, "https://shop.example/thanks")
+    assert (second.method, second.content) == ("GET", b"")
+    assert "content-type" not in second.headers
+
+
+def test_authorization_goes_to_the_same_origin_only() -> None:
+    token = {"Authorization": "Bearer t0k3n", "X-Key": "k"}
+    _, same = follow_once(307, "https://shop.example/other", headers=token)
+    assert same.headers["authorization"] == "Bearer t0k3n"
+    _, other = follow_once(307, "https://elsewhere.example/", headers=token)
+    assert "authorization" not in other.headers
+    assert other.headers["x-key"] == "k"
+
+
+def test_a_redirect_to_another_scheme_is_an_error() -> None:
+    outcome = send_with(lambda _: httpx.Response(302, headers={"Location": "ftp://x/y"}))
+    assert outcome.result.error == "RemoteProtocolError: redirect to a ftp URL"
