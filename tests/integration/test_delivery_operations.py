@@ -327,3 +327,27 @@ def test_times_for_filters(text: str, expected: object) -> None:
 def test_a_bad_time_is_explained() -> None:
     with pytest.raises(DeliveryError, match="ISO 8601"):
         log.parse_when("yesterday", now=T0)
+
+
+def test_the_dispatcher_purges_the_log_now_and_then(world: World, shop: Receiver) -> None:
+    """On start (then hourly) it deletes what finished more than 7 days ago."""
+    world.subscribe("shop", shop.url)
+    world.notify()
+    world.run()
+    world.advance(7 * 24 * HOUR - 1)
+    world.run()
+    assert len(world.deliveries()) == 1  # 7 days less a second: kept
+    world.advance(2)
+    world.run()
+    assert world.deliveries() == []
+    assert world.attempts() == []
+
+
+def test_resend_to_a_switched_off_subscription_is_refused(world: World, shop: Receiver) -> None:
+    world.subscribe("shop", shop.url)
+    world.notify()
+    world.run()
+    row = world.delivery()
+    with world.db.begin() as conn:
+        subs.set_enabled(conn, "shop", enabled=False, now=world.now)
+        assert log.resend(conn, [row.id], now=world.now) == {row.id: "subscription off"}
