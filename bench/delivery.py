@@ -37,10 +37,10 @@ if __package__ in (None, ""):  # run as ``python bench/delivery.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 REPO = Path(__file__).resolve().parents[1]
-N = 10_000
+N = 5_000
 CONCURRENCY = 32
 BARE_BEST = 8
-LATENCY_SAMPLES = 200
+LATENCY_SAMPLES = 150
 PAYLOAD = {"ClientId": 1042, "ApplicationId": 7, "PartNo": "TSHIRT-BLK-M"}
 EVENT = "SkuChangedNotification"
 
