@@ -312,7 +312,14 @@ class Run:
             else:
                 self.result.counts.updated += 1
         now = self.clock()
-        snapshots.write(self.conn, self.kind.name, writes, now=now, job_id=self.result.job_id)
+        snapshots.write(
+            self.conn,
+            self.kind.name,
+            writes,
+            now=now,
+            job_id=self.result.job_id,
+            refs_follow_key=self.kind.refs_follow_key,
+        )
         snapshots.remove(self.conn, self.kind.name, removals)
         self._notify(changes, now)
 

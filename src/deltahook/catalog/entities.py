@@ -67,6 +67,13 @@ class EntityKind:
     not_sent_when_empty: frozenset[str] = frozenset()
 
     @property
+    def refs_follow_key(self) -> bool:
+        """True when parent key and scope are made of key fields, so they never change."""
+        key = set(self.key)
+        parent = set(self.parent.fields) if self.parent else set()
+        return parent <= key and set(self.scope) <= key
+
+    @property
     def is_flat(self) -> bool:
         """True when every property is a scalar, so the kind can be read from CSV."""
         return not self.collections and all(

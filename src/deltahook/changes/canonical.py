@@ -31,6 +31,8 @@ def key_string(values: Sequence[Any]) -> str:
 
 
 def _key_part(value: Any) -> str:
+    if type(value) is str and "|" not in value and "\\" not in value:
+        return value  # the common case, first
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

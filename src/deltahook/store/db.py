@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from deltahook.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CHECKPOINT_PAGES = 16_384
 
 
 def open_engine(url: str, *, check_schema: bool = True) -> Engine:
@@ -54,6 +55,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint the WAL every ~64 MB rather than every 4 MB: at the default, checkpoints
+        # were a third of a 1%-changed ingest's time.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

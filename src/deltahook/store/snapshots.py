@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from deltahook.errors import ConflictError
 from deltahook.store.tables import entities
@@ -73,7 +83,13 @@ def line_hashes(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, b
 
 
 def write(
-    conn: Connection, kind: str, writes: Sequence[SnapshotWrite], *, now: datetime, job_id: str
+    conn: Connection,
+    kind: str,
+    writes: Sequence[SnapshotWrite],
+    *,
+    now: datetime,
+    job_id: str,
+    refs_follow_key: bool = False,
 ) -> None:
     """Insert new entities and update changed ones, refusing to overwrite a newer version."""
     # One key order for every writer, so concurrent ingests lock rows in the same order.
@@ -85,6 +101,12 @@ def write(
             insert(entities), [_row(kind, w, now, job_id) | {"created_at": now} for w in new]
         )
     if changed:
+        values: dict[str, BindParameter[Any]] = {
+            name: bindparam(name)
+            for name in ("hash", "body", "version", "line_hash", "updated_at", "job_id")
+        }
+        if not refs_follow_key:  # else leave the indexed columns alone: they cannot change
+            values |= {"parent_key": bindparam("parent_key"), "scope": bindparam("scope")}
         statement = (
             update(entities)
             .where(
@@ -92,16 +114,7 @@ def write(
                 entities.c.key == bindparam("b_key"),
                 entities.c.version == bindparam("b_version"),
             )
-            .values(
-                parent_key=bindparam("parent_key"),
-                scope=bindparam("scope"),
-                hash=bindparam("hash"),
-                body=bindparam("body"),
-                version=bindparam("version"),
-                line_hash=bindparam("line_hash"),
-                updated_at=bindparam("updated_at"),
-                job_id=bindparam("job_id"),
-            )
+            .values(**values)
         )
         params = [
             _row(kind, w, now, job_id) | {"b_kind": kind, "b_key": w.key, "b_version": w.version}
