@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
+from deltahook.delivery import subscriptions
 from deltahook.errors import FeedError, IdempotencyConflictError
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
@@ -71,19 +72,25 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> Engine:
-        """Load the catalogs and the rule set (refusing an invalid one), then open the store."""
+        """Load the catalogs and the rule set (refusing an invalid one), then open the store.
+
+        The config file's subscriptions are synced into the store first, so what an ingest
+        queues follows the file as it is now.
+        """
         catalog = load_catalog(settings.entity_schemas_dir)
         events = load_event_catalog(settings.event_schemas_dir)
         rules = load_rules(
             settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
         )
+        db = open_engine(settings.database_url)
+        try:
+            with db.begin() as conn:
+                subscriptions.sync(conn, settings.subscriptions, now=clock())
+        except BaseException:
+            db.dispose()
+            raise
         return cls(
-            settings=settings,
-            catalog=catalog,
-            db=open_engine(settings.database_url),
-            rules=rules,
-            events=events,
-            clock=clock,
+            settings=settings, catalog=catalog, db=db, rules=rules, events=events, clock=clock
         )
 
     def close(self) -> None:

@@ -260,3 +260,30 @@ def test_an_invalid_line_is_rejected_even_when_its_key_is_known(engine: Engine) 
     ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7)])
     result = ingest(engine, "sku_onhand", [onhand("P1", OnhandValue="seven")])
     assert [(r.line, r.field) for r in result.rejects] == [(1, "OnhandValue")]
+
+
+def test_an_ingest_queues_deliveries_for_subscriptions_the_config_declares(
+    database_url: str,
+) -> None:
+    """A subscription added to the config file gets deliveries from the very next ingest."""
+    from deltahook.store.tables import deliveries
+
+    settings = Settings.model_validate(
+        {
+            "database_url": database_url,
+            "subscriptions": [
+                {
+                    "name": "erp",
+                    "url": "https://erp.example.com/hooks",
+                    "event_types": ["SkuOnHandBreakPointNotification"],
+                }
+            ],
+        }
+    )
+    with Engine.from_settings(settings) as engine:
+        ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7, MinimumValue=3)])
+        result = ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=2, MinimumValue=3)])
+        assert result.counts.deliveries == 1
+        with engine.db.connect() as conn:
+            (row,) = conn.execute(select(deliveries.c.subscription, deliveries.c.event_type))
+        assert tuple(row) == ("erp", "SkuOnHandBreakPointNotification")

@@ -21,7 +21,6 @@ from deltahook.api.limits import BodyLimit
 from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
 from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
 from deltahook.config import Settings
-from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
 
 FEED_PATHS = ("/v1/feeds/", "/v1/preview/")
@@ -39,9 +38,7 @@ def create_app(
     """
     keys = resolve_keys(settings.api_keys, env)
     owned = engine is None
-    engine = engine or Engine.from_settings(settings)
-    with engine.db.begin() as conn:  # the config file's subscriptions, as every command does
-        subs.sync(conn, settings.subscriptions, now=engine.clock())
+    engine = engine or Engine.from_settings(settings)  # which syncs the config's subscriptions
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
