@@ -26,6 +26,7 @@ from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
 from deltahook.feeds.readers import Item, Record, Reject
+from deltahook.feeds.seen import SeenKeys
 from deltahook.feeds.validate import RecordValidator
 from deltahook.notifications import Notification
 from deltahook.store import outbox, snapshots
@@ -102,7 +103,7 @@ class Run:
     batch_size: int
     commit: bool
     collect: bool
-    _seen: set[int] = field(default_factory=set)
+    _seen: SeenKeys = field(default_factory=SeenKeys)
     _scopes: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -160,15 +161,14 @@ class Run:
     def _note_duplicate(
         self, key: str, line: int, *batches: dict[str, _Candidate | Record] | dict[str, Record]
     ) -> None:
-        tag = xxhash.xxh3_64_intdigest(key)
-        if tag in self._seen:
+        if self._seen.add(xxhash.xxh3_64_intdigest(key)):
             self.result.counts.duplicates += 1
-            self.result.notices.append(
-                f"line {line}: duplicate key {key!r} in this feed; the last one wins"
-            )
+            if len(self.result.notices) < MAX_REJECTS_KEPT:
+                self.result.notices.append(
+                    f"line {line}: duplicate key {key!r} in this feed; the last one wins"
+                )
             for batch in batches:
                 batch.pop(key, None)
-        self._seen.add(tag)
 
     def _skip_verbatim(
         self, verbatim: dict[str, Record], batch: dict[str, _Candidate | Record]

@@ -1,0 +1,42 @@
+"""The keys a feed has carried so far, for duplicate reports and the full-feed sweep.
+
+A Python ``set`` of a million 64-bit key hashes takes about 77 MB; this keeps them in a sorted
+``array`` of 8 bytes each plus a bounded set of recent ones, so a feed's memory stays flat as
+it grows. Lookups are a set probe and a binary search.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left
+
+RECENT_LIMIT = 1 << 18
+
+
+class SeenKeys:
+    """A growing set of 64-bit integers in about 8 bytes each."""
+
+    def __init__(self, *, recent_limit: int = RECENT_LIMIT) -> None:
+        self._sorted = array("Q")
+        self._recent: set[int] = set()
+        self._limit = recent_limit
+
+    def add(self, tag: int) -> bool:
+        """Add ``tag``; True when it was there already."""
+        if tag in self:
+            return True
+        self._recent.add(tag)
+        if len(self._recent) >= self._limit:
+            self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
+            self._recent = set()
+        return False
+
+    def __contains__(self, tag: object) -> bool:
+        if tag in self._recent:
+            return True
+        index = bisect_left(self._sorted, tag)  # type: ignore[call-overload]
+        return index < len(self._sorted) and bool(self._sorted[index] == tag)
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._recent)
