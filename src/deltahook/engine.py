@@ -175,21 +175,13 @@ class Engine:
 
     def emit(
         self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> tuple[Notification, int]:
-        """Validate an event posted directly and record it; returns it and its delivery count.
+    ) -> Emitted:
+        """Validate an event posted directly and record it with its deliveries.
 
         Raises ``EventError`` when it is invalid. Recording the same ``idempotency_key`` twice
-        stores it once (the second call returns the stored event and 0 deliveries).
-        """
-        emitted = self.emit_event(event_type, payload, idempotency_key=idempotency_key)
-        return emitted.event, emitted.deliveries
-
-    def emit_event(
-        self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> Emitted:
-        """``emit``, also saying whether the idempotency key found the event already stored.
-
-        A key already used for a different type or payload raises ``IdempotencyConflictError``.
+        stores it once: the second call returns the stored event, ``replayed`` and no
+        deliveries; a key already used for another type or payload raises
+        ``IdempotencyConflictError``.
         """
         events = self.events or load_event_catalog(self.settings.event_schemas_dir)
         now = self.clock()
@@ -317,7 +309,7 @@ class Engine:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Emitted:
-    """An event recorded by ``emit_event``: its deliveries, and whether it was there before."""
+    """An event recorded by ``emit``: its deliveries, and whether it was there before."""
 
     event: Notification
     deliveries: int

@@ -300,8 +300,10 @@ def test_each_ingest_records_its_job_completed_event(engine: Engine) -> None:
 def test_emit_validates_and_records_an_event_once_per_idempotency_key(engine: Engine) -> None:
     """A valid order event is recorded (constants filled in); a bad one is refused."""
     payload = {"OrderId": 9, "OrderNo": "1009", "ClientOrderRef": "W-9", "Source": "web"}
-    event, _ = engine.emit("OrderConfirmedEvent", payload, idempotency_key="order-9")
-    again, deliveries = engine.emit("OrderConfirmedEvent", payload, idempotency_key="order-9")
+    event = engine.emit("OrderConfirmedEvent", payload, idempotency_key="order-9").event
+    repeat = engine.emit("OrderConfirmedEvent", payload, idempotency_key="order-9")
+    again, deliveries = repeat.event, repeat.deliveries
+    assert repeat.replayed
     assert event.id == again.id
     assert deliveries == 0
     assert event.payload == payload | {"ClientId": 1, "ApplicationId": 1}

@@ -255,7 +255,8 @@ def emit(
 
     payload = _read_object(file)
     with Engine.from_settings(state.settings) as engine:
-        event, deliveries = engine.emit(event_type, payload, idempotency_key=idempotency_key)
+        emitted = engine.emit(event_type, payload, idempotency_key=idempotency_key)
+        event, deliveries = emitted.event, emitted.deliveries
     if as_json:
         print_json(event.to_json() | {"deliveries": deliveries})
         return

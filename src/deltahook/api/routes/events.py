@@ -52,7 +52,7 @@ async def post_event(
     if event_type not in events:
         raise HTTPException(404, unknown_type_message(event_type, events.names()))
     emitted = await anyio.to_thread.run_sync(
-        lambda: engine.emit_event(event_type, payload, idempotency_key=idempotency_key)
+        lambda: engine.emit(event_type, payload, idempotency_key=idempotency_key)
     )
     if emitted.replayed:
         response.status_code = 200
