@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -25,6 +25,7 @@ from deltahook.changes import canonical
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
+from deltahook.feeds.merge import merge_records, without_unsent
 from deltahook.feeds.readers import Item, Record, Reject
 from deltahook.feeds.seen import SeenKeys
 from deltahook.feeds.validate import RecordValidator
@@ -223,16 +224,29 @@ class Run:
         if not batch:
             return
         for attempt in range(1, _CONFLICT_RETRIES + 1):
+            before = self._tally()
             try:
                 self._apply(batch)
             except (ConflictError, IntegrityError, OperationalError) as exc:
                 if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
                 self.conn.rollback()
+                self._untally(before)  # the batch is applied afresh: count it once
                 continue
             if self.commit:
                 self.conn.commit()
             return
+
+    def _tally(self) -> tuple[Counts, int, int, int]:
+        r = self.result
+        return replace(r.counts), len(r.rejects), len(r.changes), len(r.notifications)
+
+    def _untally(self, tally: tuple[Counts, int, int, int]) -> None:
+        counts, rejects, changes, notifications = tally
+        self.result.counts = counts
+        del self.result.rejects[rejects:]
+        del self.result.changes[changes:]
+        del self.result.notifications[notifications:]
 
     def _apply(self, batch: Sequence[_Candidate | Record]) -> None:
         keys = [_key_of(self.kind, item) for item in batch]
@@ -259,11 +273,7 @@ class Run:
             assert isinstance(item, Record)
             key = canonical.entity_key(self.kind, item.data)
             old = stored.get(key)
-            patch = {
-                k: v
-                for k, v in item.data.items()
-                if not (k in self.kind.not_sent_when_empty and _is_empty(v))
-            }
+            patch = without_unsent(self.kind, item.data)
             base = (
                 canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
             )
@@ -383,33 +393,8 @@ def _quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:
     return canonical.key_string(values)
 
 
-def _is_empty(value: Any) -> bool:
-    """Null or a numeric zero: how some imports say "not sent" (never ``false``)."""
-    return value is None or (type(value) in (int, float) and value == 0)
-
-
 def _key_of(kind: EntityKind, item: _Candidate | Record) -> str:
     return item.key if isinstance(item, _Candidate) else canonical.entity_key(kind, item.data)
-
-
-def merge_records(kind: EntityKind, base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """A merge record applied to a stored record: absent fields keep their value.
-
-    Keyed collections merge row by row: rows in the patch are merged into the stored row with
-    the same key (or added); rows the patch leaves out are kept.
-    """
-    merged = dict(base)
-    for name, value in patch.items():
-        coll = kind.collections.get(name)
-        if coll is None or not isinstance(value, list) or not isinstance(merged.get(name), list):
-            merged[name] = value
-            continue
-        rows = {canonical.key_string([r.get(k) for k in coll.key]): r for r in merged[name]}
-        for row in value:
-            row_key = canonical.key_string([row.get(k) for k in coll.key])
-            rows[row_key] = {**rows.get(row_key, {}), **row}
-        merged[name] = list(rows.values())
-    return merged
 
 
 @contextmanager
