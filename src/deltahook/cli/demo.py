@@ -1,7 +1,14 @@
-"""``deltahook demo``: the sample feeds ingested twice, and what changed the second time."""
+"""``deltahook demo``: the whole story on the sample feeds, with a local receiver.
+
+v1 of every fixture feed goes into a fresh SQLite file; a local receiver starts and is
+subscribed to every type; v2 goes in, and what changed becomes notifications and deliveries;
+one dispatcher pass delivers them; the log shows what the receiver got.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -11,6 +18,11 @@ from rich.table import Table
 
 from deltahook.cli.app import State, friendly, main, out
 from deltahook.cli.feeds import print_summary
+from deltahook.config import Settings
+from deltahook.delivery import log
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.signing import generate_secret
 from deltahook.engine import Engine
 from deltahook.pipeline import Mode, RunResult
 
@@ -48,29 +60,72 @@ DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (
 @click.pass_obj
 @friendly
 def demo(state: State, folder: Path, database: Path) -> None:
-    """Ingest the sample feeds (v1, then v2) into a fresh SQLite file and show what changed."""
+    """The sample feeds (v1, then v2) into a fresh SQLite file, delivered to a local receiver."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = state.settings.model_copy(update={"database_url": f"sqlite:///{database}"})
-    with Engine.from_settings(settings) as engine:
-        for version in ("v1", "v2"):
-            out.rule(f"[bold]{version}[/]: {folder / version}")
-            results = [
-                _ingest(engine, folder / version / name, kind, mode, version)
-                for kind, name, mode in DEMO_FEEDS
-            ]
-        out.print(_changes_table(results))
+    base = state.settings.model_copy(update={"database_url": f"sqlite:///{database}"})
+    out.rule(f"[bold]v1[/]: {folder / 'v1'} (first sight of every entity)")
+    with Engine.from_settings(base) as engine:
+        _ingest_all(engine, folder / "v1", first=True)
+    with Receiver() as receiver:
+        settings = _subscribed(base, receiver.url)
+        out.rule(f"[bold]v2[/]: {folder / 'v2'}, a local receiver subscribed at {receiver.url}")
+        with Engine.from_settings(settings) as engine:
+            results = _ingest_all(engine, folder / "v2", first=False)
+            out.print(_changes_table(results))
+            _deliver(engine)
+            _show_log(engine, len(receiver.requests))
     out.print(
-        f"Snapshots are in {database}; try `deltahook --database-url sqlite:///{database} "
-        "ingest sku fixtures/v2/sku.ndjson --json`."
+        f"The store is {database}; look around with `deltahook --database-url "
+        f"sqlite:///{database} log --attempts` or `... status`."
     )
 
 
-def _ingest(engine: Engine, path: Path, kind: str, mode: Mode, version: str) -> RunResult:
-    started = time.perf_counter()
-    result = engine.ingest(kind, path, mode=mode if version == "v2" else "upsert", collect=True)
-    print_summary(result, time.perf_counter() - started)
-    return result
+def _ingest_all(engine: Engine, folder: Path, *, first: bool) -> list[RunResult]:
+    results = []
+    for kind, name, mode in DEMO_FEEDS:
+        started = time.perf_counter()
+        result = engine.ingest(
+            kind, folder / name, mode="upsert" if first else mode, collect=not first
+        )
+        print_summary(result, time.perf_counter() - started)
+        results.append(result)
+    return results
+
+
+def _subscribed(settings: Settings, url: str) -> Settings:
+    """The settings with one signed subscription to every type, at the local receiver."""
+    subscription = {
+        "name": "demo-receiver",
+        "url": url,
+        "event_types": ["*"],
+        "secrets": [generate_secret(os.urandom(32))],
+    }
+    return Settings.model_validate(
+        settings.model_dump() | {"allow_private_urls": True, "subscriptions": [subscription]}
+    )
+
+
+def _deliver(engine: Engine) -> None:
+    dispatcher = Dispatcher(engine.db, options=DispatcherOptions(worker_id="demo"))
+    stats = asyncio.run(dispatcher.run(once=True))
+    out.print(
+        f"[bold]deliver --once[/]: {stats.attempts:,} attempts, {stats.delivered:,} "
+        f"delivered, {stats.retrying:,} to retry, {stats.dead:,} dead"
+    )
+
+
+def _show_log(engine: Engine, received: int) -> None:
+    with engine.db.connect() as conn:
+        rows = log.entries(conn, log.LogFilter(limit=1000), now=engine.clock())
+    by_type = Counter(row["event_type"] for row in rows)
+    table = Table(title=f"The delivery log: the receiver got {received:,} signed requests")
+    for column in ("event type", "deliveries", "status"):
+        table.add_column(column)
+    for event_type, count in sorted(by_type.items()):
+        statuses = Counter(row["status"] for row in rows if row["event_type"] == event_type)
+        table.add_row(event_type, str(count), ", ".join(f"{s} {n}" for s, n in statuses.items()))
+    out.print(table)
 
 
 def _changes_table(results: list[RunResult]) -> Table:
