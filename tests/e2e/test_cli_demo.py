@@ -1,0 +1,27 @@
+"""The README's first command: the demo tells the whole story and delivers everything."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deltahook.cli import main
+
+
+def test_demo_delivers_every_notification_of_v2_to_its_receiver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1 and v2 are ingested, and every v2 notification reaches the local receiver."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    delivered = re.search(r"(\d+) attempts, (\d+) delivered, 0 to retry, 0 dead", result.output)
+    assert delivered is not None, result.output
+    attempts, count = map(int, delivered.groups())
+    assert attempts == count > 0
+    assert f"the receiver got {count} signed requests" in result.output
+    assert "SkuOnHandBreakPointNotification" in result.output
+    assert (tmp_path / ".deltahook" / "demo.db").exists()
