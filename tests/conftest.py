@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from deltahook.delivery.receiver import Receiver
+from tests.delivery_support import World
+
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get(
     "DELTAHOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -65,3 +68,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'deltahook.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local webhook receiver that records what it gets."""
+    with Receiver() as server:
+        yield server
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    """A store with subscriptions and a dispatcher to drive, on each database."""
+    w = World(database_url)
+    yield w
+    w.close()

@@ -21,12 +21,6 @@ from tests.delivery_support import World
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as server:
-        yield server
-
-
-@pytest.fixture
 def world(database_url: str) -> Iterator[World]:
     w = World(database_url, now=utc_now())
     yield w

@@ -28,13 +28,6 @@ def erp() -> Iterator[Receiver]:
         yield server
 
 
-@pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
-    yield w
-    w.close()
-
-
 def make_history(world: World, shop: Receiver, erp: Receiver) -> dict[str, str]:
     """Four notifications an hour apart to two subscriptions (one retry each); erp always fails.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -13,19 +12,6 @@ from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.engine import utc_now
 from tests.delivery_support import NEW_SECRET, SECRET, T0, World
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as server:
-        yield server
-
-
-@pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
-    yield w
-    w.close()
 
 
 def test_500_twice_then_200_is_three_requests_with_one_message_id(

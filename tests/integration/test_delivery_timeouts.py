@@ -26,13 +26,6 @@ def fast() -> Iterator[Receiver]:
         yield server
 
 
-@pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
-    yield w
-    w.close()
-
-
 def test_a_hanging_endpoint_times_out_while_another_goes_through(
     world: World, slow: Receiver, fast: Receiver
 ) -> None:
