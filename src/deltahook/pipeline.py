@@ -257,13 +257,15 @@ class Run:
         else:
             candidates = [c for c in batch if isinstance(c, _Candidate)]
         changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
-        self.result.counts.unchanged += len(candidates) - len(changed)
-        if not changed:
-            return
-        if not merge:
+        if changed and not merge:
             old_keys = [c.key for c in changed if c.key in stored]
             stored.update(snapshots.fetch(self.conn, self.kind.name, old_keys, bodies=True))
-        self._commit_changes(changed, stored)
+            # A concurrent ingest may have committed between the two reads: compare again, or
+            # a record it already stored would be written once more (an empty change).
+            changed = [c for c in changed if (s := stored.get(c.key)) is None or s.hash != c.hash]
+        self.result.counts.unchanged += len(candidates) - len(changed)
+        if changed:
+            self._commit_changes(changed, stored)
 
     def _merged(
         self, batch: Sequence[_Candidate | Record], stored: dict[str, snapshots.Stored]
