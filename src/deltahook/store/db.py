@@ -26,7 +26,9 @@ def open_engine(url: str, *, check_schema: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(parsed.render_as_string(hide_password=False))
     else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        # No server-side prepared statements: PostgreSQL would keep the generic plan it made
+        # while the tables were small (a sequential scan) for the whole of a large first load.
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     if check_schema:
         from deltahook.store.schema import ensure_current
 
