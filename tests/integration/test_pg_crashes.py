@@ -77,8 +77,14 @@ class Version:
 
 
 def clean_run(config: Path, feeds: list[Path], url: str) -> list[Version]:
-    """The feeds ingested one after the other into a fresh database, nothing killed."""
-    settings = load_settings(config, overrides={"database_url": url})
+    """The feeds ingested one after the other into a fresh database, nothing killed.
+
+    Each feed in one batch: a notification's explanation lists the matches of the batch that
+    first fired it, and a later batch of the job that would fire it again adds none, so with
+    smaller batches a SKU row whose change only a later batch saw would look like no source.
+    """
+    overrides = {"database_url": url, "batch_size": SKUS * 3}
+    settings = load_settings(config, overrides=overrides)
     versions = []
     with Engine.from_settings(settings) as engine:
         for feed in feeds:
