@@ -27,9 +27,12 @@ _ENV = {
 }
 
 
-def _bundled(name: str) -> Path:
-    """``schemas/`` or ``rules/`` of the source tree this package runs from."""
-    return Path(__file__).resolve().parents[2] / name
+def shipped(name: str) -> Path:
+    """``schemas``, ``rules`` or ``fixtures`` as shipped: inside an installed wheel
+    (``deltahook/_shipped/``), else at the top of the source tree this package runs from."""
+    package = Path(__file__).resolve().parent
+    inside = package / "_shipped" / name
+    return inside if inside.is_dir() else package.parents[1] / name
 
 
 class Settings(BaseModel):
@@ -38,8 +41,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = "sqlite:///.deltahook/deltahook.db"
-    schemas_dir: Path = Field(default_factory=lambda: _bundled("schemas"))
-    rules_dir: Path = Field(default_factory=lambda: _bundled("rules"))
+    schemas_dir: Path = Field(default_factory=lambda: shipped("schemas"))
+    rules_dir: Path = Field(default_factory=lambda: shipped("rules"))
     constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     job_events: bool = True

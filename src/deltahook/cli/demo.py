@@ -18,15 +18,13 @@ from rich.table import Table
 
 from deltahook.cli.app import State, friendly, main, out
 from deltahook.cli.feeds import print_summary
-from deltahook.config import Settings
+from deltahook.config import Settings, shipped
 from deltahook.delivery import log
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.signing import generate_secret
 from deltahook.engine import Engine
 from deltahook.pipeline import Mode, RunResult
-
-SHIPPED_FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 # Parents before children; the second version of the stock feed is a full feed.
 DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (
@@ -46,7 +44,7 @@ DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (
     "--fixtures",
     "folder",
     type=click.Path(path_type=Path, file_okay=False),
-    default=lambda: SHIPPED_FIXTURES,
+    default=lambda: shipped("fixtures"),
     show_default="the shipped fixtures/",
     help="Folder with v1/ and v2/ sample feeds.",
 )
