@@ -35,8 +35,8 @@ from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
 from deltahook.store import outbox
-from deltahook.store.db import open_engine
-from deltahook.store.tables import ingest_jobs, job_rejects
+from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
+from deltahook.store.tables import entities, ingest_jobs, job_rejects, rule_state
 
 Clock = Callable[[], datetime]
 Source = Path | IO[bytes]
@@ -258,6 +258,9 @@ class Engine:
                 conn.rollback()
             else:
                 self._finish_job(conn, result, status="succeeded")
+                if result.counts.inserted >= ANALYZE_AFTER:
+                    refresh_statistics(conn, entities, rule_state)
+                    conn.commit()
         return result
 
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> None:

@@ -287,3 +287,28 @@ def test_an_ingest_queues_deliveries_for_subscriptions_the_config_declares(
         with engine.db.connect() as conn:
             (row,) = conn.execute(select(deliveries.c.subscription, deliveries.c.event_type))
         assert tuple(row) == ("erp", "SkuOnHandBreakPointNotification")
+
+
+@pytest.mark.postgres
+def test_a_large_insert_leaves_the_planner_statistics_current(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a job that inserted at least ``ANALYZE_AFTER`` snapshots the entities table is
+    analysed at once, so the planner knows its rows (``reltuples``; -1 for never analysed). A
+    smaller job leaves it to autovacuum."""
+    monkeypatch.setattr("deltahook.engine.ANALYZE_AFTER", 5)
+
+    def rows_known(engine: Engine) -> float:
+        with engine.db.connect() as conn:
+            return float(
+                conn.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class"
+                    " WHERE oid = to_regclass(current_schema() || '.entities')"
+                ).scalar_one()
+            )
+
+    with Engine.from_settings(Settings(database_url=pg_url)) as engine:
+        ingest(engine, "sku", [sku(f"P{n}") for n in range(4)])
+        assert rows_known(engine) < 0
+        ingest(engine, "sku", [sku(f"P{n}") for n in range(4, 10)])
+        assert rows_known(engine) == 10

@@ -9,10 +9,10 @@ from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from deltahook.changes.canonical import key_string
 from deltahook.rules.context import Ctx
-from deltahook.store.snapshots import chunks
+from deltahook.store.snapshots import chunks, one_of
 from deltahook.store.tables import notifications, rule_state
 
-_CHUNK = 500
+_CHUNK = 500  # (rule, row key) pairs: two parameters each
 StateKey = tuple[str, str]
 
 
@@ -69,7 +69,6 @@ def save(
 def outbox_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Those of ``ids`` already stored as notifications (by an earlier batch of the job)."""
     found: set[str] = set()
-    for chunk in chunks(ids, _CHUNK):
-        query = select(notifications.c.id).where(notifications.c.id.in_(chunk))
-        found.update(conn.execute(query).scalars())
+    for id_in in one_of(conn, notifications.c.id, ids):
+        found.update(conn.execute(select(notifications.c.id).where(id_in)).scalars())
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -13,6 +13,8 @@ from deltahook.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_PAGES = 16_384
+# A job that inserted at least this many snapshots refreshes the planner's statistics.
+ANALYZE_AFTER = 10_000
 
 
 def open_engine(url: str, *, check_schema: bool = True) -> Engine:
@@ -41,6 +43,17 @@ def open_engine(url: str, *, check_schema: bool = True) -> Engine:
             engine.dispose()
             raise
     return engine
+
+
+def refresh_statistics(conn: Connection, *tables: Table) -> None:
+    """On PostgreSQL, ``ANALYZE`` ``tables`` now rather than whenever autovacuum comes round.
+
+    Until then a table a first load filled has no statistics, and the planner reads a batch's
+    keys by scanning every row of the kind instead of the primary key: the first 1%-changed
+    ingest of 100k SKUs after the load took 9.1 s, against 4.6 s once analysed.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {', '.join(table.name for table in tables)}")
 
 
 def _sqlite_engine(url: str) -> Engine:

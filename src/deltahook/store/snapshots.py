@@ -8,9 +8,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
+    ColumnElement,
     Connection,
+    String,
     and_,
+    any_,
     bindparam,
     delete,
     insert,
@@ -32,6 +36,22 @@ def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
     """Consecutive slices of ``items`` small enough for one ``IN (...)`` each."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def one_of(
+    conn: Connection, column: ColumnElement[str], values: Sequence[str]
+) -> Iterator[ColumnElement[bool]]:
+    """``column IN values`` as conditions to run one after the other.
+
+    On PostgreSQL one condition with the values in one array parameter (``= ANY(...)``): bound,
+    sent and planned as one value rather than thousands (a third of a 1%-changed ingest went
+    into expanding ``IN`` lists). Elsewhere ``IN`` lists of ``IN_CHUNK`` values each.
+    """
+    if conn.dialect.name == "postgresql":
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        return
+    for chunk in chunks(values):
+        yield column.in_(chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +84,8 @@ def fetch(
     if bodies:
         columns.append(entities.c.body)
     found: dict[str, Stored] = {}
-    for chunk in chunks(keys):
-        query = select(*columns).where(entities.c.kind == kind, entities.c.key.in_(chunk))
+    for key_in in one_of(conn, entities.c.key, keys):
+        query = select(*columns).where(entities.c.kind == kind, key_in)
         for row in conn.execute(query):
             found[row[0]] = Stored(row[1], row[2], row[3] if bodies else None)
     return found
@@ -74,10 +94,8 @@ def fetch(
 def line_hashes(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, bytes | None]:
     """The hash of the feed line each stored snapshot was made from, by key (where known)."""
     found: dict[str, bytes | None] = {}
-    for chunk in chunks(keys):
-        query = select(entities.c.key, entities.c.line_hash).where(
-            entities.c.kind == kind, entities.c.key.in_(chunk)
-        )
+    for key_in in one_of(conn, entities.c.key, keys):
+        query = select(entities.c.key, entities.c.line_hash).where(entities.c.kind == kind, key_in)
         found.update((key, line_hash) for key, line_hash in conn.execute(query))
     return found
 
