@@ -12,7 +12,7 @@ from deltahook.engine import Engine
 from deltahook.errors import DeltahookError
 from deltahook.feeds.readers import Reject
 from deltahook.notifications import Notification
-from deltahook.pipeline import RunResult
+from deltahook.results import RunResult
 
 __version__ = "0.1.0"
 

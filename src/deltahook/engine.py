@@ -29,7 +29,8 @@ from deltahook.delivery import subscriptions
 from deltahook.errors import FeedError, IdempotencyConflictError
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
-from deltahook.pipeline import MODES, Decider, Mode, Run, RunResult
+from deltahook.pipeline import Decider, Run
+from deltahook.results import MODES, Mode, RunResult
 from deltahook.rules.direct import direct_event, job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules

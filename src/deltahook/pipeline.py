@@ -1,9 +1,10 @@
 """Ingest and preview: the one path from a feed to stored snapshots and notifications.
 
-Per batch of records: validate, key, normalise and hash each record; fetch the stored hashes of
-the batch's keys in one query; diff only the entities whose hash changed; decide notifications;
-write snapshots and notifications in one transaction. Preview runs exactly this code inside one
-transaction that is rolled back at the end.
+Per batch of records: admit them (validate, key, normalise and hash each; see ``admission``),
+fetch the stored hashes of the batch's keys in one query; diff only the entities whose hash
+changed; decide notifications; write snapshots and notifications in one transaction, retried
+whole when a concurrent ingest got there first. A full feed ends with a sweep of what it left
+out. Preview runs exactly this code inside one transaction that is rolled back at the end.
 """
 
 from __future__ import annotations
@@ -11,30 +12,26 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
 import orjson
 import xxhash
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from deltahook.admission import Admission, Candidate, key_of
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
-from deltahook.feeds.merge import merge_records, without_unsent
-from deltahook.feeds.readers import Item, Record, Reject
-from deltahook.feeds.seen import SeenKeys
-from deltahook.feeds.validate import RecordValidator
+from deltahook.feeds.readers import Item, Record
 from deltahook.notifications import Notification
+from deltahook.results import Counts, Mode, RunResult
 from deltahook.store import outbox, snapshots
 
-Mode = Literal["upsert", "merge", "full"]
-MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
-MAX_REJECTS_KEPT = 10_000
 _CONFLICT_RETRIES = 5
 
 
@@ -44,51 +41,6 @@ class Decider(Protocol):
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]: ...
-
-
-@dataclass(slots=True)
-class Counts:
-    received: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    unchanged: int = 0
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-    notifications: int = 0
-    deliveries: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
-@dataclass(slots=True, kw_only=True)
-class RunResult:
-    """What one ingest (or preview) did: counts, rejects, and on request the changes."""
-
-    job_id: str
-    kind: str
-    mode: Mode
-    counts: Counts = field(default_factory=Counts)
-    rejects: list[Reject] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    changes: list[EntityChange] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-    near_misses: list[dict[str, Any]] = field(default_factory=list)  # preview --explain
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """A record made ready to compare: its key, canonical body and hash (or None to delete)."""
-
-    line: int
-    key: str
-    parent_key: str | None
-    scope: str
-    body: dict[str, Any] | None
-    data: bytes = b""
-    hash: bytes = b""
-    line_hash: bytes | None = None
 
 
 @dataclass(kw_only=True)
@@ -104,15 +56,9 @@ class Run:
     batch_size: int
     commit: bool
     collect: bool
-    _seen: SeenKeys = field(default_factory=SeenKeys)
-    _scopes: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._full = RecordValidator(self.kind)
-        self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
-        # A merge record's effect depends on what is stored, so only whole records may be
-        # recognised as unchanged by their bytes alone.
-        self._line_hashes = self.mode != "merge"
+        self._admission = Admission(self.kind, self.mode, self.result)
 
     def feed(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> None:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
@@ -125,102 +71,13 @@ class Run:
                 self._sweep()
 
     def _batch(self, items: list[Item]) -> None:
-        records: dict[str, _Candidate | Record] = {}
-        verbatim: dict[str, Record] = {}
-        for item in items:
-            self.result.counts.received += 1
-            if isinstance(item, Reject):
-                self._reject(item)
-                continue
-            self._admit(item, records, verbatim)
-        if verbatim:
-            self._skip_verbatim(verbatim, records)
-        self._apply_with_retry(list(records.values()))
+        batch = self._admission.batch(items)
+        if batch.verbatim:
+            stored = snapshots.line_hashes(self.conn, self.kind.name, list(batch.verbatim))
+            self._admission.settle(batch, stored)
+        self._apply_with_retry(list(batch.ready.values()))
 
-    def _admit(
-        self,
-        record: Record,
-        batch: dict[str, _Candidate | Record],
-        verbatim: dict[str, Record],
-    ) -> None:
-        key = _quick_key(self.kind, record.data) if self._line_hashes else None
-        if key is None or record.raw is None:
-            validator = self._partial or self._full
-            problem = validator.problem(record.data)
-            if problem is not None:
-                self._reject(Reject(record.line, problem.field, problem.reason))
-                return
-            key = canonical.entity_key(self.kind, record.data)
-        self._note_duplicate(key, record.line, batch, verbatim)
-        if record.raw is not None and self._line_hashes:
-            verbatim[key] = record  # checked against the stored line hash before any work
-        elif self.mode == "merge":
-            batch[key] = record  # merged with the stored body once that is fetched
-        elif (candidate := self._candidate(record.line, record.data)) is not None:
-            batch[key] = candidate
-
-    def _note_duplicate(
-        self, key: str, line: int, *batches: dict[str, _Candidate | Record] | dict[str, Record]
-    ) -> None:
-        if self._seen.add(xxhash.xxh3_64_intdigest(key)):
-            self.result.counts.duplicates += 1
-            if len(self.result.notices) < MAX_REJECTS_KEPT:
-                self.result.notices.append(
-                    f"line {line}: duplicate key {key!r} in this feed; the last one wins"
-                )
-            for batch in batches:
-                batch.pop(key, None)
-
-    def _skip_verbatim(
-        self, verbatim: dict[str, Record], batch: dict[str, _Candidate | Record]
-    ) -> None:
-        """Count byte-identical lines as unchanged; validate and prepare the others.
-
-        A line identical to the one that produced the stored snapshot cannot change it, so it
-        is neither validated again nor normalised nor hashed: the cheapest path for the common
-        nightly feed where almost nothing changed.
-        """
-        stored = snapshots.line_hashes(self.conn, self.kind.name, list(verbatim))
-        for key, record in verbatim.items():
-            assert record.raw is not None
-            line_hash = canonical.digest(record.raw)
-            if stored.get(key) == line_hash:
-                self.result.counts.unchanged += 1
-                if self.kind.scope:
-                    self._scopes.add(canonical.scope_string(self.kind, record.data))
-                continue
-            problem = self._full.problem(record.data)
-            if problem is not None:
-                self._reject(Reject(record.line, problem.field, problem.reason))
-            elif (candidate := self._candidate(record.line, record.data)) is not None:
-                candidate.line_hash = line_hash
-                batch[key] = candidate
-
-    def _candidate(self, line: int, data: dict[str, Any]) -> _Candidate | None:
-        try:
-            body = canonical.normalise(self.kind, data)
-        except canonical.NormaliseError as exc:
-            self._reject(Reject(line, exc.field, str(exc).split(": ", 1)[1]))
-            return None
-        scope = canonical.scope_string(self.kind, body)
-        self._scopes.add(scope)
-        raw = canonical.canonical_bytes(body)
-        return _Candidate(
-            line,
-            canonical.entity_key(self.kind, body),
-            canonical.parent_key(self.kind, body),
-            scope,
-            body,
-            raw,
-            canonical.digest(raw),
-        )
-
-    def _reject(self, reject: Reject) -> None:
-        self.result.counts.rejected += 1
-        if len(self.result.rejects) < MAX_REJECTS_KEPT:
-            self.result.rejects.append(reject)
-
-    def _apply_with_retry(self, batch: list[_Candidate | Record]) -> None:
+    def _apply_with_retry(self, batch: list[Candidate | Record]) -> None:
         if not batch:
             return
         for attempt in range(1, _CONFLICT_RETRIES + 1):
@@ -248,14 +105,14 @@ class Run:
         del self.result.changes[changes:]
         del self.result.notifications[notifications:]
 
-    def _apply(self, batch: Sequence[_Candidate | Record]) -> None:
-        keys = [_key_of(self.kind, item) for item in batch]
+    def _apply(self, batch: Sequence[Candidate | Record]) -> None:
+        keys = [key_of(self.kind, item) for item in batch]
         merge = self.mode == "merge"
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=merge)
         if merge:
-            candidates = self._merged(batch, stored)
+            candidates = self._admission.merged(batch, stored)
         else:
-            candidates = [c for c in batch if isinstance(c, _Candidate)]
+            candidates = [c for c in batch if isinstance(c, Candidate)]
         changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
         if changed and not merge:
             old_keys = [c.key for c in changed if c.key in stored]
@@ -267,30 +124,8 @@ class Run:
         if changed:
             self._commit_changes(changed, stored)
 
-    def _merged(
-        self, batch: Sequence[_Candidate | Record], stored: dict[str, snapshots.Stored]
-    ) -> list[_Candidate]:
-        out: list[_Candidate] = []
-        for item in batch:
-            assert isinstance(item, Record)
-            key = canonical.entity_key(self.kind, item.data)
-            old = stored.get(key)
-            patch = without_unsent(self.kind, item.data)
-            base = (
-                canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
-            )
-            merged = merge_records(self.kind, base, patch)
-            problem = self._full.problem(merged)
-            if problem is not None:
-                self._reject(Reject(item.line, problem.field, f"after merging: {problem.reason}"))
-                continue
-            candidate = self._candidate(item.line, merged)
-            if candidate is not None:
-                out.append(candidate)
-        return out
-
     def _commit_changes(
-        self, changed: list[_Candidate], stored: dict[str, snapshots.Stored]
+        self, changed: list[Candidate], stored: dict[str, snapshots.Stored]
     ) -> None:
         changes: list[EntityChange] = []
         writes: list[snapshots.SnapshotWrite] = []
@@ -348,11 +183,12 @@ class Run:
 
     def _sweep(self) -> None:
         """Delete or deactivate the stored entities of the feed's scope that it left out."""
-        scopes = self._scopes if self.kind.scope else None
+        admitted = self._admission
+        scopes = admitted.scopes if self.kind.scope else None
         missing = [
             key
             for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes)
-            if xxhash.xxh3_64_intdigest(key) not in self._seen
+            if xxhash.xxh3_64_intdigest(key) not in admitted.seen
         ]
         for start in range(0, len(missing), self.batch_size):
             keys = missing[start : start + self.batch_size]
@@ -360,15 +196,15 @@ class Run:
 
     def _apply_missing(self, keys: list[str]) -> None:
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
-        gone: list[_Candidate | Record] = []
+        gone: list[Candidate | Record] = []
         for key, entry in stored.items():
             assert entry.body is not None
             body = orjson.loads(entry.body)
             if self.kind.on_missing == "delete":
                 parent = canonical.parent_key(self.kind, body)
-                gone.append(_Candidate(0, key, parent, "", None))
+                gone.append(Candidate(0, key, parent, "", None))
                 continue
-            candidate = self._candidate(
+            candidate = self._admission.candidate(
                 0, canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
             )
             if candidate is not None:
@@ -385,18 +221,6 @@ def _is_conflict(exc: Exception) -> bool:
     if isinstance(exc, ConflictError | IntegrityError):
         return True
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
-
-
-def _quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:
-    """The entity key of an unvalidated record, or None when its key fields are not scalars."""
-    values = [data.get(name) for name in kind.key]
-    if any(v is None or isinstance(v, dict | list) for v in values):
-        return None
-    return canonical.key_string(values)
-
-
-def _key_of(kind: EntityKind, item: _Candidate | Record) -> str:
-    return item.key if isinstance(item, _Candidate) else canonical.entity_key(kind, item.data)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from deltahook.config import Settings
 from deltahook.engine import Engine
-from deltahook.pipeline import RunResult
+from deltahook.results import RunResult
 from deltahook.store.db import open_engine
 from deltahook.store.tables import entities
 from tests.scale_support import (

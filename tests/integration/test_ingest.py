@@ -15,7 +15,7 @@ from sqlalchemy import select
 from deltahook.changes.model import Op
 from deltahook.config import Settings
 from deltahook.engine import Engine
-from deltahook.pipeline import Mode, RunResult
+from deltahook.results import Mode, RunResult
 from deltahook.store.tables import entities, ingest_jobs, job_rejects
 from tests.conftest import REPO
 

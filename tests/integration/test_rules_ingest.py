@@ -17,7 +17,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import EventError, RuleError
 from deltahook.notifications import Notification
-from deltahook.pipeline import RunResult
+from deltahook.results import RunResult
 from deltahook.rules.direct import job_number
 from deltahook.store.tables import entities, notifications, rule_state
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from deltahook.notifications import Notification
-from deltahook.pipeline import Mode, RunResult
+from deltahook.results import Mode, RunResult
 
 
 class Model(BaseModel):

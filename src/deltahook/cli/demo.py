@@ -24,7 +24,7 @@ from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.signing import generate_secret
 from deltahook.engine import Engine
-from deltahook.pipeline import Mode, RunResult
+from deltahook.results import Mode, RunResult
 
 # Parents before children; the second version of the stock feed is a full feed.
 DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (

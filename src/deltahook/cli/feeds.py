@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from deltahook.cli.app import EXIT_REJECTED, State, err, friendly, main, out, print_json
 from deltahook.engine import Engine
 from deltahook.feeds.readers import FORMATS
-from deltahook.pipeline import MODES, Mode, RunResult
+from deltahook.results import MODES, Mode, RunResult
 
 
 @main.command()

@@ -14,7 +14,7 @@ from rich.table import Table
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.errors import FeedError, RuleError
 from deltahook.feeds.readers import FORMATS
-from deltahook.pipeline import MODES, Mode, RunResult
+from deltahook.results import MODES, Mode, RunResult
 from deltahook.rules.explain import miss_text, summary
 
 EXIT_PROBLEMS = 1

@@ -37,7 +37,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import DeltahookError, RuleError
 from deltahook.notifications import Notification
-from deltahook.pipeline import MODES, Mode
+from deltahook.results import MODES, Mode
 from deltahook.rules.conditions import same
 from deltahook.rules.explain import summary
 from deltahook.rules.loader import load_rules

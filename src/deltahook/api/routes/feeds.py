@@ -12,7 +12,7 @@ from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import JobRecord, JobResult
 from deltahook.api.streaming import with_body
 from deltahook.engine import Engine
-from deltahook.pipeline import Mode
+from deltahook.results import Mode
 from deltahook.store import jobs
 
 router = APIRouter(prefix="/v1", tags=["feeds"])

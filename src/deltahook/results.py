@@ -1,0 +1,56 @@
+"""What an ingest or a preview reports: its mode, its counts, its rejects and what it decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deltahook.changes.model import EntityChange
+from deltahook.feeds.readers import Reject
+from deltahook.notifications import Notification
+
+Mode = Literal["upsert", "merge", "full"]
+MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
+MAX_REJECTS_KEPT = 10_000
+
+
+@dataclass(slots=True)
+class Counts:
+    received: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    unchanged: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    notifications: int = 0
+    deliveries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True, kw_only=True)
+class RunResult:
+    """What one ingest (or preview) did: counts, rejects, and on request the changes."""
+
+    job_id: str
+    kind: str
+    mode: Mode
+    counts: Counts = field(default_factory=Counts)
+    rejects: list[Reject] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    changes: list[EntityChange] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    near_misses: list[dict[str, Any]] = field(default_factory=list)  # preview --explain
+
+    def reject(self, reject: Reject) -> None:
+        """Count a rejected record; keep the first ``MAX_REJECTS_KEPT`` for the report."""
+        self.counts.rejected += 1
+        if len(self.rejects) < MAX_REJECTS_KEPT:
+            self.rejects.append(reject)
+
+    def notice(self, text: str) -> None:
+        """Keep a line for the report (the first ``MAX_REJECTS_KEPT``)."""
+        if len(self.notices) < MAX_REJECTS_KEPT:
+            self.notices.append(text)
