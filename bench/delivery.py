@@ -159,7 +159,9 @@ def dispatch(db_url: str) -> dict[str, Any]:
     from deltahook.store.db import open_engine
 
     engine = open_engine(db_url)
-    dispatcher = Dispatcher(engine, options=DispatcherOptions(worker_id="bench"))
+    dispatcher = Dispatcher(
+        engine, options=DispatcherOptions(worker_id="bench", allow_private=True)
+    )
     started = time.perf_counter()
     stats = asyncio.run(dispatcher.run(once=True))
     seconds = time.perf_counter() - started

@@ -100,7 +100,7 @@ def dispatch_child(url: str, worker: str) -> dict[str, Any]:
     from deltahook.store.db import open_engine
 
     engine = open_engine(url)
-    dispatcher = Dispatcher(engine, options=DispatcherOptions(worker_id=worker))
+    dispatcher = Dispatcher(engine, options=DispatcherOptions(worker_id=worker, allow_private=True))
     start = time.time()
     stats = asyncio.run(dispatcher.run(once=True))
     end = time.time()

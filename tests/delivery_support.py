@@ -69,6 +69,8 @@ class World:
         return items
 
     def dispatcher(self, *, worker: str = "test-worker", **options: Any) -> Dispatcher:
+        """A dispatcher for this world; its receivers listen on loopback addresses."""
+        options.setdefault("allow_private", True)
         return Dispatcher(
             self.db,
             options=DispatcherOptions(worker_id=worker, **options),

@@ -237,7 +237,9 @@ def drain(url: str, *, ahead: float = 3600.0) -> int:
     from deltahook.store.db import open_engine
 
     later = utc_now() + timedelta(seconds=ahead)
-    options = DispatcherOptions(worker_id="rescuer", purge_every=None, listen=False)
+    options = DispatcherOptions(
+        worker_id="rescuer", purge_every=None, listen=False, allow_private=True
+    )
     db = open_engine(url)
     try:
         rescuer = Dispatcher(db, options=options, clock=lambda: later)

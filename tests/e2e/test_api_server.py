@@ -41,7 +41,9 @@ class Server:
 
     def deliver(self) -> RunStats:
         """The dispatcher's once-step: deliver what is due now, then return."""
-        dispatcher = Dispatcher(self.engine.db, options=DispatcherOptions(worker_id="e2e"))
+        dispatcher = Dispatcher(
+            self.engine.db, options=DispatcherOptions(worker_id="e2e", allow_private=True)
+        )
         return asyncio.run(dispatcher.run(once=True))
 
 

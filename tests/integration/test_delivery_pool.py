@@ -26,7 +26,7 @@ async def post(sender: Sender, url: str, count: int = 1) -> list[int | None]:
 
 def test_sequential_requests_share_one_kept_alive_connection(receiver: Receiver) -> None:
     async def go() -> None:
-        async with Sender() as sender:
+        async with Sender(allow_private=True) as sender:
             for _ in range(10):
                 assert await post(sender, receiver.url) == [200]
 
@@ -39,7 +39,7 @@ def test_concurrent_requests_open_connections_that_are_then_reused(receiver: Rec
     receiver.hang(0.2, times=5)
 
     async def go() -> None:
-        async with Sender() as sender:
+        async with Sender(allow_private=True) as sender:
             assert await post(sender, receiver.url, 5) == [200] * 5
             assert await post(sender, receiver.url, 5) == [200] * 5
 
@@ -54,7 +54,7 @@ def test_a_connection_the_server_closed_is_replaced(receiver: Receiver) -> None:
     receiver.fail(1, status=200, headers={"Connection": "close"})
 
     async def go() -> None:
-        async with Sender() as sender:
+        async with Sender(allow_private=True) as sender:
             assert await post(sender, receiver.url) == [200]
             await asyncio.sleep(0.05)
             assert await post(sender, receiver.url) == [200]

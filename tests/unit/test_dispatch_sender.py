@@ -91,7 +91,7 @@ def test_https_urls_get_a_tls_context_when_first_needed() -> None:
     """The CA bundle loads on the first https request, not at start; errors stay results."""
 
     async def go() -> Outcome:
-        async with Sender() as sender:
+        async with Sender(allow_private=True) as sender:
             return await sender.send(url="https://127.0.0.1:9/", body=BODY, headers={}, timeout=2)
 
     outcome = asyncio.run(go())

@@ -51,7 +51,9 @@ def deliver(state: State, once: bool, worker: str | None) -> None:
     for sub in enabled:
         subs.resolve(sub)  # a missing ${VAR} stops us here, with its name
     _log_to_stderr()
-    options = DispatcherOptions(worker_id=worker or worker_id())
+    options = DispatcherOptions(
+        worker_id=worker or worker_id(), allow_private=state.settings.allow_private_urls
+    )
     dispatcher = Dispatcher(db, options=options)
     if not once:
         names = ", ".join(s.name for s in enabled) or "none enabled"
@@ -170,7 +172,15 @@ def test(state: State, name: str, as_json: bool) -> None:
 
     with open_store(state).begin() as conn:
         sub = subs.get(conn, name)
-    report = asyncio.run(send_test(sub, constants=state.settings.constants, now=utc_now()))
+    settings = state.settings
+    report = asyncio.run(
+        send_test(
+            sub,
+            constants=settings.constants,
+            now=utc_now(),
+            allow_private=settings.allow_private_urls,
+        )
+    )
     if as_json:
         print_json(report)
     else:

@@ -105,7 +105,9 @@ def _subscribed(settings: Settings, url: str) -> Settings:
 
 
 def _deliver(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine.db, options=DispatcherOptions(worker_id="demo"))
+    dispatcher = Dispatcher(
+        engine.db, options=DispatcherOptions(worker_id="demo", allow_private=True)
+    )
     stats = asyncio.run(dispatcher.run(once=True))
     out.print(
         f"[bold]deliver --once[/]: {stats.attempts:,} attempts, {stats.delivered:,} "

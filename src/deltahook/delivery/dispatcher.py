@@ -55,6 +55,7 @@ class DispatcherOptions:
     refresh_every: float = 5.0
     purge_every: timedelta | None = timedelta(hours=1)
     retention: timedelta = log.DEFAULT_RETENTION
+    allow_private: bool = False  # the config's allow_private_urls: send to private addresses
 
 
 @dataclass(slots=True, kw_only=True)
@@ -132,7 +133,7 @@ class Dispatcher:
         self._results_ready = asyncio.Event()
         with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
             self._pool = pool
-            async with self._sender or Sender() as sender:
+            async with self._sender or Sender(allow_private=self._options.allow_private) as sender:
                 flusher = asyncio.create_task(self._flush_loop())
                 listener = self._listener()
                 try:

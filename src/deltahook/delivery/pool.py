@@ -22,6 +22,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from deltahook.delivery.guard import Address, PublicOnly, is_public
+
 KEEPALIVE_EXPIRY_S = 5.0
 MAX_IDLE_PER_ORIGIN = 1000
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -37,8 +39,10 @@ class StackPool:
         ssl_context: Callable[[], ssl.SSLContext],
         socket_options: Iterable[Any] = (NO_DELAY,),
         keepalive_expiry: float = KEEPALIVE_EXPIRY_S,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._make_ssl_context = ssl_context
+        self._network_backend = network_backend
         self._ssl_context: ssl.SSLContext | None = None  # loading CA certificates takes ~50 ms
         self._socket_options = list(socket_options)
         self._keepalive_expiry = keepalive_expiry
@@ -92,6 +96,7 @@ class StackPool:
             ssl_context=self._ssl_context,
             keepalive_expiry=self._keepalive_expiry,
             socket_options=self._socket_options,
+            network_backend=self._network_backend,
         )
         self._busy.add(connection)
         return connection
@@ -159,8 +164,15 @@ class _Transport(httpx.AsyncHTTPTransport):
         self._pool = pool  # type: ignore[assignment]
 
 
-def pooled_transport(*, verify: bool = True) -> httpx.AsyncBaseTransport:
-    """The transport the sender's client uses."""
+def pooled_transport(
+    *, verify: bool = True, allowed: Callable[[Address], bool] | None = is_public
+) -> httpx.AsyncBaseTransport:
+    """The sender's transport: it connects only to addresses ``allowed`` says yes to (public
+    ones by default; ``None`` for any, as with ``allow_private_urls``)."""
+    backend = None if allowed is None else PublicOnly(allowed=allowed)
     return _Transport(
-        StackPool(ssl_context=lambda: httpx.create_ssl_context(verify=verify, trust_env=False))
+        StackPool(
+            ssl_context=lambda: httpx.create_ssl_context(verify=verify, trust_env=False),
+            network_backend=backend,
+        )
     )

@@ -19,6 +19,7 @@ from types import TracebackType
 import httpx
 
 from deltahook.delivery import redirects
+from deltahook.delivery.guard import is_public
 from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.retry import AttemptResult
 
@@ -39,7 +40,8 @@ class Outcome:
 class Sender:
     """Posts webhook requests over one pooled httpx transport; an async context manager.
 
-    ``transport`` defaults to ``pool.pooled_transport()``; tests pass ``httpx.MockTransport``.
+    ``transport`` defaults to ``pool.pooled_transport()``, which connects only to public
+    addresses unless ``allow_private``; tests pass ``httpx.MockTransport``.
     """
 
     def __init__(
@@ -48,9 +50,12 @@ class Sender:
         transport: httpx.AsyncBaseTransport | None = None,
         excerpt_bytes: int = EXCERPT_BYTES,
         max_redirects: int = MAX_REDIRECTS,
+        allow_private: bool = False,
     ) -> None:
         # One pool for every subscription; the dispatcher bounds concurrency per subscription.
-        self._transport = transport or pooled_transport()
+        self._transport = transport or pooled_transport(
+            allowed=None if allow_private else is_public
+        )
         self._excerpt_bytes = excerpt_bytes
         self._max_redirects = max_redirects
 

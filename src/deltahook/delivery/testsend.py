@@ -23,6 +23,7 @@ async def send_test(
     now: datetime,
     message_id: str | None = None,
     sender: Sender | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
     """Send the test event as a real delivery would be sent; report what came back."""
     creds = resolve(sub)
@@ -39,7 +40,7 @@ async def send_test(
         secrets=creds.secrets,
         custom=creds.headers,
     )
-    async with sender or Sender() as client:
+    async with sender or Sender(allow_private=allow_private) as client:
         outcome = await client.send(url=sub.url, body=body, headers=headers, timeout=sub.timeout)
     return {
         "subscription": sub.name,

@@ -100,7 +100,12 @@ def delete_subscription(name: str, engine: EngineDep) -> Deleted:
 async def test_subscription(name: str, engine: EngineDep) -> TestSendOut:
     """Send a ``TestEvent`` now (on or off) and report the answer; nothing is stored."""
     sub = await anyio.to_thread.run_sync(_get, engine, name)
-    report = await send_test(sub, constants=engine.settings.constants, now=engine.clock())
+    report = await send_test(
+        sub,
+        constants=engine.settings.constants,
+        now=engine.clock(),
+        allow_private=engine.settings.allow_private_urls,
+    )
     return TestSendOut(**report)
 
 

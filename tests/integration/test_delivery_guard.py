@@ -1,0 +1,94 @@
+"""Without allow_private_urls, webhooks reach only public addresses, judged at connect time.
+
+The receivers here listen on loopback, which is not public: the tests either expect a refusal
+or declare some loopback addresses allowed, to see what is let through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Iterator
+
+import pytest
+
+from deltahook.delivery.guard import Address
+from deltahook.delivery.pool import pooled_transport
+from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.sender import Outcome, Sender
+from tests.delivery_support import World
+
+FIRST = ipaddress.ip_address("127.0.0.1")
+
+
+def send(url: str, sender: Sender | None = None) -> Outcome:
+    async def go() -> Outcome:
+        async with sender or Sender() as client:
+            return await client.send(url=url, body=b"{}", headers={}, timeout=5)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def second() -> Iterator[Receiver]:
+    """A receiver on another loopback address, 127.0.0.2."""
+    with Receiver(host="127.0.0.2") as server:
+        yield server
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_before_connecting(
+    receiver: Receiver,
+) -> None:
+    """``localhost`` passes no URL check by spelling alone here: the lookup decides."""
+    outcome = send(receiver.url.replace("127.0.0.1", "localhost"))
+    assert outcome.result.error is not None
+    assert "localhost resolves to" in outcome.result.error
+    assert "allow_private_urls" in outcome.result.error
+    assert receiver.requests == []
+
+
+def test_the_checked_address_is_the_one_connected_to(receiver: Receiver) -> None:
+    """With loopback allowed, a name goes through, to an address the check saw."""
+
+    def loopback(address: Address) -> bool:
+        return address.is_loopback
+
+    sender = Sender(transport=pooled_transport(allowed=loopback))
+    outcome = send(receiver.url.replace("127.0.0.1", "localhost"), sender)
+    assert outcome.result.status_code == 200
+    assert len(receiver.requests) == 1
+
+
+def test_a_redirect_to_a_private_address_is_refused(receiver: Receiver, second: Receiver) -> None:
+    """A receiver allowed here answers 307 to one that is not: the redirect is not followed."""
+    receiver.fail(1, status=307, headers={"Location": f"{second.url}/metadata"})
+    sender = Sender(transport=pooled_transport(allowed=lambda address: address == FIRST))
+    outcome = send(receiver.url, sender)
+    assert outcome.result.error is not None
+    assert "127.0.0.2, a private, loopback or link-local address" in outcome.result.error
+    assert len(receiver.requests) == 1
+    assert second.requests == []
+
+
+def test_allow_private_urls_lets_the_same_redirect_through(
+    receiver: Receiver, second: Receiver
+) -> None:
+    receiver.fail(1, status=307, headers={"Location": second.url})
+    outcome = send(receiver.url, Sender(allow_private=True))
+    assert outcome.result.status_code == 200
+    assert len(second.requests) == 1
+
+
+def test_a_dispatcher_without_allow_private_logs_the_refusal_and_retries_later(
+    world: World, receiver: Receiver
+) -> None:
+    """The refusal is an attempt like a failed connection: logged with its reason, retried
+    (the name may resolve elsewhere later), never sent."""
+    world.subscribe("shop", receiver.url.replace("127.0.0.1", "localhost"))
+    world.notify(1)
+    stats = world.run(allow_private=False)
+    assert (stats.attempts, stats.retrying) == (1, 1)
+    [attempt] = world.attempts()
+    assert attempt.error is not None
+    assert "resolves to" in attempt.error
+    assert receiver.requests == []
