@@ -9,11 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from deltahook.delivery.receiver import Receiver
 from tests.delivery_support import World
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Properties assert behaviour, not speed: no per-example deadline, which on a busy 2-core
+# machine failed a property now and then for taking 200 ms. Failures print a reproduction blob.
+settings.register_profile("deltahook", deadline=None, print_blob=True)
+settings.load_profile("deltahook")
 PG_ADMIN_URL = os.environ.get(
     "DELTAHOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -76,7 +76,18 @@ class RuleError(DeltahookError):
 
 
 class EventError(DeltahookError):
-    """An event payload does not validate against its event type's JSON Schema."""
+    """An event payload does not validate against its event type's JSON Schema.
+
+    ``problems`` lists every schema error, one readable line each (empty when the event is
+    refused for another reason, such as an unknown type).
+    """
+
+    def __init__(
+        self, message: str, *, event_type: str | None = None, problems: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.problems = tuple(problems)
 
 
 class IdempotencyConflictError(EventError):

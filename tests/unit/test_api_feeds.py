@@ -137,6 +137,11 @@ def test_custom_events_are_validated_recorded_and_queued(api: TestClient) -> Non
     invalid = api.post("/v1/events/OrderConfirmedEvent", json={"OrderId": "seven"})
     assert invalid.status_code == 422
     assert "OrderId" in invalid.json()["message"]
+    details = invalid.json()["details"]
+    assert len(details) > 1  # every schema problem, not only the first
+    assert all(
+        d["type"] == "event_schema" and d["msg"] in invalid.json()["message"] for d in details
+    )
     assert api.post("/v1/events/NoSuchEvent", json={}).status_code == 404
     derived = api.post(f"/v1/events/{BREAKPOINT}", json={})
     assert (derived.status_code, "rules derive it" in derived.json()["message"]) == (422, True)

@@ -126,7 +126,10 @@ async def _deltahook(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status == 503:
         logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return error_response(status, str(exc))
+    details = None
+    if isinstance(exc, EventError) and exc.problems:
+        details = [{"loc": ["body"], "msg": p, "type": "event_schema"} for p in exc.problems]
+    return error_response(status, str(exc), details=details)
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:

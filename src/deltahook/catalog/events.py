@@ -122,7 +122,8 @@ class EventCatalog:
         """Raise ``EventError`` naming the type and every problem unless ``payload`` is valid."""
         problems = self.require(name).errors(payload)
         if problems:
-            raise EventError(f"invalid {name} payload: {'; '.join(problems)}")
+            message = f"invalid {name} payload: {'; '.join(problems)}"
+            raise EventError(message, event_type=name, problems=problems)
 
 
 def unknown_type_message(name: str, known: tuple[str, ...]) -> str:
