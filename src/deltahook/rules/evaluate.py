@@ -173,13 +173,18 @@ class RulesDecider:
         self, conn: Connection, hits: list[Hit], job_id: str, now: datetime
     ) -> list[Notification]:
         groups: dict[tuple[str, bytes], list[tuple[dict[str, Any], Hit]]] = {}
+        # Several rows of an entity often build the same payload: validate each one once.
+        valid: dict[tuple[str, bytes], bool] = {}
         for hit in hits:
             setting = hit.setting
             payload = setting.payload.build(hit.ctx)
-            if not setting.event.is_valid(payload):
+            identity = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+            checked = valid.get((setting.type, identity))
+            if checked is None:
+                checked = valid[(setting.type, identity)] = setting.event.is_valid(payload)
+            if not checked:
                 self._invalid(hit, payload)
                 continue
-            identity = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
             if setting.group == "row":
                 identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
             groups.setdefault((setting.type, identity), []).append((payload, hit))
