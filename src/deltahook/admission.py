@@ -2,14 +2,15 @@
 
 Each record is validated, keyed, normalised and hashed into a ``Candidate``; a key the feed sent
 before is a duplicate (the last one wins, with a notice); a bad record is rejected with its line
-and the reason. A whole NDJSON line waits in ``Batch.verbatim`` until the caller has fetched the
-stored line hashes of its keys: a line identical to the one that made the stored snapshot is
-unchanged and skips all of that work (``Admission.settle``). Nothing here touches the store.
+and the reason. A whole NDJSON line is first looked up by its hash among the lines that made the
+stored snapshots: a line identical to one of them is unchanged and skips all of that work, even
+parsing; its key and scope come from the store. Nothing here touches the store: the lookup is
+passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import xxhash
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
 from deltahook.feeds.merge import merge_records, without_unsent
-from deltahook.feeds.readers import Item, Record, Reject
+from deltahook.feeds.readers import Item, Line, Record, Reject
 from deltahook.feeds.seen import SeenKeys
 from deltahook.feeds.validate import RecordValidator
 from deltahook.results import Mode, RunResult
@@ -40,17 +41,23 @@ class Candidate:
     line_hash: bytes | None = None
 
 
+# Key and scope of the stored entities made from lines with the given hashes, by hash.
+KnownLines = Callable[[Sequence[bytes]], Mapping[bytes, tuple[str, str]]]
+
+
 @dataclass(slots=True)
 class Batch:
     """One batch after admission, by entity key.
 
     ``ready`` holds candidates, and in merge mode the records themselves (a merge record's
-    result depends on the stored body, see ``Admission.merged``); ``verbatim`` the whole lines
-    still to be checked against the stored line hashes.
+    result depends on the stored body, see ``Admission.merged``). While the batch is admitted,
+    ``unchanged`` holds the scopes of the lines identical to stored ones and ``lines`` the other
+    whole lines with their hashes, left for last as a later duplicate may replace them.
     """
 
     ready: dict[str, Candidate | Record] = field(default_factory=dict)
-    verbatim: dict[str, Record] = field(default_factory=dict)
+    unchanged: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, tuple[Record, bytes]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,31 +77,46 @@ class Admission:
     def __post_init__(self) -> None:
         self._full = RecordValidator(self.kind)
         self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
-        # A merge record's effect depends on what is stored, so only whole records may be
-        # recognised as unchanged by their bytes alone.
-        self._by_line = self.mode != "merge"
 
-    def batch(self, items: Sequence[Item]) -> Batch:
+    def batch(self, items: Sequence[Item | Line], known_lines: KnownLines) -> Batch:
+        """Admit ``items``; ``known_lines`` finds the stored entities made from given lines."""
+        hashes = [self._line_hash(item) for item in items]
+        wanted = [h for h in hashes if h is not None]
+        known = known_lines(wanted) if wanted else {}
         batch = Batch()
-        for item in items:
+        for item, line_hash in zip(items, hashes, strict=True):
             self.result.counts.received += 1
-            if isinstance(item, Reject):
-                self.result.reject(item)
+            hit = known.get(line_hash) if line_hash is not None else None
+            if hit is not None:
+                self._note_duplicate(hit[0], item.line, batch)
+                batch.unchanged[hit[0]] = hit[1]
+                continue
+            parsed = item.parse() if isinstance(item, Line) else item
+            if isinstance(parsed, Reject):
+                self.result.reject(parsed)
             else:
-                self._admit(item, batch)
+                self._admit(parsed, batch, line_hash)
+        self._settle(batch)
         return batch
 
-    def _admit(self, record: Record, batch: Batch) -> None:
-        key = quick_key(self.kind, record.data) if self._by_line else None
-        if key is None or record.raw is None:
+    def _line_hash(self, item: Item | Line) -> bytes | None:
+        # A merge record's effect depends on what is stored: only whole records may be
+        # recognised as unchanged by their bytes alone.
+        if self.mode == "merge" or not isinstance(item, Line):
+            return None
+        return canonical.digest(item.content())
+
+    def _admit(self, record: Record, batch: Batch, line_hash: bytes | None) -> None:
+        key = quick_key(self.kind, record.data) if line_hash is not None else None
+        if key is None:
             problem = (self._partial or self._full).problem(record.data)
             if problem is not None:
                 self.result.reject(Reject(record.line, problem.field, problem.reason))
                 return
             key = canonical.entity_key(self.kind, record.data)
         self._note_duplicate(key, record.line, batch)
-        if record.raw is not None and self._by_line:
-            batch.verbatim[key] = record
+        if line_hash is not None:
+            batch.lines[key] = (record, line_hash)
         elif self.mode == "merge":
             batch.ready[key] = record
         elif (candidate := self.candidate(record.line, record.data)) is not None:
@@ -107,31 +129,29 @@ class Admission:
                 f"line {line}: duplicate key {key!r} in this feed; the last one wins"
             )
             batch.ready.pop(key, None)
-            batch.verbatim.pop(key, None)
+            batch.unchanged.pop(key, None)
+            batch.lines.pop(key, None)
 
-    def settle(self, batch: Batch, stored: Mapping[str, bytes | None]) -> None:
-        """Count the lines of ``batch.verbatim`` byte-identical to the line that made their
-        stored snapshot (``stored``: line hashes by key) as unchanged; admit the others.
+    def _settle(self, batch: Batch) -> None:
+        """Count the lines identical to the line that made their stored snapshot as unchanged;
+        validate, normalise and hash the other whole lines.
 
-        An identical line cannot change the snapshot, so it is neither validated again nor
-        normalised nor hashed: the cheapest path for a nightly feed where almost nothing
+        An identical line cannot change the snapshot, so it is neither parsed nor validated nor
+        normalised nor hashed again: the cheapest path for a nightly feed where almost nothing
         changed.
         """
-        for key, record in batch.verbatim.items():
-            assert record.raw is not None
-            line_hash = canonical.digest(record.raw)
-            if stored.get(key) == line_hash:
-                self.result.counts.unchanged += 1
-                if self.kind.scope:
-                    self.scopes.add(canonical.scope_string(self.kind, record.data))
-                continue
+        self.result.counts.unchanged += len(batch.unchanged)
+        if self.kind.scope:
+            self.scopes.update(batch.unchanged.values())
+        for key, (record, line_hash) in batch.lines.items():
             problem = self._full.problem(record.data)
             if problem is not None:
                 self.result.reject(Reject(record.line, problem.field, problem.reason))
             elif (candidate := self.candidate(record.line, record.data)) is not None:
                 candidate.line_hash = line_hash
                 batch.ready[key] = candidate
-        batch.verbatim.clear()
+        batch.unchanged.clear()
+        batch.lines.clear()
 
     def candidate(self, line: int, data: dict[str, Any]) -> Candidate | None:
         """``data`` normalised, keyed and hashed; None (and a reject) if it cannot be."""

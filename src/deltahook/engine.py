@@ -229,7 +229,7 @@ class Engine:
         with ExitStack() as stack:
             stream = stack.enter_context(_open(path)) if path is not None else source
             assert not isinstance(stream, Path)
-            items = read_items(stream, feed_format, kind)
+            items = read_items(stream, feed_format, kind, lazy=True)
             conn = stack.enter_context(self.db.connect())
             if not dry_run:
                 self._start_job(conn, result, source=str(path or "<stream>"))

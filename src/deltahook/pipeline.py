@@ -1,10 +1,11 @@
 """Ingest and preview: the one path from a feed to stored snapshots and notifications.
 
-Per batch of records: admit them (validate, key, normalise and hash each; see ``admission``),
-fetch the stored hashes of the batch's keys in one query; diff only the entities whose hash
-changed; decide notifications; write snapshots and notifications in one transaction, retried
-whole when a concurrent ingest got there first. A full feed ends with a sweep of what it left
-out. Preview runs exactly this code inside one transaction that is rolled back at the end.
+Per batch of records: admit them (find whole lines identical to stored ones by their hash;
+validate, key, normalise and hash the rest; see ``admission``), fetch the stored hashes of the
+batch's keys in one query; diff only the entities whose hash changed; decide notifications;
+write snapshots and notifications in one transaction, retried whole when a concurrent ingest
+got there first. A full feed ends with a sweep of what it left out. Preview runs exactly this
+code inside one transaction that is rolled back at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from deltahook.changes import canonical
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
-from deltahook.feeds.readers import Item, Record
+from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
 from deltahook.store import outbox, snapshots
@@ -60,7 +61,9 @@ class Run:
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
 
-    def feed(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> None:
+    def feed(
+        self, items: Iterable[Item | Line], progress: Callable[[int], None] | None = None
+    ) -> None:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
         with _fewer_collections():
             for batch in _batched(items, self.batch_size):
@@ -70,12 +73,12 @@ class Run:
             if self.mode == "full":
                 self._sweep()
 
-    def _batch(self, items: list[Item]) -> None:
-        batch = self._admission.batch(items)
-        if batch.verbatim:
-            stored = snapshots.line_hashes(self.conn, self.kind.name, list(batch.verbatim))
-            self._admission.settle(batch, stored)
+    def _batch(self, items: list[Item | Line]) -> None:
+        batch = self._admission.batch(items, self._known_lines)
         self._apply_with_retry(list(batch.ready.values()))
+
+    def _known_lines(self, line_hashes: Sequence[bytes]) -> dict[bytes, tuple[str, str]]:
+        return snapshots.known_lines(self.conn, self.kind.name, line_hashes)
 
     def _apply_with_retry(self, batch: list[Candidate | Record]) -> None:
         if not batch:
@@ -239,8 +242,8 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*threshold)
 
 
-def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
+def _batched(items: Iterable[Item | Line], size: int) -> Iterator[list[Item | Line]]:
+    batch: list[Item | Line] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:

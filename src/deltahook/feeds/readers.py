@@ -1,8 +1,9 @@
 """Reading feeds as streams: NDJSON, a JSON array, or CSV for flat kinds.
 
 Each reader yields ``Record`` (a parsed object and the line it starts on) or ``Reject`` (the line
-and why it could not be read). Memory stays flat: nothing but the current record (and, for a
-JSON array, one read buffer) is held.
+and why it could not be read); asked for ``lazy`` items, NDJSON comes as ``Line`` (the line's
+own bytes, parsed by whoever needs them: a line identical to a stored one never is). Memory
+stays flat: nothing but the current record (and, for a JSON array, one read buffer) is held.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ _MAX_RECORD = 16 << 20
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A parsed record, the line it starts on, and (for NDJSON) the line's own bytes."""
+    """A parsed record and the line it starts on."""
 
     line: int
     data: dict[str, Any]
-    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,25 @@ class Reject:
 Item = Record | Reject
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One NDJSON line not parsed yet: its number and its bytes as read (line break included)."""
+
+    line: int
+    raw: bytes
+
+    def content(self) -> bytes:
+        """The line without its line break: what a line hash is made of."""
+        return self.raw.rstrip(b"\r\n")
+
+    def parse(self) -> Item:
+        try:
+            data = orjson.loads(self.raw)
+        except orjson.JSONDecodeError as exc:
+            return Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+        return _as_record(self.line, data)
+
+
 def detect_format(path: Path | None, fmt: str | None) -> Format:
     """The format asked for, or the one the file name implies."""
     if fmt is not None:
@@ -72,10 +91,12 @@ def detect_format(path: Path | None, fmt: str | None) -> Format:
     )
 
 
-def read_items(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
-    """Every record of a binary stream in the given format."""
+def read_items(
+    stream: IO[bytes], fmt: Format, kind: EntityKind, *, lazy: bool = False
+) -> Iterator[Item | Line]:
+    """Every record of a binary stream in the given format (NDJSON as ``Line`` when ``lazy``)."""
     if fmt == "ndjson":
-        return read_ndjson(stream)
+        return read_lines(stream) if lazy else read_ndjson(stream)
     if fmt == "csv" and not kind.is_flat:
         raise FeedError(f"kind {kind.name!r} has nested collections and cannot be read from CSV")
     return _read_text(stream, fmt, kind)
@@ -90,16 +111,15 @@ def _read_text(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Ite
 
 
 def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
-    for line, raw in enumerate(stream, 1):
-        if not raw.strip():
-            continue
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            yield Reject(line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
-            continue
-        item = _as_record(line, data)
-        yield Record(line, item.data, raw.rstrip(b"\r\n")) if isinstance(item, Record) else item
+    for line in read_lines(stream):
+        yield line.parse()
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[Line]:
+    """The non-blank lines of an NDJSON stream, unparsed."""
+    for number, raw in enumerate(stream, 1):
+        if not raw.isspace():
+            yield Line(number, raw)
 
 
 def _as_record(line: int, data: Any) -> Item:

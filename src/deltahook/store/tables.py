@@ -70,6 +70,8 @@ entities = Table(
     Column("line_hash", LargeBinary(16), nullable=True),
     Index(None, "kind", "parent_key"),
     Index(None, "kind", "scope"),
+    # Unchanged lines are found by their hash alone, before anything parses them.
+    Index(None, "kind", "line_hash"),
 )
 
 ingest_jobs = Table(
