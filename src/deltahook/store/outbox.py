@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from deltahook.notifications import Notification, stable_id
+from deltahook.store.bulk import insert_many
 from deltahook.store.tables import deliveries, notifications, subscriptions
 
 CHANNEL = "deltahook_deliveries"
@@ -46,46 +46,6 @@ def record(conn: Connection, items: Sequence[Notification], *, now: datetime) ->
         insert_many(conn, deliveries, rows)
         announce(conn)
     return len(rows)
-
-
-def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (each naming the same columns) with one ``executemany`` of the driver.
-
-    ``conn.execute(insert(table), rows)`` builds and type-processes one parameter set per row
-    in Python, which took longer than SQLite's own inserting of the 500,000 notifications of
-    a first load of 100k SKUs. Here the statement is compiled once and each column's values
-    go through the column type's bind processor (the one SQLAlchemy would use) once per
-    distinct object, so the timestamp all rows share is formatted once. Column defaults are
-    not applied: every column bound must be in the rows.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or compiled.binds)
-    columns = [
-        _processed(table.c[name].type.dialect_impl(dialect).bind_processor(dialect), rows, name)
-        for name in names
-    ]
-    values = list(zip(*columns, strict=True))
-    params = values if compiled.positional else [dict(zip(names, v, strict=True)) for v in values]
-    conn.exec_driver_sql(compiled.string, params)
-
-
-def _processed(
-    process: Callable[[Any], Any] | None, rows: Sequence[Mapping[str, Any]], name: str
-) -> list[Any]:
-    values = [row[name] for row in rows]
-    if process is None:
-        return values
-    out: list[Any] = []
-    last: Any = out  # a sentinel no row holds
-    done: Any = None
-    for value in values:
-        if value is not last:
-            last, done = value, process(value)
-        out.append(done)
-    return out
 
 
 def announce(conn: Connection) -> None:

@@ -1,0 +1,62 @@
+"""insert_many on both databases: the rows SQLAlchemy's insert would store, and its errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from deltahook.store.bulk import insert_many
+from deltahook.store.db import open_engine
+from deltahook.store.tables import notifications
+
+NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+AWKWARD = "tab\there, new\nline, \\N, 'quotes\", ø 𝄞"  # what COPY's text format must escape
+
+
+def _row(number: int, created_at: datetime = NOW) -> dict[str, object]:
+    return {
+        "id": f"n-{number}",
+        "type": "SkuChangedNotification",
+        "family": "notification",
+        "entity_kind": "sku",
+        "entity_key": AWKWARD if number == 3 else f"SKU-{number}",
+        "job_id": "job",
+        "idempotency_key": None,
+        "created_at": created_at,
+        "payload": b'{"PartNo":"SKU-%d"}' % number,
+        "explanation": None if number % 2 else b"{}",
+    }
+
+
+def test_insert_many_stores_what_insert_stores(database_url: str) -> None:
+    """Each value, the shared timestamp and other offsets included, reads back as with insert."""
+    elsewhere = NOW.astimezone(timezone(timedelta(hours=2)))
+    rows = [_row(1), _row(2, elsewhere), _row(3), _row(4)]
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            insert_many(conn, notifications, rows)
+            conn.execute(insert(notifications), [r | {"id": f"x-{r['id']}"} for r in rows])
+        with engine.connect() as conn:
+            stored = {row.id: row._asdict() for row in conn.execute(select(notifications))}
+    finally:
+        engine.dispose()
+    for row in rows:
+        bulk, plain = stored[str(row["id"])], stored[f"x-{row['id']}"]
+        assert bulk | {"id": plain["id"]} == plain
+        assert bulk["created_at"] == NOW
+
+
+def test_insert_many_raises_sqlalchemy_errors(database_url: str) -> None:
+    """A duplicate key is an IntegrityError, which the ingest treats as a conflict to retry."""
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            insert_many(conn, notifications, [_row(1)])
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            insert_many(conn, notifications, [_row(2), _row(1)])
+    finally:
+        engine.dispose()
