@@ -60,3 +60,16 @@ def test_insert_many_raises_sqlalchemy_errors(database_url: str) -> None:
             insert_many(conn, notifications, [_row(2), _row(1)])
     finally:
         engine.dispose()
+
+
+def test_insert_many_begins_a_transaction_as_execute_does(database_url: str) -> None:
+    """On a connection with no transaction yet, the rows are kept by the caller's commit."""
+    engine = open_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            insert_many(conn, notifications, [_row(1)])
+            conn.commit()
+        with engine.connect() as conn:
+            assert conn.execute(select(notifications.c.id)).scalars().all() == ["n-1"]
+    finally:
+        engine.dispose()

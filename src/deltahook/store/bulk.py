@@ -67,6 +67,8 @@ def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[A
         f"COPY {quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)}) "
         "FROM STDIN"
     )
+    if not conn.in_transaction():
+        conn.begin()  # as execute() would: the COPY is then committed with the caller's work
     driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
