@@ -80,7 +80,7 @@ class Admission:
 
     def batch(self, items: Sequence[Item | Line], known_lines: KnownLines) -> Batch:
         """Admit ``items``; ``known_lines`` finds the stored entities made from given lines."""
-        hashes = [self._line_hash(item) for item in items]
+        hashes = self._line_hashes(items)
         wanted = [h for h in hashes if h is not None]
         known = known_lines(wanted) if wanted else {}
         batch = Batch()
@@ -99,12 +99,13 @@ class Admission:
         self._settle(batch)
         return batch
 
-    def _line_hash(self, item: Item | Line) -> bytes | None:
+    def _line_hashes(self, items: Sequence[Item | Line]) -> list[bytes | None]:
         # A merge record's effect depends on what is stored: only whole records may be
         # recognised as unchanged by their bytes alone.
-        if self.mode == "merge" or not isinstance(item, Line):
-            return None
-        return canonical.digest(item.content())
+        if self.mode == "merge":
+            return [None] * len(items)
+        digest = canonical.digest
+        return [digest(item.content()) if isinstance(item, Line) else None for item in items]
 
     def _admit(self, record: Record, batch: Batch, line_hash: bytes | None) -> None:
         key = quick_key(self.kind, record.data) if line_hash is not None else None

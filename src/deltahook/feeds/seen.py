@@ -24,7 +24,7 @@ class SeenKeys:
 
     def add(self, tag: int) -> bool:
         """Add ``tag``; True when it was there already."""
-        if tag in self:
+        if tag in self._recent or (self._sorted and self._in_sorted(tag)):
             return True
         self._recent.add(tag)
         if len(self._recent) >= self._limit:
@@ -33,10 +33,11 @@ class SeenKeys:
         return False
 
     def __contains__(self, tag: object) -> bool:
-        if tag in self._recent:
-            return True
-        index = bisect_left(self._sorted, tag)  # type: ignore[call-overload]
-        return index < len(self._sorted) and bool(self._sorted[index] == tag)
+        return tag in self._recent or (isinstance(tag, int) and self._in_sorted(tag))
+
+    def _in_sorted(self, tag: int) -> bool:
+        index = bisect_left(self._sorted, tag)
+        return index < len(self._sorted) and self._sorted[index] == tag
 
     def __len__(self) -> int:
         return len(self._sorted) + len(self._recent)

@@ -70,8 +70,9 @@ entities = Table(
     Column("line_hash", LargeBinary(16), nullable=True),
     Index(None, "kind", "parent_key"),
     Index(None, "kind", "scope"),
-    # Unchanged lines are found by their hash alone, before anything parses them.
-    Index(None, "kind", "line_hash"),
+    # Unchanged lines are found by their hash alone, before anything parses them; key and
+    # scope ride along so that the lookup never reads the (large) rows themselves.
+    Index(None, "kind", "line_hash", "key", "scope"),
 )
 
 ingest_jobs = Table(

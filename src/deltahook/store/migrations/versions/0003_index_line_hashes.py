@@ -18,10 +18,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("entities", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_entities_kind_line_hash"), ["kind", "line_hash"], unique=False
+            batch_op.f("ix_entities_kind_line_hash_key_scope"),
+            ["kind", "line_hash", "key", "scope"],
+            unique=False,
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("entities", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_entities_kind_line_hash"))
+        batch_op.drop_index(batch_op.f("ix_entities_kind_line_hash_key_scope"))
