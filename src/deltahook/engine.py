@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError
 
@@ -35,9 +35,9 @@ from deltahook.rules.direct import direct_event, job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import outbox
+from deltahook.store import jobs, outbox
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
-from deltahook.store.tables import entities, ingest_jobs, job_rejects, rule_state
+from deltahook.store.tables import entities, rule_state
 
 Clock = Callable[[], datetime]
 Source = Path | IO[bytes]
@@ -265,31 +265,16 @@ class Engine:
         return result
 
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> None:
-        conn.execute(
-            insert(ingest_jobs).values(
-                id=result.job_id,
-                kind=result.kind,
-                mode=result.mode,
-                source=source,
-                status="running",
-                started_at=self.clock(),
-            )
-        )
+        job = {"job_id": result.job_id, "kind": result.kind, "mode": result.mode}
+        jobs.start(conn, **job, source=source, now=self.clock())
         conn.commit()
 
     def _finish_job(self, conn: Connection, result: RunResult, *, status: str) -> None:
+        rejects = [r.to_json() for r in result.rejects]
         counts = result.counts.as_dict()
-        counts.pop("deliveries")
-        conn.execute(
-            update(ingest_jobs)
-            .where(ingest_jobs.c.id == result.job_id)
-            .values(status=status, finished_at=self.clock(), **counts)
+        jobs.finish(
+            conn, result.job_id, status=status, counts=counts, rejects=rejects, now=self.clock()
         )
-        if result.rejects:
-            conn.execute(
-                insert(job_rejects),
-                [{"job_id": result.job_id, **r.to_json()} for r in result.rejects],
-            )
         self._job_event(conn, result, status)
         conn.commit()
 

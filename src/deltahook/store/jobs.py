@@ -1,14 +1,44 @@
-"""Reading ingest jobs back: their status, counts and rejects (the engine writes them)."""
+"""Ingest jobs in the store: started, finished with their counts and rejects, read back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select, update
 
 from deltahook.store.tables import ingest_jobs, job_rejects
 
 COUNTS = ("received", "rejected", "duplicates", "unchanged", "inserted", "updated", "deleted")
+
+
+def start(
+    conn: Connection, *, job_id: str, kind: str, mode: str, source: str, now: datetime
+) -> None:
+    """Record a job as running (in the caller's transaction)."""
+    values = {"id": job_id, "kind": kind, "mode": mode, "source": source, "started_at": now}
+    conn.execute(insert(ingest_jobs).values(status="running", **values))
+
+
+def finish(
+    conn: Connection,
+    job_id: str,
+    *,
+    status: str,
+    counts: Mapping[str, int],
+    rejects: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """Record how a job ended: its status, counts and the rejects kept (caller's transaction)."""
+    figures = {name: counts[name] for name in (*COUNTS, "notifications")}
+    conn.execute(
+        update(ingest_jobs)
+        .where(ingest_jobs.c.id == job_id)
+        .values(status=status, finished_at=now, **figures)
+    )
+    if rejects:
+        conn.execute(insert(job_rejects), [{"job_id": job_id, **r} for r in rejects])
 
 
 def find(conn: Connection, job_id: str, *, rejects_limit: int = 1000) -> dict[str, Any] | None:
