@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions, RunStats
+from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.notifications import Notification
 from deltahook.store import outbox
@@ -21,6 +22,24 @@ from deltahook.store.tables import attempts, deliveries
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEW_SECRET = "whsec_" + "Zm9yIHRoZSByb3RhdGlvbiB0ZXN0LCB0d2VudHk="
+
+
+def subscription(**overrides: Any) -> subs.Subscription:
+    """A stored subscription as the dispatcher loads it, with ``overrides``."""
+    values: dict[str, Any] = {
+        "name": "shop",
+        "url": "https://shop.example/",
+        "event_types": frozenset({"*"}),
+        "enabled": True,
+        "headers": {},
+        "secrets": (),
+        "header_style": "norce",
+        "timeout": 5.0,
+        "schedule": DEFAULT_SCHEDULE,
+        "max_concurrency": 10,
+        "source": "config",
+    }
+    return subs.Subscription(**(values | overrides))
 
 
 class World:

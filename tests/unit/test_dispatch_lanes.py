@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from deltahook.delivery.lanes import Lane, Lanes
-from deltahook.delivery.retry import DEFAULT_SCHEDULE
-from deltahook.delivery.subscriptions import Credentials, Subscription
+from deltahook.delivery.subscriptions import Credentials
+from tests.delivery_support import subscription as sub
 
 MARGIN = timedelta(seconds=30)
-
-
-def sub(**overrides: Any) -> Subscription:
-    values: dict[str, Any] = {
-        "name": "shop",
-        "url": "https://shop.example/",
-        "event_types": frozenset({"*"}),
-        "enabled": True,
-        "headers": {},
-        "secrets": (),
-        "header_style": "norce",
-        "timeout": 5.0,
-        "schedule": DEFAULT_SCHEDULE,
-        "max_concurrency": 10,
-        "source": "config",
-    }
-    return Subscription(**(values | overrides))
 
 
 def lane(held: int, *, active: bool = True) -> Lane:

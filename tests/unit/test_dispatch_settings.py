@@ -12,8 +12,9 @@ from deltahook.config import load_settings
 from deltahook.delivery.queue import lease_for
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings
-from deltahook.delivery.subscriptions import Subscription, resolve
+from deltahook.delivery.subscriptions import resolve
 from deltahook.errors import ConfigError, DeliveryError
+from tests.delivery_support import subscription as stored
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -98,23 +99,6 @@ def test_the_config_file_reads_subscriptions(tmp_path: Any) -> None:
     config.write_text("subscriptions:\n  - name: shop\n    url: https://x/\n")
     with pytest.raises(ConfigError, match=r"subscriptions\.0\.event_types"):
         load_settings(config, env={})
-
-
-def stored(**overrides: Any) -> Subscription:
-    values: dict[str, Any] = {
-        "name": "shop",
-        "url": "https://shop.example/",
-        "event_types": frozenset({"*"}),
-        "enabled": True,
-        "headers": {},
-        "secrets": (),
-        "header_style": "norce",
-        "timeout": 5.0,
-        "schedule": DEFAULT_SCHEDULE,
-        "max_concurrency": 10,
-        "source": "config",
-    }
-    return Subscription(**(values | overrides))
 
 
 def test_resolve_reads_the_environment() -> None:
