@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert, update
 
-from deltahook.delivery.queue import QUEUED
+from deltahook.delivery.queue import QUEUED, dead
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.delivery.subscriptions import (
     FROM_CONFIG,
@@ -123,14 +123,7 @@ def remove(conn: Connection, name: str, *, now: datetime) -> int:
     ended = conn.execute(
         update(deliveries)
         .where(d.subscription == name, d.status.in_(QUEUED))
-        .values(
-            status="dead",
-            next_attempt_at=None,
-            lease_until=None,
-            leased_by=None,
-            updated_at=now,
-            last_error="the subscription was deleted",
-        )
+        .values(**dead("the subscription was deleted", now=now))
     )
     conn.execute(delete(subscriptions).where(subscriptions.c.name == name))
     return int(ended.rowcount)

@@ -24,6 +24,20 @@ from deltahook.store.tables import attempts, deliveries, notifications
 
 QUEUED = ("pending", "retrying")
 TERMINAL = ("delivered", "dead")
+
+
+def dead(reason: str, *, now: datetime) -> dict[str, Any]:
+    """The column values that end a queued delivery as dead, with ``reason`` as its error."""
+    return {
+        "status": "dead",
+        "next_attempt_at": None,
+        "lease_until": None,
+        "leased_by": None,
+        "updated_at": now,
+        "last_error": reason,
+    }
+
+
 STATUSES = ("pending", "retrying", "delivered", "dead")
 
 
@@ -162,19 +176,11 @@ def _record_lost(conn: Connection, rows: Sequence[Any], *, retries: int, now: da
             for row in rows
         ],
     )
-    dead = [row.id for row in rows if row.attempts - row.retry_base > retries]
-    if dead:
+    exhausted = [row.id for row in rows if row.attempts - row.retry_base > retries]
+    if exhausted:
+        reason = "the last attempt's dispatcher stopped before recording a result"
         conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(dead))
-            .values(
-                status="dead",
-                next_attempt_at=None,
-                lease_until=None,
-                leased_by=None,
-                updated_at=now,
-                last_error="the last attempt's dispatcher stopped before recording a result",
-            )
+            update(deliveries).where(deliveries.c.id.in_(exhausted)).values(**dead(reason, now=now))
         )
 
 
