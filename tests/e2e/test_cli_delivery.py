@@ -11,11 +11,13 @@ import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from deltahook.cli import main
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import utc_now
+from deltahook.store.tables import deliveries
 from tests.delivery_support import SECRET, World
 
 
@@ -212,3 +214,32 @@ def test_a_header_with_a_line_break_is_refused_at_load(cli: Cli) -> None:
     code, _, err = cli("subscriptions", "list")
     assert code == 1
     assert "line break" in err
+
+
+def test_the_plain_log_shows_every_status(cli: Cli) -> None:
+    """`log` prints one line per delivery whatever its status, pending and in flight included."""
+    now = utc_now()
+    notes = cli.world.notify(5)
+    states = {
+        notes[0].id: {},
+        notes[1].id: {"status": "retrying", "attempts": 1, "last_status_code": 500},
+        notes[2].id: {"status": "delivered", "attempts": 1, "last_status_code": 200},
+        notes[3].id: {"status": "dead", "attempts": 2, "last_error": "[bold]gone[/]"},
+        notes[4].id: {"leased_by": "w", "lease_until": now + timedelta(minutes=5)},
+    }
+    with cli.world.db.begin() as conn:
+        for notification_id, values in states.items():
+            if values:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.notification_id == notification_id)
+                    .values(**values)
+                )
+    code, out, err = cli("log")
+    assert code == 0, err
+    lines = {line.split()[1]: line for line in out.splitlines()}
+    by_note = {d.notification_id: d.id for d in cli.world.deliveries()}
+    expected = ["pending", "retrying", "delivered", "dead", "in flight"]
+    for note, word in zip(notes, expected, strict=True):
+        assert f"  {word}  " in lines[by_note[note.id]]
+    assert "last [bold]gone[/]" in lines[by_note[notes[3].id]]

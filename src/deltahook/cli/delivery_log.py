@@ -9,6 +9,7 @@ from typing import Any
 import click
 import orjson
 from rich.table import Table
+from rich.text import Text
 
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.cli.delivery import open_store
@@ -66,18 +67,21 @@ def show_log(
 
 
 def _print_entry(entry: dict[str, Any]) -> None:
-    colour = {"delivered": "green", "dead": "red", "retrying": "yellow"}.get(entry["status"], "")
+    """One delivery's line; built as styled text, so no value is ever read as markup."""
+    colour = {"delivered": "green", "dead": "red", "retrying": "yellow"}.get(entry["status"])
     state = "in flight" if entry["in_flight"] else entry["status"]
     last = entry["last_status_code"] or entry["last_error"] or ""
     due = entry["next_attempt_at"]
-    out.print(
-        f"{_when(entry['created_at'])}  {entry['id']}  [bold]{entry['subscription']}[/]  "
-        f"{entry['event_type']}  [{colour}]{state}[/]  attempts {entry['attempts']}"
-        f"{f'  last {last}' if last else ''}"
-        f"{f'  next {_when(due)}' if due and entry['status'] != 'pending' else ''}",
-        soft_wrap=True,
-        highlight=False,
+    line = Text.assemble(
+        f"{_when(entry['created_at'])}  {entry['id']}  ",
+        (entry["subscription"], "bold"),
+        f"  {entry['event_type']}  ",
+        (state, colour or ""),
+        f"  attempts {entry['attempts']}",
+        f"  last {last}" if last else "",
+        f"  next {_when(due)}" if due and entry["status"] != "pending" else "",
     )
+    out.print(line, soft_wrap=True, highlight=False)
     if "payload" in entry:
         out.print("    " + orjson.dumps(entry["payload"]).decode(), markup=False, soft_wrap=True)
     for attempt in entry.get("attempt_log", []):
