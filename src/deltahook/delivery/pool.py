@@ -5,10 +5,15 @@ request and response; with the dozens of keep-alive connections a dispatcher hol
 becomes most of the CPU a delivery costs (profiled: 3x fewer requests per second at 32
 connections than at 8). This pool keeps idle HTTP/1.1 connections per origin on a stack: a
 request takes the most recently used one that is still sound, or opens a new one; the
-response's close puts it back. Concurrency is bounded by the dispatcher, per subscription.
+response's close puts it back. Concurrency is bounded by the dispatcher's lanes, per
+subscription. Connections go through ``guard.PublicOnly`` (unless ``allowed`` is ``None``), so
+an address is judged when it is connected to.
 
-It plugs into ``httpx.AsyncClient`` through ``pooled_transport()``, so redirects, timeouts,
-exceptions and the response API stay httpx's.
+``pooled_transport()`` plugs it into ``httpx.AsyncClient``, so redirects, timeouts,
+exceptions and the response API stay httpx's. That relies on internals of both libraries:
+``httpx.AsyncHTTPTransport`` forwarding to its ``_pool`` attribute, and httpcore's
+``AsyncHTTPConnection`` and ``ConnectionNotAvailable``. pyproject.toml therefore pins httpx and
+httpcore to the minors this was tested with (0.28, 1.0); check this module before widening.
 """
 
 from __future__ import annotations
