@@ -30,7 +30,7 @@ from deltahook.errors import FeedError, IdempotencyConflictError
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
 from deltahook.pipeline import Decider, Run
-from deltahook.results import MODES, Mode, RunResult
+from deltahook.results import MODES, JobStatus, Mode, RunResult
 from deltahook.rules.direct import direct_event, job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
@@ -250,15 +250,16 @@ class Engine:
             except BaseException:
                 conn.rollback()
                 if not dry_run:
-                    self._finish_job(conn, result, status="failed")
+                    self._finish_job(conn, result, status=JobStatus.FAILED)
                 raise
+            result.sort_rejects()
             if rules is not None:
                 result.notices.extend(rules.problems)
                 result.near_misses.extend(rules.near_misses)
             if dry_run:
                 conn.rollback()
             else:
-                self._finish_job(conn, result, status="succeeded")
+                self._finish_job(conn, result, status=result.status)
                 if result.counts.inserted >= ANALYZE_AFTER:
                     refresh_statistics(conn, entities, rule_state)
                     conn.commit()
@@ -269,7 +270,8 @@ class Engine:
         jobs.start(conn, **job, source=source, now=self.clock())
         conn.commit()
 
-    def _finish_job(self, conn: Connection, result: RunResult, *, status: str) -> None:
+    def _finish_job(self, conn: Connection, result: RunResult, *, status: JobStatus) -> None:
+        result.sort_rejects()
         rejects = [r.to_json() for r in result.rejects]
         counts = result.counts.as_dict()
         jobs.finish(
@@ -278,12 +280,10 @@ class Engine:
         self._job_event(conn, result, status)
         conn.commit()
 
-    def _job_event(self, conn: Connection, result: RunResult, status: str) -> None:
+    def _job_event(self, conn: Connection, result: RunResult, status: JobStatus) -> None:
         """Record the job's JobCompletedEvent (when the config asks for job events)."""
         if not self.settings.job_events or self.events is None:
             return
-        if status == "succeeded" and result.counts.rejected:
-            status = "validation failed"
         now = self.clock()
         event = job_completed(
             self.events,

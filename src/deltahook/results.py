@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from deltahook.changes.model import EntityChange
@@ -12,6 +13,16 @@ from deltahook.notifications import Notification
 Mode = Literal["upsert", "merge", "full"]
 MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
 MAX_REJECTS_KEPT = 10_000
+
+
+class JobStatus(StrEnum):
+    """How an ingest job stands: the one spelling the store, the API, /metrics and events use."""
+
+    RUNNING = "running"  # in progress; its lease is renewed as it goes
+    SUCCEEDED = "succeeded"  # every record went in
+    VALIDATION_FAILED = "validation failed"  # it finished; some records were rejected
+    FAILED = "failed"  # it stopped; the counts say what it applied before
+    ABANDONED = "abandoned"  # its process died while running; the counts say what it applied
 
 
 @dataclass(slots=True)
@@ -43,6 +54,15 @@ class RunResult:
     changes: list[EntityChange] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     near_misses: list[dict[str, Any]] = field(default_factory=list)  # preview --explain
+
+    @property
+    def status(self) -> JobStatus:
+        """How a run that finished stands: validation failed when it rejected any record."""
+        return JobStatus.VALIDATION_FAILED if self.counts.rejected else JobStatus.SUCCEEDED
+
+    def sort_rejects(self) -> None:
+        """Order the rejects by line, the order every report of them uses."""
+        self.rejects.sort(key=lambda reject: reject.line)
 
     def reject(self, reject: Reject) -> None:
         """Count a rejected record; keep the first ``MAX_REJECTS_KEPT`` for the report."""

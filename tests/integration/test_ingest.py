@@ -208,7 +208,7 @@ def test_bad_records_are_rejected_by_line_and_the_rest_stored(engine: Engine) ->
         saved = conn.execute(select(job_rejects.c.line).order_by(job_rejects.c.line)).scalars()
         assert list(saved) == [7, 12]
         job = conn.execute(select(ingest_jobs)).one()
-        assert (job.status, job.received, job.rejected) == ("succeeded", 14, 2)
+        assert (job.status, job.received, job.rejected) == ("validation failed", 14, 2)
 
 
 def test_duplicate_keys_last_one_wins_and_is_reported(engine: Engine) -> None:

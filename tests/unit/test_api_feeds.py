@@ -34,9 +34,24 @@ def test_an_ndjson_feed_answers_its_job_with_counts_and_rejects_by_line(api: Tes
     assert (result["counts"]["inserted"], result["counts"]["rejected"]) == (2, 2)
     assert [(r["line"], r["field"]) for r in result["rejects"]] == [(3, None), (4, "OnhandValue")]
     job = api.get(answer.headers["location"]).json()
-    assert (job["job_id"], job["status"]) == (result["job_id"], "succeeded")
+    assert (job["job_id"], job["status"]) == (result["job_id"], "validation failed")
     assert job["counts"]["rejected"] == 2
     assert [r["line"] for r in job["rejects"]] == [3, 4]
+
+
+def test_a_job_with_rejects_has_one_status_and_one_reject_order_everywhere(
+    api: TestClient,
+) -> None:
+    """The answer, the stored job and /metrics name one status; rejects come by line in each."""
+    # Line 1 fails validation after line 2 fails to parse: found out of line order.
+    body = orjson.dumps(STOCK | {"OnhandValue": "x"}) + b"\n{not json\n" + ndjson(stock_rows(1))
+    answer = api.post("/v1/feeds/sku_onhand", content=body).json()
+    job = api.get(f"/v1/jobs/{answer['job_id']}").json()
+    assert answer["status"] == job["status"] == "validation failed"
+    assert [r["line"] for r in answer["rejects"]] == [r["line"] for r in job["rejects"]] == [1, 2]
+    metrics = api.get("/metrics").text
+    assert 'deltahook_ingest_jobs_total{kind="sku_onhand",status="validation failed"} 1' in metrics
+    assert 'status="succeeded"' not in metrics
 
 
 def test_a_json_array_feed_and_the_modes(api: TestClient) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from deltahook.notifications import Notification
-from deltahook.results import Mode, RunResult
+from deltahook.results import JobStatus, Mode, RunResult
 
 
 class Model(BaseModel):
@@ -39,7 +39,7 @@ class JobResult(Model):
     job_id: str
     kind: str
     mode: Mode
-    status: Literal["succeeded", "validation failed"]
+    status: Literal[JobStatus.SUCCEEDED, JobStatus.VALIDATION_FAILED]
     counts: Counts
     rejects: list[RejectOut] = Field(description="The first 10,000 rejected records.")
     notices: list[str]
@@ -51,7 +51,7 @@ class JobResult(Model):
             job_id=result.job_id,
             kind=result.kind,
             mode=result.mode,
-            status="validation failed" if result.counts.rejected else "succeeded",
+            status=result.status,
             counts=Counts(**result.counts.as_dict()),
             rejects=[RejectOut(**r.to_json()) for r in result.rejects],
             notices=result.notices,
@@ -66,7 +66,7 @@ class JobRecord(Model):
     kind: str
     mode: str
     source: str
-    status: str = Field(description="running, succeeded or failed")
+    status: JobStatus = Field(description=", ".join(JobStatus))
     started_at: datetime
     finished_at: datetime | None
     counts: dict[str, int]

@@ -16,11 +16,17 @@ import xxhash
 from deltahook.catalog.events import EventCatalog
 from deltahook.errors import EventError
 from deltahook.notifications import Notification, stable_id
+from deltahook.results import JobStatus
 from deltahook.rules.payload import DEFAULTED
 
 JOB_COMPLETED = "JobCompletedEvent"
 # JobCompletedEvent.StatusId at completion (the platform's numbering).
-JOB_STATUS = {"succeeded": 2, "failed": 3, "validation failed": 4}
+JOB_STATUS = {
+    JobStatus.SUCCEEDED: 2,
+    JobStatus.FAILED: 3,
+    JobStatus.ABANDONED: 3,
+    JobStatus.VALIDATION_FAILED: 4,
+}
 
 
 def direct_event(
@@ -64,7 +70,7 @@ def job_completed(
     events: EventCatalog,
     *,
     job_id: str,
-    status: str,
+    status: JobStatus,
     constants: Mapping[str, Any],
     now: datetime,
 ) -> Notification | None:

@@ -82,7 +82,7 @@ ingest_jobs = Table(
     Column("kind", String(64), nullable=False),
     Column("mode", String(16), nullable=False),
     Column("source", Text, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),  # a JobStatus
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("received", Integer, nullable=False, default=0),
