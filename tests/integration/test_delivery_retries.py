@@ -135,13 +135,19 @@ def test_the_request_is_a_json_post_with_the_payload(world: World, receiver: Rec
     assert request.headers["x-api-key"] == "k-123"
 
 
-def test_redirects_are_followed(world: World, receiver: Receiver) -> None:
-    """A 307 to another path is followed; the final 2xx counts as delivered."""
-    world.subscribe("shop", receiver.url + "old")
-    world.notify()
-    receiver.fail(1, status=307, headers={"Location": receiver.url + "new"})
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_a_redirect_gets_the_same_post(world: World, receiver: Receiver, status: int) -> None:
+    """A redirect to another path gets the same POST, body and headers; then it is delivered."""
+    world.subscribe("shop", receiver.url + "old", headers={"X-Api-Key": "k-1"}, secrets=[SECRET])
+    [note] = world.notify()
+    receiver.fail(1, status=status, headers={"Location": receiver.url + "new"})
     world.run()
+    first, second = receiver.requests
     assert [r.path for r in receiver.requests] == ["/old", "/new"]
+    assert second.method == "POST"
+    assert orjson.loads(second.body) == dict(note.payload)
+    for name in ("x-api-key", "webhook-signature", "norce-event-message-id", "content-type"):
+        assert second.headers[name] == first.headers[name]
     assert world.delivery().status == "delivered"
 
 

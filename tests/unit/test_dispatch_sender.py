@@ -100,7 +100,7 @@ def test_https_urls_get_a_tls_context_when_first_needed() -> None:
 
 
 def follow_once(
-    status: int, location: str, *, headers: dict[str, str] | None = None
+    status: int, location: str, *, headers: dict[str, str] | None = None, url: str = URL
 ) -> list[httpx.Request]:
     """The requests made when the first answer is a ``status`` redirect to ``location``."""
     seen: list[httpx.Request] = []
@@ -113,38 +113,61 @@ def follow_once(
 
     async def go() -> Outcome:
         async with Sender(transport=httpx.MockTransport(answer)) as sender:
-            return await sender.send(url=URL, body=BODY, headers=headers or {}, timeout=5)
+            return await sender.send(url=url, body=BODY, headers=headers or {}, timeout=5)
 
     assert asyncio.run(go()).result.status_code == 200
     return seen
 
 
-@pytest.mark.parametrize("status", [307, 308])
-def test_307_and_308_repeat_the_post_with_its_body(status: int) -> None:
-    _, second = follow_once(status, "/moved")
+REDIRECTS = [301, 302, 303, 307, 308]
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_every_redirect_repeats_the_post_with_its_body_and_headers(status: int) -> None:
+    """A webhook redirect means "the endpoint is elsewhere": the same POST goes there."""
+    headers = {"Authorization": "Bearer t0k3n", "X-Key": "k", "webhook-signature": "v1,s"}
+    _, second = follow_once(status, "/moved", headers=headers)
     assert (second.method, str(second.url), second.content) == (
         "POST",
         "https://shop.example/moved",  # a relative location resolves against the request
         BODY,
     )
+    for name, value in headers.items():
+        assert second.headers[name] == value
 
 
-@pytest.mark.parametrize("status", [301, 302, 303])
-def test_301_302_and_303_after_a_post_become_a_get_without_body(status: int) -> None:
-    _, second = follow_once(status, "https://shop.example/thanks")
-    assert (second.method, second.content) == ("GET", b"")
-    assert "content-type" not in second.headers
+def test_an_upgrade_to_https_on_the_same_host_is_followed() -> None:
+    """http -> https on the subscription's host (another port too) keeps everything."""
+    _, second = follow_once(301, "https://shop.example:8443/hooks", url="http://shop.example/")
+    assert (second.method, str(second.url), second.content) == (
+        "POST",
+        "https://shop.example:8443/hooks",
+        BODY,
+    )
 
 
-def test_authorization_goes_to_the_same_origin_only() -> None:
-    token = {"Authorization": "Bearer t0k3n", "X-Key": "k"}
-    _, same = follow_once(307, "https://shop.example/other", headers=token)
-    assert same.headers["authorization"] == "Bearer t0k3n"
-    _, other = follow_once(307, "https://elsewhere.example/", headers=token)
-    assert "authorization" not in other.headers
-    assert other.headers["x-key"] == "k"
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("https://elsewhere.example/", "to another host, elsewhere.example"),
+        ("http://shop.example/", "from https to http"),
+        ("ftp://shop.example/y", "to a ftp URL"),
+    ],
+)
+def test_a_refused_redirect_fails_the_attempt_and_sends_nothing_there(
+    location: str, reason: str
+) -> None:
+    """The payload and its credentials never leave the subscription's host, nor go in clear."""
+    seen: list[httpx.Request] = []
 
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": location})
 
-def test_a_redirect_to_another_scheme_is_an_error() -> None:
-    outcome = send_with(lambda _: httpx.Response(302, headers={"Location": "ftp://x/y"}))
-    assert outcome.result.error == "RemoteProtocolError: redirect to a ftp URL"
+    outcome = send_with(answer)
+    assert len(seen) == 1
+    assert not outcome.result.succeeded
+    assert outcome.result.status_code == 302
+    assert outcome.result.error is not None
+    assert reason in outcome.result.error
+    assert "set the subscription's URL" in outcome.result.error

@@ -3,9 +3,10 @@
 One pooled httpx transport serves every subscription (connections are kept alive per host).
 The sender calls it directly rather than through ``httpx.AsyncClient``, whose per-request
 machinery (auth flow, cookies, hooks) a webhook does not use and which cost 30% of the
-throughput; it follows redirects itself (``redirects.py``). The whole attempt, redirects and
-reading the response excerpt included, is bounded by the subscription's timeout, so a
-receiver that trickles bytes cannot hold a claim for longer than its lease allows.
+throughput; it follows redirects itself, as a webhook must (``redirects.py``). The whole
+attempt, redirects and reading the response excerpt included, is bounded by the
+subscription's timeout, so a receiver that trickles bytes cannot hold a claim for longer
+than its lease allows.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Sender:
             headers=headers,
             extensions={"timeout": httpx.Timeout(timeout).as_dict()},
         )
-        response = await self._request(request)
+        response, refusal = await self._request(request)
         try:
             excerpt = await self._excerpt(response)
         finally:
@@ -112,19 +113,24 @@ class Sender:
         if not 100 <= status <= 599:
             return AttemptResult(error=f"invalid HTTP status code {status}"), excerpt
         return AttemptResult(
-            status_code=status, retry_after=response.headers.get("retry-after")
+            status_code=status, error=refusal, retry_after=response.headers.get("retry-after")
         ), excerpt
 
-    async def _request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``, following up to ``max_redirects`` redirects; the last response."""
+    async def _request(self, request: httpx.Request) -> tuple[httpx.Response, str | None]:
+        """Send ``request``, following up to ``max_redirects`` redirects: the last response,
+        and why it was not followed when it is a redirect that ``redirects`` refused."""
         for _ in range(self._max_redirects + 1):
             response = await self._transport.handle_async_request(request)
             response.request = request
             target = redirects.location(response)
             if target is None:
-                return response
+                return response, None
+            try:
+                following = redirects.follow(request, response.status_code, target)
+            except redirects.Refused as refused:
+                return response, str(refused)
             await response.aclose()
-            request = redirects.follow(request, response.status_code, target)
+            request = following
         raise httpx.TooManyRedirects(f"more than {self._max_redirects} redirects", request=request)
 
     async def _excerpt(self, response: httpx.Response) -> str | None:
