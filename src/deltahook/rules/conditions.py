@@ -15,7 +15,6 @@ nothing (so ``ne`` holds) and exists not. Comparisons between a number and a str
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import yaml
 
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import Ctx, Getter, parse_ref, resolve
+from deltahook.rules.patterns import compile_pattern
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.tables import TableInfo, Types, type_of
 
@@ -186,9 +186,9 @@ class Compiler:
             self.reader.error(node, f"{name} is not a text field; 'matches' needs one")
             return None
         try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            self.reader.error(node, f"{name} matches: invalid regular expression: {exc}")
+            regex = compile_pattern(pattern)
+        except ValueError as exc:
+            self.reader.error(node, f"{name} matches: {exc}")
             return None
         return lambda v: isinstance(v, str) and regex.search(v) is not None
 

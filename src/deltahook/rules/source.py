@@ -1,25 +1,26 @@
 """Reading YAML with a location on every node, and collecting problems instead of stopping.
 
-``yaml.compose`` keeps the start mark (line and column) of every node, so each problem found
-anywhere in a rule file can point at the exact spot. A ``Reader`` wraps one file: its helpers
+Composing with ``deltahook.yamlsafe`` (YAML 1.2 core types, bounded) keeps the start mark
+(line and column) of every node, so each problem found anywhere in a rule file can point at
+the exact spot. A ``Reader`` wraps one file: its helpers
 return ``None`` after recording a problem, and the loader carries on to find the next one.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
 
 from deltahook.errors import SourceProblem
+from deltahook.yamlsafe import YamlProblem, compose, construct
 
 Node = yaml.Node
-_constructor = SafeConstructor()
 
 
 @dataclass(slots=True)
@@ -36,23 +37,19 @@ class Reader:
         )
 
     def compose(self, text: str) -> Node | None:
-        """The document's root node, or None (with a problem) when the YAML is malformed."""
+        """The document's root node, or None (with a problem) when it cannot be read."""
         try:
-            return yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            message = " ".join(p for p in (exc.context, exc.problem) if p)
+            composed = compose(text)
+        except YamlProblem as exc:
             self.problems.append(
-                SourceProblem(
-                    path=self.path, line=line, column=column, message=f"YAML syntax: {message}"
-                )
+                SourceProblem(path=self.path, line=exc.line, column=exc.column, message=exc.message)
             )
-        except yaml.YAMLError as exc:
+            return None
+        for dup in composed.duplicates:
             self.problems.append(
-                SourceProblem(path=self.path, line=1, column=1, message=f"YAML: {exc}")
+                SourceProblem(path=self.path, line=dup.line, column=dup.column, message=dup.message)
             )
-        return None
+        return composed.root
 
     def mapping(
         self,
@@ -73,8 +70,7 @@ class Reader:
             if not isinstance(key, str):
                 self.error(key_node, f"{what}: keys must be plain names")
                 continue
-            if key in out:
-                self.error(key_node, f"{what}: duplicate key {key!r}")
+            if key in out:  # reported when the document was composed
                 continue
             if known is not None and key not in known:
                 self.error(key_node, f"{what}: unknown key {key!r}{suggest(key, known)}")
@@ -114,6 +110,9 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(node, f"{what} must be a number, not {value!r}")
             return None
+        if not math.isfinite(value):
+            self.error(node, f"{what} must be a finite number, not {value!r}")
+            return None
         if minimum is not None and value < minimum:
             self.error(node, f"{what} must be at least {minimum:g}, not {value!r}")
             return None
@@ -143,11 +142,8 @@ class Reader:
 
 
 def value_of(node: Node) -> Any:
-    """The plain Python value of a node, with YAML's own typing of scalars."""
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except ConstructorError as exc:  # a tag safe YAML does not know (e.g. !!python/...)
-        raise ValueError(str(exc.problem)) from exc
+    """The plain Python value of a node, typed by YAML 1.2's core schema."""
+    return construct(node)
 
 
 def describe(node: Node) -> str:
