@@ -232,8 +232,8 @@ def drain(url: str, *, ahead: float = 3600.0) -> int:
     import asyncio
     from datetime import timedelta
 
+    from deltahook.clock import utc_now
     from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
-    from deltahook.engine import utc_now
     from deltahook.store.db import open_engine
 
     later = utc_now() + timedelta(seconds=ahead)

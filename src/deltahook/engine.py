@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,10 +22,11 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError
 
+from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
+from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
-from deltahook.delivery import subscriptions
 from deltahook.errors import FeedError, IdempotencyConflictError
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
@@ -39,12 +40,7 @@ from deltahook.store import jobs, outbox
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 
-Clock = Callable[[], datetime]
 Source = Path | IO[bytes]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Engine:
@@ -83,13 +79,7 @@ class Engine:
         rules = load_rules(
             settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
         )
-        db = open_engine(settings.database_url)
-        try:
-            with db.begin() as conn:
-                subscriptions.sync(conn, settings.subscriptions, now=clock())
-        except BaseException:
-            db.dispose()
-            raise
+        db = open_store(settings, clock=clock)
         return cls(
             settings=settings, catalog=catalog, db=db, rules=rules, events=events, clock=clock
         )

@@ -15,8 +15,8 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from deltahook.cli import main
+from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
-from deltahook.engine import utc_now
 from deltahook.store.tables import deliveries
 from tests.delivery_support import SECRET, World
 

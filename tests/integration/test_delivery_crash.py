@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
-from deltahook.engine import utc_now
 from tests.delivery_support import World
 
 

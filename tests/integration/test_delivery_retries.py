@@ -8,9 +8,9 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
-from deltahook.engine import utc_now
 from tests.delivery_support import NEW_SECRET, SECRET, T0, World
 
 

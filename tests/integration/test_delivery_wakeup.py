@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
-from deltahook.engine import utc_now
 from tests.delivery_support import World
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from deltahook.clock import utc_now
 from deltahook.delivery.queue import QUEUED
 from deltahook.delivery.receiver import Receiver
-from deltahook.engine import utc_now
 from tests.delivery_support import World
 from tests.scale_support import deltahook, named, wait_gone, wait_until, write_config
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
-from deltahook.engine import utc_now
 from deltahook.store.db import open_engine
 from tests.api_support import client
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from deltahook.bootstrap import open_store
 from deltahook.cli.app import State, friendly, main, out
 from deltahook.store import schema
-from deltahook.store.db import open_engine
 
 
 @main.group()
@@ -19,7 +19,7 @@ def db() -> None:
 @friendly
 def upgrade(state: State) -> None:
     """Apply every pending migration."""
-    engine = open_engine(state.settings.database_url, check_schema=False)
+    engine = open_store(state.settings, check_schema=False, sync_subscriptions=False)
     try:
         before, after = schema.upgrade(engine)
     finally:

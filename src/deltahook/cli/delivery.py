@@ -19,19 +19,16 @@ import click
 from rich.table import Table
 from sqlalchemy import Engine
 
+from deltahook import bootstrap
 from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print_json
+from deltahook.clock import utc_now
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
-from deltahook.engine import utc_now
-from deltahook.store.db import open_engine
 
 
 def open_store(state: State) -> Engine:
     """The database, with the config file's subscriptions synced into it."""
-    db = open_engine(state.settings.database_url)
-    with db.begin() as conn:
-        subs.sync(conn, state.settings.subscriptions, now=utc_now())
-    return db
+    return bootstrap.open_store(state.settings)
 
 
 def worker_id() -> str:
@@ -154,7 +151,7 @@ def _switch(state: State, name: str, *, enabled: bool) -> None:
 @friendly
 def sync(state: State) -> None:
     """Write the config file's subscriptions into the store (every command does this too)."""
-    db = open_engine(state.settings.database_url)
+    db = bootstrap.open_store(state.settings, sync_subscriptions=False)
     with db.begin() as conn:
         report = subs.sync(conn, state.settings.subscriptions, now=utc_now())
     changes = [f"{what}: {', '.join(names)}" for what, names in report.items() if names]

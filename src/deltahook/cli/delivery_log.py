@@ -13,8 +13,8 @@ from rich.text import Text
 
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.cli.delivery import open_store
+from deltahook.clock import utc_now
 from deltahook.delivery import log
-from deltahook.engine import utc_now
 
 
 @main.command("log")

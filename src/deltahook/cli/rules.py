@@ -62,7 +62,7 @@ def check(state: State, folder: Path | None) -> None:
 @friendly
 def test(state: State, files: tuple[Path, ...]) -> None:
     """Run rule test FILES (given snapshots, feeds, expected notifications)."""
-    from deltahook.rules.testing import run_file
+    from deltahook.rule_tests import run_file
 
     passed = failed = 0
     for path in _expand(files):
@@ -207,7 +207,7 @@ def _print_near_misses(misses: list[dict[str, Any]]) -> None:
 @friendly
 def types(state: State, as_json: bool) -> None:
     """List the event types: category, family, and which rules and subscriptions use them."""
-    from deltahook.rules.usage import type_usage
+    from deltahook.type_usage import type_usage
 
     rows = type_usage(state.settings)
     if as_json:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from deltahook.clock import Clock, utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.lanes import Lane, Lanes
@@ -34,7 +35,6 @@ from deltahook.delivery.listen import Listener
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.signing import request_headers
-from deltahook.engine import Clock, utc_now
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from deltahook.catalog.events import EventCatalog, unknown_type_message
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
-from deltahook.rules.usage import usage
+from deltahook.type_usage import usage
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 

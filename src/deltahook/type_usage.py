@@ -9,13 +9,13 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
 from deltahook.errors import StoreError
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store.db import open_engine
 from deltahook.store.tables import subscriptions
 
 
@@ -52,7 +52,7 @@ def _subscribers(settings: Settings) -> dict[str, set[str]]:
     """Event types per subscription: the config file's, and the store's when it has any."""
     found = {sub.name: set(sub.event_types) for sub in settings.subscriptions}
     try:
-        db = open_engine(settings.database_url, check_schema=False)
+        db = open_store(settings, check_schema=False, sync_subscriptions=False)
         try:
             with db.connect() as conn:
                 rows = conn.execute(select(subscriptions.c.name, subscriptions.c.event_types))

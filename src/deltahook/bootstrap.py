@@ -1,0 +1,40 @@
+"""Opening the store: the one place the configured database is opened.
+
+``Engine.from_settings``, the CLI's commands and the rule-usage report all come through
+``open_store``; scratch databases (previews, rule tests) open their own with
+``store.db.open_engine``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine as SqlEngine
+
+from deltahook.clock import Clock, utc_now
+from deltahook.config import Settings
+from deltahook.delivery import subscriptions
+from deltahook.store.db import open_engine
+
+
+def open_store(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    check_schema: bool = True,
+    sync_subscriptions: bool = True,
+) -> SqlEngine:
+    """The configured database; its schema created or found current (``check_schema``), and
+    the config file's subscriptions synced into it (``sync_subscriptions``).
+
+    ``check_schema=False`` is for commands that must work on an old schema (``db upgrade``)
+    or only read (the rule-usage report); those skip the sync too.
+    """
+    db = open_engine(settings.database_url, check_schema=check_schema)
+    if not sync_subscriptions:
+        return db
+    try:
+        with db.begin() as conn:
+            subscriptions.sync(conn, settings.subscriptions, now=clock())
+    except BaseException:
+        db.dispose()
+        raise
+    return db

@@ -1,0 +1,36 @@
+"""The house's floors: lower modules never import the engine or the doors above them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "deltahook"
+ABOVE = ("deltahook.engine", "deltahook.cli", "deltahook.api", "deltahook.bootstrap")
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _lower_modules() -> list[Path]:
+    folders = ("catalog", "changes", "delivery", "feeds", "rules", "store")
+    modules = [path for folder in folders for path in (SRC / folder).rglob("*.py")]
+    return [*modules, SRC / "config.py", SRC / "clock.py", SRC / "errors.py"]
+
+
+@pytest.mark.parametrize("path", _lower_modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_lower_modules_never_import_the_engine_or_the_doors(path: Path) -> None:
+    """Nothing under catalog/, changes/, delivery/, feeds/, rules/, store/ (nor config, clock,
+    errors) imports the engine, the bootstrap, the CLI or the API."""
+    upward = {name for name in _imports(path) if name.startswith(ABOVE)}
+    assert upward == set()
