@@ -19,6 +19,7 @@ import xxhash
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
+from deltahook.feeds.keys import readable_key
 from deltahook.feeds.merge import merge_records, without_unsent
 from deltahook.feeds.readers import Item, Line, Record, Reject
 from deltahook.feeds.seen import SeenKeys
@@ -64,14 +65,15 @@ class Batch:
 class Admission:
     """Admits the records of one feed, batch by batch, counting into ``result``.
 
-    ``seen`` and ``scopes`` grow over the whole feed: a full feed's sweep needs every key it
-    sent and every scope it covered.
+    ``seen``, ``kept`` and ``scopes`` grow over the whole feed: a full feed's sweep needs every
+    key it sent, the keys of its rejected records (never swept) and every scope it covered.
     """
 
     kind: EntityKind
     mode: Mode
     result: RunResult
     seen: SeenKeys = field(default_factory=SeenKeys)
+    kept: SeenKeys = field(default_factory=SeenKeys)
     scopes: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -93,7 +95,7 @@ class Admission:
                 continue
             parsed = item.parse() if isinstance(item, Line) else item
             if isinstance(parsed, Reject):
-                self.result.reject(parsed)
+                self._refuse(parsed, parsed.key)
             else:
                 self._admit(parsed, batch, line_hash)
         self._settle(batch)
@@ -112,7 +114,7 @@ class Admission:
         if key is None:
             problem = (self._partial or self._full).problem(record.data)
             if problem is not None:
-                self.result.reject(Reject(record.line, problem.field, problem.reason))
+                self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
                 return
             key = canonical.entity_key(self.kind, record.data)
         self._note_duplicate(key, record.line, batch)
@@ -147,7 +149,7 @@ class Admission:
         for key, (record, line_hash) in batch.lines.items():
             problem = self._full.problem(record.data)
             if problem is not None:
-                self.result.reject(Reject(record.line, problem.field, problem.reason))
+                self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
             elif (candidate := self.candidate(record.line, record.data)) is not None:
                 candidate.line_hash = line_hash
                 batch.ready[key] = candidate
@@ -159,7 +161,7 @@ class Admission:
         try:
             body = canonical.normalise(self.kind, data)
         except canonical.NormaliseError as exc:
-            self.result.reject(Reject(line, exc.field, str(exc).split(": ", 1)[1]))
+            self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data)
             return None
         scope = canonical.scope_string(self.kind, body)
         self.scopes.add(scope)
@@ -173,6 +175,19 @@ class Admission:
             raw,
             canonical.digest(raw),
         )
+
+    def _refuse(self, reject: Reject, data: Mapping[str, Any] | str | None) -> None:
+        """Reject a record. In a full feed its entity is kept from the sweep; when its key is
+        unknown (``data`` is the record, or the key as the reader read it), nothing is swept."""
+        if self.mode == "full":
+            key = readable_key(self.kind, data) if isinstance(data, Mapping) else data
+            if key is None:
+                reason = f"{reject.reason}; its key is unknown, so the sweep did not run"
+                reject = Reject(reject.line, reject.field, reason)
+                self.result.unkeyed(reject.line)
+            else:
+                self.kept.add(xxhash.xxh3_64_intdigest(key))
+        self.result.reject(reject)
 
     def merged(
         self, records: Sequence[Candidate | Record], stored: Mapping[str, Stored]
@@ -189,7 +204,7 @@ class Admission:
             problem = self._full.problem(merged)
             if problem is not None:
                 reason = f"after merging: {problem.reason}"
-                self.result.reject(Reject(record.line, problem.field, reason))
+                self._refuse(Reject(record.line, problem.field, reason), record.data)
             elif (candidate := self.candidate(record.line, merged)) is not None:
                 out.append(candidate)
         return out

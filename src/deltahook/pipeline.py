@@ -185,17 +185,25 @@ class Run:
             self.result.notifications.extend(decided)
 
     def _sweep(self) -> None:
-        """Delete or deactivate the stored entities of the feed's scope that it left out."""
+        """Delete or deactivate the stored entities of the feed's scope that it left out.
+
+        Entities whose record was rejected are left alone; when a rejected record's key is
+        unknown, any entity might be its, so nothing is swept.
+        """
+        if self.result.unkeyed_lines:
+            self.result.sweep = "skipped"
+            return
         admitted = self._admission
         scopes = admitted.scopes if self.kind.scope else None
-        missing = [
-            key
-            for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes)
-            if xxhash.xxh3_64_intdigest(key) not in admitted.seen
-        ]
+        missing = []
+        for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes):
+            tag = xxhash.xxh3_64_intdigest(key)
+            if tag not in admitted.seen and tag not in admitted.kept:
+                missing.append(key)
         for start in range(0, len(missing), self.batch_size):
             keys = missing[start : start + self.batch_size]
             self._apply_missing(keys)
+        self.result.sweep = "swept"
 
     def _apply_missing(self, keys: list[str]) -> None:
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)

@@ -13,6 +13,9 @@ from deltahook.notifications import Notification
 Mode = Literal["upsert", "merge", "full"]
 MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
 MAX_REJECTS_KEPT = 10_000
+# What a full feed's sweep did: ran, did not run (a rejected record's key is unknown), or was
+# refused (it would remove more than the limit allows).
+Sweep = Literal["swept", "skipped", "refused"]
 
 
 class JobStatus(StrEnum):
@@ -21,6 +24,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"  # in progress; its lease is renewed as it goes
     SUCCEEDED = "succeeded"  # every record went in
     VALIDATION_FAILED = "validation failed"  # it finished; some records were rejected
+    SWEEP_SKIPPED = "sweep skipped"  # a full feed finished unswept: a reject's key is unknown
     FAILED = "failed"  # it stopped; the counts say what it applied before
     ABANDONED = "abandoned"  # its process died while running; the counts say what it applied
 
@@ -54,10 +58,15 @@ class RunResult:
     changes: list[EntityChange] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     near_misses: list[dict[str, Any]] = field(default_factory=list)  # preview --explain
+    sweep: Sweep | None = None  # full feeds only
+    unkeyed_lines: list[int] = field(default_factory=list)  # rejects whose key is unknown
 
     @property
     def status(self) -> JobStatus:
-        """How a run that finished stands: validation failed when it rejected any record."""
+        """How a run that finished stands: validation failed when it rejected any record, sweep
+        skipped when a full feed could not sweep for it."""
+        if self.sweep == "skipped":
+            return JobStatus.SWEEP_SKIPPED
         return JobStatus.VALIDATION_FAILED if self.counts.rejected else JobStatus.SUCCEEDED
 
     def sort_rejects(self) -> None:
@@ -69,6 +78,27 @@ class RunResult:
         self.counts.rejected += 1
         if len(self.rejects) < MAX_REJECTS_KEPT:
             self.rejects.append(reject)
+
+    def unkeyed(self, line: int) -> None:
+        """Keep the line of a rejected record whose key is unknown (the first ones)."""
+        if len(self.unkeyed_lines) < MAX_REJECTS_KEPT:
+            self.unkeyed_lines.append(line)
+
+    def sweep_line(self) -> str | None:
+        """One line saying why a full feed's sweep did not run, naming the lines (or None)."""
+        if self.sweep != "skipped":
+            return None
+        lines = self.unkeyed_lines
+        shown = ", ".join(str(n) for n in lines[:20]) + (" ..." if len(lines) > 20 else "")
+        which = (
+            f"record rejected on line {shown} is"
+            if len(lines) == 1
+            else (f"records rejected on lines {shown} are")
+        )
+        return (
+            f"sweep skipped: the key of the {which} unknown, so nothing was deactivated or "
+            "deleted; the rest of the feed was applied"
+        )
 
     def notice(self, text: str) -> None:
         """Keep a line for the report (the first ``MAX_REJECTS_KEPT``)."""

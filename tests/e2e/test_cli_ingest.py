@@ -104,3 +104,16 @@ def test_bad_config_file_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(config), "ingest", "sku", "x.ndjson"])
     assert result.exit_code == 1
     assert "deltahook.yaml: databse_url: Extra inputs are not permitted" in result.stderr
+
+
+def test_a_full_feed_with_an_unkeyed_reject_sweeps_nothing_and_exits_4(tmp_path: Path) -> None:
+    """The sweep is skipped: exit 4, the line named on stderr and in --json, the rest stored."""
+    run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=20)))
+    feed = stock_feed(tmp_path, {7: '{"PartNo": '}, count=14)
+    code, _, err = run(tmp_path, "ingest", "sku_onhand", str(feed), "--mode", "full")
+    assert code == 4
+    assert "sweep skipped: the key of the record rejected on line 7 is unknown" in err
+    code, out, _ = run(tmp_path, "ingest", "sku_onhand", str(feed), "--mode", "full", "--json")
+    doc = json.loads(out)
+    assert (code, doc["sweep"], doc["unkeyed_lines"]) == (4, "skipped", [7])
+    assert doc["counts"]["deleted"] + doc["counts"]["updated"] == 0

@@ -69,6 +69,21 @@ def test_a_json_array_feed_and_the_modes(api: TestClient) -> None:
     assert merged.json()["counts"]["updated"] == 1
 
 
+def test_a_full_feed_with_an_unkeyed_reject_answers_that_it_swept_nothing(api: TestClient) -> None:
+    """The answer and the stored job both say the sweep was skipped, and name the line."""
+    api.post("/v1/feeds/sku_onhand", json=stock_rows(3))
+    body = ndjson(stock_rows(1)) + b'{"PartNo": \n'
+    answer = api.post("/v1/feeds/sku_onhand?mode=full", content=body).json()
+    assert (answer["status"], answer["sweep"], answer["unkeyed_lines"]) == (
+        "sweep skipped",
+        "skipped",
+        [2],
+    )
+    assert answer["counts"]["updated"] == 0
+    job = api.get(f"/v1/jobs/{answer['job_id']}").json()
+    assert (job["status"], [r["line"] for r in job["rejects"]]) == ("sweep skipped", [2])
+
+
 @pytest.mark.parametrize(
     ("path", "headers", "status"),
     [

@@ -39,10 +39,18 @@ class JobResult(Model):
     job_id: str
     kind: str
     mode: Mode
-    status: Literal[JobStatus.SUCCEEDED, JobStatus.VALIDATION_FAILED]
+    status: Literal[JobStatus.SUCCEEDED, JobStatus.VALIDATION_FAILED, JobStatus.SWEEP_SKIPPED]
     counts: Counts
     rejects: list[RejectOut] = Field(description="The first 10,000 rejected records.")
     notices: list[str]
+    sweep: Literal["swept", "skipped"] | None = Field(
+        default=None,
+        description="Full feeds: whether the stored entities the feed left out were swept, or "
+        "skipped because a rejected record's key is unknown (see unkeyed_lines).",
+    )
+    unkeyed_lines: list[int] = Field(
+        default_factory=list, description="Lines of rejected records whose key is unknown."
+    )
     elapsed_s: float
 
     @classmethod
@@ -55,6 +63,8 @@ class JobResult(Model):
             counts=Counts(**result.counts.as_dict()),
             rejects=[RejectOut(**r.to_json()) for r in result.rejects],
             notices=result.notices,
+            sweep=result.sweep if result.sweep != "refused" else None,
+            unkeyed_lines=result.unkeyed_lines,
             elapsed_s=round(elapsed, 3),
         )
 

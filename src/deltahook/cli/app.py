@@ -19,6 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
+EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
 
 # Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
 _WIDTH = None if sys.stdout.isatty() else 140

@@ -10,7 +10,16 @@ from typing import IO, Any
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from deltahook.cli.app import EXIT_REJECTED, State, err, friendly, main, out, print_json
+from deltahook.cli.app import (
+    EXIT_REJECTED,
+    EXIT_SWEEP_SKIPPED,
+    State,
+    err,
+    friendly,
+    main,
+    out,
+    print_json,
+)
 from deltahook.engine import Engine
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
@@ -54,6 +63,10 @@ def ingest(state: State, kind: str, feed: Path, mode: Mode, fmt: str | None, as_
         print_json(result_json(result, elapsed))
     else:
         print_summary(result, elapsed)
+    sweep_line = result.sweep_line()
+    if sweep_line is not None:
+        err.print(sweep_line, soft_wrap=True, markup=False)
+        sys.exit(EXIT_SWEEP_SKIPPED)
     if result.counts.rejected:
         sys.exit(EXIT_REJECTED)
 
@@ -67,6 +80,8 @@ def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
         "elapsed_s": round(elapsed, 3),
         "rejects": [r.to_json() for r in result.rejects],
         "notices": result.notices,
+        "sweep": result.sweep,
+        "unkeyed_lines": result.unkeyed_lines,
         "changes": [c.to_json() for c in result.changes],
         "notifications": [n.to_json() for n in result.notifications],
     }

@@ -20,6 +20,7 @@ import orjson
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.errors import FeedError
+from deltahook.feeds.keys import readable_key
 
 Format = Literal["ndjson", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
@@ -37,11 +38,15 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A record that was not applied: its line, the field at fault (if one) and why."""
+    """A record that was not applied: its line, the field at fault (if one) and why.
+
+    ``key`` is the entity key when the record still shows it (see ``feeds.keys``).
+    """
 
     line: int
     field: str | None
     reason: str
+    key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "reason": self.reason}
@@ -233,7 +238,7 @@ def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
         try:
             yield Record(line, _typed_row(header, cells, types))
         except _CellError as exc:
-            yield Reject(line, exc.field, str(exc))
+            yield Reject(line, exc.field, str(exc), _row_key(kind, header, cells, types))
 
 
 class _CellError(ValueError):
@@ -251,6 +256,20 @@ def _typed_row(
             continue
         row[name] = _convert(name, cell, types[name])
     return row
+
+
+def _row_key(
+    kind: EntityKind, header: list[str], cells: list[str], types: Mapping[str, set[str]]
+) -> str | None:
+    """The key of a row rejected for one of its cells, when its key cells are readable."""
+    row = dict(zip(header, cells, strict=True))
+    try:
+        values = {
+            name: _convert(name, row[name], types[name]) for name in kind.key if row.get(name)
+        }
+    except _CellError:
+        return None
+    return readable_key(kind, values)
 
 
 _TRUE = {"true", "1", "yes"}

@@ -26,6 +26,7 @@ JOB_STATUS = {
     JobStatus.FAILED: 3,
     JobStatus.ABANDONED: 3,
     JobStatus.VALIDATION_FAILED: 4,
+    JobStatus.SWEEP_SKIPPED: 4,  # only ever with rejects
 }
 
 
