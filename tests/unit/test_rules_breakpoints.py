@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deltahook.rules.breakpoints import State, step
 from deltahook.rules.model import Breakpoint
@@ -66,6 +70,32 @@ def test_a_rearm_band_needs_the_value_to_clear_the_band(
     assert walk(bp, values) == fired
 
 
+@pytest.mark.parametrize(
+    ("values", "fired"),
+    [
+        ([2, 4, 2], [False, False, False]),  # first seen fired; 4 is inside the band: no re-arm
+        ([7, 4, 2], [False, False, True]),  # first seen armed; 4 inside the band: still armed
+        ([2, 4, 6, 2], [False, False, False, True]),  # 6 is past 3 + 2: re-armed, then fires
+    ],
+)
+def test_a_row_first_seen_past_its_minimum_is_not_armed_inside_the_band(
+    values: list[float], fired: list[bool]
+) -> None:
+    """With minimum 3 and band 2, the state a row was first seen in holds inside the band."""
+    bp = Breakpoint(field="OnhandValue", threshold=3, rearm_band=2)
+    assert walk(bp, values) == fired
+
+
+def test_a_fired_row_without_stored_state_stores_it_before_entering_the_band() -> None:
+    """A row past its minimum when the rule was added (no state) that rises into the band
+    stores 'fired', so its next drop is not taken for a crossing."""
+    bp = Breakpoint(field="OnhandValue", threshold=3, rearm_band=2)
+    rise = step(bp, stored=None, old=2, old_limit=3, new=4, new_limit=3, first_sight=False)
+    assert (rise.fire, rise.after, rise.store) == (False, "fired", True)
+    drop = step(bp, stored=rise.after, old=4, old_limit=3, new=2, new_limit=3, first_sight=False)
+    assert drop.fire is False
+
+
 def test_direction_up_fires_when_stock_comes_back() -> None:
     """Back in stock: 0 -> 1 crosses 1 upwards; 1 -> 3 does not fire again."""
     bp = Breakpoint(field="OnhandValue", threshold=1, direction="up")
@@ -86,3 +116,51 @@ def test_only_transitions_are_stored() -> None:
     assert (fire.fire, fire.after, fire.store) == (True, "fired", True)
     same = step(DOWN, stored="fired", old=2, old_limit=3, new=1, new_limit=3, first_sight=False)
     assert (same.fire, same.after, same.store) == (False, "fired", False)
+
+
+def test_the_rearm_band_is_added_in_the_written_decimals() -> None:
+    """Minimum 0.7 and band 0.1: 0.8 is not past 0.8 (in floats 0.7 + 0.1 is 0.7999...)."""
+    bp = Breakpoint(field="OnhandValue", threshold=0.7, rearm_band=0.1)
+    assert walk(bp, [1, 0.5, 0.8, 0.5], limit=0.7) == [False, True, False, False]
+
+
+def exact_walk(
+    values: list[Decimal], limit: Decimal, band: Decimal, *, down: bool = True
+) -> list[bool]:
+    """The documented state machine in exact rational arithmetic (first sight never fires)."""
+    sign = 1 if down else -1
+    fired: list[bool] = []
+    state = ""
+    for value in values:
+        beyond = sign * Fraction(value) <= sign * Fraction(limit)
+        fire = state == "armed" and beyond
+        if not state or fire:
+            state = "fired" if beyond else "armed"
+        elif state == "fired" and sign * Fraction(value) > sign * Fraction(limit) + Fraction(band):
+            state = "armed"
+        fired.append(fire)
+    return fired
+
+
+FOUR_PLACES = st.decimals(min_value=-50, max_value=50, places=4)
+
+
+@given(
+    values=st.lists(FOUR_PLACES, min_size=1, max_size=8),
+    limit=FOUR_PLACES,
+    band=st.decimals(min_value=0, max_value=5, places=4),
+    down=st.booleans(),
+)
+def test_breakpoints_agree_with_exact_rational_arithmetic(
+    values: list[Decimal], limit: Decimal, band: Decimal, down: bool
+) -> None:
+    """For decimals with up to 4 places, parsed to floats as feeds and rule files are, a row
+    fires exactly when the state machine in rational arithmetic says so."""
+    bp = Breakpoint(
+        field="OnhandValue",
+        threshold=float(limit),
+        rearm_band=float(band),
+        direction="down" if down else "up",
+    )
+    floats = [float(v) for v in values]
+    assert walk(bp, floats, limit=float(limit)) == exact_walk(values, limit, band, down=down)

@@ -5,9 +5,12 @@ crossed. Direction ``down`` (the default): it fires when an armed row's value dr
 the threshold, and re-arms only when the value rises above threshold + ``rearm_band``.
 Direction ``up`` mirrors that (fire at or above, re-arm below threshold - band).
 
-The stored state is written only on a transition (fire or re-arm); a row without stored state
-takes the state its previous value implies. A row seen for the first time (inserted, or without
-a previous value) never fires unless the setting says ``on_first_sight: true``.
+A row without stored state takes the state its previous value implies. So the stored state is
+written on a transition (fire or re-arm), and also whenever the value alone would imply the
+wrong state: a row that is fired but inside the re-arm band (seen first below the minimum, say,
+then rising a little) stores ``fired``, so its next drop is never taken for a crossing. A row
+seen for the first time (inserted, or without a previous value) never fires unless the setting
+says ``on_first_sight: true``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from deltahook.rules.model import Breakpoint
+from deltahook.rules.numbers import exact, is_number, shifted
 
 State = Literal["armed", "fired"]
 
@@ -34,20 +38,17 @@ class Step:
         return {"state": f"{self.before or 'new'} -> {self.after or 'unknown'}", "why": self.reason}
 
 
-def _number(value: Any) -> bool:
-    return type(value) is not bool and isinstance(value, int | float)
-
-
 def crossed(bp: Breakpoint, value: float, limit: float) -> bool:
     """Whether ``value`` is at or beyond the threshold in the breakpoint's direction."""
-    return value <= limit if bp.direction == "down" else value >= limit
+    at, edge = exact(value), exact(limit)
+    return at <= edge if bp.direction == "down" else at >= edge
 
 
 def rearmed(bp: Breakpoint, value: float, limit: float) -> bool:
-    """Whether ``value`` is back on the safe side, past the re-arm band."""
+    """Whether ``value`` is back on the safe side, past the re-arm band (in exact decimals)."""
     if bp.direction == "down":
-        return value > limit + bp.rearm_band
-    return value < limit - bp.rearm_band
+        return exact(value) > shifted(limit, bp.rearm_band)
+    return exact(value) < shifted(limit, -bp.rearm_band)
 
 
 def step(
@@ -61,42 +62,56 @@ def step(
     first_sight: bool,
 ) -> Step:
     """The breakpoint's decision for one row going from ``old`` to ``new``."""
-    if not (_number(new) and _number(new_limit)):
+    if not (is_number(new) and is_number(new_limit)):
         return Step(
             fire=False, before=stored, after=stored, store=False, reason="no value to compare"
         )
-    beyond = crossed(bp, new, new_limit)
-    sign = "<=" if bp.direction == "down" else ">="
-    if first_sight or not _number(old):
-        after: State = "fired" if beyond else "armed"
-        fire = beyond and bp.on_first_sight
-        reason = f"first sight at {new} {sign} {new_limit}" if beyond else f"first sight at {new}"
-        if beyond and not fire:
-            reason += " (on_first_sight is false)"
-        store = stored is not None and stored != after
-        return Step(fire=fire, before=None, after=after, store=store, reason=reason)
+    if first_sight or not is_number(old):
+        return _first_sight(bp, stored, new, new_limit)
     before = stored or _implied(bp, old, old_limit)
+    fire, after, reason = _decide(bp, before, old, new, new_limit)
+    # Written on each transition, and whenever the value alone would imply another state (a
+    # fired row inside the re-arm band): the next step then never has to guess it.
+    store = after != stored and (after != before or after != _implied(bp, new, new_limit))
+    return Step(fire=fire, before=before, after=after, store=store, reason=reason)
+
+
+def _first_sight(bp: Breakpoint, stored: State | None, new: Any, new_limit: Any) -> Step:
+    """A new row takes the state its value implies, which the next step can tell from the
+    value alone, so only a different state stored earlier (a deleted row) is overwritten."""
+    beyond = crossed(bp, new, new_limit)
+    after: State = "fired" if beyond else "armed"
+    fire = beyond and bp.on_first_sight
+    reason = f"first sight at {new} {_sign(bp)} {new_limit}" if beyond else f"first sight at {new}"
+    if beyond and not fire:
+        reason += " (on_first_sight is false)"
+    store = stored is not None and stored != after
+    return Step(fire=fire, before=None, after=after, store=store, reason=reason)
+
+
+def _decide(
+    bp: Breakpoint, before: State, old: Any, new: Any, limit: Any
+) -> tuple[bool, State, str]:
+    """Fire, re-arm or stay: (fire, state after, why)."""
+    beyond = crossed(bp, new, limit)
     if before == "armed" and beyond:
-        return Step(
-            fire=True,
-            before=before,
-            after="fired",
-            store=True,
-            reason=f"crossed: {old} -> {new} {sign} {new_limit}",
-        )
-    if before == "fired" and rearmed(bp, new, new_limit):
-        return Step(
-            fire=False, before=before, after="armed", store=True, reason=f"re-armed at {new}"
-        )
-    reason = "already past the threshold" if before == "fired" else "did not cross"
-    if before == "fired" and not beyond:
-        reason = f"still within the re-arm band ({new}, band {bp.rearm_band:g})"
-    return Step(fire=False, before=before, after=before, store=False, reason=reason)
+        return True, "fired", f"crossed: {old} -> {new} {_sign(bp)} {limit}"
+    if before == "fired" and rearmed(bp, new, limit):
+        return False, "armed", f"re-armed at {new}"
+    if before == "armed":
+        return False, before, "did not cross"
+    if beyond:
+        return False, before, "already past the threshold"
+    return False, before, f"still within the re-arm band ({new}, band {bp.rearm_band:g})"
+
+
+def _sign(bp: Breakpoint) -> str:
+    return "<=" if bp.direction == "down" else ">="
 
 
 def _implied(bp: Breakpoint, old: Any, old_limit: Any) -> State:
     """The state a row without stored state is in, from its previous value."""
-    limit = old_limit if _number(old_limit) else None
+    limit = old_limit if is_number(old_limit) else None
     if limit is None:
         return "armed"
     return "fired" if crossed(bp, old, limit) else "armed"

@@ -10,14 +10,11 @@ from typing import Any, Literal
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import FieldChange, Op
 from deltahook.rules.conditions import Cond
+from deltahook.rules.numbers import EXACT, exact, is_number, moved
 from deltahook.rules.payload import Payload
 
 Direction = Literal["down", "up"]
 Group = Literal["payload", "row"]
-
-
-def _number(value: Any) -> bool:
-    return type(value) is not bool and isinstance(value, int | float)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,12 +27,14 @@ class Threshold:
 
     def enough(self, old: Any, new: Any) -> bool:
         """True unless both values are numbers that moved by less than the amount."""
-        if not (_number(old) and _number(new)):
+        if not (is_number(old) and is_number(new)):
             return True  # appearing, vanishing or changing type is a change worth telling
-        delta = abs(new - old)
-        if self.abs is not None and delta < self.abs:
+        delta = moved(old, new)  # the written decimals, exactly: 10.00 -> 9.90 is 1%
+        if self.abs is not None and delta < exact(self.abs):
             return False
-        return self.pct is None or old == 0 or delta * 100 >= self.pct * abs(old)
+        if self.pct is None or old == 0:
+            return True
+        return EXACT.multiply(delta, 100) >= EXACT.multiply(exact(self.pct), EXACT.abs(exact(old)))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field}
