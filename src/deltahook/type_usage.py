@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -13,6 +13,7 @@ from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.config import Settings
+from deltahook.delivery.subscriptions import Subscription
 from deltahook.errors import StoreError
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
@@ -46,6 +47,18 @@ def usage(
         }
         for event in sorted(events, key=lambda e: (e.family != "notification", e.name))
     ]
+
+
+def event_types(
+    events: EventCatalog, rules: RuleSet, stored: Sequence[Subscription]
+) -> list[dict[str, Any]]:
+    """``usage`` over the stored subscriptions, each row also saying whether it is ``active``:
+    some enabled subscription wants the type (what the API and the console list)."""
+    rows = usage(events, rules, {s.name: s.event_types for s in stored})
+    enabled = [s for s in stored if s.enabled]
+    for row in rows:
+        row["active"] = any(s.wants(row["type"]) for s in enabled)
+    return rows
 
 
 def _subscribers(settings: Settings) -> dict[str, set[str]]:

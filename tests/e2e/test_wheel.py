@@ -33,6 +33,8 @@ def test_the_demo_runs_from_the_wheel_alone(tmp_path: Path) -> None:
     assert "deltahook/_shipped/schemas/entities/sku.json" in names
     assert "deltahook/_shipped/rules/sku.yaml" in names
     assert "deltahook/_shipped/fixtures/v2/sku.ndjson" in names
+    assert "deltahook/console/templates/base.html" in names  # the console's pages and assets
+    assert "deltahook/console/static/console.css" in names
 
     work = tmp_path / "work"
     work.mkdir()

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from deltahook import __version__
+from deltahook import __version__, console
 from deltahook.api import errors
 from deltahook.api.limits import BodyLimit
 from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
@@ -59,7 +59,9 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
-    app.add_middleware(BearerAuth, keys=keys)  # added last: runs first, before any body is read
+    # The key check runs before any body is read; the console's gate, added last, runs first.
+    app.add_middleware(BearerAuth, keys=keys, steps_aside=console.session_opens)
+    console.install(app, keys=keys, engine=engine)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

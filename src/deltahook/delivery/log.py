@@ -9,7 +9,7 @@ queued. A delivery a dispatcher is attempting right now is *in flight* (its leas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -261,6 +261,28 @@ def recover(
     if until is not None:
         window.append(d.created_at < until)
     return _requeue(conn, and_(*window), now=now)
+
+
+def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: int) -> int:
+    """Queue again, due now, up to ``limit`` failed (retrying or dead) deliveries matching
+    ``where``, newest first, whose subscription is on and which no dispatcher holds."""
+    wanted = set(_FILTER["failed"])
+    if where.status is not None:
+        wanted &= set(_FILTER.get(where.status, (where.status,)))
+    enabled = [s.name for s in subs.load(conn) if s.enabled]
+    if not wanted or not enabled:
+        return 0
+    d = deliveries.c
+    query = (
+        select(d.id)
+        .where(*_conditions(replace(where, status=None, after=None)))
+        .where(d.status.in_(sorted(wanted)), d.subscription.in_(enabled))
+        .where(or_(d.lease_until.is_(None), d.lease_until <= now))
+        .order_by(d.created_at.desc(), d.id)
+        .limit(limit)
+    )
+    ids = list(conn.scalars(query))
+    return _requeue(conn, d.id.in_(ids), now=now) if ids else 0
 
 
 def _requeue(conn: Connection, condition: Any, *, now: datetime) -> int:

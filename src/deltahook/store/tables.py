@@ -180,6 +180,8 @@ deliveries = Table(
     # Claims: a subscription's due deliveries in due order (delivered and dead ones hold NULL).
     Index(None, "subscription", "next_attempt_at"),
     Index(None, "notification_id"),
+    # The console's Log tab and per-type counts: one range per event type, newest first.
+    Index(None, "event_type", "created_at"),
 )
 
 attempts = Table(

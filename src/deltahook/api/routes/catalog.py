@@ -14,7 +14,7 @@ from deltahook.catalog.events import EventCatalog, unknown_type_message
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
-from deltahook.type_usage import usage
+from deltahook.type_usage import event_types
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -29,19 +29,14 @@ def list_event_types(engine: EngineDep) -> list[EventTypeOut]:
     """Every event type: family, category, the rules that fire it, who wants it."""
     with engine.db.connect() as conn:
         stored = subs.load(conn)
-    rows = usage(
-        events_of(engine),
-        engine.rules or RuleSet(()),
-        {s.name: s.event_types for s in stored},
-    )
-    enabled = [s for s in stored if s.enabled]
+    rows = event_types(events_of(engine), engine.rules or RuleSet(()), stored)
     return [
         EventTypeOut(
             name=row["type"],
             family=row["family"],
             category=row["category"],
             description=row["description"],
-            active=any(s.wants(row["type"]) for s in enabled),
+            active=row["active"],
             subscriptions=row["subscriptions"],
             settings=row["settings"],
         )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -13,7 +10,7 @@ from pydantic import AwareDatetime
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut
-from deltahook.delivery import log
+from deltahook.delivery import log, pages
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 Status = Literal["pending", "retrying", "delivered", "dead", "failed"]
@@ -39,17 +36,23 @@ def list_deliveries(
         since=since,
         until=until,
         status=status,
-        limit=limit + 1,
-        after=_decode(cursor) if cursor else None,
+        limit=limit,
     )
-    with engine.db.connect() as conn:
-        found = log.entries(
-            conn, where, now=engine.clock(), payload=payload, with_attempts=attempts
-        )
-    page, more = found[:limit], len(found) > limit
-    next_cursor = _encode(page[-1]["created_at"], page[-1]["id"]) if more else None
+    try:
+        with engine.db.connect() as conn:
+            found = pages.page(
+                conn,
+                where,
+                now=engine.clock(),
+                cursor=cursor,
+                payload=payload,
+                with_attempts=attempts,
+            )
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     return DeliveryPage(
-        items=[DeliveryOut.model_validate(entry) for entry in page], next_cursor=next_cursor
+        items=[DeliveryOut.model_validate(entry) for entry in found.items],
+        next_cursor=found.next_cursor,
     )
 
 
@@ -68,20 +71,3 @@ def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
         reasons = ", ".join(sorted(set(outcome.values())))
         raise HTTPException(409, f"nothing was queued again: {reasons}")
     return ResendOut(outcome=outcome)
-
-
-def _encode(created_at: datetime, delivery_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{delivery_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, delivery_id = raw.split("|", 1)
-        when = datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(400, "the cursor is not one this API gave out") from None
-    if when.tzinfo is None:
-        raise HTTPException(400, "the cursor is not one this API gave out")
-    return when, delivery_id

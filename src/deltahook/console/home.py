@@ -1,0 +1,159 @@
+"""Sign-in, sign-out, the landing page (Integration events) and the console's static files."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from importlib.resources import files
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+
+from deltahook.api.deps import EngineDep
+from deltahook.api.routes.catalog import events_of
+from deltahook.console.auth import (
+    SESSION_COOKIE,
+    SESSION_TTL,
+    SIGNIN,
+    SIGNIN_COOKIE,
+    Sessions,
+    same_token,
+)
+from deltahook.console.render import SECURITY_HEADERS, checked_form, page
+from deltahook.delivery import stats
+from deltahook.delivery import subscriptions as subs
+from deltahook.engine import Engine
+from deltahook.rules.model import RuleSet
+from deltahook.type_usage import event_types
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+logger = logging.getLogger("deltahook.console")
+CATEGORIES = ("Customer", "Order", "Product", "Supplier", "System")
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+RECENT = timedelta(hours=24)
+
+
+def sessions_of(request: Request) -> Sessions:
+    found = request.app.state.sessions
+    assert isinstance(found, Sessions)
+    return found
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str = "/admin/") -> Response:
+    """The sign-in form, with a fresh token in a short-lived cookie against login CSRF."""
+    token = secrets.token_urlsafe(32)
+    response = page(request, "signin.html", token=token, next=_local(next), error="")
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        max_age=600,
+        path=SIGNIN,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    """A known key starts a session; a wrong one gets the form again, the key not echoed."""
+    body = await request.body()
+    fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if not same_token(fields.get("token"), request.cookies.get(SIGNIN_COOKIE, "\0")):
+        raise HTTPException(403, "the sign-in form is stale: reload the page and sign in again")
+    sessions = sessions_of(request)
+    key, target = fields.get("key", ""), _local(fields.get("next", "/admin/"))
+    if not sessions.known(key):
+        client = request.client.host if request.client else "?"
+        logger.warning("console sign-in refused from %s", client)
+        message = "That key is not one of the configured API keys."
+        return page(
+            request,
+            "signin.html",
+            status=401,
+            token=fields.get("token"),
+            next=target,
+            error=message,
+        )
+    _, value = sessions.start(key)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path=SIGNIN)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """Clear the session cookie."""
+    await checked_form(request)
+    response = RedirectResponse(SIGNIN, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        raise HTTPException(404, "no such file")
+    content = files("deltahook.console").joinpath("static", name).read_bytes()
+    headers = SECURITY_HEADERS | {"Cache-Control": "max-age=300"}
+    return Response(content, media_type=STATIC[name], headers=headers)
+
+
+@router.get("/")
+def integration_events(request: Request, engine: EngineDep) -> Response:
+    """Active event types above inactive ones, by category, with the last 24 h figures."""
+    rows = type_rows(engine)
+    groups = {
+        state: [
+            (c, [r for r in rows if r["active"] == active and r["category"] == c])
+            for c in _categories(rows)
+        ]
+        for state, active in (("active", True), ("inactive", False))
+    }
+    return page(request, "types.html", groups=groups, counts=sum(r["active"] for r in rows))
+
+
+def type_rows(engine: Engine) -> list[dict[str, Any]]:
+    """Every event type as the API lists it, plus its last-24-hour delivery figures."""
+    with engine.db.connect() as conn:
+        stored = subs.load(conn)
+        rows = event_types(events_of(engine), engine.rules or RuleSet(()), stored)
+        figures = stats.by_type(conn, [r["type"] for r in rows], since=engine.clock() - RECENT)
+    for row in rows:
+        counts = figures.get(row["type"], {})
+        row["recent"] = {
+            "delivered": counts.get("delivered", 0),
+            "retrying": counts.get("retrying", 0),
+            "dead": counts.get("dead", 0),
+            "pending": counts.get("pending", 0),
+        }
+        row["warning"] = bool(row["recent"]["retrying"] or row["recent"]["dead"])
+    return rows
+
+
+def _categories(rows: list[dict[str, Any]]) -> list[str]:
+    seen = {r["category"] for r in rows}
+    return [c for c in CATEGORIES if c in seen] + sorted(seen - set(CATEGORIES))
+
+
+def _local(target: str) -> str:
+    """Only a console path may be a redirect target (never another site)."""
+    return target if target.startswith("/admin/") and not target.startswith("//") else "/admin/"

@@ -1,0 +1,137 @@
+"""The Log tab: a type's deliveries, filtered and paged; resend one, retry all failed ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from deltahook.api.deps import EngineDep
+from deltahook.console.render import back, checked_form
+from deltahook.console.types import event_type, type_page
+from deltahook.delivery import log, pages
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.signing import request_headers
+from deltahook.engine import Engine
+from deltahook.errors import DeliveryError
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+PAGE_SIZE = 50
+RETRY_BOUND = 1000
+"""The most deliveries one press of "Retry all failed" queues again (press again for more)."""
+RANGES = (("", "Any time"), ("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"))
+HIDDEN = "•••••• (hidden)"
+
+
+def _filter(engine: Engine, name: str, query: Mapping[str, str]) -> log.LogFilter:
+    """The Log tab's filters from a query string or form; unknown values are ignored."""
+    since = query.get("since", "")
+    status = query.get("status", "")
+    return log.LogFilter(
+        event_type=name,
+        since=_since(since, engine.clock()) if since in dict(RANGES) else None,
+        status=status if status in log.FILTER_STATUSES else None,
+        subscription=query.get("subscription") or None,
+        limit=PAGE_SIZE,
+    )
+
+
+def _since(text: str, now: datetime) -> datetime | None:
+    try:
+        return log.parse_when(text, now=now) if text else None
+    except DeliveryError:
+        return None
+
+
+@router.get("/types/{name}/log")
+def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
+    """Newest first; each row opens to its payload, the headers sent and every attempt."""
+    event = event_type(engine, name)
+    query = dict(request.query_params)
+    where = _filter(engine, name, query)
+    with engine.db.connect() as conn:
+        known = {s.name: s for s in subs.load(conn)}
+        try:
+            found = pages.page(
+                conn,
+                where,
+                now=engine.clock(),
+                cursor=query.get("cursor"),
+                payload=True,
+                with_attempts=True,
+            )
+        except ValueError:
+            found = pages.Page(items=[], next_cursor=None)
+    for entry in found.items:
+        entry["headers"] = headers_sent(known.get(entry["subscription"]), entry)
+    filters = {k: query.get(k, "") for k in ("since", "status", "subscription")}
+    return type_page(
+        request,
+        "log.html",
+        event,
+        entries=found.items,
+        next_cursor=found.next_cursor,
+        filters=filters,
+        ranges=RANGES,
+        statuses=log.FILTER_STATUSES,
+        subscriptions=sorted(known),
+        bound=RETRY_BOUND,
+    )
+
+
+def headers_sent(sub: subs.Subscription | None, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The headers a delivery goes out with: event headers in full (the timestamp is the
+    last attempt's), signatures and custom headers by name only."""
+    if sub is None:
+        return []
+    attempts = entry.get("attempt_log") or []
+    at = attempts[-1]["started_at"] if attempts else entry["created_at"]
+    shown = request_headers(
+        style=sub.header_style,
+        message_id=entry["message_id"],
+        event_type=entry["event_type"],
+        timestamp=at,
+        body=b"",
+        secrets=(),
+        custom={},
+    )
+    names = [*(("webhook-id", "webhook-timestamp", "webhook-signature") if sub.secrets else ())]
+    hidden = [(n, HIDDEN) for n in (*names, *sorted(sub.headers))]
+    return [*shown.items(), *hidden]
+
+
+@router.post("/deliveries/{delivery_id}/resend")
+async def resend(request: Request, delivery_id: str, engine: EngineDep) -> Response:
+    """Queue one delivery again now, with the same message id (as the API's resend)."""
+    fields = await checked_form(request)
+
+    def run() -> dict[str, str]:
+        with engine.db.begin() as conn:
+            return log.resend(conn, [delivery_id], now=engine.clock())
+
+    outcome = await anyio.to_thread.run_sync(run)
+    said = ", ".join(sorted(set(outcome.values())))
+    return RedirectResponse(back(fields, "/admin/", notice=f"Resend: {said}"), status_code=303)
+
+
+@router.post("/types/{name}/log/retry")
+async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Response:
+    """Queue again every failed delivery matching the tab's filters (at most ``RETRY_BOUND``)."""
+    fields = await checked_form(request)
+    event_type(engine, name)
+    where = _filter(engine, name, fields)
+
+    def run() -> int:
+        with engine.db.begin() as conn:
+            return log.retry_failed(conn, where, now=engine.clock(), limit=RETRY_BOUND)
+
+    queued = await anyio.to_thread.run_sync(run)
+    more = " (the most one press queues: press again for more)" if queued == RETRY_BOUND else ""
+    notice = f"Queued {queued} failed deliveries again{more}"
+    return RedirectResponse(
+        back(fields, f"/admin/types/{name}/log", notice=notice), status_code=303
+    )

@@ -1,0 +1,187 @@
+"""The console's pages over a real store: what they show, what their forms do, what they hide."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deltahook.api import create_app
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.delivery.receiver import Receiver
+from deltahook.engine import Engine
+from tests.api_support import KEY, STOCK, ndjson, settings
+from tests.console_support import form_token, sign_in
+from tests.delivery_support import SECRET
+
+BREAKPOINT = "SkuOnHandBreakPointNotification"
+HEADER_VALUE = "Bearer header-value-never-shown-7f3a"
+
+
+class Console:
+    """The app over a store with one signed, custom-header subscription, and a signed-in
+    client."""
+
+    def __init__(self, database_url: str, receiver: Receiver) -> None:
+        erp = {
+            "name": "erp",
+            "url": receiver.url,
+            "event_types": [BREAKPOINT],
+            "headers": {"Authorization": HEADER_VALUE},
+            "secrets": [SECRET],
+        }
+        self.engine = Engine.from_settings(settings(database_url, subscriptions=[erp]))
+        self.client = TestClient(
+            create_app(self.engine.settings, engine=self.engine), follow_redirects=False
+        )
+        self.csrf = sign_in(self.client)
+
+    def ingest(self, *rows: dict[str, Any]) -> None:
+        self.engine.ingest("sku_onhand", io.BytesIO(ndjson(list(rows))), fmt="ndjson")
+
+    def deliver(self) -> None:
+        options = DispatcherOptions(worker_id="console-test", allow_private=True)
+        asyncio.run(Dispatcher(self.engine.db, options=options).run(once=True))
+
+    def post(self, path: str, **fields: str) -> Any:
+        return self.client.post(path, data={"csrf": self.csrf, **fields})
+
+    def get(self, path: str) -> str:
+        answer = self.client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        return answer.text
+
+
+@pytest.fixture
+def console(database_url: str, receiver: Receiver) -> Iterator[Console]:
+    made = Console(database_url, receiver)
+    yield made
+    made.client.close()
+    made.engine.close()
+
+
+def cross_breakpoint(console: Console) -> None:
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+
+
+def test_active_types_come_first_with_their_subscriptions_and_figures(
+    console: Console, receiver: Receiver
+) -> None:
+    """The breakpoint type (an enabled subscription wants it) is under Active with a warning
+    mark once a delivery fails; a type nobody wants is under Inactive."""
+    receiver.fail(1, status=500)
+    cross_breakpoint(console)
+    console.deliver()
+    html = console.get("/admin/")
+    active, inactive = html.split('id="inactive"')
+    assert BREAKPOINT in active
+    assert "SkuChangedNotification" in inactive
+    assert "SkuChangedNotification" not in active
+    row = active[active.index(f'data-type="{BREAKPOINT}"') :].split("</tr>")[0]
+    assert "erp" in row
+    assert "⚠" in row
+
+
+def test_no_secret_or_header_value_appears_in_any_page(
+    console: Console, receiver: Receiver
+) -> None:
+    """Header names and "signed" are shown; header values and secrets never, not even when
+    the receiver echoes them back in its answer."""
+    receiver.echo_header = "authorization"
+    receiver.fail(1, status=500)
+    cross_breakpoint(console)
+    console.deliver()
+    pages = [
+        console.get(path)
+        for path in (
+            "/admin/",
+            f"/admin/types/{BREAKPOINT}",
+            f"/admin/types/{BREAKPOINT}/metadata",
+            f"/admin/types/{BREAKPOINT}/log",
+            f"/admin/types/{BREAKPOINT}/log?status=failed",
+        )
+    ]
+    tested = console.post(f"/admin/types/{BREAKPOINT}/test", subscription="erp")
+    pages.append(tested.text)
+    everything = "\n".join(pages)
+    assert "Authorization" in everything
+    assert "signed (Standard Webhooks)" in everything
+    assert "data-test-result" in tested.text
+    for secret in (HEADER_VALUE, "header-value-never-shown-7f3a", SECRET, SECRET[6:], KEY):
+        assert secret not in everything
+
+
+def test_the_log_tab_shows_a_failed_delivery_and_retry_all_failed_resends_it(
+    console: Console, receiver: Receiver
+) -> None:
+    """The row holds status code, answer and payload; "Retry all failed" queues it again and
+    the receiver gets the same message id."""
+    receiver.fail(1, status=503)
+    cross_breakpoint(console)
+    console.deliver()
+    html = console.get(f"/admin/types/{BREAKPOINT}/log?status=failed")
+    assert "503" in html
+    assert "failing" in html
+    assert "40017-BLK" in html
+    assert (
+        console.get(f"/admin/types/{BREAKPOINT}/log?status=delivered").count("data-delivery=") == 0
+    )
+    answer = console.post(f"/admin/types/{BREAKPOINT}/log/retry", status="failed")
+    assert answer.status_code == 303
+    assert "Queued+1+failed" in answer.headers["location"]
+    console.deliver()
+    first, second = receiver.wait_for(2)
+    assert first.message_id == second.message_id
+    assert "delivered" in console.get(f"/admin/types/{BREAKPOINT}/log")
+
+
+def test_resend_on_a_row_queues_that_delivery_again(console: Console, receiver: Receiver) -> None:
+    """Resend works on a delivered one too, with the same message id."""
+    cross_breakpoint(console)
+    console.deliver()
+    html = console.get(f"/admin/types/{BREAKPOINT}/log")
+    delivery = html.split('data-delivery="')[1].split('"')[0]
+    answer = console.post(f"/admin/deliveries/{delivery}/resend", back="/admin/types/x/log")
+    assert answer.headers["location"].startswith("/admin/types/x/log?notice=Resend")
+    console.deliver()
+    first, second = receiver.wait_for(2)
+    assert first.message_id == second.message_id
+
+
+def test_the_switch_persists_as_subscriptions_disable_does(console: Console) -> None:
+    """OFF on the Configuration tab switches the stored subscription off; ON back on."""
+    page = console.get(f"/admin/types/{BREAKPOINT}")
+    assert 'aria-checked="true"' in page
+    console.post("/admin/subscriptions/erp/enabled", enabled="off", back="/admin/")
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "erp").enabled is False
+    assert 'aria-checked="false"' in console.get(f"/admin/types/{BREAKPOINT}")
+    console.post("/admin/subscriptions/erp/enabled", enabled="on")
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "erp").enabled is True
+
+
+def test_the_metadata_tab_lists_the_payload_and_a_valid_example(console: Console) -> None:
+    """Properties with type and required, and the schema's example."""
+    html = console.get(f"/admin/types/{BREAKPOINT}/metadata")
+    assert "OnHandValue" in html
+    assert "data-example" in html
+
+
+def test_the_log_pages_with_the_api_cursor(console: Console) -> None:
+    """More than a page of deliveries: a link to older ones, which the API's cursor serves."""
+    for number in range(55):
+        console.ingest(STOCK | {"PartNo": f"P-{number}"})
+        console.ingest(STOCK | {"PartNo": f"P-{number}", "OnhandValue": 20})
+    first = console.get(f"/admin/types/{BREAKPOINT}/log")
+    assert first.count("data-delivery=") == 50
+    link = first.split('class="more" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = console.get(link)
+    assert second.count("data-delivery=") == 5
+    assert form_token(second) == console.csrf
