@@ -170,9 +170,8 @@ def test_every_yaml_snippet_of_the_rules_readme_loads(
     tmp_path: Path, catalog: Catalog, events: EventCatalog
 ) -> None:
     """Each yaml block of rules/README.md loads in its place (its `{in: [SE, NO]}` included)."""
-    from deltahook.rules.testing import run_file
-
     from deltahook.config import Settings
+    from deltahook.rule_tests import run_file
 
     snippets = yaml_snippets()
     assert [s.split(":", 1)[0] for s in snippets] == [
