@@ -13,11 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from deltahook.configfile import (
+    ConfigSource,
+    event_type_problems,
+    raise_problems,
+    read_config,
+    validation_problems,
+)
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
-from deltahook.errors import ConfigError
+from deltahook.errors import CatalogError
 
 CONFIG_FILE = "deltahook.yaml"
 _ENV = {
@@ -89,12 +95,21 @@ def load_settings(
         path = Path(env["DELTAHOOK_CONFIG"])
     if path is None and Path(CONFIG_FILE).is_file():
         path = Path(CONFIG_FILE)
-    data = _read_file(path) if path is not None else {}
+    source = read_config(path) if path is not None else None
+    data = dict(source.data) if source is not None else {}
     base = path.resolve().parent if path is not None else Path.cwd()
-    data.update({field: env[name] for name, field in _ENV.items() if env.get(name)})
+    origins = {field: name for name, field in _ENV.items() if env.get(name)}
+    data.update({field: env[name] for field, name in origins.items()})
     if env.get("DELTAHOOK_API_KEYS"):
         data["api_keys"] = [k.strip() for k in env["DELTAHOOK_API_KEYS"].split(",") if k.strip()]
+        origins["api_keys"] = "DELTAHOOK_API_KEYS"
     data.update(overrides or {})
+    origins.update(dict.fromkeys(overrides or {}, "settings"))
+    _resolve_paths(data, base)
+    return _validated(data, source, origins)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for name in ("schemas_dir", "rules_dir"):
         if name in data:
             data[name] = base / Path(data[name])
@@ -103,23 +118,34 @@ def load_settings(
         relative = url.removeprefix("sqlite:///")
         if relative and relative != ":memory:":
             data["database_url"] = f"sqlite:///{base / relative}"
+
+
+def _validated(
+    data: dict[str, Any], source: ConfigSource | None, origins: dict[str, str]
+) -> Settings:
+    """The settings, or ``ConfigError`` with every problem (the file's located)."""
+    problems = list(source.problems) if source is not None else []
+    settings = None
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path or 'settings'}: {where}: {first['msg']}") from exc
+        fields = {"": Settings.model_fields, "subscriptions": SubscriptionSettings.model_fields}
+        problems += validation_problems(exc, source=source, origins=origins, fields=fields)
+    known = _event_types(settings.schemas_dir if settings else data.get("schemas_dir"))
+    if known is not None:
+        problems += event_type_problems(data, source=source, origins=origins, known=known)
+    if problems or settings is None:
+        raise_problems(problems)
+    assert settings is not None
+    return settings
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _event_types(schemas_dir: Any) -> frozenset[str] | None:
+    """The event types subscriptions may name, or None when the catalog cannot be read."""
+    from deltahook.catalog.events import load_event_catalog
+
+    folder = Path(schemas_dir) if isinstance(schemas_dir, str | Path) else shipped("schemas")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config file must be a mapping of settings")
-    return data
+        return frozenset(load_event_catalog(folder / "events").names())
+    except (CatalogError, OSError):
+        return None  # reported by whatever needs the catalog

@@ -30,7 +30,15 @@ class DeltahookError(Exception):
 
 
 class ConfigError(DeltahookError):
-    """The config file or an environment variable is invalid: fix the named setting."""
+    """The config file or an environment variable is invalid: fix the named setting.
+
+    ``problems`` lists every problem found, one line each (``deltahook.yaml:7:14: ...``); the
+    message is those lines, or the single reason given.
+    """
+
+    def __init__(self, message: str | None = None, *, problems: Sequence[str] = ()) -> None:
+        self.problems = tuple(problems) if problems else ((message,) if message else ())
+        super().__init__(message if message is not None else "\n".join(self.problems))
 
 
 class CatalogError(DeltahookError):

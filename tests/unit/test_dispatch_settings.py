@@ -97,7 +97,9 @@ def test_the_config_file_reads_subscriptions(tmp_path: Any) -> None:
     [sub] = load_settings(config, env={}).subscriptions
     assert (sub.name, sub.event_types, len(sub.retry_schedule)) == ("shop", ["*"], 2)
     config.write_text("subscriptions:\n  - name: shop\n    url: https://x/\n")
-    with pytest.raises(ConfigError, match=r"subscriptions\.0\.event_types"):
+    with pytest.raises(
+        ConfigError, match=r"subscriptions\[0\]: missing required key 'event_types'"
+    ):
         load_settings(config, env={})
 
 

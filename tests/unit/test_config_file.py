@@ -1,0 +1,111 @@
+"""deltahook.yaml is read as rules are: every problem at once, located, duplicates refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deltahook.config import load_settings
+from deltahook.errors import ConfigError
+
+
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
+    path = tmp_path / "deltahook.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env=env or {})
+    return [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+
+
+SUB = "  - {name: shop, url: 'https://shop.example/hook', event_types: [SkuChangedNotification]}\n"
+
+
+def test_two_subscriptions_blocks_are_refused_rather_than_merged(tmp_path: Path) -> None:
+    """A key given twice (two subscriptions: blocks) is an error at the second one."""
+    text = f"subscriptions:\n{SUB}batch_size: 10\nsubscriptions:\n{SUB}"
+    found = problems(tmp_path, text)
+    assert found == [
+        "deltahook.yaml:4:1: duplicate key 'subscriptions' (first at line 1, column 1)"
+    ]
+
+
+def test_every_problem_is_reported_at_once_with_its_place_and_plain_words(
+    tmp_path: Path,
+) -> None:
+    """Each mistake is one located line, with a did-you-mean for misspelt keys."""
+    text = (
+        "batch_sise: 10\n"
+        "job_events: maybe\n"
+        "subscriptions:\n"
+        "  - name: shop\n"
+        "    url: 'https://shop.example/hook'\n"
+        "    event_types: [SkuChangedNotification]\n"
+        "    timeout: -1\n"
+        "    retry_shedule: 5s\n"
+    )
+    assert problems(tmp_path, text) == [
+        "deltahook.yaml:1:1: unknown setting 'batch_sise' (did you mean 'batch_size'?)",
+        "deltahook.yaml:2:13: job_events must be true or false, not 'maybe'",
+        "deltahook.yaml:7:14: subscriptions[0].timeout must be greater than 0, not -1",
+        "deltahook.yaml:8:5: subscriptions[0]: unknown setting 'retry_shedule'"
+        " (did you mean 'retry_schedule'?)",
+    ]
+
+
+def test_a_misspelt_event_type_of_a_subscription_is_refused_with_a_suggestion(
+    tmp_path: Path,
+) -> None:
+    """An event type the catalog does not know is a located error naming the close one."""
+    text = (
+        "subscriptions:\n"
+        "  - name: shop\n"
+        "    url: 'https://shop.example/hook'\n"
+        "    event_types: [SkuChangedNotification, SkuChangedNotifcation]\n"
+    )
+    (found,) = problems(tmp_path, text)
+    assert found.startswith(
+        "deltahook.yaml:4:43: subscriptions[0].event_types: unknown event type "
+        "'SkuChangedNotifcation'; did you mean SkuChangedNotification"
+    )
+
+
+def test_a_missing_required_key_is_located_at_its_mapping(tmp_path: Path) -> None:
+    """A subscription without a url is reported where the subscription starts."""
+    text = "subscriptions:\n  - name: shop\n    event_types: ['*']\n"
+    assert problems(tmp_path, text) == [
+        "deltahook.yaml:2:5: subscriptions[0]: missing required key 'url'"
+    ]
+
+
+def test_yaml_1_1_booleans_stay_strings_in_the_config(tmp_path: Path) -> None:
+    """`NO` in constants is the string 'NO', not false (YAML 1.2 core types)."""
+    path = tmp_path / "deltahook.yaml"
+    path.write_text("constants: {ClientId: 1, ApplicationId: 1, Market: NO}\n")
+    assert load_settings(path, env={}).constants["Market"] == "NO"
+
+
+def test_a_value_out_of_range_is_located_at_the_value(tmp_path: Path) -> None:
+    """batch_size: 0 points at the 0, saying the bound."""
+    assert problems(tmp_path, "batch_size: 0\n") == [
+        "deltahook.yaml:1:13: batch_size must be at least 1, not 0"
+    ]
+
+
+def test_hostile_yaml_in_the_config_is_one_located_problem(tmp_path: Path) -> None:
+    """A tag asking for a Python object is refused at its place."""
+    found = problems(tmp_path, "batch_size: !!python/object/apply:os.system [ls]\n")
+    assert len(found) == 1
+    assert found[0].startswith("deltahook.yaml:1:13: the tag !!python/object/apply:os.system")
+
+
+def test_the_error_message_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
+    """str(ConfigError) holds each problem, one per line, so the CLI shows them all."""
+    path = tmp_path / "deltahook.yaml"
+    path.write_text("batch_sise: 1\njob_event: true\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert str(caught.value).splitlines() == [
+        f"{path}:1:1: unknown setting 'batch_sise' (did you mean 'batch_size'?)",
+        f"{path}:2:1: unknown setting 'job_event' (did you mean 'job_events'?)",
+    ]
