@@ -66,6 +66,11 @@ class World:
             subs.sync(conn, self.declared, now=self.now)
         return sub
 
+    def stored(self, name: str) -> subs.Subscription:
+        """The subscription ``name`` as the store holds it."""
+        with self.db.connect() as conn:
+            return subs.get(conn, name)
+
     def notify(
         self, count: int = 1, *, type: str = "SkuChangedNotification", at: datetime | None = None
     ) -> list[Notification]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -9,8 +11,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from deltahook.clock import utc_now
+from deltahook.delivery import log
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
+from deltahook.delivery.testsend import send_test
 from tests.delivery_support import NEW_SECRET, SECRET, T0, World
 
 
@@ -164,6 +168,45 @@ def test_secrets_and_header_values_never_reach_the_log(world: World, receiver: R
     [attempt] = world.attempts()
     assert "tok-very-secret" not in attempt.response_excerpt
     assert "[redacted]" in attempt.response_excerpt
+
+
+ECHOED = {  # a token and a secret, each in a form a receiver may echo
+    "scheme-less token": "tok-very-secret",
+    "token in base64": base64.b64encode(b"tok-very-secret").decode(),
+    "secret": SECRET,
+    "prefix-less secret": SECRET.removeprefix("whsec_"),
+    "decoded key": base64.b64decode(NEW_SECRET.removeprefix("whsec_")).decode(),
+    "key in hex": base64.b64decode(SECRET.removeprefix("whsec_")).hex(),
+}
+
+
+def test_no_form_of_a_credential_is_stored_or_shown(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every echoed form is blanked in the attempt row, the log (API and CLI read it), and
+    what a test send reports."""
+    world.env = {"SHOP_TOKEN": "tok-very-secret"}
+    monkeypatch.setenv("SHOP_TOKEN", "tok-very-secret")  # a test send reads the environment
+    world.subscribe(
+        "shop",
+        receiver.url,
+        headers={"Authorization": "Bearer ${SHOP_TOKEN}"},
+        secrets=[SECRET, NEW_SECRET],
+    )
+    world.notify()
+    echo = " | ".join(f"{name}={form}" for name, form in ECHOED.items()).encode()
+    receiver.fail(2, status=401, body=echo)
+    world.run()
+    [attempt] = world.attempts()
+    with world.db.connect() as conn:
+        [entry] = log.entries(conn, log.LogFilter(), now=world.now, with_attempts=True)
+    sub = world.stored("shop")
+    report = asyncio.run(send_test(sub, constants={}, now=world.now, allow_private=True))
+    shown = [attempt.response_excerpt, entry["attempt_log"][0]["response_excerpt"]]
+    for text in [*shown, report["response_excerpt"]]:
+        for name, form in ECHOED.items():
+            assert form not in text, name
+        assert text.count("[redacted]") == len(ECHOED)
 
 
 @pytest.mark.parametrize("style", ["norce", "standard"])

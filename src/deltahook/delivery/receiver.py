@@ -100,9 +100,16 @@ class Receiver:
     ) -> None:
         self.close()
 
-    def fail(self, times: int, *, status: int = 500, headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``times`` requests with ``status`` (and ``headers``)."""
-        answer = _Answer(status=status, headers=tuple((headers or {}).items()), body=b"failing")
+    def fail(
+        self,
+        times: int,
+        *,
+        status: int = 500,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"failing",
+    ) -> None:
+        """Answer the next ``times`` requests with ``status`` (and ``headers``, ``body``)."""
+        answer = _Answer(status=status, headers=tuple((headers or {}).items()), body=body)
         with self._lock:
             self._plan.extend([answer] * times)
 

@@ -21,14 +21,16 @@ one of their names: then the file takes it over.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
 
+from deltahook.delivery import redaction
 from deltahook.delivery.settings import ENV_REFERENCE, SubscriptionSettings
 from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
 from deltahook.errors import ConfigError, DeliveryError, UnknownSubscriptionError
@@ -79,19 +81,17 @@ class Credentials:
 
     headers: Mapping[str, str]
     secrets: tuple[str, ...]
+    _mask: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def sensitive(self) -> tuple[str, ...]:
-        """Strings that must never reach the log: secrets and every header value."""
-        return tuple(v for v in (*self.secrets, *self.headers.values()) if len(v) >= 4)
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_mask", redaction.pattern((*self.secrets, *self.headers.values()))
+        )
 
     def redact(self, text: str | None) -> str | None:
-        """``text`` with every sensitive string a receiver may have echoed back blanked out."""
-        if text is None:
-            return None
-        for value in self.sensitive:
-            text = text.replace(value, "[redacted]")
-        return text
+        """``text`` with every secret and header value a receiver may have echoed back, in any
+        form (``redaction.py``), blanked out."""
+        return redaction.redact(text, self._mask)
 
 
 def resolve(sub: Subscription, env: Mapping[str, str] | None = None) -> Credentials:

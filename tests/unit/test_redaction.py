@@ -1,0 +1,61 @@
+"""Credentials a receiver echoes back are blanked in every form it may echo them."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+import pytest
+
+from deltahook.delivery.subscriptions import Credentials, resolve
+from tests.delivery_support import NEW_SECRET, SECRET
+from tests.delivery_support import subscription as stored
+
+TOKEN = "tok-very-secret-42"
+BASIC = base64.b64encode(b"shop-user:pa55word-x").decode()
+PREFIXLESS = SECRET.removeprefix("whsec_")
+NEW_KEY = base64.b64decode(NEW_SECRET.removeprefix("whsec_"))
+
+FORMS = {
+    "the whole header value": f"Bearer {TOKEN}",
+    "the token without its scheme": TOKEN,
+    "the token in base64": base64.b64encode(TOKEN.encode()).decode(),
+    "a basic credential without its scheme": BASIC,
+    "a basic credential decoded": "shop-user:pa55word-x",
+    "a basic password alone": "pa55word-x",
+    "a custom header value": "k/123+456",
+    "a header value escaped in JSON": "k\\/123+456",
+    "a header value percent-encoded": "k%2F123%2B456",
+    "the secret": SECRET,
+    "the secret without whsec_": PREFIXLESS,
+    "the secret without padding": NEW_SECRET.removeprefix("whsec_").rstrip("="),
+    "the secret's key decoded": NEW_KEY.decode(),
+    "the secret's key in hex": base64.b64decode(PREFIXLESS).hex(),
+    "the secret's key in url-safe base64": base64.urlsafe_b64encode(
+        base64.b64decode(PREFIXLESS)
+    ).decode(),
+    "the secret percent-encoded": quote(NEW_SECRET, safe=""),
+}
+
+
+@pytest.fixture(scope="module")
+def creds() -> Credentials:
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "X-Basic": f"Basic {BASIC}",
+        "X-Key": "k/123+456",
+    }
+    return resolve(stored(headers=headers, secrets=(SECRET, NEW_SECRET)), {})
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=list(FORMS))
+def test_every_form_of_a_secret_is_blanked(creds: Credentials, form: str) -> None:
+    """An answer echoing the form keeps its text around it, but not the form."""
+    text = creds.redact(f"echo <{form}> end")
+    assert text == "echo <[redacted]> end"
+
+
+def test_an_answer_with_no_secret_is_kept_as_it_is(creds: Credentials) -> None:
+    """Words that merely resemble credentials (the scheme, ordinary text) stay."""
+    text = '{"error": "Bearer token expired for shop-user", "code": 401}'
+    assert creds.redact(text) == text
