@@ -179,3 +179,18 @@ def test_healthz_says_when_the_database_is_unreachable(api: TestClient) -> None:
         engine.db = real
     assert answer.status_code == 503
     assert answer.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+def test_a_misspelt_event_type_is_refused_with_a_suggestion(api: TestClient) -> None:
+    """POST and PATCH with an event type nobody knows answer 422 naming the close one."""
+    made = api.post("/v1/subscriptions", json=SHOP | {"event_types": ["OrderConfirmedEvnt"]})
+    assert made.status_code == 422, made.text
+    body = made.json()
+    assert "did you mean OrderConfirmedEvent" in body["message"]
+    assert body["details"][0]["loc"] == ["event_types", "0"]
+    assert api.get("/v1/subscriptions/shop").status_code == 404
+    assert api.post("/v1/subscriptions", json=SHOP).status_code == 201
+    changed = api.patch("/v1/subscriptions/shop", json={"event_types": ["*", "TestEvnt"]})
+    assert changed.status_code == 422, changed.text
+    assert "unknown event type 'TestEvnt'" in changed.json()["message"]
+    assert api.get("/v1/subscriptions/shop").json()["event_types"] == ["OrderConfirmedEvent"]

@@ -9,13 +9,14 @@ the file's (``SubscriptionSettings``), private-address check included.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert, update
 
+from deltahook.catalog.events import unknown_type_message
 from deltahook.delivery.queue import QUEUED, dead
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.delivery.subscriptions import (
@@ -34,24 +35,39 @@ CHANGEABLE = frozenset({"url", "event_types", "headers", "secrets", "enabled"})
 """What ``change`` may touch; the rest is set when a subscription is made."""
 
 
-def validated(data: Mapping[str, Any], *, allow_private: bool) -> SubscriptionSettings:
-    """``data`` as subscription settings; raises pydantic's ``ValidationError`` otherwise."""
+def validated(
+    data: Mapping[str, Any], *, allow_private: bool, known_types: Collection[str] | None = None
+) -> SubscriptionSettings:
+    """``data`` as subscription settings; raises pydantic's ``ValidationError`` otherwise.
+
+    With ``known_types``, an event type outside them (``*`` aside) is an error too, with the
+    closest known names as a suggestion.
+    """
     settings = SubscriptionSettings.model_validate(dict(data))
+    problems: list[Any] = []  # pydantic_core's InitErrorDetails
     try:
         check_url_target(settings.url, allow_private=allow_private)
     except ValueError as exc:
-        raise ValidationError.from_exception_data(
-            "SubscriptionSettings",
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("url",),
-                    "input": settings.url,
-                    "ctx": {"error": exc},
-                }
-            ],
-        ) from None
+        problems.append(_value_error(("url",), settings.url, str(exc)))
+    if known_types is not None:
+        names = tuple(sorted(known_types))
+        problems.extend(
+            _value_error(("event_types", i), name, unknown_type_message(name, names))
+            for i, name in enumerate(settings.event_types)
+            if name != "*" and name not in known_types
+        )
+    if problems:
+        raise ValidationError.from_exception_data("SubscriptionSettings", problems)
     return settings
+
+
+def _value_error(loc: tuple[str | int, ...], value: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "value_error",
+        "loc": loc,
+        "input": value,
+        "ctx": {"error": ValueError(message)},
+    }
 
 
 def create(
@@ -89,6 +105,7 @@ def change(
     *,
     allow_private: bool,
     now: datetime,
+    known_types: Collection[str] | None = None,
 ) -> Subscription:
     """Change URL, event types, headers, secrets or on/off; the file's own only on/off."""
     current = get(conn, name)
@@ -99,7 +116,11 @@ def change(
     if settings_changes and current.source != FROM_API:
         raise SubscriptionConflictError(_owned(current))
     if settings_changes:
-        settings = validated(as_settings(current) | settings_changes, allow_private=allow_private)
+        settings = validated(
+            as_settings(current) | settings_changes,
+            allow_private=allow_private,
+            known_types=known_types,
+        )
         values = settings_values(settings) | {"config_enabled": None}
         conn.execute(
             update(subscriptions)

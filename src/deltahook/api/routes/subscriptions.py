@@ -23,12 +23,19 @@ from deltahook.api.models import (
     SubscriptionPatch,
     TestSendOut,
 )
+from deltahook.catalog.events import load_event_catalog
 from deltahook.delivery import log, managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.testsend import send_test
 from deltahook.engine import Engine
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
+
+
+def _known_types(engine: Engine) -> frozenset[str]:
+    """The event types a subscription may name: those of the engine's event catalog."""
+    events = engine.events or load_event_catalog(engine.settings.event_schemas_dir)
+    return frozenset(events.names())
 
 
 def out(sub: subs.Subscription) -> SubscriptionOut:
@@ -51,7 +58,9 @@ def list_subscriptions(engine: EngineDep) -> list[SubscriptionOut]:
 def create_subscription(body: SubscriptionIn, engine: EngineDep) -> SubscriptionOut:
     """A new subscription; a name the config file declares, or one taken, answers 409."""
     data = body.model_dump(exclude_none=True)
-    settings = managed.validated(data, allow_private=engine.settings.allow_private_urls)
+    settings = managed.validated(
+        data, allow_private=engine.settings.allow_private_urls, known_types=_known_types(engine)
+    )
     declared = frozenset(s.name for s in engine.settings.subscriptions)
     with engine.db.begin() as conn:
         return out(managed.create(conn, settings, declared=declared, now=engine.clock()))
@@ -78,6 +87,7 @@ def change_subscription(name: str, body: SubscriptionPatch, engine: EngineDep) -
             changes,
             allow_private=engine.settings.allow_private_urls,
             now=engine.clock(),
+            known_types=_known_types(engine),
         )
     return out(changed)
 
