@@ -21,14 +21,16 @@ def open_store(
     clock: Clock = utc_now,
     check_schema: bool = True,
     sync_subscriptions: bool = True,
+    pool_size: int | None = None,
 ) -> SqlEngine:
     """The configured database; its schema created or found current (``check_schema``), and
     the config file's subscriptions synced into it (``sync_subscriptions``).
 
     ``check_schema=False`` is for commands that must work on an old schema (``db upgrade``)
-    or only read (the rule-usage report); those skip the sync too.
+    or only read (the rule-usage report); those skip the sync too. ``pool_size``: the
+    connections a server keeps (the default suits one command).
     """
-    db = open_engine(settings.database_url, check_schema=check_schema)
+    db = open_engine(settings.database_url, check_schema=check_schema, pool_size=pool_size)
     if not sync_subscriptions:
         return db
     try:

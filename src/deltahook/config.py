@@ -60,6 +60,13 @@ class Settings(BaseModel):
     api_keys: list[str] = Field(default_factory=list)
     api_max_body_bytes: int = Field(default=1 << 20, ge=1024)  # JSON request bodies
     api_max_feed_bytes: int = Field(default=4 << 30, ge=1024)  # feeds POSTed to the API
+    # A request body must bring at least `api_body_window_bytes` (or its end) in every window
+    # of `api_body_window_s` seconds, else it is answered 408: a stalled upload ends.
+    api_body_window_s: float = Field(default=30.0, gt=0, le=3600)
+    api_body_window_bytes: int = Field(default=16 << 10, ge=1)
+    # Feed uploads (and feed previews) at once; each holds a worker thread and a database
+    # connection. Beyond it an upload is answered 503 with Retry-After.
+    api_max_uploads: int = Field(default=8, ge=1, le=32)
 
     @field_validator("subscriptions")
     @classmethod

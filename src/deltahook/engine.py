@@ -68,18 +68,21 @@ class Engine:
         self.new_id = new_id
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> Engine:
+    def from_settings(
+        cls, settings: Settings, *, clock: Clock = utc_now, pool_size: int | None = None
+    ) -> Engine:
         """Load the catalogs and the rule set (refusing an invalid one), then open the store.
 
         The config file's subscriptions are synced into the store first, so what an ingest
-        queues follows the file as it is now.
+        queues follows the file as it is now. ``pool_size``: database connections kept open
+        (a server's; the default suits one command).
         """
         catalog = load_catalog(settings.entity_schemas_dir)
         events = load_event_catalog(settings.event_schemas_dir)
         rules = load_rules(
             settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
         )
-        db = open_store(settings, clock=clock)
+        db = open_store(settings, clock=clock, pool_size=pool_size)
         return cls(
             settings=settings, catalog=catalog, db=db, rules=rules, events=events, clock=clock
         )

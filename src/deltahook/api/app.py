@@ -17,13 +17,17 @@ from fastapi.openapi.utils import get_openapi
 
 from deltahook import __version__, console
 from deltahook.api import errors
-from deltahook.api.limits import BodyLimit
+from deltahook.api.limits import (
+    FEED_PATHS,
+    BodyLimit,
+    BodyPace,
+    UploadSlots,
+    server_pool_size,
+)
 from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
 from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
 from deltahook.config import Settings
 from deltahook.engine import Engine
-
-FEED_PATHS = ("/v1/feeds/", "/v1/preview/")
 
 
 def create_app(
@@ -38,7 +42,8 @@ def create_app(
     """
     keys = resolve_keys(settings.api_keys, env)
     owned = engine is None
-    engine = engine or Engine.from_settings(settings)  # which syncs the config's subscriptions
+    # Which syncs the config's subscriptions; with a pool for every upload and route at once.
+    engine = engine or Engine.from_settings(settings, pool_size=server_pool_size(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +64,10 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
+    app.add_middleware(
+        BodyPace, window_s=settings.api_body_window_s, min_bytes=settings.api_body_window_bytes
+    )
+    app.add_middleware(UploadSlots, slots=settings.api_max_uploads)
     # The key check runs before any body is read; the console's gate, added last, runs first.
     app.add_middleware(BearerAuth, keys=keys, steps_aside=console.session_opens)
     console.install(app, keys=keys, engine=engine)

@@ -1,10 +1,11 @@
 """Every error the API answers, as one JSON body: ``{"error": code, "message": ..., "details"}``.
 
 Statuses: 400 malformed JSON or an unreadable body, 401 no valid API key, 404 unknown
-resource, 409 the request conflicts with the stored state, 413 the body is too large, 415 a
-feed in a format the API does not read, 422 the request does not match its schema, 503 the
-database cannot be reached. Each deltahook error maps to one of those; a 500 is a bug, and the
-catch-all handler that answers it is a last resort.
+resource, 408 the body stalled, 409 the request conflicts with the stored state, 413 the body
+is too large, 415 a feed in a format the API does not read, 422 the request does not match its
+schema, 503 the database cannot be reached or the server is busy (with ``Retry-After``).
+Each deltahook error maps to one of those; a 500 is a bug, and the catch-all handler that
+answers it is a last resort.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -39,6 +41,7 @@ CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
@@ -75,7 +78,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Errors every authenticated operation may answer, besides its own.
-COMMON = (401, 413, 503)
+COMMON = (401, 408, 413, 503)
+BUSY_RETRY_AFTER_S = 5
 
 
 def status_of(exc: DeltahookError) -> int:
@@ -137,6 +141,15 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "the database cannot be used right now; try again shortly")
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("%s %s: no database connection free: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "the server is busy: every database connection is in use; try again shortly",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+    )
+
+
 async def _disconnected(request: Request, exc: Exception) -> JSONResponse:
     logger.info(
         "%s %s: the client went away before the body ended", request.method, request.url.path
@@ -156,5 +169,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _validation)
     app.add_exception_handler(DeltahookError, _deltahook)
     app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,7 +12,7 @@ feed for a whole one (which, for a full feed, would delete what it never saw).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import IO, TypeVar
 
 import anyio
@@ -59,11 +59,17 @@ class BodyReader(io.RawIOBase):
 
 
 async def with_body(request: Request, work: Callable[[IO[bytes]], T]) -> T:
-    """Run ``work(stream)`` in a worker thread, ``stream`` being the request body as it arrives."""
+    """Run ``work(stream)`` in a worker thread, ``stream`` being the request body as it arrives.
+
+    The thread (and the database connection ``work`` takes) waits for the body's first bytes:
+    a client that sends headers and then nothing holds neither.
+    """
+    chunks = request.stream()
+    first = await _first_chunk(chunks)
     send, receive = anyio.create_memory_object_stream[Chunk](BUFFERED_CHUNKS)
     failure: Exception | None = None
     async with anyio.create_task_group() as group:
-        group.start_soon(_pump, request, send)
+        group.start_soon(_pump, first, chunks, send)
         try:
             result = await anyio.to_thread.run_sync(_read, work, receive)
         except Exception as exc:  # raised after the group, which would wrap it in a group
@@ -75,6 +81,14 @@ async def with_body(request: Request, work: Callable[[IO[bytes]], T]) -> T:
     return result
 
 
+async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
+    """The body's first bytes (b"" for an empty body); a body that fails before them raises."""
+    async for chunk in chunks:
+        if chunk:
+            return chunk
+    return b""
+
+
 def _read(work: Callable[[IO[bytes]], T], channel: MemoryObjectReceiveStream[Chunk]) -> T:
     try:
         with io.BufferedReader(BodyReader(channel), READ_BUFFER) as stream:
@@ -83,11 +97,15 @@ def _read(work: Callable[[IO[bytes]], T], channel: MemoryObjectReceiveStream[Chu
         anyio.from_thread.run_sync(channel.close)
 
 
-async def _pump(request: Request, channel: MemoryObjectSendStream[Chunk]) -> None:
+async def _pump(
+    first: bytes, chunks: AsyncIterator[bytes], channel: MemoryObjectSendStream[Chunk]
+) -> None:
     async with channel:
         try:
+            if first:
+                await channel.send(first)
             try:
-                async for chunk in request.stream():
+                async for chunk in chunks:
                     if chunk:
                         await channel.send(chunk)
             except Exception as exc:  # the body ended badly: the reader raises it in its thread

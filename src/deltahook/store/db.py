@@ -15,22 +15,37 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_PAGES = 16_384
 # A job that inserted at least this many snapshots refreshes the planner's statistics.
 ANALYZE_AFTER = 10_000
+# Seconds a caller waits for a pooled connection before it is told the server is busy.
+POOL_TIMEOUT_S = 10
 
 
-def open_engine(url: str, *, check_schema: bool = True) -> Engine:
-    """An engine for ``url``; with ``check_schema``, its schema created or found current."""
+def open_engine(
+    url: str,
+    *,
+    check_schema: bool = True,
+    pool_size: int | None = None,
+    pool_timeout_s: float = POOL_TIMEOUT_S,
+) -> Engine:
+    """An engine for ``url``; with ``check_schema``, its schema created or found current.
+
+    ``pool_size`` connections are kept (SQLAlchemy's default otherwise), as many more opened at
+    a peak; a caller that waits ``pool_timeout_s`` for one gets ``sqlalchemy.exc.TimeoutError``.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    pool = _pool(parsed.database, pool_size, pool_timeout_s)
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(parsed.render_as_string(hide_password=False))
+        engine = _sqlite_engine(parsed.render_as_string(hide_password=False), pool)
     else:
         # No server-side prepared statements: PostgreSQL would keep the generic plan it made
         # while the tables were small (a sequential scan) for the whole of a large first load.
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+        engine = create_engine(
+            parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}, **pool
+        )
     if check_schema:
         from deltahook.store.schema import ensure_current
 
@@ -56,11 +71,18 @@ def refresh_statistics(conn: Connection, *tables: Table) -> None:
         conn.exec_driver_sql(f"ANALYZE {', '.join(table.name for table in tables)}")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _pool(database: str | None, size: int | None, timeout_s: float) -> dict[str, Any]:
+    """Pool arguments for ``size`` connections (none for an in-memory database's own pool)."""
+    if size is None or not database or database == ":memory:":
+        return {}
+    return {"pool_size": size, "max_overflow": size, "pool_timeout": timeout_s}
+
+
+def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
