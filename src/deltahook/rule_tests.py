@@ -42,6 +42,7 @@ from deltahook.rules.conditions import same
 from deltahook.rules.explain import summary
 from deltahook.rules.loader import load_rules
 from deltahook.rules.source import Node, Reader, value_of
+from deltahook.rules.testnames import TestNames
 from deltahook.store.db import open_engine
 
 _CASE_KEYS = ("name", "only", "given", "steps", "feed", "mode", "expect")
@@ -87,8 +88,11 @@ class TestFile:
     cases: list[Case]
 
 
-def read_test_file(path: Path) -> TestFile:
-    """Parse a rule test file; raises ``RuleError`` listing every problem with its place."""
+def read_test_file(path: Path, *, names: TestNames | None = None) -> TestFile:
+    """Parse a rule test file; raises ``RuleError`` listing every problem with its place.
+
+    With ``names``, every event type, kind, field and payload property it names is checked.
+    """
     reader = Reader(str(path))
     try:
         root = reader.compose(path.read_text(encoding="utf-8"))
@@ -116,6 +120,8 @@ def read_test_file(path: Path) -> TestFile:
         for node in reader.sequence(top["cases"][1], "cases") or []
         if (case := _case(reader, node, defaults if isinstance(defaults, dict) else {}))
     ]
+    if names is not None:
+        names.check(reader, top)
     if reader.problems:
         raise RuleError(reader.problems)
     return TestFile(path=path, rules_dir=rules_dir, cases=cases)
@@ -179,10 +185,10 @@ def _feeds(
 
 def run_file(settings: Settings, path: Path) -> list[CaseResult]:
     """Run every case of a test file against the rule set it names (or the configured one)."""
-    test = read_test_file(path)
-    rules_dir = test.rules_dir or settings.rules_dir
     catalog = load_catalog(settings.entity_schemas_dir)
     events = load_event_catalog(settings.event_schemas_dir)
+    test = read_test_file(path, names=TestNames(catalog, events))
+    rules_dir = test.rules_dir or settings.rules_dir
     rules = load_rules(rules_dir, catalog=catalog, events=events, constants=settings.constants)
     results = []
     with tempfile.TemporaryDirectory(prefix="deltahook-ruletest-") as folder:
