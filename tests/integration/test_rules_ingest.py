@@ -93,6 +93,7 @@ def test_the_breakpoint_story_on_a_real_store(engine: Engine) -> None:
         "field": "OnhandValue",
         "threshold": "MinimumValue",
         "direction": "down",
+        "boundary": "inclusive",
         "rearm_band": 0.0,
         "old": 7,
         "new": 2,
@@ -347,7 +348,7 @@ def test_a_price_threshold_ignores_small_moves_and_explains_them(tmp_path: Path)
     (miss,) = small.near_misses
     assert (miss["reason"], miss["detail"]) == (
         "threshold",
-        {"field": "PriceSale", "pct": 5.0, "old": 100, "new": 103},
+        {"field": "PriceSale", "pct": 5.0, "boundary": "inclusive", "old": 100, "new": 103},
     )
     (fired,) = big.notifications
     assert fired.payload["PriceSaleValue"] == 110

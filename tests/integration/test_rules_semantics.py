@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ from sqlalchemy import select
 
 from deltahook.config import Settings
 from deltahook.engine import Engine
+from deltahook.rules.explain import miss_text
 from deltahook.store.tables import rule_state
-from tests.integration.test_rules_ingest import BREAKPOINT, ingest, ndjson, of_type, stock
+from tests.conftest import REPO
+from tests.integration.test_rules_ingest import BREAKPOINT, ingest, ndjson, of_type, price, stock
 
 STOCK_RULE = """\
 format_version: 1
@@ -73,3 +77,119 @@ def test_preview_agrees_with_ingest_inside_the_band(banded: Engine) -> None:
     (miss,) = preview.near_misses
     assert miss["detail"]["state"] == "fired -> fired"
     assert fired(banded, [stock("P3", 2)]) == []
+
+
+PRICE_RULE = """\
+format_version: 1
+rules:
+  - notification: SkuPriceChangedNotification
+    settings:
+      - id: moves
+        table: tClientProductSkuPriceList
+        on: [update]
+        watch: [PriceSale]
+        threshold: {{field: PriceSale, {amount}}}
+        payload:
+          PartNo: row.PartNo
+          PricelistId: row.PricelistId
+          PriceSaleValue: new.PriceSale
+"""
+
+
+def price_moves(engine: Engine, old: float, new: float) -> list[Any]:
+    """Store a price at ``old``, then what ingesting ``new`` notifies."""
+    ingest(engine, "sku_price", [price("T1", old)])
+    result = ingest(engine, "sku_price", [price("T1", new)])
+    return [n.payload["PriceSaleValue"] for n in result.notifications]
+
+
+@pytest.mark.parametrize(
+    ("amount", "old", "new", "notified"),
+    [
+        ("pct: 1", 10.00, 9.90, [9.9]),  # exactly 1%: 0.99999...% in binary floats
+        ("abs: 0.2", 0.3, 0.1, [0.1]),  # exactly 0.2: 0.19999... in binary floats
+        ("pct: 5", 100, 105, [105]),  # inclusive by default: at least 5%
+        ("pct: 5, boundary: strict", 100, 105, []),  # strict: more than 5%
+        ("pct: 5, boundary: strict", 100, 105.01, [105.01]),
+    ],
+)
+def test_price_thresholds_compare_the_written_decimals(
+    database_url: str, tmp_path: Path, amount: str, old: float, new: float, notified: list[Any]
+) -> None:
+    """Ingest notifies a move of exactly the amount, unless the threshold is strict."""
+    rule = PRICE_RULE.format(amount=amount)
+    with engine_with(database_url, tmp_path, rule) as engine:
+        assert price_moves(engine, old, new) == notified
+
+
+def test_explanations_say_which_boundary_a_threshold_used(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A strict 5% threshold explains 100 -> 105 as moving no more than 5%; preview agrees."""
+    rule = PRICE_RULE.format(amount="pct: 5, boundary: strict")
+    with engine_with(database_url, tmp_path, rule) as engine:
+        ingest(engine, "sku_price", [price("T2", 100)])
+        feed = ndjson([price("T2", 105)])
+        preview = engine.preview("sku_price", feed, fmt="ndjson", explain=True)
+        (miss,) = preview.near_misses
+        assert miss["detail"] == {
+            "field": "PriceSale",
+            "pct": 5,
+            "boundary": "strict",
+            "old": 100,
+            "new": 105,
+        }
+        assert miss_text(miss) == "PriceSale 100 -> 105 moved no more than 5%"
+        assert ingest(engine, "sku_price", [price("T2", 105)]).notifications == []
+
+
+DROP_AND_RECOVERY = """\
+format_version: 1
+rules:
+  - notification: SkuOnHandBreakPointNotification
+    payload:
+      PartNo: row.PartNo
+      WarehouseId: row.WarehouseId
+      LocationId: row.LocationId
+      OnHandValue: new.OnhandValue
+      MinimumValue: new.MinimumValue
+      Direction: setting.direction
+    settings:
+      - id: drop
+        table: tClientProductSkuOnHand
+        breakpoint: {field: OnhandValue, threshold: MinimumValue}
+      - id: recovery
+        table: tClientProductSkuOnHand
+        breakpoint: {field: OnhandValue, threshold: MinimumValue, direction: up, boundary: strict}
+"""
+
+
+def with_direction(tmp_path: Path, database_url: str) -> Engine:
+    """The shipped schemas, the breakpoint type with an optional Direction, and the rule."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    path = schemas / "events" / f"{BREAKPOINT}.json"
+    schema = json.loads(path.read_text())
+    schema["properties"]["Direction"] = {"type": "string", "enum": ["down", "up"]}
+    path.write_text(json.dumps(schema))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "stock.yaml").write_text(DROP_AND_RECOVERY)
+    settings = Settings(database_url=database_url, rules_dir=rules, schemas_dir=schemas)
+    return Engine.from_settings(settings)
+
+
+def test_a_drop_and_a_strict_recovery_send_different_values(
+    database_url: str, tmp_path: Path
+) -> None:
+    """5 -> 3 (minimum 3) is a drop, 3 -> 4 the recovery, 4 -> 3 a drop again: each payload
+    says its direction, and the recovery never fires at the minimum itself."""
+    with with_direction(tmp_path, database_url) as engine:
+        sent = [
+            [
+                (n.payload["OnHandValue"], n.payload["Direction"])
+                for n in of_type(result, BREAKPOINT)
+            ]
+            for result in (ingest(engine, "sku_onhand", [stock("P4", v)]) for v in (5, 3, 4, 3))
+        ]
+    assert sent == [[], [(3, "down")], [(4, "up")], [(3, "down")]]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltahook.rules.breakpoints import State, step
-from deltahook.rules.model import Breakpoint
+from deltahook.rules.model import Boundary, Breakpoint, Direction
 
 DOWN = Breakpoint(field="OnhandValue", threshold_field="MinimumValue")
 
@@ -102,6 +102,32 @@ def test_direction_up_fires_when_stock_comes_back() -> None:
     assert walk(bp, [0, 1, 3, 0, 2], limit=1) == [False, True, False, False, True]
 
 
+@pytest.mark.parametrize(
+    ("direction", "boundary", "values", "fired"),
+    [
+        ("down", "inclusive", [7, 3, 4, 3], [False, True, False, True]),  # at or below 3
+        ("down", "strict", [7, 3, 2, 3, 2], [False, False, True, False, True]),  # below 3
+        ("up", "inclusive", [0, 3, 2, 3], [False, True, False, True]),  # at or above 3
+        ("up", "strict", [0, 3, 4, 3, 4], [False, False, True, False, True]),  # above 3
+    ],
+)
+def test_a_strict_boundary_leaves_the_threshold_itself_on_the_safe_side(
+    direction: Direction, boundary: Boundary, values: list[float], fired: list[bool]
+) -> None:
+    """Strict fires only beyond the threshold, and re-arms at it; inclusive fires at it."""
+    bp = Breakpoint(field="OnhandValue", threshold=3, direction=direction, boundary=boundary)
+    assert walk(bp, values) == fired
+
+
+def test_a_strict_recovery_never_fires_on_the_value_the_drop_fired_on() -> None:
+    """The default drop (at or below 3) and a strict recovery (above 3) split the values."""
+    drop = Breakpoint(field="OnhandValue", threshold=3)
+    back = Breakpoint(field="OnhandValue", threshold=3, direction="up", boundary="strict")
+    values = [5, 3, 4, 3, 2, 8, 3]
+    assert walk(drop, values) == [False, True, False, True, False, False, True]
+    assert walk(back, values) == [False, False, True, False, False, True, False]
+
+
 def test_without_a_threshold_value_nothing_is_decided() -> None:
     """A row with no MinimumValue (or a non-numeric value) neither fires nor changes state."""
     result = step(
@@ -125,18 +151,23 @@ def test_the_rearm_band_is_added_in_the_written_decimals() -> None:
 
 
 def exact_walk(
-    values: list[Decimal], limit: Decimal, band: Decimal, *, down: bool = True
+    values: list[Decimal], limit: Decimal, band: Decimal, *, down: bool, strict: bool
 ) -> list[bool]:
     """The documented state machine in exact rational arithmetic (first sight never fires)."""
     sign = 1 if down else -1
+
+    def beyond(value: Decimal, edge: Fraction) -> bool:  # in the firing direction
+        at = sign * Fraction(value)
+        return at < sign * edge if strict else at <= sign * edge
+
     fired: list[bool] = []
     state = ""
     for value in values:
-        beyond = sign * Fraction(value) <= sign * Fraction(limit)
-        fire = state == "armed" and beyond
+        crossed = beyond(value, Fraction(limit))
+        fire = state == "armed" and crossed
         if not state or fire:
-            state = "fired" if beyond else "armed"
-        elif state == "fired" and sign * Fraction(value) > sign * Fraction(limit) + Fraction(band):
+            state = "fired" if crossed else "armed"
+        elif state == "fired" and not beyond(value, Fraction(limit) + sign * Fraction(band)):
             state = "armed"
         fired.append(fire)
     return fired
@@ -150,9 +181,10 @@ FOUR_PLACES = st.decimals(min_value=-50, max_value=50, places=4)
     limit=FOUR_PLACES,
     band=st.decimals(min_value=0, max_value=5, places=4),
     down=st.booleans(),
+    strict=st.booleans(),
 )
 def test_breakpoints_agree_with_exact_rational_arithmetic(
-    values: list[Decimal], limit: Decimal, band: Decimal, down: bool
+    values: list[Decimal], limit: Decimal, band: Decimal, down: bool, strict: bool
 ) -> None:
     """For decimals with up to 4 places, parsed to floats as feeds and rule files are, a row
     fires exactly when the state machine in rational arithmetic says so."""
@@ -161,6 +193,9 @@ def test_breakpoints_agree_with_exact_rational_arithmetic(
         threshold=float(limit),
         rearm_band=float(band),
         direction="down" if down else "up",
+        boundary="strict" if strict else "inclusive",
     )
     floats = [float(v) for v in values]
-    assert walk(bp, floats, limit=float(limit)) == exact_walk(values, limit, band, down=down)
+    assert walk(bp, floats, limit=float(limit)) == exact_walk(
+        values, limit, band, down=down, strict=strict
+    )

@@ -80,3 +80,20 @@ def test_thresholds_agree_with_exact_rational_arithmetic(move: Move) -> None:
     )
     got = threshold.enough(parsed(format(old, "f")), parsed(format(new, "f")))
     assert got is exact_enough(old, new, abs_, pct)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "new", "enough"),
+    [
+        (Threshold(field="P", pct=5), "105", True),  # inclusive (the default): at least 5%
+        (Threshold(field="P", pct=5, boundary="strict"), "105", False),  # strict: more than 5%
+        (Threshold(field="P", pct=5, boundary="strict"), "105.01", True),
+        (Threshold(field="P", abs=5, boundary="strict"), "95", False),  # exactly 5 less
+        (Threshold(field="P", abs=5, boundary="strict"), "94.99", True),
+    ],
+)
+def test_a_strict_threshold_wants_more_than_the_amount(
+    threshold: Threshold, new: str, enough: bool
+) -> None:
+    """boundary: strict makes a move of exactly the amount too small; inclusive counts it."""
+    assert threshold.enough(100, parsed(new)) is enough

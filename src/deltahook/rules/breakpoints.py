@@ -3,7 +3,9 @@
 A row is *armed* while its value is on the safe side of the threshold and *fired* once it has
 crossed. Direction ``down`` (the default): it fires when an armed row's value drops to or below
 the threshold, and re-arms only when the value rises above threshold + ``rearm_band``.
-Direction ``up`` mirrors that (fire at or above, re-arm below threshold - band).
+Direction ``up`` mirrors that (fire at or above, re-arm below threshold - band). With
+``boundary: strict`` the threshold value itself is on the safe side: ``down`` fires below it
+and re-arms at threshold + band or above; ``up`` fires above it.
 
 A row without stored state takes the state its previous value implies. So the stored state is
 written on a transition (fire or re-arm), and also whenever the value alone would imply the
@@ -16,6 +18,7 @@ says ``on_first_sight: true``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from deltahook.rules.model import Breakpoint
@@ -39,16 +42,22 @@ class Step:
 
 
 def crossed(bp: Breakpoint, value: float, limit: float) -> bool:
-    """Whether ``value`` is at or beyond the threshold in the breakpoint's direction."""
-    at, edge = exact(value), exact(limit)
-    return at <= edge if bp.direction == "down" else at >= edge
+    """Whether ``value`` is past the threshold in the breakpoint's direction: at or beyond it
+    (``inclusive``), or strictly beyond it (``strict``)."""
+    return _beyond(bp, exact(value), exact(limit))
 
 
 def rearmed(bp: Breakpoint, value: float, limit: float) -> bool:
-    """Whether ``value`` is back on the safe side, past the re-arm band (in exact decimals)."""
+    """Whether ``value`` is back on the safe side of the threshold moved by the re-arm band
+    (in exact decimals): not past ``limit + band`` going down, ``limit - band`` going up."""
+    band = bp.rearm_band if bp.direction == "down" else -bp.rearm_band
+    return not _beyond(bp, exact(value), shifted(limit, band))
+
+
+def _beyond(bp: Breakpoint, at: Decimal, edge: Decimal) -> bool:
     if bp.direction == "down":
-        return exact(value) > shifted(limit, bp.rearm_band)
-    return exact(value) < shifted(limit, -bp.rearm_band)
+        return at < edge if bp.boundary == "strict" else at <= edge
+    return at > edge if bp.boundary == "strict" else at >= edge
 
 
 def step(
@@ -106,7 +115,8 @@ def _decide(
 
 
 def _sign(bp: Breakpoint) -> str:
-    return "<=" if bp.direction == "down" else ">="
+    sign = "<" if bp.direction == "down" else ">"
+    return sign if bp.boundary == "strict" else f"{sign}="
 
 
 def _implied(bp: Breakpoint, old: Any, old_limit: Any) -> State:

@@ -7,7 +7,8 @@ A reference is ``scope.Field``:
 - ``entity.X``: a root field of the entity the row belongs to;
 - ``parent.X``: a root field of the parent entity (the SKU of a price or stock row);
 - ``const.X``: a project constant (``ClientId``, ``ApplicationId``, from the config file);
-- ``setting.table`` / ``setting.id`` / ``setting.kind`` / ``setting.type``.
+- ``setting.table`` / ``setting.id`` / ``setting.kind`` / ``setting.type``, and for a breakpoint
+  ``setting.direction`` (``down`` or ``up``).
 
 Key fields of nested rows (``PartNo`` of a SKU culture row) are found through the row key.
 A value that is not there is ``MISSING``, which is not ``null``.
@@ -25,7 +26,7 @@ from deltahook.rules.tables import TableInfo, Types, type_of
 
 SCOPES = ("new", "old", "row", "entity", "parent", "const", "setting")
 ROW_SCOPES = frozenset({"new", "old", "row"})
-SETTING_ATTRIBUTES = ("id", "kind", "table", "type")
+SETTING_ATTRIBUTES = ("id", "kind", "table", "type", "direction")  # direction: breakpoints
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -133,6 +134,8 @@ def resolve(  # noqa: PLR0911  (one return per scope reads as a table)
             return f"no constant {ref.name!r} in the config file{suggest(ref.name, constants)}"
         value = constants[ref.name]
         return constant(value), frozenset({type_of(value)})
+    if ref.name == "direction" and ref.name not in setting:
+        return "setting.direction is known only for a breakpoint setting"
     if ref.name not in setting:
         return f"setting has no attribute {ref.name!r}{suggest(ref.name, setting)}"
     return constant(setting[ref.name]), frozenset({"string"})

@@ -65,7 +65,9 @@ def summary(explanation: dict[str, Any]) -> str:
             bp = match["breakpoint"]
             text += f" [{bp['field']} {bp['old']} -> {bp['new']}, limit {bp['limit']}]"
         if "threshold" in match:
-            text += f" [threshold {_amount(match['threshold'])}]"
+            threshold = match["threshold"]
+            least = "more than" if threshold.get("boundary") == "strict" else "at least"
+            text += f" [threshold: {least} {_amount(threshold)}]"
         parts.append(text)
     more = len(explanation.get("matches", [])) - 3 + explanation.get("more_matches", 0)
     if more > 0:
@@ -96,9 +98,10 @@ def miss_text(miss: dict[str, Any]) -> str:
     if reason == "filter":
         return "; ".join(f"{d['condition']} was false (saw {d['seen']})" for d in detail)
     if reason == "threshold":
+        short = "no more than" if detail.get("boundary") == "strict" else "less than"
         return (
             f"{detail['field']} {detail.get('old')} -> {detail.get('new')} "
-            f"moved less than {_amount(detail)}"
+            f"moved {short} {_amount(detail)}"
         )
     if reason == "breakpoint":
         return (

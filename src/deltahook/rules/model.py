@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from deltahook.catalog.events import EventType
@@ -14,27 +15,34 @@ from deltahook.rules.numbers import EXACT, exact, is_number, moved
 from deltahook.rules.payload import Payload
 
 Direction = Literal["down", "up"]
+Boundary = Literal["inclusive", "strict"]  # whether the threshold value itself counts
 Group = Literal["payload", "row"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold:
-    """A numeric change counts only when it is at least ``abs`` and/or ``pct`` percent."""
+    """A numeric change counts only when it is at least (``inclusive``) or more than
+    (``strict``) ``abs`` and/or ``pct`` percent."""
 
     field: str
     abs: float | None = None
     pct: float | None = None
+    boundary: Boundary = "inclusive"
 
     def enough(self, old: Any, new: Any) -> bool:
         """True unless both values are numbers that moved by less than the amount."""
         if not (is_number(old) and is_number(new)):
             return True  # appearing, vanishing or changing type is a change worth telling
         delta = moved(old, new)  # the written decimals, exactly: 10.00 -> 9.90 is 1%
-        if self.abs is not None and delta < exact(self.abs):
+        if self.abs is not None and not self._reaches(delta, exact(self.abs)):
             return False
         if self.pct is None or old == 0:
             return True
-        return EXACT.multiply(delta, 100) >= EXACT.multiply(exact(self.pct), EXACT.abs(exact(old)))
+        percent = EXACT.multiply(exact(self.pct), EXACT.abs(exact(old)))
+        return self._reaches(EXACT.multiply(delta, 100), percent)
+
+    def _reaches(self, moved_by: Decimal, amount: Decimal) -> bool:
+        return moved_by > amount if self.boundary == "strict" else moved_by >= amount
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field}
@@ -42,7 +50,7 @@ class Threshold:
             out["abs"] = self.abs
         if self.pct is not None:
             out["pct"] = self.pct
-        return out
+        return out | {"boundary": self.boundary}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +61,7 @@ class Breakpoint:
     threshold: float | None = None
     threshold_field: str | None = None
     direction: Direction = "down"
+    boundary: Boundary = "inclusive"
     on_first_sight: bool = False
     rearm_band: float = 0.0
 
@@ -68,6 +77,7 @@ class Breakpoint:
             "field": self.field,
             "threshold": limit,
             "direction": self.direction,
+            "boundary": self.boundary,
             "rearm_band": self.rearm_band,
         }
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import Op
 from deltahook.rules.conditions import Compiler
-from deltahook.rules.model import Breakpoint, Direction, Group, Setting, Threshold
+from deltahook.rules.model import Boundary, Breakpoint, Direction, Group, Setting, Threshold
 from deltahook.rules.payload import Source, compile_payload, read_sources
 from deltahook.rules.source import Node, Reader, suggest
 from deltahook.rules.tables import TableInfo
@@ -31,7 +31,15 @@ SETTING_KEYS = (
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _OPS = {op.value: op for op in Op}
-_BREAKPOINT_KEYS = ("field", "threshold", "direction", "on_first_sight", "rearm_band")
+_BREAKPOINT_KEYS = (
+    "field",
+    "threshold",
+    "direction",
+    "boundary",
+    "on_first_sight",
+    "rearm_band",
+)
+_BOUNDARIES = ("inclusive", "strict")
 
 
 @dataclass(slots=True)
@@ -65,6 +73,8 @@ def compile_setting(
     breakpoint = (
         _breakpoint(reader, entries["breakpoint"][1], table) if "breakpoint" in entries else None
     )
+    if breakpoint is not None:  # a payload may carry it where the event schema has a place
+        attrs["direction"] = breakpoint.direction
     ops = _ops(reader, entries, is_breakpoint="breakpoint" in entries)
     watch = _watch(reader, entries, table, ops, breakpoint)
     compiler = Compiler(reader, table, scope.constants, attrs)
@@ -239,7 +249,9 @@ def _threshold(
     if "threshold" not in entries:
         return None
     node = entries["threshold"][1]
-    spec = reader.mapping(node, "threshold", allowed=("field", "abs", "pct"), required=("field",))
+    spec = reader.mapping(
+        node, "threshold", allowed=("field", "abs", "pct", "boundary"), required=("field",)
+    )
     if spec is None or "field" not in spec:
         return None
     name = _numeric_field(reader, spec["field"][1], table, "threshold field")
@@ -251,12 +263,13 @@ def _threshold(
     if not amounts:
         reader.error(node, "threshold needs abs: (an amount) or pct: (a percentage), or both")
         return None
-    if name is None or None in amounts.values():
+    boundary = _boundary(reader, spec)
+    if name is None or boundary is None or None in amounts.values():
         return None
     if watch is not None and name not in _expand(watch, table):
         reader.error(spec["field"][1], f"threshold field {name!r} is not watched by this setting")
         return None
-    return Threshold(field=name, abs=amounts.get("abs"), pct=amounts.get("pct"))
+    return Threshold(field=name, abs=amounts.get("abs"), pct=amounts.get("pct"), boundary=boundary)
 
 
 def _breakpoint(reader: Reader, node: Node, table: TableInfo) -> Breakpoint | None:
@@ -275,6 +288,7 @@ def _breakpoint(reader: Reader, node: Node, table: TableInfo) -> Breakpoint | No
     elif ok:
         number = reader.number(limit_node, "breakpoint threshold")
     direction = _direction(reader, spec)
+    boundary = _boundary(reader, spec)
     first = (
         reader.boolean(spec["on_first_sight"][1], "on_first_sight")
         if "on_first_sight" in spec
@@ -285,13 +299,16 @@ def _breakpoint(reader: Reader, node: Node, table: TableInfo) -> Breakpoint | No
         if "rearm_band" in spec
         else 0.0
     )
-    if name is None or (number is None and limit_field is None) or None in (direction, first, band):
+    if name is None or (number is None and limit_field is None) or boundary is None:
+        return None
+    if None in (direction, first, band):
         return None
     return Breakpoint(
         field=name,
         threshold=number,
         threshold_field=limit_field,
         direction=cast(Direction, direction),
+        boundary=boundary,
         on_first_sight=bool(first),
         rearm_band=float(band or 0.0),
     )
@@ -306,6 +323,19 @@ def _direction(reader: Reader, spec: Mapping[str, tuple[Node, Node]]) -> str | N
         reader.error(node, f"direction must be down or up, not {value!r}")
         return None
     return value
+
+
+def _boundary(reader: Reader, spec: Mapping[str, tuple[Node, Node]]) -> Boundary | None:
+    """Whether the threshold value itself counts: inclusive (the default) or strict."""
+    if "boundary" not in spec:
+        return "inclusive"
+    node = spec["boundary"][1]
+    ok, value = reader.scalar(node, "boundary")
+    if ok and value not in _BOUNDARIES:
+        hint = suggest(value, _BOUNDARIES) if isinstance(value, str) else ""
+        reader.error(node, f"boundary must be inclusive or strict, not {value!r}{hint}")
+        return None
+    return cast(Boundary, value) if ok else None
 
 
 def _group(reader: Reader, entries: Mapping[str, tuple[Node, Node]]) -> Group:
