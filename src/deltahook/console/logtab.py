@@ -24,7 +24,8 @@ PAGE_SIZE = 50
 RETRY_BOUND = 1000
 """The most deliveries one press of "Retry all failed" queues again (press again for more)."""
 RANGES = (("", "Any time"), ("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"))
-HIDDEN = "•••••• (hidden)"
+HIDDEN = "•••••• (value not shown)"
+SIGNATURE = "v1,… (signed per attempt, not shown)"
 
 
 def _filter(engine: Engine, name: str, query: Mapping[str, str]) -> log.LogFilter:
@@ -73,6 +74,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         request,
         "log.html",
         event,
+        tab="/log",
         entries=found.items,
         next_cursor=found.next_cursor,
         filters=filters,
@@ -99,9 +101,9 @@ def headers_sent(sub: subs.Subscription | None, entry: Mapping[str, Any]) -> lis
         secrets=(),
         custom={},
     )
-    names = [*(("webhook-id", "webhook-timestamp", "webhook-signature") if sub.secrets else ())]
-    hidden = [(n, HIDDEN) for n in (*names, *sorted(sub.headers))]
-    return [*shown.items(), *hidden]
+    signed = [("webhook-id", entry["message_id"]), ("webhook-signature", SIGNATURE)]
+    hidden = [(name, HIDDEN) for name in sorted(sub.headers)]
+    return [*shown.items(), *(signed if sub.secrets else ()), *hidden]
 
 
 @router.post("/deliveries/{delivery_id}/resend")

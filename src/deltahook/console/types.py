@@ -34,9 +34,13 @@ def event_type(engine: Engine, name: str) -> EventType:
     return found
 
 
-def type_page(request: Request, template: str, event: EventType, **context: Any) -> Response:
-    """A tab of the type's page: the header and tabs shared, ``template`` below them."""
-    return page(request, template, event=event, tabs=TABS, **context)
+def type_page(
+    request: Request, template: str, event: EventType, *, tab: str, **context: Any
+) -> Response:
+    """A tab of the type's page (``tab`` is its path suffix): header and tabs, then
+    ``template``."""
+    here = f"/admin/types/{event.name}{tab}"
+    return page(request, template, event=event, tabs=TABS, here=here, **context)
 
 
 @router.get("/types/{name}")
@@ -52,7 +56,7 @@ def _configuration(
     with engine.db.connect() as conn:
         receiving = [s for s in subs.load(conn) if s.wants(name)]
     cards = [_card(s) for s in receiving]
-    return type_page(request, "configuration.html", event, cards=cards, tested=tested)
+    return type_page(request, "configuration.html", event, tab="", cards=cards, tested=tested)
 
 
 def _card(sub: subs.Subscription) -> dict[str, Any]:
@@ -127,7 +131,9 @@ def metadata(request: Request, name: str, engine: EngineDep) -> Response:
         for prop, spec in schema.get("properties", {}).items()
     ]
     examples = [e for e in schema.get("examples", ()) if event.is_valid(e)]
-    return type_page(request, "metadata.html", event, rows=rows, example=examples[:1])
+    return type_page(
+        request, "metadata.html", event, tab="/metadata", rows=rows, example=examples[:1]
+    )
 
 
 def _type_of(spec: dict[str, Any]) -> str:
