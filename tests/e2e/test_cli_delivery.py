@@ -188,18 +188,37 @@ def test_mistakes_are_one_line_and_exit_1(cli: Cli, args: tuple[str, ...], messa
     assert "Traceback" not in err
 
 
-def test_deliver_names_a_missing_environment_variable(cli: Cli) -> None:
+def test_a_missing_variable_pauses_only_its_subscription(cli: Cli) -> None:
+    """deliver starts, says why `shop` waits, delivers `erp`; status says it too."""
     cli.declare(
         {
             "name": "shop",
-            "url": cli.receiver.url,
+            "url": cli.receiver.url + "shop",
             "event_types": ["*"],
             "headers": {"Authorization": "Bearer ${SHOP_TOKEN}"},
-        }
+        },
+        {"name": "erp", "url": cli.receiver.url + "erp", "event_types": ["*"]},
     )
-    code, _, err = cli("deliver", "--once", env={"SHOP_TOKEN": None})  # type: ignore[dict-item]
-    assert code == 1
+    cli("subscriptions", "sync")
+    cli.world.notify()
+    env = {"SHOP_TOKEN": None}
+    code, _, err = cli("deliver", "--once", env=env)  # type: ignore[arg-type]
+    assert code == 0, err
+    assert "'shop'" in err
     assert "SHOP_TOKEN" in err
+    assert [r.path for r in cli.receiver.requests] == ["/erp"]
+    rows = {row["subscription"]: row for row in cli.json("status")}
+    assert (rows["shop"]["pending"], rows["erp"]["delivered_last_hour"]) == (1, 1)
+    assert "SHOP_TOKEN" in rows["shop"]["paused"]
+    assert rows["erp"]["paused"] is None
+    code, out, _ = cli("status")
+    assert "paused" in out
+    assert "SHOP_TOKEN" in out
+
+    code, _, err = cli("deliver", "--once", env={"SHOP_TOKEN": "t-1"})
+    assert code == 0, err
+    assert [r.path for r in cli.receiver.requests] == ["/erp", "/shop"]
+    assert {row["subscription"]: row["paused"] for row in cli.json("status")}["shop"] is None
 
 
 def test_a_header_with_a_line_break_is_refused_at_load(cli: Cli) -> None:

@@ -196,6 +196,26 @@ def test_switched_off_subscriptions_get_nothing_queued_and_pause(
     assert world.run().delivered == 1
 
 
+def test_a_subscription_that_cannot_resolve_pauses_alone_and_says_why(
+    world: World, shop: Receiver, erp: Receiver
+) -> None:
+    """A missing ${VAR} pauses that lane (its reason stored for `status`); the others deliver;
+    once the variable is there, the reason is cleared and its deliveries go out."""
+    world.subscribe("shop", shop.url, headers={"X-Token": "${SHOP_TOKEN}"})
+    world.subscribe("erp", erp.url)
+    world.notify()
+    world.env = {}
+    assert world.run().delivered == 1
+    assert (len(shop.requests), len(erp.requests)) == (0, 1)
+    with world.db.connect() as conn:
+        paused = {row["subscription"]: row["paused"] for row in log.status(conn, now=world.now)}
+    assert paused["erp"] is None
+    assert "SHOP_TOKEN" in paused["shop"]
+    world.env = {"SHOP_TOKEN": "t-1"}
+    assert world.run().delivered == 1
+    assert world.stored("shop").paused is None
+
+
 def test_a_cli_switch_survives_syncs_until_the_config_file_changes(
     world: World, shop: Receiver
 ) -> None:
@@ -255,6 +275,7 @@ def test_status_counts_per_subscription(world: World, shop: Receiver, erp: Recei
         "subscription": "shop",
         "enabled": True,
         "source": "config",
+        "paused": None,
         "pending": 0,
         "retrying": 1,
         "dead": 2,

@@ -45,9 +45,7 @@ def deliver(state: State, once: bool, worker: str | None) -> None:
     db = open_store(state)
     with db.begin() as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
-    for sub in enabled:
-        subs.resolve(sub)  # a missing ${VAR} stops us here, with its name
-    _log_to_stderr()
+    _log_to_stderr()  # a subscription with a ${VAR} that cannot be filled is paused, and said so
     options = DispatcherOptions(
         worker_id=worker or worker_id(), allow_private=state.settings.allow_private_urls
     )
@@ -83,7 +81,8 @@ async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:
 def _log_to_stderr() -> None:
     class Handler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            err.print(f"[yellow]{record.levelname.lower()}:[/] {record.getMessage()}")
+            err.print(f"[yellow]{record.levelname.lower()}:[/] ", end="")
+            err.print(record.getMessage(), markup=False, highlight=False, soft_wrap=True)
 
     logger = logging.getLogger("deltahook.delivery")
     if not logger.handlers:

@@ -106,7 +106,8 @@ def _when(value: datetime) -> str:
 @click.pass_obj
 @friendly
 def status(state: State, as_json: bool) -> None:
-    """Per subscription: pending, retrying, dead, delivered in the last hour, oldest due age."""
+    """Per subscription: paused and why, pending, retrying, dead, delivered in the last hour,
+    oldest due age."""
     now = utc_now()
     with open_store(state).begin() as conn:
         rows = log.status(conn, now=now)
@@ -120,12 +121,17 @@ def status(state: State, as_json: bool) -> None:
         age = row["oldest_due_age_s"]
         table.add_row(
             row["subscription"],
-            "on" if row["enabled"] else "[dim]off[/]",
+            "[yellow]paused[/]" if row["paused"] else "on" if row["enabled"] else "[dim]off[/]",
             *(f"{row[k]:,}" for k in ("pending", "retrying", "dead", "in_flight")),
             f"{row['delivered_last_hour']:,}",
             "-" if age is None else f"{age:,.1f} s",
         )
     out.print(table)
+    for row in rows:
+        if row["paused"]:
+            out.print(
+                f"{row['subscription']} paused: {row['paused']}", markup=False, soft_wrap=True
+            )
 
 
 @main.command()

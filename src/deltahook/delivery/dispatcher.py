@@ -316,7 +316,15 @@ class Dispatcher:
                 raise
             logger.exception("reading subscriptions failed; keeping the ones known")
             return
-        self._lanes.update(stored)
+        reasons = self._lanes.update(stored)
+        changed = {
+            s.name: reasons[s.name] for s in stored if reasons.get(s.name, s.paused) != s.paused
+        }
+        if changed:
+            try:
+                await self._in_db(subs.set_paused, changed)
+            except Exception:
+                logger.exception("recording paused subscriptions failed; trying again later")
 
     async def _maybe_purge(self) -> None:
         every = self._options.purge_every

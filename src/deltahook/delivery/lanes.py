@@ -54,6 +54,7 @@ class Lanes:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = env
         self._lanes: dict[str, Lane] = {}
+        self._paused: dict[str, str] = {}
 
     def __getitem__(self, name: str) -> Lane:
         return self._lanes[name]
@@ -66,33 +67,43 @@ class Lanes:
                 found[name] = want
         return found
 
-    def update(self, stored: Iterable[Subscription]) -> None:
-        """Open, change or pause lanes; claims already made finish on the lane they hold."""
+    def update(self, stored: Iterable[Subscription]) -> dict[str, str | None]:
+        """Open, change or pause lanes; claims already made finish on the lane they hold.
+
+        Returns, for each enabled subscription, why its lane is paused (a ``${VAR}`` that
+        cannot be filled) or ``None``; a reason is logged when it first appears.
+        """
         seen = set()
+        reasons: dict[str, str | None] = {}
         for sub in stored:
             seen.add(sub.name)
-            self._update_one(sub)
+            if sub.enabled:
+                reasons[sub.name] = self._update_one(sub)
+            elif sub.name in self._lanes:
+                self._lanes[sub.name].active = False
         for name, lane in self._lanes.items():
             if name not in seen:
                 lane.active = False
+        return reasons
 
-    def _update_one(self, sub: Subscription) -> None:
+    def _update_one(self, sub: Subscription) -> str | None:
         lane = self._lanes.get(sub.name)
-        if not sub.enabled:
-            if lane is not None:
-                lane.active = False
-            return
         try:
             creds = subs.resolve(sub, self._env)
         except DeliveryError as exc:
-            logger.error("%s; its deliveries wait", exc)
+            reason = str(exc)
+            if reason != self._paused.get(sub.name):
+                logger.error("%s; its deliveries wait, the other subscriptions go on", reason)
+            self._paused[sub.name] = reason
             if lane is not None:
                 lane.active = False
-            return
+            return reason
+        self._paused.pop(sub.name, None)
         if lane is None:
             slots = asyncio.Semaphore(sub.max_concurrency)
             self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots)
-            return
+            return None
         if sub.max_concurrency != lane.sub.max_concurrency:
             lane.slots = asyncio.Semaphore(sub.max_concurrency)
         lane.sub, lane.creds, lane.active = sub, creds, True
+        return None

@@ -165,6 +165,7 @@ def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
                 "subscription": name,
                 "enabled": sub.enabled if sub else False,
                 "source": sub.source if sub else "unknown",
+                "paused": sub.paused if sub and sub.enabled else None,
                 "pending": 0,
                 "retrying": 0,
                 "dead": 0,

@@ -55,6 +55,8 @@ class Subscription:
     schedule: tuple[timedelta, ...]
     max_concurrency: int
     source: str
+    paused: str | None = None
+    """Why a dispatcher holds its deliveries (it cannot fill a ``${VAR}``), or ``None``."""
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
@@ -204,6 +206,12 @@ def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) ->
     return current.enabled == enabled
 
 
+def set_paused(conn: Connection, reasons: Mapping[str, str | None]) -> None:
+    """Record why each named subscription's deliveries are held (``None``: they are not)."""
+    for name, reason in reasons.items():
+        conn.execute(update(subscriptions).where(_named(name)).values(paused=reason))
+
+
 def _from_row(row: Any) -> Subscription:
     return Subscription(
         name=row.name,
@@ -217,4 +225,5 @@ def _from_row(row: Any) -> Subscription:
         schedule=tuple(timedelta(seconds=s) for s in orjson.loads(row.schedule_s)),
         max_concurrency=int(row.max_concurrency),
         source=row.source,
+        paused=row.paused,
     )

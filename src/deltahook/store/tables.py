@@ -148,6 +148,8 @@ subscriptions = Table(
     Column("source", String(16), nullable=False),
     # The config file's own `enabled` at the last sync: a CLI toggle holds until it changes.
     Column("config_enabled", Boolean, nullable=True),
+    # Why a dispatcher holds its deliveries (a ${VAR} it cannot fill); NULL when nothing does.
+    Column("paused", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
