@@ -106,10 +106,22 @@ class Engine:
         fmt: str | None = None,
         collect: bool = False,
         progress: Callable[[int], None] | None = None,
+        job_id: str | None = None,
     ) -> RunResult:
-        """Apply a feed: store the new snapshots, their notifications and deliveries."""
+        """Apply a feed: store the new snapshots, their notifications and deliveries.
+
+        The job is recorded under ``job_id`` (a new id by default), so a caller can name it
+        even when the ingest fails.
+        """
         return self._run(
-            kind, source, mode=mode, fmt=fmt, dry_run=False, collect=collect, progress=progress
+            kind,
+            source,
+            mode=mode,
+            fmt=fmt,
+            dry_run=False,
+            collect=collect,
+            progress=progress,
+            job_id=job_id,
         )
 
     def preview(
@@ -212,13 +224,14 @@ class Engine:
         collect: bool,
         progress: Callable[[int], None] | None,
         explain: bool = False,
+        job_id: str | None = None,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
         kind = self.catalog[kind_name]
         path = source if isinstance(source, Path) else None
         feed_format = detect_format(path, fmt)
-        result = RunResult(job_id=self.new_id(), kind=kind.name, mode=mode)
+        result = RunResult(job_id=job_id or self.new_id(), kind=kind.name, mode=mode)
         with ExitStack() as stack:
             stream = stack.enter_context(_open(path)) if path is not None else source
             assert not isinstance(stream, Path)

@@ -153,6 +153,36 @@ def test_a_body_over_the_feed_limit_is_refused_and_a_full_feed_sweeps_nothing(
     api.engine.close()
 
 
+def test_a_feed_cut_by_the_limit_answers_its_job_and_what_it_applied(
+    database_url: str, receiver: Receiver
+) -> None:
+    """413 mid-stream: the answer names the failed job and the batches applied before the cut."""
+    api = Server(database_url, receiver, batch_size=20, api_max_feed_bytes=20_000)
+    watcher = open_engine(database_url)
+
+    def body() -> Iterator[bytes]:
+        yield ndjson(stock_rows(50))  # 10.5 kB: two whole batches and half of a third
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the rest waits until two batches are stored
+            with watcher.connect() as conn:
+                if conn.execute(select(func.count()).select_from(entities)).scalar_one() >= 40:
+                    break
+            time.sleep(0.02)
+        yield ndjson(stock_rows(100, start=50))  # 21 kB more: over the limit
+
+    with served(api.app) as base, httpx.Client(base_url=base, headers=AUTH) as http:
+        answer = http.post("/v1/feeds/sku_onhand", content=body())
+        job = http.get(answer.headers["Location"]).json()
+    watcher.dispose()
+    api.engine.close()
+    assert (answer.status_code, answer.json()["error"]) == (413, "too_large")
+    named = answer.json()["job"]
+    assert (named["job_id"], named["status"], job["status"]) == (job["job_id"], "failed", "failed")
+    assert named["counts"] == job["counts"]
+    assert (named["counts"]["received"], named["counts"]["inserted"]) == (40, 40)
+    assert named["counts"]["notifications"] > 0
+
+
 def test_healthz_needs_no_key_and_everything_else_does(
     server: tuple[Server, httpx.Client],
 ) -> None:

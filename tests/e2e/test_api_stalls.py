@@ -88,6 +88,7 @@ def test_stalled_uploads_are_bounded_and_every_other_route_still_answers(
             assert "uploads" in str(body["message"])
         else:
             assert body["error"] == "request_timeout"
+            assert body["job"]["status"] == "failed"  # the upload had begun: its job is named
     with engine.db.connect() as conn:
         statuses_of_jobs = set(conn.execute(select(ingest_jobs.c.status)).scalars())
     assert statuses_of_jobs == {"failed"}  # each upload that began is over, none left running

@@ -11,6 +11,7 @@ answers it is a last resort.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from deltahook.api.models import JobRecord
 from deltahook.errors import (
     CatalogError,
     ConflictError,
@@ -59,6 +61,11 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] = Field(
         default_factory=list, description="Per-field problems (loc, msg, type) where known."
     )
+    job: JobRecord | None = Field(
+        default=None,
+        description="A feed that failed after its job began: the job (failed) and what it "
+        "applied before it stopped; absent otherwise.",
+    )
 
 
 def error_response(
@@ -67,9 +74,15 @@ def error_response(
     *,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    job: JobRecord | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(error=CODES.get(status, "error"), message=message, details=details or [])
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    body = ErrorBody(
+        error=CODES.get(status, "error"), message=message, details=details or [], job=job
+    )
+    if job is not None:
+        headers = {**(headers or {}), "Location": f"/v1/jobs/{job.job_id}"}
+    content = body.model_dump(mode="json", exclude_none=job is None)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -162,13 +175,38 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error: this is a bug in deltahook; it has been logged")
 
 
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _with_job(handler: Handler) -> Handler:
+    """``handler``, whose answer also names the job a failed feed made (``request.state.job``)."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        response = await handler(request, exc)
+        job = getattr(request.state, "job", None)
+        if not isinstance(job, JobRecord):
+            return response
+        body = ErrorBody.model_validate_json(bytes(response.body))
+        headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+        details = body.details
+        return error_response(
+            response.status_code, body.message, details=details, headers=headers, job=job
+        )
+
+    return answer
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into an ``ErrorBody`` answer."""
-    app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(ValidationError, _validation)
-    app.add_exception_handler(DeltahookError, _deltahook)
-    app.add_exception_handler(DBAPIError, _database)
-    app.add_exception_handler(PoolTimeout, _busy)
-    app.add_exception_handler(ClientDisconnect, _disconnected)
-    app.add_exception_handler(Exception, _unexpected)
+    handlers: tuple[tuple[type[Exception], Handler], ...] = (
+        (HTTPException, _http),
+        (RequestValidationError, _validation),
+        (ValidationError, _validation),
+        (DeltahookError, _deltahook),
+        (DBAPIError, _database),
+        (PoolTimeout, _busy),
+        (ClientDisconnect, _disconnected),
+        (Exception, _unexpected),
+    )
+    for cls, handler in handlers:
+        app.add_exception_handler(cls, _with_job(handler))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
@@ -16,6 +18,8 @@ from deltahook.results import Mode
 from deltahook.store import jobs
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
+# Rejects an error answer carries with its job (GET /v1/jobs/{id} has them all).
+JOB_REJECTS_IN_ERRORS = 100
 
 FeedFormat = Literal["ndjson", "json"]
 _MEDIA = {
@@ -82,9 +86,28 @@ async def post_feed(
     known_kind(engine, kind)
     feed = feed_format(request, fmt)
     started = time.perf_counter()
-    result = await with_body(request, lambda body: engine.ingest(kind, body, mode=mode, fmt=feed))
+    job_id = engine.new_id()
+    try:
+        result = await with_body(
+            request, lambda body: engine.ingest(kind, body, mode=mode, fmt=feed, job_id=job_id)
+        )
+    except Exception:
+        # The body stopped (too large, stalled, cut) or the store failed after some batches
+        # were applied: the error answer names the job and what it applied.
+        request.state.job = await anyio.to_thread.run_sync(_stored_job, engine, job_id)
+        raise
     response.headers["Location"] = f"/v1/jobs/{result.job_id}"
     return JobResult.of(result, elapsed=time.perf_counter() - started)
+
+
+def _stored_job(engine: Engine, job_id: str) -> JobRecord | None:
+    """The job as stored (None when it never started, or the store cannot say)."""
+    try:
+        with engine.db.connect() as conn:
+            found = jobs.find(conn, job_id, rejects_limit=JOB_REJECTS_IN_ERRORS)
+    except SQLAlchemyError:
+        return None
+    return None if found is None else JobRecord.model_validate(found)
 
 
 @router.get("/jobs/{job_id}", responses=responses(*COMMON, 404, 422), summary="An ingest job")
