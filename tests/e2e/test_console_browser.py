@@ -177,3 +177,23 @@ def test_the_metadata_tab_shows_the_payload_table_and_example(page: Any) -> None
     assert page.locator("table.list tbody tr").count() >= 5
     assert "OnHandValue" in page.inner_text("[data-example]")
     shot(page, "06-event-metadata")
+
+
+def test_try_it_shows_the_breakpoint_and_then_a_near_miss(page: Any) -> None:
+    """Event Settings shows the setting; Try it on a drop through the minimum shows the
+    breakpoint firing, and on a drop that stays above it a near miss."""
+    page.goto(f"/admin/types/{BREAKPOINT}/settings")
+    assert "sku_onhand.yaml:" in page.inner_text(f'[data-setting="{BREAKPOINT}/reorder-point"]')
+    page.select_option("select[name=kind]", "sku_onhand")
+    page.fill("textarea[name=before]", orjson.dumps(STOCK).decode())
+    page.fill("textarea[name=after]", orjson.dumps(STOCK | {"OnhandValue": 20}).decode())
+    page.click("text=Try it >> nth=-1")
+    fired = page.locator(f'[data-fired="{BREAKPOINT}"]')
+    assert "crossed: 33 -> 20 <= 25" in fired.inner_text()
+    shot(page, "07-event-settings-try-it-fires")
+    page.fill("textarea[name=after]", orjson.dumps(STOCK | {"OnhandValue": 28}).decode())
+    page.click("button:has-text('Try it')")
+    near = page.locator(f'[data-near-miss="{BREAKPOINT}"]')
+    assert "did not cross" in near.inner_text()
+    assert page.locator(f'[data-fired="{BREAKPOINT}"]').count() == 0
+    shot(page, "08-event-settings-try-it-near-miss")

@@ -7,14 +7,17 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from deltahook.api import create_app
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine
+from deltahook.store.tables import entities
 from tests.api_support import KEY, STOCK, ndjson, settings
 from tests.console_support import form_token, sign_in
 from tests.delivery_support import SECRET
@@ -185,3 +188,42 @@ def test_the_log_pages_with_the_api_cursor(console: Console) -> None:
     second = console.get(link)
     assert second.count("data-delivery=") == 5
     assert form_token(second) == console.csrf
+
+
+def test_the_settings_tab_shows_each_setting_with_its_file_and_line(console: Console) -> None:
+    """The breakpoint setting, its table and breakpoint, and where it is written."""
+    html = console.get(f"/admin/types/{BREAKPOINT}/settings")
+    assert f"{BREAKPOINT}/reorder-point" in html
+    assert "sku_onhand.yaml:" in html
+    assert "tClientProductSkuOnHand" in html
+    assert "OnhandValue ≤ MinimumValue" in html
+
+
+def test_try_it_shows_what_fires_and_the_near_misses(console: Console) -> None:
+    """A drop through the minimum fires the breakpoint; a drop that stays above it is a near
+    miss that says it did not cross; bad JSON gets a message, not an error page."""
+    before = orjson.dumps(STOCK).decode()
+    fired = console.post(
+        f"/admin/types/{BREAKPOINT}/try",
+        kind="sku_onhand",
+        before=before,
+        after=orjson.dumps(STOCK | {"OnhandValue": 20}).decode(),
+    ).text
+    assert f'data-fired="{BREAKPOINT}"' in fired
+    assert "crossed: 33 -&gt; 20 &lt;= 25" in fired
+    missed = console.post(
+        f"/admin/types/{BREAKPOINT}/try",
+        kind="sku_onhand",
+        before=before,
+        after=orjson.dumps(STOCK | {"OnhandValue": 28}).decode(),
+    ).text
+    assert f'data-fired="{BREAKPOINT}"' not in missed
+    assert f'data-near-miss="{BREAKPOINT}"' in missed
+    assert "did not cross" in missed
+    broken = console.post(
+        f"/admin/types/{BREAKPOINT}/try", kind="sku_onhand", before="", after="{oops"
+    )
+    assert broken.status_code == 200
+    assert "after: not JSON" in broken.text
+    with console.engine.db.connect() as conn:  # a preview writes nothing
+        assert conn.execute(select(func.count()).select_from(entities)).scalar_one() == 0
