@@ -24,6 +24,7 @@ from deltahook.configfile import (
 )
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.errors import CatalogError
+from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 
 CONFIG_FILE = "deltahook.yaml"
 _ENV = {
@@ -67,6 +68,26 @@ class Settings(BaseModel):
     # Feed uploads (and feed previews) at once; each holds a worker thread and a database
     # connection. Beyond it an upload is answered 503 with Retry-After.
     api_max_uploads: int = Field(default=8, ge=1, le=32)
+    # What one full feed may deactivate or delete of its scope, by kind name (or "default").
+    max_remove: dict[str, RemovalLimit] = Field(default_factory=dict)
+
+    @field_validator("max_remove", mode="before")
+    @classmethod
+    def _removal_limits(cls, declared: object) -> dict[str, RemovalLimit]:
+        if not isinstance(declared, Mapping):
+            raise ValueError("max_remove maps kind names (or default) to a count or a percentage")
+        limits: dict[str, RemovalLimit] = {}
+        for kind, value in declared.items():
+            try:
+                limits[str(kind)] = RemovalLimit.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{kind}: {exc}") from None
+        return limits
+
+    def removal_limit(self, kind: str) -> RemovalLimit:
+        """The kind's ``max_remove``, else the configured default, else 10%."""
+        found = self.max_remove.get(kind) or self.max_remove.get("default")
+        return found or RemovalLimit.parse(DEFAULT_MAX_REMOVE)
 
     @field_validator("subscriptions")
     @classmethod

@@ -27,7 +27,8 @@ from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
-from deltahook.errors import FeedError, IdempotencyConflictError
+from deltahook.errors import ConfigError, FeedError, IdempotencyConflictError
+from deltahook.feeds.limits import RemovalLimit
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.notifications import Notification
 from deltahook.pipeline import Decider, Run
@@ -78,6 +79,7 @@ class Engine:
         (a server's; the default suits one command).
         """
         catalog = load_catalog(settings.entity_schemas_dir)
+        _check_limits(settings, catalog)
         events = load_event_catalog(settings.event_schemas_dir)
         rules = load_rules(
             settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
@@ -107,11 +109,14 @@ class Engine:
         collect: bool = False,
         progress: Callable[[int], None] | None = None,
         job_id: str | None = None,
+        max_remove: str | int | None = None,
     ) -> RunResult:
         """Apply a feed: store the new snapshots, their notifications and deliveries.
 
         The job is recorded under ``job_id`` (a new id by default), so a caller can name it
-        even when the ingest fails.
+        even when the ingest fails. A full feed that would deactivate or delete more of its
+        scope than ``max_remove`` (a count or a percentage; default: the kind's ``max_remove``
+        in the settings, else 10%) removes nothing and raises ``SweepRefusedError``.
         """
         return self._run(
             kind,
@@ -122,6 +127,7 @@ class Engine:
             collect=collect,
             progress=progress,
             job_id=job_id,
+            max_remove=max_remove,
         )
 
     def preview(
@@ -133,6 +139,7 @@ class Engine:
         fmt: str | None = None,
         progress: Callable[[int], None] | None = None,
         explain: bool = False,
+        max_remove: str | int | None = None,
     ) -> RunResult:
         """What ingesting the feed would do, against the stored snapshots; writes nothing.
 
@@ -147,6 +154,7 @@ class Engine:
             collect=True,
             progress=progress,
             explain=explain,
+            max_remove=max_remove,
         )
 
     def preview_pair(
@@ -225,10 +233,12 @@ class Engine:
         progress: Callable[[int], None] | None,
         explain: bool = False,
         job_id: str | None = None,
+        max_remove: str | int | None = None,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
         kind = self.catalog[kind_name]
+        limit = self._removal_limit(kind.name, max_remove)
         path = source if isinstance(source, Path) else None
         feed_format = detect_format(path, fmt)
         result = RunResult(job_id=job_id or self.new_id(), kind=kind.name, mode=mode)
@@ -250,6 +260,7 @@ class Engine:
                 batch_size=self.settings.batch_size,
                 commit=not dry_run,
                 collect=collect,
+                max_remove=limit,
             )
             try:
                 run.feed(items, progress)
@@ -270,6 +281,14 @@ class Engine:
                     refresh_statistics(conn, entities, rule_state)
                     conn.commit()
         return result
+
+    def _removal_limit(self, kind: str, max_remove: str | int | None) -> RemovalLimit:
+        if max_remove is None:
+            return self.settings.removal_limit(kind)
+        try:
+            return RemovalLimit.parse(max_remove)
+        except ValueError as exc:
+            raise FeedError(f"max_remove: {exc}") from None
 
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> None:
         job = {"job_id": result.job_id, "kind": result.kind, "mode": result.mode}
@@ -324,6 +343,14 @@ def _stored(conn: Connection, event: Notification) -> Notification | None:
             f"({stored.type} {stored.id}); send a new key for a new event"
         )
     return stored
+
+
+def _check_limits(settings: Settings, catalog: Catalog) -> None:
+    """Refuse a ``max_remove`` for a kind the catalog does not have (a misspelt name)."""
+    for name in settings.max_remove:
+        if name != "default" and name not in catalog:
+            known = ", ".join(sorted(kind.name for kind in catalog))
+            raise ConfigError(f"max_remove: unknown entity kind {name!r} (known kinds: {known})")
 
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:

@@ -4,6 +4,7 @@
      ├── ConfigError            the config file or an environment variable is wrong
      ├── CatalogError           an entity or event schema is missing or badly annotated
      ├── FeedError              a feed cannot be read at all (missing file, unknown format)
+     ├── SweepRefusedError      a full feed would remove more of its scope than allowed
      ├── RuleError              the rule set is invalid (carries every problem found)
      ├── EventError             an event payload does not match its type's schema
      │    └── IdempotencyConflictError  the idempotency key was used for another event
@@ -57,6 +58,31 @@ class FeedError(DeltahookError):
 
     Single bad records never raise this: they are rejected and reported by line.
     """
+
+
+class SweepRefusedError(DeltahookError):
+    """A full feed would deactivate or delete more of its scope than its limit allows.
+
+    Nothing was removed; the records the feed carried were applied and the job failed. If the
+    removal is meant, run the feed again with a higher limit (``--max-remove``, ``max_remove``
+    on the Python and HTTP APIs, or the kind's ``max_remove`` in the config file).
+    """
+
+    def __init__(
+        self, *, job_id: str, kind: str, verb: str, removing: int, of: int, limit: object
+    ) -> None:
+        share = f"{removing * 100 / of:.0f}%" if of else "all"
+        super().__init__(
+            f"full feed refused: it would {verb} {removing} of the {of} {kind} entities in its "
+            f"scope ({share}), over the limit of {limit} (max_remove); nothing was {verb}d and "
+            f"the records it carried were applied (job {job_id}). If that is meant, run it again "
+            "with a higher --max-remove"
+        )
+        self.job_id = job_id
+        self.kind = kind
+        self.removing = removing
+        self.of = of
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,25 +13,25 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 import orjson
-import xxhash
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deltahook.admission import Admission, Candidate, key_of
 from deltahook.catalog.entities import EntityKind
-from deltahook.changes import canonical
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
+from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
 from deltahook.store import outbox, snapshots
+from deltahook.sweep import Sweep
 
 _CONFLICT_RETRIES = 5
 
@@ -57,6 +57,7 @@ class Run:
     batch_size: int
     commit: bool
     collect: bool
+    max_remove: RemovalLimit = field(default_factory=lambda: RemovalLimit.parse(DEFAULT_MAX_REMOVE))
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
@@ -185,42 +186,16 @@ class Run:
             self.result.notifications.extend(decided)
 
     def _sweep(self) -> None:
-        """Delete or deactivate the stored entities of the feed's scope that it left out.
-
-        Entities whose record was rejected are left alone; when a rejected record's key is
-        unknown, any entity might be its, so nothing is swept.
-        """
-        if self.result.unkeyed_lines:
-            self.result.sweep = "skipped"
-            return
-        admitted = self._admission
-        scopes = admitted.scopes if self.kind.scope else None
-        missing = []
-        for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes):
-            tag = xxhash.xxh3_64_intdigest(key)
-            if tag not in admitted.seen and tag not in admitted.kept:
-                missing.append(key)
-        for start in range(0, len(missing), self.batch_size):
-            keys = missing[start : start + self.batch_size]
-            self._apply_missing(keys)
-        self.result.sweep = "swept"
-
-    def _apply_missing(self, keys: list[str]) -> None:
-        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
-        gone: list[Candidate | Record] = []
-        for key, entry in stored.items():
-            assert entry.body is not None
-            body = orjson.loads(entry.body)
-            if self.kind.on_missing == "delete":
-                parent = canonical.parent_key(self.kind, body)
-                gone.append(Candidate(0, key, parent, "", None))
-                continue
-            candidate = self._admission.candidate(
-                0, canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
-            )
-            if candidate is not None:
-                gone.append(candidate)
-        self._apply_with_retry(gone)
+        sweep = Sweep(
+            conn=self.conn,
+            kind=self.kind,
+            admission=self._admission,
+            result=self.result,
+            limit=self.max_remove,
+            batch_size=self.batch_size,
+            apply=self._apply_with_retry,
+        )
+        sweep.run()
 
 
 # PostgreSQL's deadlock and serialisation failures: the batch lost a race and is retried.

@@ -117,3 +117,27 @@ def test_a_full_feed_with_an_unkeyed_reject_sweeps_nothing_and_exits_4(tmp_path:
     doc = json.loads(out)
     assert (code, doc["sweep"], doc["unkeyed_lines"]) == (4, "skipped", [7])
     assert doc["counts"]["deleted"] + doc["counts"]["updated"] == 0
+
+
+def test_a_short_full_feed_is_refused_in_one_line_unless_the_run_allows_it(
+    tmp_path: Path,
+) -> None:
+    """Exit 1 and one line naming the share and the limit; --max-remove lets it through."""
+    run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=20)))
+    feed = stock_feed(tmp_path, count=14)
+    code, _, err = run(tmp_path, "ingest", "sku_onhand", str(feed), "--mode", "full")
+    assert code == 1
+    assert "it would deactivate 6 of the 20 sku_onhand entities in its scope (30%)" in err
+    assert len(err.strip().splitlines()) == 1
+    args = ("ingest", "sku_onhand", str(feed), "--mode", "full", "--max-remove", "6")
+    code, out, _ = run(tmp_path, *args)
+    assert (code, "updated 6" in out) == (0, True)
+
+
+def test_ingest_help_says_what_a_full_feed_does_to_missing_entities(tmp_path: Path) -> None:
+    """The help names deactivation or deletion, as the kind declares, and the limit."""
+    _, out, _ = run(tmp_path, "ingest", "--help")
+    text = " ".join(out.split())
+    assert "deactivated or deleted, as the kind declares" in text
+    assert "removed" not in text
+    assert "--max-remove" in text

@@ -48,9 +48,13 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def ingest(
-    engine: Engine, kind: str, records: Iterable[dict[str, Any] | str], mode: Mode = "upsert"
+    engine: Engine,
+    kind: str,
+    records: Iterable[dict[str, Any] | str],
+    mode: Mode = "upsert",
+    **options: Any,
 ) -> RunResult:
-    return engine.ingest(kind, ndjson(records), fmt="ndjson", mode=mode, collect=True)
+    return engine.ingest(kind, ndjson(records), fmt="ndjson", mode=mode, collect=True, **options)
 
 
 def stored(engine: Engine, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
@@ -147,7 +151,7 @@ def test_full_feed_deactivates_exactly_the_missing_rows_of_its_scope(engine: Eng
     """Rows of the feed's warehouses that it leaves out are deactivated; others are untouched."""
     start = [onhand("P1"), onhand("P2"), onhand("P3"), onhand("P1", wh="W2")]
     ingest(engine, "sku_onhand", start)
-    result = ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], mode="full")
+    result = ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], "full", max_remove="1")
     assert (result.counts.updated, result.counts.unchanged) == (1, 2)
     (change,) = result.changes
     assert change.key == "P2|W1|A"
@@ -187,7 +191,7 @@ def test_full_feed_deletes_where_the_kind_says_so(database_url: str, tmp_path: P
     with Engine.from_settings(settings) as engine:
         tags = [{"Group": g, "Code": c} for g in ("colour", "size") for c in ("a", "b")]
         ingest(engine, "tag", tags)
-        result = ingest(engine, "tag", [{"Group": "colour", "Code": "a"}], mode="full")
+        result = ingest(engine, "tag", [{"Group": "colour", "Code": "a"}], "full", max_remove=1)
         assert result.counts.deleted == 1
         assert [(c.key, c.op) for c in result.changes] == [("colour|b", Op.DELETE)]
         assert sorted(stored(engine, "tag")) == ["colour|a", "size|a", "size|b"]

@@ -29,7 +29,8 @@ def store(database_url: str) -> Iterator[str]:
 def ingest(
     url: str, records: list[dict[str, Any] | str], *, batch_size: int = 100, mode: Mode = "upsert"
 ) -> tuple[RunResult, dict[str, tuple[dict[str, Any], int]]]:
-    with Engine.from_settings(Settings(database_url=url, batch_size=batch_size)) as engine:
+    settings = Settings(database_url=url, batch_size=batch_size, max_remove={"default": "100%"})
+    with Engine.from_settings(settings) as engine:
         result = engine.ingest("sku_onhand", ndjson(records), fmt="ndjson", mode=mode, collect=True)
         return result, stored(engine, "sku_onhand")
 

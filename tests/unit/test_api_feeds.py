@@ -59,7 +59,7 @@ def test_a_json_array_feed_and_the_modes(api: TestClient) -> None:
     rows = stock_rows(3)
     first = api.post("/v1/feeds/sku_onhand", json=rows)
     assert first.json()["counts"]["inserted"] == 3
-    full = api.post("/v1/feeds/sku_onhand?mode=full", json=rows[:1])
+    full = api.post("/v1/feeds/sku_onhand?mode=full&max_remove=100%25", json=rows[:1])
     assert (full.json()["counts"]["unchanged"], full.json()["counts"]["updated"]) == (1, 2)
     merged = api.post(
         "/v1/feeds/sku_onhand?mode=merge&format=ndjson",
@@ -82,6 +82,20 @@ def test_a_full_feed_with_an_unkeyed_reject_answers_that_it_swept_nothing(api: T
     assert answer["counts"]["updated"] == 0
     job = api.get(f"/v1/jobs/{answer['job_id']}").json()
     assert (job["status"], [r["line"] for r in job["rejects"]]) == ("sweep skipped", [2])
+
+
+def test_a_short_full_feed_is_refused_with_409_and_its_job_failed(api: TestClient) -> None:
+    """Removing 2 of 3 rows is over the default 10%: 409, one message, nothing deactivated."""
+    rows = stock_rows(3)
+    api.post("/v1/feeds/sku_onhand", json=rows)
+    answer = api.post("/v1/feeds/sku_onhand?mode=full", json=rows[:1])
+    assert answer.status_code == 409
+    message = answer.json()["message"]
+    assert message.startswith("full feed refused: it would deactivate 2 of the 3 sku_onhand")
+    job_id = message.split("(job ")[1].split(")")[0]
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "failed"
+    again = api.post("/v1/feeds/sku_onhand?mode=full&max_remove=2", json=rows[:1])
+    assert again.json()["counts"]["updated"] == 2
 
 
 @pytest.mark.parametrize(

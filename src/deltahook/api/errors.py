@@ -33,6 +33,7 @@ from deltahook.errors import (
     IdempotencyConflictError,
     StoreError,
     SubscriptionConflictError,
+    SweepRefusedError,
     UnknownSubscriptionError,
 )
 
@@ -103,6 +104,7 @@ def status_of(exc: DeltahookError) -> int:
         (IdempotencyConflictError, 409),
         (SubscriptionConflictError, 409),
         (ConflictError, 409),
+        (SweepRefusedError, 409),
         (StoreError, 503),
         (EventError, 422),
         (FeedError, 400),

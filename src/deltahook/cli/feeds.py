@@ -34,7 +34,15 @@ from deltahook.results import MODES, Mode, RunResult
     default="upsert",
     show_default=True,
     help="upsert: records are whole; merge: absent fields keep their value; "
-    "full: stored entities of the feed's scope missing from it are removed.",
+    "full: stored entities of the feed's scope missing from it are deactivated or deleted, "
+    "as the kind declares.",
+)
+@click.option(
+    "--max-remove",
+    metavar="LIMIT",
+    help="Full feeds: refuse (exit 1, nothing deactivated or deleted) a feed that would take "
+    "more of its scope than this count (500) or percentage (10%). "
+    "Default: the kind's max_remove in the config, else 10%.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), help="Feed format (default: from the file name)."
@@ -44,7 +52,15 @@ from deltahook.results import MODES, Mode, RunResult
 )
 @click.pass_obj
 @friendly
-def ingest(state: State, kind: str, feed: Path, mode: Mode, fmt: str | None, as_json: bool) -> None:
+def ingest(
+    state: State,
+    kind: str,
+    feed: Path,
+    mode: Mode,
+    max_remove: str | None,
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
     engine = Engine.from_settings(state.settings)
     started = time.perf_counter()
@@ -57,6 +73,7 @@ def ingest(state: State, kind: str, feed: Path, mode: Mode, fmt: str | None, as_
             fmt=fmt,
             collect=as_json,
             progress=advance,
+            max_remove=max_remove,
         )
     elapsed = time.perf_counter() - started
     if as_json:

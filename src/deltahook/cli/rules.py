@@ -104,6 +104,7 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
 @click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
 @click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
+@click.option("--max-remove", metavar="LIMIT", help="Full feeds: as for ingest.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Feed format.")
 @click.option("--explain", is_flag=True, help="Also show the near misses.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -116,6 +117,7 @@ def preview(
     before: Path | None,
     after: Path | None,
     mode: Mode,
+    max_remove: str | None,
     fmt: str | None,
     explain: bool,
     as_json: bool,
@@ -139,7 +141,9 @@ def preview(
             )
         else:
             assert feed is not None
-            result = engine.preview(kind, feed, mode=mode, fmt=fmt, explain=explain)
+            result = engine.preview(
+                kind, feed, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
+            )
     if as_json:
         print_json(preview_json(result))
     else:

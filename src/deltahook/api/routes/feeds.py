@@ -39,6 +39,15 @@ FEED_BODY: dict[str, Any] = {
     }
 }
 ModeQuery = Annotated[Mode, Query(description="upsert, merge or full (see the README).")]
+MaxRemoveQuery = Annotated[
+    str | None,
+    Query(
+        max_length=16,
+        description="Full feeds: refuse (409, nothing removed) a feed that would deactivate or "
+        "delete more of its scope than this count (500) or percentage (10%). Default: the "
+        "kind's max_remove in the config, else 10%.",
+    ),
+]
 FormatQuery = Annotated[
     FeedFormat | None, Query(alias="format", description="Default: from the Content-Type.")
 ]
@@ -78,10 +87,12 @@ async def post_feed(
     engine: EngineDep,
     mode: ModeQuery = "upsert",
     fmt: FormatQuery = None,
+    max_remove: MaxRemoveQuery = None,
 ) -> JobResult:
     """The body is streamed into the pipeline as it arrives; the answer is the job's result.
 
-    Bad records are rejected by line and the rest go through (``status`` says so).
+    Bad records are rejected by line and the rest go through (``status`` says so). A full feed
+    over its ``max_remove`` answers 409 and removes nothing; its job is failed.
     """
     known_kind(engine, kind)
     feed = feed_format(request, fmt)
@@ -89,7 +100,10 @@ async def post_feed(
     job_id = engine.new_id()
     try:
         result = await with_body(
-            request, lambda body: engine.ingest(kind, body, mode=mode, fmt=feed, job_id=job_id)
+            request,
+            lambda body: engine.ingest(
+                kind, body, mode=mode, fmt=feed, job_id=job_id, max_remove=max_remove
+            ),
         )
     except Exception:
         # The body stopped (too large, stalled, cut) or the store failed after some batches

@@ -1,0 +1,58 @@
+"""How much of its scope one full feed may deactivate or delete: ``max_remove``.
+
+A limit is a count (``500``: at most 500 entities) or a percentage (``10%``: at most a tenth of
+the stored entities of the feed's scope, not counting those a feed removed already). A feed
+over its limit removes nothing. The default is 10%, the kind of safeguard bulk-sync tools
+ship (directory syncs refuse an import that would remove more than a set share): a nightly
+feed rarely drops more than a few percent of a catalog, while an export cut short or filtered
+by mistake drops most of it. A real clean-up raises the limit for that one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+DEFAULT_MAX_REMOVE = "10%"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemovalLimit:
+    """At most ``count`` entities, or at most ``percent`` % of them (one of the two)."""
+
+    count: int | None = None
+    percent: Decimal | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> RemovalLimit:
+        """A limit from a count (``500``, ``"500"``) or a percentage (``"10%"``)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls._count(value)
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isdigit():
+            return cls._count(int(text))
+        try:
+            percent = Decimal(text[:-1]) if text.endswith("%") else None
+        except InvalidOperation:
+            percent = None
+        if percent is None or percent.is_nan():
+            raise ValueError(f"{value!r} is not a count (500) or a percentage (10%)")
+        if not 0 <= percent <= 100:
+            raise ValueError(f"{value!r}: a percentage is from 0% to 100%")
+        return cls(percent=percent)
+
+    @classmethod
+    def _count(cls, count: int) -> RemovalLimit:
+        if count < 0:
+            raise ValueError(f"{count}: a count is 0 or more")
+        return cls(count=count)
+
+    def allows(self, removing: int, of: int) -> bool:
+        """True when removing ``removing`` of ``of`` entities is within the limit."""
+        if self.count is not None:
+            return removing <= self.count
+        assert self.percent is not None
+        return removing * 100 <= self.percent * of
+
+    def __str__(self) -> str:
+        return f"{self.percent}%" if self.percent is not None else str(self.count)

@@ -1,0 +1,109 @@
+"""A full feed's sweep: the stored entities of its scope that it left out are deactivated or
+deleted, as the kind declares.
+
+Never an entity whose record the feed carried, even a rejected one; not at all when a rejected
+record's key is unknown (any entity might be its); and nothing when it would remove more of
+the scope than the feed's ``max_remove`` allows (then the run fails with ``SweepRefusedError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import xxhash
+from sqlalchemy import Connection
+
+from deltahook.admission import Admission, Candidate
+from deltahook.catalog.entities import EntityKind
+from deltahook.changes import canonical
+from deltahook.errors import SweepRefusedError
+from deltahook.feeds.limits import RemovalLimit
+from deltahook.feeds.readers import Record
+from deltahook.results import RunResult
+from deltahook.store import snapshots
+
+
+@dataclass(kw_only=True)
+class Sweep:
+    """The sweep at the end of one full feed; ``apply`` stores a batch of removals."""
+
+    conn: Connection
+    kind: EntityKind
+    admission: Admission
+    result: RunResult
+    limit: RemovalLimit
+    batch_size: int
+    apply: Callable[[list[Candidate | Record]], None]
+
+    def run(self) -> None:
+        """Sweep, or record why not (``result.sweep``); raise when over the limit."""
+        if self.result.unkeyed_lines:
+            self.result.sweep = "skipped"
+            return
+        in_scope, missing = self._missing()
+        self._guard(in_scope, missing)
+        for keys in self._batches(missing):
+            self.apply(self._removals(keys)[0])
+        self.result.sweep = "swept"
+
+    def _missing(self) -> tuple[int, list[str]]:
+        """How many stored entities the scope holds, and the keys of those the feed left out."""
+        admitted = self.admission
+        scopes = admitted.scopes if self.kind.scope else None
+        in_scope = 0
+        missing = []
+        for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes):
+            in_scope += 1
+            tag = xxhash.xxh3_64_intdigest(key)
+            if tag not in admitted.seen and tag not in admitted.kept:
+                missing.append(key)
+        return in_scope, missing
+
+    def _guard(self, in_scope: int, missing: list[str]) -> None:
+        """Refuse a sweep that would remove more than the limit allows.
+
+        Entities removed already (deactivated by an earlier feed) are no removal and count
+        neither among those removed nor in the scope.
+        """
+        if self.limit.allows(len(missing), in_scope):
+            return  # even if every missing entity changed, the share is within the limit
+        removing = sum(self._removals(keys)[1] for keys in self._batches(missing))
+        of = in_scope - len(missing) + removing
+        if self.limit.allows(removing, of):
+            return
+        self.result.sweep = "refused"
+        verb = "delete" if self.kind.on_missing == "delete" else "deactivate"
+        raise SweepRefusedError(
+            job_id=self.result.job_id,
+            kind=self.kind.name,
+            verb=verb,
+            removing=removing,
+            of=of,
+            limit=self.limit,
+        )
+
+    def _batches(self, keys: list[str]) -> list[list[str]]:
+        size = self.batch_size
+        return [keys[start : start + size] for start in range(0, len(keys), size)]
+
+    def _removals(self, keys: list[str]) -> tuple[list[Candidate | Record], int]:
+        """What removing ``keys`` writes, and how many of them that changes."""
+        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
+        gone: list[Candidate | Record] = []
+        changes = 0
+        for key, entry in stored.items():
+            assert entry.body is not None
+            body = orjson.loads(entry.body)
+            if self.kind.on_missing == "delete":
+                parent = canonical.parent_key(self.kind, body)
+                gone.append(Candidate(0, key, parent, "", None))
+                changes += 1
+                continue
+            deactivated = canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
+            candidate = self.admission.candidate(0, deactivated)
+            if candidate is not None:
+                gone.append(candidate)
+                changes += candidate.hash != entry.hash
+        return gone, changes
