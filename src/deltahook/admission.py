@@ -19,13 +19,15 @@ import xxhash
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
+from deltahook.feeds import values
 from deltahook.feeds.keys import readable_key
 from deltahook.feeds.merge import merge_records, without_unsent
 from deltahook.feeds.readers import Item, Line, Record, Reject
 from deltahook.feeds.seen import SeenKeys
-from deltahook.feeds.validate import RecordValidator
+from deltahook.feeds.validate import Problem, RecordValidator
 from deltahook.results import Mode, RunResult
 from deltahook.store.snapshots import Stored
+from deltahook.store.tables import KEY_LENGTH
 
 
 @dataclass(slots=True)
@@ -110,6 +112,9 @@ class Admission:
         return [digest(item.content()) if isinstance(item, Line) else None for item in items]
 
     def _admit(self, record: Record, batch: Batch, line_hash: bytes | None) -> None:
+        if not record.checked and (unfit := values.problem(record.data)) is not None:
+            self._refuse(Reject(record.line, unfit.field, unfit.reason), record.data)
+            return
         key = quick_key(self.kind, record.data) if line_hash is not None else None
         if key is None:
             problem = (self._partial or self._full).problem(record.data)
@@ -163,18 +168,16 @@ class Admission:
         except canonical.NormaliseError as exc:
             self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data)
             return None
+        key = canonical.entity_key(self.kind, body)
+        parent = canonical.parent_key(self.kind, body)
         scope = canonical.scope_string(self.kind, body)
+        too_long = _too_long(self.kind, body, key, parent, scope)
+        if too_long is not None:
+            self._refuse(Reject(line, too_long.field, too_long.reason), data)
+            return None
         self.scopes.add(scope)
         raw = canonical.canonical_bytes(body)
-        return Candidate(
-            line,
-            canonical.entity_key(self.kind, body),
-            canonical.parent_key(self.kind, body),
-            scope,
-            body,
-            raw,
-            canonical.digest(raw),
-        )
+        return Candidate(line, key, parent, scope, body, raw, canonical.digest(raw))
 
     def _refuse(self, reject: Reject, data: Mapping[str, Any] | str | None) -> None:
         """Reject a record. In a full feed its entity is kept from the sweep; when its key is
@@ -208,6 +211,21 @@ class Admission:
             elif (candidate := self.candidate(record.line, merged)) is not None:
                 out.append(candidate)
         return out
+
+
+def _too_long(
+    kind: EntityKind, body: Mapping[str, Any], key: str, parent: str | None, scope: str
+) -> Problem | None:
+    """A key, parent key or scope longer than the store's key columns hold, by its longest field."""
+    for what, text, fields in (
+        ("entity key", key, kind.key),
+        ("parent key", parent or "", kind.parent.fields if kind.parent else ()),
+        ("scope", scope, kind.scope),
+    ):
+        if len(text) > KEY_LENGTH:
+            field = max(fields, key=lambda name: len(str(body.get(name, ""))))
+            return Problem(field, f"the {what} is longer than {KEY_LENGTH} characters")
+    return None
 
 
 def quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:

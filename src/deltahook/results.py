@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
 from deltahook.changes.model import EntityChange
 from deltahook.feeds.readers import Reject
+from deltahook.feeds.values import printable
 from deltahook.notifications import Notification
+from deltahook.store.tables import FIELD_LENGTH
 
 Mode = Literal["upsert", "merge", "full"]
 MODES: tuple[Mode, ...] = ("upsert", "merge", "full")
@@ -74,10 +76,14 @@ class RunResult:
         self.rejects.sort(key=lambda reject: reject.line)
 
     def reject(self, reject: Reject) -> None:
-        """Count a rejected record; keep the first ``MAX_REJECTS_KEPT`` for the report."""
+        """Count a rejected record; keep the first ``MAX_REJECTS_KEPT`` for the report.
+
+        Its field and reason may quote the feed: they are kept printable and storable.
+        """
         self.counts.rejected += 1
         if len(self.rejects) < MAX_REJECTS_KEPT:
-            self.rejects.append(reject)
+            field = printable(reject.field)[:FIELD_LENGTH] if reject.field else reject.field
+            self.rejects.append(replace(reject, field=field, reason=printable(reject.reason)))
 
     def unkeyed(self, line: int) -> None:
         """Keep the line of a rejected record whose key is unknown (the first ones)."""

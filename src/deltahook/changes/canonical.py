@@ -1,8 +1,9 @@
 """Canonical form, keys and hashes of entity snapshots.
 
 The canonical form is what is stored and compared: keyed collections become mappings from row
-key to row (so reordering a list is no change), integral floats become integers (so ``5`` and
-``5.0`` are equal), and the bytes are serialised with sorted keys (so key order never matters).
+key to row (so reordering a list is no change), integral floats within 64 bits become integers
+(so ``5`` and ``5.0`` are equal), and the bytes are serialised with sorted keys (so key order
+never matters).
 Absent fields stay absent, which keeps ``null`` and absent apart.
 """
 
@@ -88,10 +89,14 @@ def _normalise_collection(rows: list[Any], coll: Collection, where: str) -> dict
     return out
 
 
+# Integral floats in this range become integers; beyond it orjson cannot write an integer.
+_LOWEST_INT, _INT_BOUND = -(2.0**63), 2.0**64
+
+
 def _normalise_value(value: Any) -> Any:
     kind = type(value)
     if kind is float:
-        return int(value) if value.is_integer() else value
+        return int(value) if value.is_integer() and _LOWEST_INT <= value < _INT_BOUND else value
     if kind is dict:
         return {k: _normalise_value(v) for k, v in value.items()}
     if kind is list:

@@ -4,36 +4,49 @@ Each reader yields ``Record`` (a parsed object and the line it starts on) or ``R
 and why it could not be read); asked for ``lazy`` items, NDJSON comes as ``Line`` (the line's
 own bytes, parsed by whoever needs them: a line identical to a stored one never is). Memory
 stays flat: nothing but the current record (and, for a JSON array, one read buffer) is held.
+
+What a store cannot keep (NaN, wide integers, NUL, invalid UTF-8, deep nesting) is read, not
+refused, so that ``feeds.values`` can name the field whatever the format: invalid UTF-8 is
+decoded with ``surrogateescape``, and an NDJSON line orjson refuses is read again by the
+standard library before it is given up as malformed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.errors import FeedError
+from deltahook.feeds import values
+from deltahook.feeds.json_stream import JsonStream
+
+if TYPE_CHECKING:
+    from _csv import Reader
 from deltahook.feeds.keys import readable_key
 
 Format = Literal["ndjson", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
-_CHUNK = 1 << 20
-_MAX_RECORD = 16 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A parsed record and the line it starts on."""
+    """A parsed record and the line it starts on.
+
+    ``checked`` is True when the reader has made sure every value can be stored (see
+    ``feeds.values``); otherwise admission checks the record before its schema.
+    """
 
     line: int
     data: dict[str, Any]
+    checked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +87,20 @@ class Line:
         try:
             data = orjson.loads(self.raw)
         except orjson.JSONDecodeError as exc:
-            return Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            reject = Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            return self._reread(reject)
+        if values.suspect(self.raw):
+            return self._reread(_as_record(self.line, data))
+        return _as_record(self.line, data, checked=True)
+
+    def _reread(self, otherwise: Item) -> Item:
+        """The line read by the standard library, which keeps what orjson refuses or rounds."""
+        try:
+            data = values.loads(self.raw.decode("utf-8", "surrogateescape"))
+        except RecursionError:
+            return Reject(self.line, None, values.DEEP)
+        except ValueError:
+            return otherwise
         return _as_record(self.line, data)
 
 
@@ -108,7 +134,7 @@ def read_items(
 
 
 def _read_text(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         yield from read_json_array(text) if fmt == "json" else read_csv(text, kind)
     finally:
@@ -121,15 +147,16 @@ def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[Line]:
-    """The non-blank lines of an NDJSON stream, unparsed."""
-    for number, raw in enumerate(stream, 1):
-        if not raw.isspace():
+    """The non-blank lines of an NDJSON stream, unparsed (a byte-order mark dropped)."""
+    for number, read in enumerate(stream, 1):
+        raw = read[len(_BOM) :] if number == 1 and read.startswith(_BOM) else read
+        if raw and not raw.isspace():
             yield Line(number, raw)
 
 
-def _as_record(line: int, data: Any) -> Item:
+def _as_record(line: int, data: Any, *, checked: bool = False) -> Item:
     if isinstance(data, dict):
-        return Record(line, data)
+        return Record(line, data, checked)
     return Reject(line, None, f"a record must be a JSON object, not {type(data).__name__}")
 
 
@@ -139,7 +166,7 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
     A malformed element ends the read: JSON offers no way to find where the next one starts, so
     the rest of the array is reported as one rejection.
     """
-    reader = _ArrayReader(stream)
+    reader = JsonStream(stream)
     if not reader.expect("["):
         yield Reject(reader.line, None, "a JSON feed must be an array of objects")
         return
@@ -150,8 +177,9 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
         line = reader.line
         try:
             data = reader.value()
-        except ValueError as exc:
-            yield Reject(line, None, f"{exc}; the rest of the array could not be read")
+        except (ValueError, RecursionError) as exc:
+            reason = values.DEEP if isinstance(exc, RecursionError) else str(exc)
+            yield Reject(line, None, f"{reason}; the rest of the array could not be read")
             return
         yield _as_record(line, data)
         if reader.expect(","):
@@ -161,75 +189,54 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
         return
 
 
-class _ArrayReader:
-    """A buffered reader that decodes one JSON value at a time and counts lines."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.buf = ""
-        self.pos = 0
-        self.line = 1
-        self.eof = False
-        self.decoder = json.JSONDecoder()
-
-    def _fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.stream.read(_CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = 0
-        return True
-
-    def skip_space(self) -> None:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                if self.buf[self.pos] == "\n":
-                    self.line += 1
-                self.pos += 1
-            if self.pos < len(self.buf) or not self._fill():
-                return
-
-    def expect(self, char: str) -> bool:
-        self.skip_space()
-        if self.pos < len(self.buf) and self.buf[self.pos] == char:
-            self.pos += 1
-            return True
-        return False
-
-    def value(self) -> Any:
-        self.skip_space()
-        while True:
-            try:
-                data, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                if len(self.buf) - self.pos < _MAX_RECORD and self._fill():
-                    continue
-                line = self.line + self.buf.count("\n", self.pos, exc.pos)
-                raise ValueError(f"malformed JSON at line {line}: {exc.msg}") from None
-            self.line += self.buf.count("\n", self.pos, end)
-            self.pos = end
-            return data
-
-
 def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
     """Rows of a CSV file with a header; cells are converted by the schema's types.
 
-    An empty cell means the field is absent.
+    An empty cell means the field is absent. A row the csv module cannot read (a cell over its
+    field limit) is rejected by line and reading goes on with the next.
     """
     types = kind.property_types()
-    reader = csv.reader(stream)
-    header = next(reader, None)
+    rows = _csv_rows(csv.reader(stream))
+    header = next(rows, None)
     if header is None:
         return
-    unknown = [name for name in header if name not in types]
+    if isinstance(header, Reject):
+        yield Reject(1, None, f"{header.reason}; the header could not be read")
+        return
+    unknown = [name for name in header[1] if name not in types]
     if unknown:
         yield Reject(1, unknown[0], f"unknown column(s) for kind {kind.name!r}: {unknown}")
         return
-    for cells in reader:
-        line = reader.line_num
+    yield from _csv_records(rows, kind, header[1], types)
+
+
+def _csv_rows(reader: Reader) -> Iterator[tuple[int, list[str]] | Reject]:
+    """Each row with the line it ends on, or a rejection naming the line it could not read."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            limit = csv.field_size_limit()
+            too_long = "field limit" in str(exc)
+            reason = f"a cell is longer than {limit:,} characters" if too_long else str(exc)
+            yield Reject(reader.line_num, None, f"unreadable CSV row: {reason}")
+            continue
+        yield reader.line_num, cells
+
+
+def _csv_records(
+    rows: Iterator[tuple[int, list[str]] | Reject],
+    kind: EntityKind,
+    header: list[str],
+    types: Mapping[str, set[str]],
+) -> Iterator[Item]:
+    for row in rows:
+        if isinstance(row, Reject):
+            yield row
+            continue
+        line, cells = row
         if not any(cells):
             continue
         if len(cells) != len(header):
@@ -264,12 +271,23 @@ def _row_key(
     """The key of a row rejected for one of its cells, when its key cells are readable."""
     row = dict(zip(header, cells, strict=True))
     try:
-        values = {
+        key_values = {
             name: _convert(name, row[name], types[name]) for name in kind.key if row.get(name)
         }
     except _CellError:
         return None
-    return readable_key(kind, values)
+    return readable_key(kind, key_values)
+
+
+def _number(cell: str) -> int | float | values.WideInteger | None:
+    try:
+        return values.parse_int(cell)
+    except ValueError:
+        pass
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 _TRUE = {"true", "1", "yes"}
@@ -280,14 +298,9 @@ def _convert(name: str, cell: str, types: set[str]) -> Any:
     if cell == "null" and "null" in types:
         return None
     if "integer" in types or "number" in types:
-        try:
-            return int(cell)
-        except ValueError:
-            if "number" in types:
-                try:
-                    return float(cell)
-                except ValueError:
-                    pass
+        number = _number(cell)
+        if number is not None:
+            return number  # the schema and feeds.values judge it, as for JSON
         if "string" not in types:
             raise _CellError(name, f"{cell!r} is not a number")
     if "boolean" in types:

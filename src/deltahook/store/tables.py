@@ -22,6 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+# The longest entity key, parent key and scope, and the longest field path of a rejected record,
+# the store keeps (PostgreSQL refuses longer ones; admission rejects them on every database).
+KEY_LENGTH = 512
+FIELD_LENGTH = 256
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every dialect (SQLite keeps no offset of its own)."""
@@ -57,9 +62,9 @@ entities = Table(
     "entities",
     metadata,
     Column("kind", String(64), primary_key=True),
-    Column("key", String(512), primary_key=True),
-    Column("parent_key", String(512), nullable=True),
-    Column("scope", String(512), nullable=False),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("parent_key", String(KEY_LENGTH), nullable=True),
+    Column("scope", String(KEY_LENGTH), nullable=False),
     Column("hash", LargeBinary(16), nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("version", Integer, nullable=False),
@@ -101,7 +106,7 @@ job_rejects = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("job_id", String(36), ForeignKey("ingest_jobs.id", ondelete="CASCADE"), nullable=False),
     Column("line", Integer, nullable=False),
-    Column("field", String(256), nullable=True),
+    Column("field", String(FIELD_LENGTH), nullable=True),
     Column("reason", Text, nullable=False),
     Index(None, "job_id"),
 )

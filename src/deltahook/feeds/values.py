@@ -1,0 +1,161 @@
+"""Values no store can keep: one check for the records of every reader, before their schema.
+
+JSON lets through what a store cannot keep, and the readers differ in what they let through:
+the standard library's parser (JSON arrays) reads ``NaN``, ``Infinity``, ``1e400`` (as
+infinity), integers of any width and lone surrogates; CSV cells convert the same way; orjson
+(NDJSON) refuses most of these but reads an integer wider than 64 bits as a rounded float.
+So every reader hands its records here (NDJSON only the lines ``suspect`` picks out, after
+reading them again with the standard library), and the same record gets the same rejection
+whatever the format. ``problem`` names the first of these, with the path to it:
+
+- an integer outside ``[-2**63, 2**64)``: orjson cannot write it, NDJSON would round it;
+- NaN or an infinity: orjson writes ``null``, which is silent loss;
+- a NUL character in a text or a property name: PostgreSQL text cannot hold it;
+- a lone surrogate, which is what invalid UTF-8 is read as: no UTF-8 store can hold it;
+- nesting deeper than ``MAX_DEPTH``: orjson writes at most 255 levels, and every step after
+  reading (validation, diff) walks the record.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from deltahook.feeds.validate import Problem
+
+MAX_DEPTH: Final = 64
+WIDE = "integer does not fit in 64 bits"
+NOT_FINITE = "not a finite number: NaN, Infinity and numbers beyond ±1.8e308 cannot be stored"
+NUL = "contains a NUL character (\\u0000), which cannot be stored"
+NOT_UTF8 = "is not valid UTF-8"
+DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+_LOWEST, _HIGHEST = -(1 << 63), (1 << 64) - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+class WideInteger:
+    """An integer literal with more digits than Python converts (it is rejected as too wide)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<integer too wide to read>"
+
+
+WIDE_INTEGER: Final = WideInteger()
+
+
+def parse_int(text: str) -> int | WideInteger:
+    """``int(text)``, or ``WIDE_INTEGER`` for an integer beyond Python's digit limit."""
+    try:
+        return int(text)
+    except ValueError:
+        if _INTEGER.fullmatch(text):
+            return WIDE_INTEGER
+        raise
+
+
+DECODER: Final = json.JSONDecoder(parse_int=parse_int)
+
+
+def loads(text: str) -> Any:
+    """One JSON document, read with every value kept for ``problem`` to judge.
+
+    Raises ``ValueError`` when it is not JSON and ``RecursionError`` when it nests too deep.
+    """
+    return DECODER.decode(text)
+
+
+# Digits to "0", everything else as it is: a run of 19 zeros is a number orjson may round.
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def suspect(raw: bytes) -> bool:
+    """True when a line orjson read may hold a value ``problem`` refuses (cheap byte tests).
+
+    orjson refuses NaN, infinities and invalid UTF-8 itself; what it lets through is a NUL
+    escape, an integer of 19 digits or more (read as a float beyond 64 bits), deep nesting.
+    """
+    return (
+        b"\\u0000" in raw
+        or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZEROS)
+        or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+    )
+
+
+def problem(record: Mapping[str, Any]) -> Problem | None:
+    """The first value of ``record`` no store can keep, or None."""
+    return _object(record, (), 1)
+
+
+def _object(obj: Mapping[str, Any], path: tuple[str | int, ...], depth: int) -> Problem | None:
+    if depth > MAX_DEPTH:
+        return Problem(_field(path[:1]), DEEP)
+    for name, value in obj.items():
+        bad = _text(name)
+        if bad is not None:
+            return Problem(_field(path), f"a property name {bad}")
+        found = _value(value, (*path, name), depth)
+        if found is not None:
+            return found
+    return None
+
+
+def _value(value: Any, path: tuple[str | int, ...], depth: int) -> Problem | None:
+    kind = type(value)
+    reason: str | None = None
+    if kind is str:
+        reason = _text(value)
+    elif kind is int:
+        reason = None if _LOWEST <= value <= _HIGHEST else WIDE
+    elif kind is float:
+        reason = None if math.isfinite(value) else NOT_FINITE
+    elif kind is dict:
+        return _object(value, path, depth + 1)
+    elif kind is list:
+        return _list(value, path, depth + 1)
+    elif kind is WideInteger:
+        reason = WIDE
+    return None if reason is None else Problem(_field(path), reason)
+
+
+def _list(items: list[Any], path: tuple[str | int, ...], depth: int) -> Problem | None:
+    if depth > MAX_DEPTH:
+        return Problem(_field(path[:1]), DEEP)
+    for index, item in enumerate(items):
+        found = _value(item, (*path, index), depth)
+        if found is not None:
+            return found
+    return None
+
+
+def _text(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL
+    if not text.isascii() and _SURROGATE.search(text):
+        return NOT_UTF8
+    return None
+
+
+def storable_text(text: str) -> bool:
+    """True when ``text`` holds neither a NUL nor a lone surrogate (invalid UTF-8)."""
+    return _text(text) is None
+
+
+def _field(path: tuple[str | int, ...]) -> str | None:
+    return ".".join(str(part) for part in path) or None
+
+
+def printable(text: str) -> str:
+    """``text`` with NUL characters and lone surrogates escaped, fit for any store and terminal."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,0 +1,101 @@
+"""Readers meet hostile bytes: each is read or rejected by line, and reading goes on."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from deltahook.catalog.entities import load_catalog
+from deltahook.feeds import values
+from deltahook.feeds.readers import Line, Record, Reject, read_items
+from deltahook.feeds.validate import Problem
+from tests.conftest import REPO
+
+CATALOG = load_catalog(REPO / "schemas" / "entities")
+ONHAND = CATALOG["sku_onhand"]
+HEADER = b"PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue\n"
+
+
+def read(data: bytes, fmt: str, *, lazy: bool = False) -> list[Record | Reject]:
+    found = read_items(io.BytesIO(data), fmt, ONHAND, lazy=lazy)  # type: ignore[arg-type]
+    return [item.parse() if isinstance(item, Line) else item for item in found]
+
+
+def summary(items: list[Record | Reject]) -> list[tuple[int, str]]:
+    return [(i.line, i.reason if isinstance(i, Reject) else "record") for i in items]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_byte_order_mark_does_not_lose_the_first_ndjson_record(lazy: bool) -> None:
+    """A UTF-8 byte-order mark before the first line is dropped, as JSON and CSV drop it."""
+    got = read(b'\xef\xbb\xbf{"PartNo": "P1"}\n{"PartNo": "P2"}\n', "ndjson", lazy=lazy)
+    assert [(i.line, i.data) for i in got if isinstance(i, Record)] == [
+        (1, {"PartNo": "P1"}),
+        (2, {"PartNo": "P2"}),
+    ]
+
+
+def test_a_json_array_nested_10000_deep_is_rejected_by_its_line() -> None:
+    """The deep element is rejected where it starts; the elements before it are read."""
+    deep = b"[" * 10_000 + b"]" * 10_000
+    got = read(b'[\n{"PartNo": "P1"},\n' + deep + b"\n]", "json")
+    assert summary(got) == [
+        (2, "record"),
+        (3, f"{values.DEEP}; the rest of the array could not be read"),
+    ]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_an_ndjson_line_nested_10000_deep_is_rejected_as_too_deep(lazy: bool) -> None:
+    """NDJSON gives the same reason for the same line, and reads on."""
+    deep = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+    got = read(deep + b'\n{"PartNo": "P2"}\n', "ndjson", lazy=lazy)
+    assert summary(got) == [(1, values.DEEP), (2, "record")]
+
+
+def test_a_csv_cell_over_the_field_limit_is_rejected_and_the_next_rows_are_read() -> None:
+    """A cell over 128 KiB is one rejection naming its line, not an error for the whole feed."""
+    rows = b"P1,W1,1,A,1,5\nP2,W1,1," + b"A" * 200_000 + b",1,5\nP3,W1,1,A,1,5\n"
+    got = read(HEADER + rows, "csv")
+    assert summary(got) == [
+        (2, "record"),
+        (3, "unreadable CSV row: a cell is longer than 131,072 characters"),
+        (4, "record"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("json", b'[\n{"PartNo": "P\xff"},\n{"PartNo": "P2"}\n]'),
+        ("csv", HEADER + b"P\xff,W1,1,A,1,5\nP2,W1,1,A,1,5\n"),
+        ("ndjson", b'\n{"PartNo": "P\xff"}\n{"PartNo": "P2"}\n'),
+    ],
+)
+def test_invalid_utf8_is_read_for_the_check_and_reading_goes_on(fmt: str, data: bytes) -> None:
+    """The bad bytes reach the value check (which names the field); later records still come."""
+    got = read(data, fmt)
+    assert [i.line for i in got] == [2, 3]
+    first = got[0]
+    assert isinstance(first, Record)
+    assert values.problem(first.data) == Problem("PartNo", values.NOT_UTF8)
+
+
+@pytest.mark.parametrize(
+    ("line", "checked"),
+    [
+        (b'{"PartNo": "P1", "OnhandValue": 5}', True),  # orjson read it and nothing is suspect
+        (b'{"PartNo": "P1", "OnhandValue": 1e400}', False),  # orjson refuses: read again
+        (b'{"PartNo": "P1", "OnhandValue": 123456789012345678901}', False),  # may be rounded
+        (b'{"PartNo": "P\\u0000"}', False),  # a NUL escape
+    ],
+)
+def test_ndjson_lines_are_checked_by_the_reader_only_when_nothing_is_suspect(
+    line: bytes, checked: bool
+) -> None:
+    """Clean lines skip the value walk; the others reach it read by the standard library."""
+    (record,) = read(line + b"\n", "ndjson")
+    assert isinstance(record, Record)
+    assert record.checked is checked
+    assert (values.problem(record.data) is None) is checked
