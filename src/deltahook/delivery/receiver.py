@@ -60,6 +60,11 @@ class Receiver:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[Received] = []
+        self.answered = 0
+        """Requests answered so far (a hanging one is not, until it is released)."""
+        self.most_in_flight = 0
+        """The most requests it held at once, between arriving and being answered."""
+        self._in_flight = 0
         self._plan: deque[_Answer] = deque()
         self._lock = threading.Condition()
         self._released = threading.Event()
@@ -129,11 +134,25 @@ class Receiver:
                 raise TimeoutError(f"{len(self.requests)} of {count} requests after {timeout} s")
             return list(self.requests)
 
+    def wait_answered(self, count: int, *, timeout: float = 10.0) -> None:
+        """Block until ``count`` requests have been answered; ``TimeoutError`` otherwise."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self.answered >= count, timeout=timeout):
+                raise TimeoutError(f"{self.answered} of {count} answered after {timeout} s")
+
     def _next_answer(self, request: Received) -> _Answer:
         with self._lock:
             self.requests.append(request)
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
             self._lock.notify_all()
             return self._plan.popleft() if self._plan else _Answer()
+
+    def _done(self, *, answered: bool) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self.answered += answered
+            self._lock.notify_all()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -156,6 +175,14 @@ class Receiver:
                     client_port=int(self.client_address[1]),
                 )
                 answer = receiver._next_answer(request)
+                answered = False
+                try:
+                    self._answer(request, answer)
+                    answered = True
+                finally:
+                    receiver._done(answered=answered)
+
+            def _answer(self, request: Received, answer: _Answer) -> None:
                 if receiver.on_request is not None:
                     receiver.on_request(request)
                 if answer.hang:
@@ -170,6 +197,7 @@ class Receiver:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the receiver records; it does not chatter on stderr
