@@ -197,3 +197,17 @@ def test_try_it_shows_the_breakpoint_and_then_a_near_miss(page: Any) -> None:
     assert "did not cross" in near.inner_text()
     assert page.locator(f'[data-fired="{BREAKPOINT}"]').count() == 0
     shot(page, "08-event-settings-try-it-near-miss")
+
+
+def test_the_subscriptions_and_jobs_pages(page: Any, site: tuple[Site, str]) -> None:
+    """Subscriptions lists erp with its queue; Jobs lists the ingest and opens to its rejects."""
+    made, _ = site
+    made.ingest(STOCK)
+    page.goto("/admin/subscriptions")
+    assert page.locator('#subscriptions tr[data-subscription="erp"]').count() == 1
+    shot(page, "09-subscriptions")
+    page.goto("/admin/jobs")
+    page.locator("#jobs tr[data-job] a").first.click()
+    page.wait_for_selector("#rejects")
+    assert "sku_onhand feed" in page.inner_text("h1")
+    shot(page, "10-job")

@@ -227,3 +227,32 @@ def test_try_it_shows_what_fires_and_the_near_misses(console: Console) -> None:
     assert "after: not JSON" in broken.text
     with console.engine.db.connect() as conn:  # a preview writes nothing
         assert conn.execute(select(func.count()).select_from(entities)).scalar_one() == 0
+
+
+def test_the_subscriptions_page_shows_queues_and_recovers_failed_deliveries(
+    console: Console, receiver: Receiver
+) -> None:
+    """A failed delivery counts as retrying; Recover since 24h queues it again."""
+    receiver.fail(1, status=500)
+    cross_breakpoint(console)
+    console.deliver()
+    html = console.get("/admin/subscriptions")
+    row = html.split('data-subscription="erp"')[1].split("</tr>")[0]
+    assert '<td class="num bad">1</td>' in row  # retrying
+    answer = console.post("/admin/subscriptions/erp/recover", since="24h")
+    assert "queued+1+failed" in answer.headers["location"]
+
+
+def test_the_jobs_pages_list_jobs_and_their_rejects_by_line(console: Console) -> None:
+    """Each ingest is a row; a job with a bad record shows its line and reason."""
+    console.ingest(STOCK)
+    console.engine.ingest(
+        "sku_onhand", io.BytesIO(ndjson([STOCK]) + b'{"PartNo": 5}\n'), fmt="ndjson"
+    )
+    html = console.get("/admin/jobs")
+    assert html.count("data-job=") == 2
+    newest = html.split('data-job="')[1].split('"')[0]
+    job = console.get(f"/admin/jobs/{newest}")
+    assert '<td class="num">2</td>' in job
+    assert "required field &#39;WarehouseCode&#39; is missing" in job
+    assert console.client.get("/admin/jobs/nope").status_code == 404

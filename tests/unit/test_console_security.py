@@ -45,7 +45,7 @@ def console_routes() -> list[tuple[str, str]]:
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIRoute):
             path = route.path.replace("{name}", "SkuChangedNotification")
-            path = path.replace("{delivery_id}", "d-1")
+            path = path.replace("{delivery_id}", "d-1").replace("{job_id}", "j-1")
             found += [(method, path) for method in sorted(route.methods)]
     return found
 

@@ -41,6 +41,14 @@ def finish(
         conn.execute(insert(job_rejects), [{"job_id": job_id, **r} for r in rejects])
 
 
+def recent(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The ``limit`` most recently started jobs, newest first, with their counts."""
+    rows = conn.execute(
+        select(ingest_jobs).order_by(ingest_jobs.c.started_at.desc(), ingest_jobs.c.id).limit(limit)
+    )
+    return [_job(row) for row in rows]
+
+
 def find(conn: Connection, job_id: str, *, rejects_limit: int = 1000) -> dict[str, Any] | None:
     """The job with id ``job_id`` and its first rejects (by line), or None when there is none."""
     row = conn.execute(select(ingest_jobs).where(ingest_jobs.c.id == job_id)).first()
@@ -53,6 +61,12 @@ def find(conn: Connection, job_id: str, *, rejects_limit: int = 1000) -> dict[st
         .order_by(r.line, r.id)
         .limit(rejects_limit)
     )
+    return _job(row) | {
+        "rejects": [{"line": x.line, "field": x.field, "reason": x.reason} for x in rejects]
+    }
+
+
+def _job(row: Any) -> dict[str, Any]:
     return {
         "job_id": row.id,
         "kind": row.kind,
@@ -62,5 +76,4 @@ def find(conn: Connection, job_id: str, *, rejects_limit: int = 1000) -> dict[st
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "counts": {name: getattr(row, name) for name in (*COUNTS, "notifications")},
-        "rejects": [{"line": x.line, "field": x.field, "reason": x.reason} for x in rejects],
     }
