@@ -94,11 +94,8 @@ def read_test_file(path: Path, *, names: TestNames | None = None) -> TestFile:
     With ``names``, every event type, kind, field and payload property it names is checked.
     """
     reader = Reader(str(path))
-    try:
-        root = reader.compose(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        reader.error(None, f"cannot read the test file: {exc.strerror}")
-        root = None
+    text = reader.read(path, "test file")
+    root = reader.compose(text) if text is not None else None
     top = (
         reader.mapping(
             root, "a rule test file", allowed=("rules", "defaults", "cases"), required=("cases",)

@@ -197,3 +197,15 @@ def test_every_yaml_snippet_of_the_rules_readme_loads(
     (tmp_path / "tests" / "readme.yaml").write_text(rule_test)
     results = run_file(Settings(), tmp_path / "tests" / "readme.yaml")
     assert [r.failures for r in results] == [[]]
+
+
+def test_bytes_that_are_not_utf8_are_reported_where_they_are(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog
+) -> None:
+    """A byte that is not UTF-8 is named at its own line and column, not at 1:1."""
+    (tmp_path / "r.yaml").write_bytes(b"format_version: 1\nrules:\n  - x\xff\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path, catalog=catalog, events=events, constants=CONSTANTS)
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "r.yaml:3:6: not UTF-8 text (invalid start byte 0xff)"
+    ]

@@ -62,10 +62,8 @@ def load_rules(
 
 
 def _load_file(reader: Reader, file: Path, events: EventCatalog, scope: Scope) -> list[Setting]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reader.error(None, f"cannot read the rule file: {exc}")
+    text = reader.read(file, "rule file")
+    if text is None:
         return []
     root = reader.compose(text)
     if root is None:

@@ -36,6 +36,25 @@ class Reader:
             SourceProblem(path=self.path, line=line, column=column, message=message)
         )
 
+    def read(self, file: Path, what: str) -> str | None:
+        """The file's text, or None (with a problem at the bad byte's place) when unreadable."""
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            self.error(None, f"cannot read the {what}: {exc.strerror}")
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode()) + 1
+            byte = f"0x{data[exc.start]:02x}"
+            message = f"not UTF-8 text ({exc.reason} {byte})"
+            self.problems.append(
+                SourceProblem(path=self.path, line=line, column=column, message=message)
+            )
+            return None
+
     def compose(self, text: str) -> Node | None:
         """The document's root node, or None (with a problem) when it cannot be read."""
         try:
