@@ -131,14 +131,26 @@ class Admission:
             batch.ready[key] = candidate
 
     def _note_duplicate(self, key: str, line: int, batch: Batch) -> None:
-        if self.seen.add(xxhash.xxh3_64_intdigest(key)):
-            self.result.counts.duplicates += 1
-            self.result.notice(
-                f"line {line}: duplicate key {key!r} in this feed; the last one wins"
+        """Report a key the feed sent before; a copy in this batch is dropped (the last wins).
+
+        A copy in an earlier batch was applied (and any change of it notified) already: this one
+        is applied over it, so the end state is the last copy's but both changes are notified.
+        """
+        if not self.seen.add(xxhash.xxh3_64_intdigest(key)):
+            return
+        self.result.counts.duplicates += 1
+        here = [
+            found.pop(key, None) is not None
+            for found in (batch.ready, batch.unchanged, batch.lines)
+        ]
+        if any(here):
+            what = "the last one wins (the earlier copy in its batch was not applied)"
+        else:
+            what = (
+                "the last one wins, but an earlier copy was applied with an earlier batch (and "
+                "its change notified): this one is applied over it"
             )
-            batch.ready.pop(key, None)
-            batch.unchanged.pop(key, None)
-            batch.lines.pop(key, None)
+        self.result.notice(f"line {line}: duplicate key {key!r} in this feed; {what}")
 
     def _settle(self, batch: Batch) -> None:
         """Count the lines identical to the line that made their stored snapshot as unchanged;
