@@ -38,9 +38,9 @@ from deltahook.engine import Engine
 from deltahook.errors import DeltahookError, RuleError
 from deltahook.notifications import Notification
 from deltahook.results import MODES, Mode
-from deltahook.rules.conditions import same
 from deltahook.rules.explain import summary
 from deltahook.rules.loader import load_rules
+from deltahook.rules.operands import same
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.testnames import TestNames
 from deltahook.store.db import open_engine

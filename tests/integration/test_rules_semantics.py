@@ -193,3 +193,55 @@ def test_a_drop_and_a_strict_recovery_send_different_values(
             for result in (ingest(engine, "sku_onhand", [stock("P4", v)]) for v in (5, 3, 4, 3))
         ]
     assert sent == [[], [(3, "down")], [(4, "up")], [(3, "down")]]
+
+
+ON_SALE = """\
+format_version: 1
+rules:
+  - notification: SkuPriceChangedNotification
+    settings:
+      - id: on-sale
+        table: tClientProductSkuPriceList
+        on: [insert, update]
+        watch: [PriceSale]
+        filter:
+          parent.StatusId: 1
+          new.PriceSale: {lt: {ref: new.PriceRecommended}}
+        payload:
+          PartNo: row.PartNo
+          PricelistId: row.PricelistId
+          PriceSaleValue: new.PriceSale
+"""
+
+
+def test_a_filter_compares_two_fields_and_reads_the_parent(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Only a price below its recommended price, of an active stored SKU, fires; preview
+    agrees with ingest and names the parent's value in its near misses."""
+    with engine_with(database_url, tmp_path, ON_SALE) as engine:
+        ingest(engine, "sku", [{"PartNo": "K1", "StatusId": 1}, {"PartNo": "K2", "StatusId": 5}])
+        feed = [
+            price("K1", 8) | {"PriceRecommended": 10},  # fires
+            price("K1", 12, "NO") | {"PriceRecommended": 10},  # not below the recommended price
+            price("K2", 8) | {"PriceRecommended": 10},  # its SKU is inactive
+            price("K3", 8) | {"PriceRecommended": 10},  # no SKU stored
+        ]
+        preview = engine.preview("sku_price", ndjson(feed), fmt="ndjson", explain=True)
+        real = ingest(engine, "sku_price", feed)
+    decided = [(n.payload, n.explanation) for n in real.notifications]
+    assert [(n.payload, n.explanation) for n in preview.notifications] == decided
+    assert [n.entity_key for n in real.notifications] == ["K1|SE|1"]
+    (match,) = real.notifications[0].explanation["matches"]
+    assert match["filter"] == "parent.StatusId eq 1 and new.PriceSale lt new.PriceRecommended"
+    seen = {m["entity"]: m["detail"] for m in preview.near_misses}
+    assert seen == {
+        "K1|NO|1": [
+            {
+                "condition": "new.PriceSale lt new.PriceRecommended",
+                "seen": {"new.PriceSale": 12, "new.PriceRecommended": 10},
+            }
+        ],
+        "K2|SE|1": [{"condition": "parent.StatusId eq 1", "seen": {"parent.StatusId": 5}}],
+        "K3|SE|1": [{"condition": "parent.StatusId eq 1", "seen": {"parent.StatusId": "(absent)"}}],
+    }

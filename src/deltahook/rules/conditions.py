@@ -3,6 +3,8 @@
     filter:
       new.PriceListCode: {in: [SE, NO]}     # a reference and its operators (all must hold)
       new.IsActive: true                    # a bare value means eq
+      new.PriceSale: {lt: {ref: old.PriceSale}}   # another value (see ``rules.operands``)
+      parent.StatusId: 1                    # the parent entity, as stored
       any:
         - new.PriceSale: {gt: 0}
         - not: {old.PriceSale: {exists: true}}
@@ -23,6 +25,7 @@ import yaml
 
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import Ctx, Getter, parse_ref, resolve
+from deltahook.rules.operands import COMPARISONS, FILTER_SCOPES, Side, compile_ref, same
 from deltahook.rules.patterns import compile_pattern
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.tables import TableInfo, Types, type_of
@@ -75,6 +78,7 @@ class Compiler:
     table: TableInfo
     constants: Mapping[str, Any]
     setting: Mapping[str, str]
+    needs_parent: bool = False  # a condition reads parent.X: the parent must be loaded first
 
     def compile(self, node: Node) -> Cond | None:
         entries = self.reader.mapping(node, "a condition")
@@ -126,14 +130,34 @@ class Compiler:
             if ops is not None and not value_node.value:
                 self.reader.error(value_node, f"{name} needs an operator")
             return None
-        preds = [
-            (f"{name} {op} {value_of(node)!r}", self._operator(op, node, types, name))
-            for op, (_key, node) in ops.items()
-        ]
-        leaves = [_leaf(text, getter, pred, name) for text, pred in preds if pred is not None]
-        if len(leaves) < len(preds):
+        left = Side(ref=name, getter=getter, types=types)
+        made = [self._operation(op, node, left) for op, (_key, node) in ops.items()]
+        leaves = [leaf for leaf in made if leaf is not None]
+        if len(leaves) < len(made):
             return None
         return leaves[0] if len(leaves) == 1 else _all(leaves)
+
+    def _operation(self, op: str, node: Node, left: Side) -> Cond | None:
+        """``left op operand``: a literal, or ``{ref: scope.Field}`` for another value."""
+        if isinstance(node, yaml.MappingNode) and op in COMPARISONS:
+            compared = compile_ref(
+                self.reader,
+                node,
+                op=op,
+                left=left,
+                table=self.table,
+                constants=self.constants,
+                setting=self.setting,
+            )
+            if compared is None:
+                return None
+            self.needs_parent |= any(s.ref.startswith("parent.") for s in compared.sides)
+            getters = tuple((side.ref, side.getter) for side in compared.sides)
+            return Cond(compared.text, compared.test, getters=getters)
+        pred = self._operator(op, node, left.types, left.ref)
+        if pred is None:
+            return None
+        return _leaf(f"{left.ref} {op} {value_of(node)!r}", left.getter, pred, left.ref)
 
     def _reference(self, name: str, key_node: Node) -> tuple[Getter, Types] | None:
         ref = parse_ref(name)
@@ -148,11 +172,12 @@ class Compiler:
             self.table,
             constants=self.constants,
             setting=self.setting,
-            allow=frozenset({"new", "old", "row", "entity"}),
+            allow=FILTER_SCOPES,
         )
         if isinstance(found, str):
             self.reader.error(key_node, found)
             return None
+        self.needs_parent |= ref.scope == "parent"
         return found
 
     def _operator(self, op: str, node: Node, types: Types, name: str) -> Pred | None:
@@ -245,13 +270,6 @@ def _not(inner: Cond) -> Cond:
 
 def _negate(pred: Pred) -> Pred:
     return lambda v: not pred(v)
-
-
-def same(a: Any, b: Any) -> bool:
-    """JSON equality: numbers by value, booleans only equal booleans."""
-    if (type(a) is bool) != (type(b) is bool):
-        return False
-    return bool(a == b)
 
 
 def _equals(operand: Any) -> Pred:

@@ -84,7 +84,7 @@ class RulesDecider:
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]:
-        hits, pending = self._match(changes)
+        hits, pending = self._match(changes, self._filter_parents(conn, changes))
         if pending:
             hits.extend(self._breakpoints(conn, pending, now))
         if not hits:
@@ -92,7 +92,21 @@ class RulesDecider:
         _load_parents(conn, hits)
         return self._notify(conn, hits, job_id, now)
 
-    def _match(self, changes: Sequence[EntityChange]) -> tuple[list[Hit], list[_Pending]]:
+    def _filter_parents(
+        self, conn: Connection, changes: Sequence[EntityChange]
+    ) -> dict[tuple[str, str], Any]:
+        """The stored parents that filters read (``parent.X``), loaded before they are tested."""
+        readers = {s.kind: s.parent_kind for s in self.rules if s.filter_needs_parent}
+        wanted = {
+            (kind, change.parent_key)
+            for change in changes
+            if (kind := readers.get(change.kind)) is not None and change.parent_key is not None
+        }
+        return _parents(conn, wanted)
+
+    def _match(
+        self, changes: Sequence[EntityChange], parents: dict[tuple[str, str], Any]
+    ) -> tuple[list[Hit], list[_Pending]]:
         routes = self.rules.routes
         hits: list[Hit] = []
         pending: list[_Pending] = []
@@ -109,7 +123,10 @@ class RulesDecider:
                     if row.op is Op.UPDATE and not fields:
                         self._miss(setting, change, row, "no watched field changed")
                         continue
-                    ctx = ctx or Ctx.of(change, row)
+                    if ctx is None:
+                        ctx = Ctx.of(change, row)
+                        parent = (setting.parent_kind or "", change.parent_key or "")
+                        ctx.parent = parents.get(parent)
                     if setting.filter is not None and not setting.filter.test(ctx):
                         self._miss_ctx(setting, ctx, "filter", trace(setting.filter, ctx))
                         continue
@@ -226,16 +243,21 @@ def _load_parents(conn: Connection, hits: list[Hit]) -> None:
     wanted: set[tuple[str, str]] = set()
     for hit in hits:
         kind, key = hit.setting.parent_kind, hit.ctx.change.parent_key
-        if hit.setting.payload.needs_parent and kind is not None and key is not None:
+        needed = hit.setting.payload.needs_parent and hit.ctx.parent is None
+        if needed and kind is not None and key is not None:
             wanted.add((kind, key))
-    if not wanted:
-        return
-    bodies = bodies_by_key(conn, sorted(wanted))
+    parents = _parents(conn, wanted)
     for hit in hits:
-        change = hit.ctx.change
-        body = bodies.get((hit.setting.parent_kind or "", change.parent_key or ""))
-        if body is not None and hit.ctx.parent is None:
-            hit.ctx.parent = orjson.loads(body)
+        found = parents.get((hit.setting.parent_kind or "", hit.ctx.change.parent_key or ""))
+        if found is not None and hit.ctx.parent is None:
+            hit.ctx.parent = found
+
+
+def _parents(conn: Connection, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The stored bodies of these (kind, key) entities that exist, parsed; one query."""
+    if not wanted:
+        return {}
+    return {k: orjson.loads(body) for k, body in bodies_by_key(conn, sorted(wanted)).items()}
 
 
 def _notification(

@@ -105,6 +105,7 @@ class Setting:
     column: int = 0
     known_fields: frozenset[str] = frozenset()
     parent_kind: str | None = None
+    filter_needs_parent: bool = False  # the filter reads parent.X
 
     @property
     def uid(self) -> str:

@@ -115,6 +115,7 @@ def compile_setting(
         column=node.start_mark.column + 1,
         known_fields=frozenset(table.fields),
         parent_kind=table.parent_kind,
+        filter_needs_parent=compiler.needs_parent,
     )
 
 
