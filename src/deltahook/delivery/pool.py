@@ -9,6 +9,12 @@ response's close puts it back. Concurrency is bounded by the dispatcher's lanes,
 subscription. Connections go through ``guard.PublicOnly`` (unless ``allowed`` is ``None``), so
 an address is judged when it is connected to.
 
+A receiver that answers before reading a request's body and keeps the connection open leaves
+the body's bytes on it; it then reads them as the start of the next request and answers that
+one 400 or 501. Nothing on our side can see those bytes, so a reused connection answered so is
+dropped and the request made once more on a new one (receivers drop repeats by message id);
+when the new answer differs, that origin's connections serve one request each from then on.
+
 ``pooled_transport()`` plugs it into ``httpx.AsyncClient``, so redirects, timeouts,
 exceptions and the response API stay httpx's. That relies on internals of both libraries:
 ``httpx.AsyncHTTPTransport`` forwarding to its ``_pool`` attribute, and httpcore's
@@ -18,6 +24,7 @@ httpcore to the minors this was tested with (0.28, 1.0); check this module befor
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -29,8 +36,13 @@ import httpx
 
 from deltahook.delivery.guard import Address, PublicOnly, is_public
 
+logger = logging.getLogger("deltahook.delivery")
+
 KEEPALIVE_EXPIRY_S = 5.0
 MAX_IDLE_PER_ORIGIN = 1000
+GARBLED = frozenset({400, 405, 501, 505})
+"""What a receiver answers when what it reads as a request starts with the body of an
+earlier one it answered without reading (http.server: 501; most others: 400)."""
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 """Headers and body go out in separate writes: without this, Nagle can hold the body back."""
 
@@ -53,6 +65,7 @@ class StackPool:
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
         self._busy: set[httpcore.AsyncHTTPConnection] = set()
+        self._single_use: set[_Key] = set()  # receivers that leave request bodies unread
 
     async def __aenter__(self) -> StackPool:
         return self
@@ -68,7 +81,7 @@ class StackPool:
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         origin = request.url.origin
         for _ in range(3):
-            connection = await self._checkout(origin)
+            connection, reused = await self._checkout(origin)
             try:
                 response = await connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
@@ -77,22 +90,62 @@ class StackPool:
             except BaseException:
                 await self._discard(connection)
                 raise
-            stream = _Returning(response.stream, self, origin, connection)
-            return httpcore.Response(
-                status=response.status,
-                headers=response.headers,
-                content=stream,
-                extensions=response.extensions,
-            )
+            if reused and response.status in GARBLED:
+                return await self._again(request, response, connection)
+            return self._returning(response, origin, connection)
         raise httpcore.ConnectionNotAvailable()
 
-    async def _checkout(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
-        idle = self._idle.get(_key(origin))
+    async def _again(
+        self,
+        request: httpcore.Request,
+        suspect: httpcore.Response,
+        connection: httpcore.AsyncHTTPConnection,
+    ) -> httpcore.Response:
+        """Make ``request`` again on a new connection: the answer on the reused one may be to
+        bytes an earlier request left unread. If the new answer differs, the receiver leaves
+        bodies unread: its connections serve one request each from now on."""
+        origin = request.url.origin
+        await suspect.aclose()
+        await self._discard(connection)
+        fresh, _ = await self._checkout(origin, reuse=False)
+        try:
+            response = await fresh.handle_async_request(request)
+        except BaseException:
+            await self._discard(fresh)
+            raise
+        if response.status != suspect.status and _key(origin) not in self._single_use:
+            self._single_use.add(_key(origin))
+            logger.warning(
+                "%s answered a request before reading its body and kept the connection open; "
+                "its connections now serve one request each",
+                origin,
+            )
+        return self._returning(response, origin, fresh)
+
+    def _returning(
+        self,
+        response: httpcore.Response,
+        origin: httpcore.Origin,
+        connection: httpcore.AsyncHTTPConnection,
+    ) -> httpcore.Response:
+        stream = _Returning(response.stream, self, origin, connection)
+        return httpcore.Response(
+            status=response.status,
+            headers=response.headers,
+            content=stream,
+            extensions=response.extensions,
+        )
+
+    async def _checkout(
+        self, origin: httpcore.Origin, *, reuse: bool = True
+    ) -> tuple[httpcore.AsyncHTTPConnection, bool]:
+        """An idle connection to ``origin`` that is still sound (and ``True``), or a new one."""
+        idle = self._idle.get(_key(origin)) if reuse else None
         while idle:
             connection = idle.pop()
             if connection.is_available() and not connection.has_expired():
                 self._busy.add(connection)
-                return connection
+                return connection, True
             await connection.aclose()
         if origin.scheme == b"https" and self._ssl_context is None:
             self._ssl_context = self._make_ssl_context()
@@ -104,14 +157,15 @@ class StackPool:
             network_backend=self._network_backend,
         )
         self._busy.add(connection)
-        return connection
+        return connection, False
 
     async def _checkin(
         self, origin: httpcore.Origin, connection: httpcore.AsyncHTTPConnection
     ) -> None:
         self._busy.discard(connection)
-        idle = self._idle.setdefault(_key(origin), [])
-        if connection.is_idle() and len(idle) < MAX_IDLE_PER_ORIGIN:
+        key = _key(origin)
+        idle = self._idle.setdefault(key, [])
+        if connection.is_idle() and len(idle) < MAX_IDLE_PER_ORIGIN and key not in self._single_use:
             idle.append(connection)
         else:
             await connection.aclose()
