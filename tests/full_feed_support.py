@@ -44,8 +44,10 @@ def _csv_row(record: dict[str, Any]) -> str:
     return ",".join("" if record.get(c) is None else str(record[c]) for c in COLUMNS)
 
 
-def ingest(engine: Engine, entries: Sequence[Entry], fmt: str, **options: Any) -> RunResult:
-    """Ingest the entries as one feed in ``fmt`` (mode full unless told)."""
+def ingest(
+    engine: Engine, entries: Sequence[Entry], fmt: str, kind: str = "sku_onhand", **options: Any
+) -> RunResult:
+    """Ingest the entries as one feed of ``kind`` in ``fmt`` (mode full unless told)."""
     options.setdefault("mode", "full")
     feed = io.BytesIO(encode(entries, fmt))
-    return engine.ingest("sku_onhand", feed, fmt=fmt, collect=True, **options)
+    return engine.ingest(kind, feed, fmt=fmt, collect=True, **options)
