@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from deltahook.delivery import log
+from deltahook.delivery import claims, log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
 from deltahook.errors import DeliveryError, UnknownSubscriptionError
@@ -172,9 +172,7 @@ def test_resend_reports_unknown_ids_and_leaves_in_flight_ones_alone(
     world.run()
     row = world.delivery()
     with world.db.begin() as conn:  # lease it as a dispatcher would
-        from deltahook.delivery import queue
-
-        want = queue.Want(count=1, lease=timedelta(seconds=45), retries=16)
+        want = claims.Want(count=1, lease=timedelta(seconds=45), retries=16)
         world.advance(5)
         assert len(queue.claim(conn, {"shop": want}, worker="w", now=world.now)) == 1
         assert log.resend(conn, [row.id], now=world.now) == {row.id: "in flight"}
@@ -257,7 +255,7 @@ def test_purge_removes_old_finished_deliveries_with_their_attempts_and_payloads(
     """Older than the cutoff and delivered or dead: gone. Retrying or newer: kept."""
     ids = make_history(world, shop, erp)
     with world.db.begin() as conn:
-        removed = log.purge(conn, before=T0 + timedelta(hours=2, minutes=30))
+        removed = queue.purge(conn, before=T0 + timedelta(hours=2, minutes=30))
     left = {(d.subscription, d.notification_id) for d in world.deliveries()}
     assert left == {("shop", ids["n4"]), ("erp", ids["n4"])}  # retrying: never purged
     assert removed["deliveries"] == 6  # n1, n2 and n3 of both, delivered or dead by T0+2h1s

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from deltahook.clock import utc_now
-from deltahook.delivery.queue import QUEUED
 from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.status import QUEUED
 from tests.delivery_support import World
 from tests.scale_support import deltahook, named, wait_gone, wait_until, write_config
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from deltahook.config import load_settings
-from deltahook.delivery.queue import lease_for
+from deltahook.delivery.claims import lease_for
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.delivery.subscriptions import resolve

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from deltahook.delivery.status import DeliveryStatus
 from deltahook.notifications import Notification
 from deltahook.results import JobStatus, Mode, RunResult
 
@@ -251,7 +252,7 @@ class DeliveryOut(Model):
     message_id: str = Field(description="The notification's id: the same on every attempt.")
     subscription: str
     event_type: str
-    status: Literal["pending", "retrying", "delivered", "dead"]
+    status: DeliveryStatus
     in_flight: bool
     attempts: int
     created_at: datetime

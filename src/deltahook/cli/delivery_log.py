@@ -14,7 +14,15 @@ from rich.text import Text
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.cli.delivery import open_store
 from deltahook.clock import utc_now
-from deltahook.delivery import log
+from deltahook.delivery import log, queue
+from deltahook.delivery.status import QUEUED, DeliveryStatus, Resent
+
+_COLOURS = {
+    DeliveryStatus.DELIVERED: "green",
+    DeliveryStatus.DEAD: "red",
+    DeliveryStatus.RETRYING: "yellow",
+}
+_COUNTED = (*QUEUED, DeliveryStatus.DEAD)  # the status table's count columns
 
 
 @main.command("log")
@@ -68,7 +76,7 @@ def show_log(
 
 def _print_entry(entry: dict[str, Any]) -> None:
     """One delivery's line; built as styled text, so no value is ever read as markup."""
-    colour = {"delivered": "green", "dead": "red", "retrying": "yellow"}.get(entry["status"])
+    colour = _COLOURS.get(entry["status"])
     state = "in flight" if entry["in_flight"] else entry["status"]
     last = entry["last_status_code"] or entry["last_error"] or ""
     due = entry["next_attempt_at"]
@@ -79,7 +87,7 @@ def _print_entry(entry: dict[str, Any]) -> None:
         (state, colour or ""),
         f"  attempts {entry['attempts']}",
         f"  last {last}" if last else "",
-        f"  next {_when(due)}" if due and entry["status"] != "pending" else "",
+        f"  next {_when(due)}" if due and entry["status"] != DeliveryStatus.PENDING else "",
     )
     out.print(line, soft_wrap=True, highlight=False)
     if "payload" in entry:
@@ -114,7 +122,7 @@ def status(state: State, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("subscription", "on", "pending", "retrying", "dead", "in flight")
+    table = Table("subscription", "on", *_COUNTED, "in flight")
     table.add_column("delivered 1h")
     table.add_column("oldest due")
     for row in rows:
@@ -122,7 +130,7 @@ def status(state: State, as_json: bool) -> None:
         table.add_row(
             row["subscription"],
             "[yellow]paused[/]" if row["paused"] else "on" if row["enabled"] else "[dim]off[/]",
-            *(f"{row[k]:,}" for k in ("pending", "retrying", "dead", "in_flight")),
+            *(f"{row[k]:,}" for k in (*_COUNTED, "in_flight")),
             f"{row['delivered_last_hour']:,}",
             "-" if age is None else f"{age:,.1f} s",
         )
@@ -144,7 +152,7 @@ def resend(state: State, ids: tuple[str, ...]) -> None:
         outcome = log.resend(conn, ids, now=utc_now())
     for delivery_id, what in outcome.items():
         out.print(f"{delivery_id}: {what}")
-    if "queued" not in outcome.values():
+    if Resent.QUEUED not in outcome.values():
         raise click.exceptions.Exit(1)
 
 
@@ -172,7 +180,7 @@ def purge(state: State, older_than: str) -> None:
     """Delete delivered and dead deliveries (and their attempts and payloads) older than this."""
     before = utc_now() - log.parse_age(older_than)
     with open_store(state).begin() as conn:
-        removed = log.purge(conn, before=before)
+        removed = queue.purge(conn, before=before)
     out.print(", ".join(f"{count:,} {what}" for what, count in removed.items()) + " removed")
 
 

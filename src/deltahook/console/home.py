@@ -25,6 +25,7 @@ from deltahook.console.auth import (
 from deltahook.console.render import SECURITY_HEADERS, checked_form, page
 from deltahook.delivery import stats
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.status import FAILED, DeliveryStatus
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
 from deltahook.type_usage import event_types
@@ -34,6 +35,12 @@ logger = logging.getLogger("deltahook.console")
 CATEGORIES = ("Customer", "Order", "Product", "Supplier", "System")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 RECENT = timedelta(hours=24)
+_SHOWN = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.RETRYING,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.PENDING,
+)
 
 
 def sessions_of(request: Request) -> Sessions:
@@ -139,13 +146,8 @@ def type_rows(engine: Engine) -> list[dict[str, Any]]:
         figures = stats.by_type(conn, [r["type"] for r in rows], since=engine.clock() - RECENT)
     for row in rows:
         counts = figures.get(row["type"], {})
-        row["recent"] = {
-            "delivered": counts.get("delivered", 0),
-            "retrying": counts.get("retrying", 0),
-            "dead": counts.get("dead", 0),
-            "pending": counts.get("pending", 0),
-        }
-        row["warning"] = bool(row["recent"]["retrying"] or row["recent"]["dead"])
+        row["recent"] = {status.value: counts.get(status, 0) for status in _SHOWN}
+        row["warning"] = any(row["recent"][status] for status in FAILED)
     return rows
 
 

@@ -16,6 +16,7 @@ from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.signing import request_headers
+from deltahook.delivery.status import Resent
 from deltahook.engine import Engine
 from deltahook.errors import DeliveryError
 
@@ -111,7 +112,7 @@ async def resend(request: Request, delivery_id: str, engine: EngineDep) -> Respo
     """Queue one delivery again now, with the same message id (as the API's resend)."""
     fields = await checked_form(request)
 
-    def run() -> dict[str, str]:
+    def run() -> dict[str, Resent]:
         with engine.db.begin() as conn:
             return log.resend(conn, [delivery_id], now=engine.clock())
 

@@ -30,11 +30,13 @@ from sqlalchemy import Connection, Engine
 from deltahook.clock import Clock, utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.signing import request_headers
+from deltahook.delivery.status import DeliveryStatus
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")
@@ -67,15 +69,15 @@ class RunStats:
     retrying: int = 0
     dead: int = 0
 
-    def count(self, status: str) -> None:
+    def count(self, status: DeliveryStatus) -> None:
         self.attempts += 1
         setattr(self, status, getattr(self, status) + 1)
 
 
 @dataclass(slots=True)
 class _Pending:
-    results: list[queue.Finished] = field(default_factory=list)
-    unstarted: list[queue.Claimed] = field(default_factory=list)
+    results: list[Finished] = field(default_factory=list)
+    unstarted: list[Claimed] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -175,7 +177,7 @@ class Dispatcher:
                     backoff = min(backoff * 2, poll_max)
             self._nudge.clear()
 
-    async def _claim(self) -> list[queue.Claimed]:
+    async def _claim(self) -> list[Claimed]:
         wants = self._lanes.wants(
             prefetch=self._options.prefetch, margin=self._options.lease_margin
         )
@@ -189,14 +191,14 @@ class Dispatcher:
             logger.exception("claiming deliveries failed; trying again shortly")
             return []
 
-    def _start(self, sender: Sender, item: queue.Claimed) -> None:
+    def _start(self, sender: Sender, item: Claimed) -> None:
         lane = self._lanes[item.subscription]
         lane.held += 1
         task = asyncio.create_task(self._attempt(sender, lane, item))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _attempt(self, sender: Sender, lane: Lane, item: queue.Claimed) -> None:
+    async def _attempt(self, sender: Sender, lane: Lane, item: Claimed) -> None:
         try:
             async with lane.slots:
                 if self._stopping:
@@ -213,7 +215,7 @@ class Dispatcher:
                 self.wake()
 
     async def _send(
-        self, sender: Sender, lane: Lane, item: queue.Claimed, started_at: datetime
+        self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
     ) -> Outcome:
         try:
             headers = request_headers(
@@ -233,9 +235,7 @@ class Dispatcher:
             url=lane.sub.url, body=item.body, headers=headers, timeout=lane.sub.timeout
         )
 
-    def _record(
-        self, lane: Lane, item: queue.Claimed, started_at: datetime, outcome: Outcome
-    ) -> None:
+    def _record(self, lane: Lane, item: Claimed, started_at: datetime, outcome: Outcome) -> None:
         result = outcome.result
         now = self._clock()
         due = None
@@ -247,10 +247,16 @@ class Dispatcher:
                 schedule=lane.sub.schedule,
                 jitter=self._jitter(),
             )
-        status = "delivered" if result.succeeded else "retrying" if due else "dead"
+        status = (
+            DeliveryStatus.DELIVERED
+            if result.succeeded
+            else DeliveryStatus.RETRYING
+            if due
+            else DeliveryStatus.DEAD
+        )
         self.stats.count(status)
         self._pending.results.append(
-            queue.Finished(
+            Finished(
                 delivery_id=item.id,
                 attempt=item.attempt,
                 started_at=started_at,
@@ -333,7 +339,7 @@ class Dispatcher:
             return
         self._purged_at = now
         try:
-            await self._in_db(log.purge, before=now - self._options.retention)
+            await self._in_db(queue.purge, before=now - self._options.retention)
         except Exception:
             logger.exception("purging the delivery log failed; trying again later")
 

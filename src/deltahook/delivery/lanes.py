@@ -3,7 +3,7 @@
 A lane sends at most ``max_concurrency`` requests at once and holds (claimed, queued or in
 flight) at most ``prefetch`` times that many deliveries; it claims again once its backlog is
 down to one round of requests, so a claim's wait for a slot stays within one attempt's time
-and the lease (``queue.lease_for``) covers it.
+and the lease (``claims.lease_for``) covers it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from deltahook.delivery import queue
+from deltahook.delivery import claims
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.subscriptions import Credentials, Subscription
 from deltahook.errors import DeliveryError
@@ -32,14 +32,14 @@ class Lane:
     held: int = 0
     active: bool = True
 
-    def want(self, *, prefetch: int, margin: timedelta) -> queue.Want | None:
+    def want(self, *, prefetch: int, margin: timedelta) -> claims.Want | None:
         """How many to claim now, or ``None`` while the lane's backlog is more than a round."""
         limit = self.sub.max_concurrency
         if not self.active or self.held > (prefetch - 1) * limit:
             return None
-        return queue.Want(
+        return claims.Want(
             count=prefetch * limit - self.held,
-            lease=queue.lease_for(self.sub.timeout, margin=margin),
+            lease=claims.lease_for(self.sub.timeout, margin=margin),
             retries=len(self.sub.schedule),
         )
 
@@ -59,7 +59,7 @@ class Lanes:
     def __getitem__(self, name: str) -> Lane:
         return self._lanes[name]
 
-    def wants(self, *, prefetch: int, margin: timedelta) -> dict[str, queue.Want]:
+    def wants(self, *, prefetch: int, margin: timedelta) -> dict[str, claims.Want]:
         found = {}
         for name, lane in self._lanes.items():
             want = lane.want(prefetch=prefetch, margin=margin)

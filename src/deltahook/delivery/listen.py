@@ -1,6 +1,6 @@
 """PostgreSQL LISTEN: wake an idle dispatcher the moment deliveries are queued.
 
-``outbox.record`` (and resend, recover) send ``NOTIFY deltahook_deliveries`` in the transaction
+``queue.enqueue`` (and resend, recover) send ``NOTIFY deltahook_deliveries`` in the transaction
 that queues deliveries; PostgreSQL delivers it on commit to every listening connection. Each
 dispatcher on PostgreSQL listens on a connection of its own, in a thread, and calls its
 ``wake()``. The dispatcher still polls, only slowly: for retries that come due with time, and
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy import Engine
 
-from deltahook.store.outbox import CHANNEL
+from deltahook.delivery.queue import CHANNEL
 
 logger = logging.getLogger("deltahook.delivery")
 

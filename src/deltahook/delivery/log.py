@@ -1,9 +1,9 @@
-"""The delivery log for operators: list, status, resend, recover and purge.
+"""The delivery log for operators: list, status, resend and recover.
 
-A delivery's status is ``pending`` (not attempted since it was queued or resent), ``retrying``
-(failed, another attempt is scheduled), ``delivered`` or ``dead`` (the schedule ran out);
-``failed`` in filters means retrying or dead. Time filters apply to when the delivery was
-queued. A delivery a dispatcher is attempting right now is *in flight* (its lease runs).
+A delivery's status is a ``status.DeliveryStatus``; ``failed`` in filters means retrying or
+dead. Time filters apply to when the delivery was queued. A delivery a dispatcher is attempting
+right now is *in flight* (its lease runs). Resend and recover choose the deliveries here;
+``queue.requeue`` writes them.
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select
 
+from deltahook.delivery import queue
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.queue import QUEUED, TERMINAL
 from deltahook.delivery.retry import parse_schedule
+from deltahook.delivery.status import FAILED, FILTERS, QUEUED, DeliveryStatus, Resent, StatusFilter
 from deltahook.errors import DeliveryError
-from deltahook.store import outbox
 from deltahook.store.tables import attempts, deliveries, notifications
 
 DEFAULT_RETENTION = timedelta(days=7)
-FILTER_STATUSES = ("pending", "retrying", "delivered", "dead", "failed")
-_FILTER = {"failed": ("retrying", "dead")}
+FILTER_STATUSES = tuple(f.value for f in StatusFilter)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +103,7 @@ def _conditions(where: LogFilter) -> list[Any]:
     if where.until is not None:
         conditions.append(d.created_at < where.until)
     if where.status is not None:
-        conditions.append(d.status.in_(_FILTER.get(where.status, (where.status,))))
+        conditions.append(d.status.in_(FILTERS[where.status]))
     if where.after is not None:
         at, last_id = where.after  # pages follow the order: created_at newest first, then id
         conditions.append(or_(d.created_at < at, and_(d.created_at == at, d.id > last_id)))
@@ -166,9 +165,7 @@ def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
                 "enabled": sub.enabled if sub else False,
                 "source": sub.source if sub else "unknown",
                 "paused": sub.paused if sub and sub.enabled else None,
-                "pending": 0,
-                "retrying": 0,
-                "dead": 0,
+                **{status.value: 0 for status in (*QUEUED, DeliveryStatus.DEAD)},
                 "in_flight": 0,
                 "delivered_last_hour": 0,
                 "oldest_due_age_s": None,
@@ -178,9 +175,11 @@ def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
     for name in known:
         row_for(name)
     counts = select(d.subscription, d.status, func.count()).group_by(d.subscription, d.status)
-    for name, state, count in conn.execute(counts.where(d.status.in_((*QUEUED, "dead")))):
-        row_for(name)[state] = count
-    recent = and_(d.status == "delivered", d.updated_at >= now - timedelta(hours=1))
+    for name, state, count in conn.execute(
+        counts.where(d.status.in_((*QUEUED, DeliveryStatus.DEAD)))
+    ):
+        row_for(name)[DeliveryStatus(state).value] = count
+    recent = and_(d.status == DeliveryStatus.DELIVERED, d.updated_at >= now - timedelta(hours=1))
     for name, count in conn.execute(
         select(d.subscription, func.count()).where(recent).group_by(d.subscription)
     ):
@@ -208,15 +207,14 @@ def _aware(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, str]:
+def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, Resent]:
     """Queue deliveries again, due now, same message id; a notification id means all of its.
 
-    Returns what happened per given id: ``queued``, ``in flight`` (left alone), ``unknown``
-    or ``subscription off``.
+    Returns what happened per given id (``status.Resent``).
     """
     d = deliveries.c
     enabled = {s.name for s in subs.load(conn) if s.enabled}
-    outcome: dict[str, str] = {}
+    outcome: dict[str, Resent] = {}
     for given in ids:
         rows = conn.execute(
             select(d.id, d.subscription, d.lease_until).where(
@@ -224,16 +222,16 @@ def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, 
             )
         ).all()
         if not rows:
-            outcome[given] = "unknown"
+            outcome[given] = Resent.UNKNOWN
             continue
         for row in rows:
             if row.lease_until is not None and row.lease_until > now:
-                outcome[row.id] = "in flight"
+                outcome[row.id] = Resent.IN_FLIGHT
             elif row.subscription not in enabled:
-                outcome[row.id] = "subscription off"
+                outcome[row.id] = Resent.SUBSCRIPTION_OFF
             else:
-                _requeue(conn, d.id == row.id, now=now)
-                outcome[row.id] = "queued"
+                queue.requeue(conn, d.id == row.id, now=now)
+                outcome[row.id] = Resent.QUEUED
     return outcome
 
 
@@ -255,21 +253,21 @@ def recover(
     d = deliveries.c
     window = [
         d.subscription == subscription,
-        d.status.in_(("retrying", "dead")),
+        d.status.in_(FAILED),
         d.created_at >= since,
         or_(d.lease_until.is_(None), d.lease_until <= now),
     ]
     if until is not None:
         window.append(d.created_at < until)
-    return _requeue(conn, and_(*window), now=now)
+    return queue.requeue(conn, and_(*window), now=now)
 
 
 def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: int) -> int:
     """Queue again, due now, up to ``limit`` failed (retrying or dead) deliveries matching
     ``where``, newest first, whose subscription is on and which no dispatcher holds."""
-    wanted = set(_FILTER["failed"])
+    wanted = set(FAILED)
     if where.status is not None:
-        wanted &= set(_FILTER.get(where.status, (where.status,)))
+        wanted &= set(FILTERS[where.status])
     enabled = [s.name for s in subs.load(conn) if s.enabled]
     if not wanted or not enabled:
         return 0
@@ -283,40 +281,4 @@ def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: in
         .limit(limit)
     )
     ids = list(conn.scalars(query))
-    return _requeue(conn, d.id.in_(ids), now=now) if ids else 0
-
-
-def _requeue(conn: Connection, condition: Any, *, now: datetime) -> int:
-    d = deliveries.c
-    result = conn.execute(
-        update(deliveries)
-        .where(condition)
-        .values(
-            status="pending",
-            next_attempt_at=now,
-            retry_base=d.attempts,
-            lease_until=None,
-            leased_by=None,
-            updated_at=now,
-        )
-    )
-    if result.rowcount:
-        outbox.announce(conn)
-    return int(result.rowcount)
-
-
-def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
-    """Delete delivered and dead deliveries last changed before ``before``, with their attempts,
-    and notifications older than that which no delivery needs any more."""
-    d = deliveries.c
-    old = select(d.id).where(d.status.in_(TERMINAL), d.updated_at < before)
-    removed_attempts = conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(old)))
-    removed = conn.execute(delete(deliveries).where(d.status.in_(TERMINAL), d.updated_at < before))
-    n = notifications.c
-    orphaned = ~select(d.id).where(d.notification_id == n.id).exists()
-    removed_notes = conn.execute(delete(notifications).where(n.created_at < before, orphaned))
-    return {
-        "deliveries": int(removed.rowcount),
-        "attempts": int(removed_attempts.rowcount),
-        "notifications": int(removed_notes.rowcount),
-    }
+    return queue.requeue(conn, d.id.in_(ids), now=now) if ids else 0

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert, update
 
 from deltahook.catalog.events import unknown_type_message
-from deltahook.delivery.queue import QUEUED, dead
+from deltahook.delivery import queue
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.delivery.subscriptions import (
     FROM_CONFIG,
@@ -28,7 +28,7 @@ from deltahook.delivery.subscriptions import (
     settings_values,
 )
 from deltahook.errors import SubscriptionConflictError, UnknownSubscriptionError
-from deltahook.store.tables import deliveries, subscriptions
+from deltahook.store.tables import subscriptions
 
 FROM_API = "api"
 CHANGEABLE = frozenset({"url", "event_types", "headers", "secrets", "enabled"})
@@ -140,14 +140,9 @@ def remove(conn: Connection, name: str, *, now: datetime) -> int:
     current = get(conn, name)
     if current.source in (FROM_CONFIG, REMOVED):
         raise SubscriptionConflictError(_owned(current))
-    d = deliveries.c
-    ended = conn.execute(
-        update(deliveries)
-        .where(d.subscription == name, d.status.in_(QUEUED))
-        .values(**dead("the subscription was deleted", now=now))
-    )
+    ended = queue.end_queued(conn, name, "the subscription was deleted", now=now)
     conn.execute(delete(subscriptions).where(subscriptions.c.name == name))
-    return int(ended.rowcount)
+    return ended
 
 
 def as_settings(sub: Subscription) -> dict[str, Any]:

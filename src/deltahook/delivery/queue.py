@@ -1,4 +1,9 @@
-"""Claiming due deliveries and recording attempts: the dispatcher's SQL, one dialect-neutral path.
+"""Every write of a delivery's life, in one module: the only one that writes ``deliveries`` and
+``attempts``.
+
+enqueue (one pending delivery per subscription that wants a notification), claim, finish,
+release, lost (a dead dispatcher's attempt), requeue (resend, recover), end (a deleted
+subscription's queued deliveries) and purge. The statuses are ``status.DeliveryStatus``.
 
 A claim is a lease: the claimed row gets ``leased_by``, ``lease_until`` and, the trick that keeps
 the queue from sticking, ``next_attempt_at = lease_until``. A dispatcher that finishes the
@@ -14,80 +19,32 @@ and ignores the clause.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+import orjson
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
-from deltahook.store.tables import attempts, deliveries, notifications
+from deltahook.delivery.claims import Claimed, Finished, Want
+from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
+from deltahook.notifications import Notification, stable_id
+from deltahook.store.bulk import insert_many
+from deltahook.store.tables import attempts, deliveries, notifications, subscriptions
 
-QUEUED = ("pending", "retrying")
-TERMINAL = ("delivered", "dead")
+CHANNEL = "deltahook_deliveries"
+"""PostgreSQL channel notified when deliveries are queued, so idle dispatchers wake at once."""
 
 
 def dead(reason: str, *, now: datetime) -> dict[str, Any]:
     """The column values that end a queued delivery as dead, with ``reason`` as its error."""
     return {
-        "status": "dead",
+        "status": DeliveryStatus.DEAD,
         "next_attempt_at": None,
         "lease_until": None,
         "leased_by": None,
         "updated_at": now,
         "last_error": reason,
     }
-
-
-STATUSES = ("pending", "retrying", "delivered", "dead")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Claimed:
-    """A delivery this dispatcher holds the lease of, with what it needs to send it."""
-
-    id: str
-    notification_id: str
-    subscription: str
-    event_type: str
-    attempt: int
-    """This attempt's number over the delivery's life (1-based); it numbers the log."""
-    step: int
-    """This attempt's number since the last resend; it drives the retry schedule."""
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finished:
-    """The recorded end of one attempt: the log row and the delivery's next state."""
-
-    delivery_id: str
-    attempt: int
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    excerpt: str | None
-    error: str | None
-    status: str
-    next_attempt_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Want:
-    """How many deliveries of one subscription to claim, and for how long."""
-
-    count: int
-    lease: timedelta
-    retries: int
-    """Retries the subscription's schedule allows; a lost last attempt makes the delivery dead."""
-
-
-def lease_for(timeout: float, *, margin: timedelta) -> timedelta:
-    """A lease that covers a claimed delivery's wait for a slot and its attempt, with margin.
-
-    A dispatcher claims at most twice a subscription's concurrency, so a claimed delivery waits
-    at most about one attempt's time before its own starts: three timeouts cover both.
-    """
-    return timedelta(seconds=3 * timeout) + margin
 
 
 def claim(
@@ -252,3 +209,94 @@ def release(conn: Connection, claims: Sequence[Claimed], *, worker: str, now: da
         ),
         [{"b_id": c.id, "b_n": c.attempt} for c in claims],
     )
+
+
+def enqueue(conn: Connection, items: Sequence[Notification], *, now: datetime) -> int:
+    """Queue one pending delivery of each notification per enabled subscription that wants it.
+
+    Returns the number queued. Runs inside the caller's transaction (the outbox's).
+    """
+    wanted = _subscribers(conn)
+    rows = [
+        {
+            "id": stable_id("delivery", n.id, name),
+            "notification_id": n.id,
+            "subscription": name,
+            "event_type": n.type,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "retry_base": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in items
+        for name, types in wanted
+        if n.type in types or "*" in types
+    ]
+    if rows:
+        insert_many(conn, deliveries, rows)
+        announce(conn)
+    return len(rows)
+
+
+def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
+    query = select(subscriptions.c.name, subscriptions.c.event_types).where(
+        subscriptions.c.enabled.is_(True)
+    )
+    return [(name, frozenset(orjson.loads(types))) for name, types in conn.execute(query)]
+
+
+def announce(conn: Connection) -> None:
+    """Tell listening dispatchers that deliveries are due (PostgreSQL sends it on commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, "")))
+
+
+def requeue(conn: Connection, where: ColumnElement[bool], *, now: datetime) -> int:
+    """Make the deliveries ``where`` selects pending and due now, their retry schedule restarted
+    (resend, recover). Returns how many."""
+    d = deliveries.c
+    result = conn.execute(
+        update(deliveries)
+        .where(where)
+        .values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            retry_base=d.attempts,
+            lease_until=None,
+            leased_by=None,
+            updated_at=now,
+        )
+    )
+    if result.rowcount:
+        announce(conn)
+    return int(result.rowcount)
+
+
+def end_queued(conn: Connection, subscription: str, reason: str, *, now: datetime) -> int:
+    """End every queued delivery of ``subscription`` as dead with ``reason``; returns how many."""
+    d = deliveries.c
+    ended = conn.execute(
+        update(deliveries)
+        .where(d.subscription == subscription, d.status.in_(QUEUED))
+        .values(**dead(reason, now=now))
+    )
+    return int(ended.rowcount)
+
+
+def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
+    """Delete delivered and dead deliveries last changed before ``before``, with their attempts,
+    and notifications older than that which no delivery needs any more."""
+    d = deliveries.c
+    old = select(d.id).where(d.status.in_(TERMINAL), d.updated_at < before)
+    removed_attempts = conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(old)))
+    removed = conn.execute(delete(deliveries).where(d.status.in_(TERMINAL), d.updated_at < before))
+    n = notifications.c
+    orphaned = ~select(d.id).where(d.notification_id == n.id).exists()
+    removed_notes = conn.execute(delete(notifications).where(n.created_at < before, orphaned))
+    return {
+        "deliveries": int(removed.rowcount),
+        "attempts": int(removed_attempts.rowcount),
+        "notifications": int(removed_notes.rowcount),
+    }

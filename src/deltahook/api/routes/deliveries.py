@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime
@@ -11,9 +11,9 @@ from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut
 from deltahook.delivery import log, pages
+from deltahook.delivery.status import Resent, StatusFilter
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
-Status = Literal["pending", "retrying", "delivered", "dead", "failed"]
 
 
 @router.get("/deliveries", responses=responses(*COMMON, 400, 422), summary="The delivery log")
@@ -21,7 +21,7 @@ def list_deliveries(
     engine: EngineDep,
     since: Annotated[AwareDatetime | None, Query(description="Queued at or after.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Queued before.")] = None,
-    status: Annotated[Status | None, Query(description="failed = retrying or dead.")] = None,
+    status: Annotated[StatusFilter | None, Query(description="failed = retrying or dead.")] = None,
     subscription: str | None = None,
     event_type: Annotated[str | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -65,9 +65,9 @@ def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
     """Queue it again now, with the same message id (a notification id: all its deliveries)."""
     with engine.db.begin() as conn:
         outcome = log.resend(conn, [delivery_id], now=engine.clock())
-    if outcome.get(delivery_id) == "unknown":
+    if outcome.get(delivery_id) == Resent.UNKNOWN:
         raise HTTPException(404, f"no delivery or notification with id {delivery_id!r}")
-    if "queued" not in outcome.values():
+    if Resent.QUEUED not in outcome.values():
         reasons = ", ".join(sorted(set(outcome.values())))
         raise HTTPException(409, f"nothing was queued again: {reasons}")
     return ResendOut(outcome=outcome)

@@ -1,0 +1,58 @@
+"""What a claim holds and what an attempt's end records: the values the dispatcher and
+``queue`` pass each other, and how long a lease lasts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from deltahook.delivery.status import DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claimed:
+    """A delivery this dispatcher holds the lease of, with what it needs to send it."""
+
+    id: str
+    notification_id: str
+    subscription: str
+    event_type: str
+    attempt: int
+    """This attempt's number over the delivery's life (1-based); it numbers the log."""
+    step: int
+    """This attempt's number since the last resend; it drives the retry schedule."""
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    """The recorded end of one attempt: the log row and the delivery's next state."""
+
+    delivery_id: str
+    attempt: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    excerpt: str | None
+    error: str | None
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Want:
+    """How many deliveries of one subscription to claim, and for how long."""
+
+    count: int
+    lease: timedelta
+    retries: int
+    """Retries the subscription's schedule allows; a lost last attempt makes the delivery dead."""
+
+
+def lease_for(timeout: float, *, margin: timedelta) -> timedelta:
+    """A lease that covers a claimed delivery's wait for a slot and its attempt, with margin.
+
+    A dispatcher claims at most twice a subscription's concurrency, so a claimed delivery waits
+    at most about one attempt's time before its own starts: three timeouts cover both.
+    """
+    return timedelta(seconds=3 * timeout) + margin
