@@ -103,7 +103,9 @@ def test_bad_config_file_is_one_clear_line(tmp_path: Path) -> None:
     config.write_text("databse_url: sqlite:///x.db\n")
     result = CliRunner().invoke(main, ["--config", str(config), "ingest", "sku", "x.ndjson"])
     assert result.exit_code == 1
-    assert "deltahook.yaml: databse_url: Extra inputs are not permitted" in result.stderr
+    assert result.stderr == (
+        f"error: {config}:1:1: unknown setting 'databse_url' (did you mean 'database_url'?)\n"
+    )
 
 
 def test_a_full_feed_with_an_unkeyed_reject_sweeps_nothing_and_exits_4(tmp_path: Path) -> None:

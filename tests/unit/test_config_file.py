@@ -109,3 +109,22 @@ def test_the_error_message_lists_every_problem_on_its_own_line(tmp_path: Path) -
         f"{path}:1:1: unknown setting 'batch_sise' (did you mean 'batch_size'?)",
         f"{path}:2:1: unknown setting 'job_event' (did you mean 'job_events'?)",
     ]
+
+
+def test_the_cli_prints_every_config_problem_as_written_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Each problem is one line of its own, text like [/x] printed as is (not as markup)."""
+    from click.testing import CliRunner
+
+    from deltahook.cli import main
+
+    path = tmp_path / "deltahook.yaml"
+    path.write_text('"[/x]": 1\nbatch_sise: 2\n')
+    result = CliRunner().invoke(main, ["--config", str(path), "rules", "check"])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines() == [
+        f"error: {path}:1:1: unknown setting '[/x]'",
+        f"{path}:2:1: unknown setting 'batch_sise' (did you mean 'batch_size'?)",
+    ]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 from deltahook.config import Settings, load_settings
 from deltahook.errors import DeltahookError
@@ -66,7 +67,7 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DeltahookError as exc:
-            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

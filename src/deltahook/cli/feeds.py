@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from deltahook.cli.app import (
@@ -115,9 +116,9 @@ def print_summary(result: RunResult, elapsed: float) -> None:
         soft_wrap=True,
     )
     for notice in result.notices[:20]:
-        out.print(f"  [yellow]note:[/] {notice}")
+        out.print(f"  [yellow]note:[/] {escape(notice)}")
     for reject in result.rejects[:50]:
-        err.print(f"  [red]rejected[/] {reject}", soft_wrap=True)
+        err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
     if c.rejected > 50:
         err.print(f"  ... and {c.rejected - 50:,} more rejected (see --json)")
 

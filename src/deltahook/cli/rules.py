@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 import orjson
+from rich.markup import escape
 from rich.table import Table
 
 from deltahook.cli.app import State, err, friendly, main, out, print_json
@@ -48,7 +49,7 @@ def check(state: State, folder: Path | None) -> None:
     except RuleError as exc:
         for problem in exc.problems:
             err.print(str(problem), style="red", soft_wrap=True, markup=False)
-        err.print(f"{len(exc.problems)} problem(s) in {where}")
+        err.print(f"{len(exc.problems)} problem(s) in {where}", markup=False)
         sys.exit(EXIT_PROBLEMS)
     types = len(loaded.types())
     out.print(
@@ -76,10 +77,10 @@ def test(state: State, files: tuple[Path, ...]) -> None:
         for result in results:
             if result.passed:
                 passed += 1
-                out.print(f"[green]PASS[/] {result.title}", soft_wrap=True)
+                out.print(f"[green]PASS[/] {escape(result.title)}", soft_wrap=True)
                 continue
             failed += 1
-            out.print(f"[red]FAIL[/] {result.title}", soft_wrap=True)
+            out.print(f"[red]FAIL[/] {escape(result.title)}", soft_wrap=True)
             for line in result.failures:
                 out.print(f"    {line}", soft_wrap=True, markup=False)
     out.print(f"{passed} passed, {failed} failed")
@@ -183,7 +184,7 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
     for notice in result.notices[:20]:
         out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
     for reject in result.rejects[:50]:
-        err.print(f"  [red]rejected[/] {reject}", soft_wrap=True)
+        err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
 
 
 def _payload_lines(payload: Mapping[str, Any]) -> str:
