@@ -11,7 +11,8 @@ from typing import Any, cast
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import Op
 from deltahook.rules.conditions import Compiler
-from deltahook.rules.model import Boundary, Breakpoint, Direction, Group, Setting, Threshold
+from deltahook.rules.limits import compile_breakpoint, compile_threshold
+from deltahook.rules.model import Breakpoint, Group, Setting, Threshold
 from deltahook.rules.payload import Source, compile_payload, read_sources
 from deltahook.rules.source import Node, Reader, suggest
 from deltahook.rules.tables import TableInfo
@@ -31,15 +32,6 @@ SETTING_KEYS = (
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _OPS = {op.value: op for op in Op}
-_BREAKPOINT_KEYS = (
-    "field",
-    "threshold",
-    "direction",
-    "boundary",
-    "on_first_sight",
-    "rearm_band",
-)
-_BOUNDARIES = ("inclusive", "strict")
 
 
 @dataclass(slots=True)
@@ -71,7 +63,9 @@ def compile_setting(
         return None
     attrs = {"id": ident, "kind": table.kind, "table": table.table, "type": event.name}
     breakpoint = (
-        _breakpoint(reader, entries["breakpoint"][1], table) if "breakpoint" in entries else None
+        compile_breakpoint(reader, entries["breakpoint"][1], table)
+        if "breakpoint" in entries
+        else None
     )
     if breakpoint is not None:  # a payload may carry it where the event schema has a place
         attrs["direction"] = breakpoint.direction
@@ -225,22 +219,6 @@ def _pattern(watch: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
 
 
-def _numeric_field(reader: Reader, node: Node, table: TableInfo, what: str) -> str | None:
-    name = reader.string(node, what)
-    if name is None:
-        return None
-    types = table.fields.get(name)
-    if types is None:
-        reader.error(
-            node, f"{what}: {table.table} has no field {name!r}{suggest(name, table.fields)}"
-        )
-        return None
-    if "number" not in types:
-        reader.error(node, f"{what}: {table.table}.{name} is not a number field")
-        return None
-    return name
-
-
 def _threshold(
     reader: Reader,
     entries: Mapping[str, tuple[Node, Node]],
@@ -249,94 +227,8 @@ def _threshold(
 ) -> Threshold | None:
     if "threshold" not in entries:
         return None
-    node = entries["threshold"][1]
-    spec = reader.mapping(
-        node, "threshold", allowed=("field", "abs", "pct", "boundary"), required=("field",)
-    )
-    if spec is None or "field" not in spec:
-        return None
-    name = _numeric_field(reader, spec["field"][1], table, "threshold field")
-    amounts = {
-        k: reader.number(spec[k][1], f"threshold {k}", minimum=0)
-        for k in ("abs", "pct")
-        if k in spec
-    }
-    if not amounts:
-        reader.error(node, "threshold needs abs: (an amount) or pct: (a percentage), or both")
-        return None
-    boundary = _boundary(reader, spec)
-    if name is None or boundary is None or None in amounts.values():
-        return None
-    if watch is not None and name not in _expand(watch, table):
-        reader.error(spec["field"][1], f"threshold field {name!r} is not watched by this setting")
-        return None
-    return Threshold(field=name, abs=amounts.get("abs"), pct=amounts.get("pct"), boundary=boundary)
-
-
-def _breakpoint(reader: Reader, node: Node, table: TableInfo) -> Breakpoint | None:
-    spec = reader.mapping(
-        node, "breakpoint", allowed=_BREAKPOINT_KEYS, required=("field", "threshold")
-    )
-    if spec is None or "field" not in spec or "threshold" not in spec:
-        return None
-    name = _numeric_field(reader, spec["field"][1], table, "breakpoint field")
-    limit_node = spec["threshold"][1]
-    ok, limit = reader.scalar(limit_node, "breakpoint threshold")
-    number: float | None = None
-    limit_field: str | None = None
-    if isinstance(limit, str):
-        limit_field = _numeric_field(reader, limit_node, table, "breakpoint threshold")
-    elif ok:
-        number = reader.number(limit_node, "breakpoint threshold")
-    direction = _direction(reader, spec)
-    boundary = _boundary(reader, spec)
-    first = (
-        reader.boolean(spec["on_first_sight"][1], "on_first_sight")
-        if "on_first_sight" in spec
-        else False
-    )
-    band = (
-        reader.number(spec["rearm_band"][1], "rearm_band", minimum=0)
-        if "rearm_band" in spec
-        else 0.0
-    )
-    if name is None or (number is None and limit_field is None) or boundary is None:
-        return None
-    if None in (direction, first, band):
-        return None
-    return Breakpoint(
-        field=name,
-        threshold=number,
-        threshold_field=limit_field,
-        direction=cast(Direction, direction),
-        boundary=boundary,
-        on_first_sight=bool(first),
-        rearm_band=float(band or 0.0),
-    )
-
-
-def _direction(reader: Reader, spec: Mapping[str, tuple[Node, Node]]) -> str | None:
-    if "direction" not in spec:
-        return "down"
-    node = spec["direction"][1]
-    value = reader.string(node, "direction")
-    if value is not None and value not in {"down", "up"}:
-        reader.error(node, f"direction must be down or up, not {value!r}")
-        return None
-    return value
-
-
-def _boundary(reader: Reader, spec: Mapping[str, tuple[Node, Node]]) -> Boundary | None:
-    """Whether the threshold value itself counts: inclusive (the default) or strict."""
-    if "boundary" not in spec:
-        return "inclusive"
-    node = spec["boundary"][1]
-    ok, value = reader.scalar(node, "boundary")
-    if ok and value not in _BOUNDARIES:
-        hint = suggest(value, _BOUNDARIES) if isinstance(value, str) else ""
-        reader.error(node, f"boundary must be inclusive or strict, not {value!r}{hint}")
-        return None
-    return cast(Boundary, value) if ok else None
+    watched = None if watch is None else _expand(watch, table)
+    return compile_threshold(reader, entries["threshold"][1], table, watched=watched)
 
 
 def _group(reader: Reader, entries: Mapping[str, tuple[Node, Node]]) -> Group:
