@@ -175,7 +175,12 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
     if result.notifications:
         table = Table("type", "payload", "why", show_lines=True)
         for n in result.notifications[:SHOWN]:
-            table.add_row(n.type, _payload_lines(n.payload), summary(dict(n.explanation)))
+            # payloads and explanations quote the feed: printed as text, never as markup
+            table.add_row(
+                escape(n.type),
+                escape(_payload_lines(n.payload)),
+                escape(summary(dict(n.explanation))),
+            )
         out.print(table)
         if len(result.notifications) > SHOWN:
             out.print(f"... and {len(result.notifications) - SHOWN:,} more (see --json)")
@@ -200,7 +205,7 @@ def _print_near_misses(misses: list[dict[str, Any]]) -> None:
     table = Table("setting", "row", "said no because", title="near misses", show_lines=True)
     for miss in misses[:SHOWN]:
         row = f"{miss['op']} {miss['table']} {miss['entity']}"
-        table.add_row(miss["setting"], row, miss_text(miss))
+        table.add_row(escape(miss["setting"]), escape(row), escape(miss_text(miss)))
     out.print(table)
     if len(misses) > SHOWN:
         out.print(f"... and {len(misses) - SHOWN:,} more (see --json)")

@@ -1,0 +1,65 @@
+"""Hostile feeds through the API, on each database: per-record rejects by line, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deltahook.feeds.readers import Format
+from tests.api_support import client
+from tests.hostile_feeds import Cell, feed, stock
+from tests.integration.test_hostile_feeds import CASES
+
+MEDIA: dict[Format, str] = {"ndjson": "application/x-ndjson", "json": "application/json"}
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[TestClient]:
+    with client(database_url) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(("case", "cells", "field", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_a_hostile_record_is_one_reject_and_the_rest_go_in(
+    api: TestClient, case: str, cells: dict[str, Cell], field: str, reason: str
+) -> None:
+    """201 with the bad record named by line, field and reason; the job keeps the reject."""
+    for fmt, media in MEDIA.items():
+        body = feed([stock(f"G1-{fmt}"), stock("BAD", **cells), stock(f"G2-{fmt}")], fmt)
+        answer = api.post("/v1/feeds/sku_onhand", content=body, headers={"Content-Type": media})
+        assert answer.status_code == 201, (fmt, answer.text)
+        result = answer.json()
+        assert result["counts"]["inserted"] == 2, fmt
+        assert [(r["line"], r["field"], r["reason"]) for r in result["rejects"]] == [
+            (3, field, reason)
+        ]
+        job = api.get(answer.headers["location"]).json()
+        assert [(r["line"], r["field"]) for r in job["rejects"]] == [(3, field)]
+
+
+@pytest.mark.parametrize(
+    ("media", "body", "lines"),
+    [
+        # item 3: nesting 10,000 deep, in a JSON array and on an NDJSON line
+        ("application/json", b"[\n" + b"[" * 10_000 + b"]" * 10_000 + b"\n]", [2]),
+        ("application/x-ndjson", b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"\n", [1]),
+        # item 2: a JSON array whose bytes are not UTF-8 outside any string
+        ("application/json", b'[\n{"PartNo": "P1"},\n\xff\n]', [2, 3]),
+    ],
+)
+def test_unreadable_bodies_are_rejects_not_errors(
+    api: TestClient, media: str, body: bytes, lines: list[int]
+) -> None:
+    """What cannot be read is rejected by line; the answer is still the job's result."""
+    answer = api.post("/v1/feeds/sku_onhand", content=body, headers={"Content-Type": media})
+    assert answer.status_code == 201, answer.text
+    assert [r["line"] for r in answer.json()["rejects"]] == lines
+
+
+def test_an_ndjson_body_with_a_byte_order_mark_keeps_its_first_record(api: TestClient) -> None:
+    """Item 6 through the API: the first record goes in."""
+    body = b"\xef\xbb\xbf" + feed([stock("G1"), stock("G2")], "ndjson").lstrip(b"\n")
+    answer = api.post("/v1/feeds/sku_onhand", content=body)
+    assert (answer.status_code, answer.json()["counts"]["inserted"]) == (201, 2)
