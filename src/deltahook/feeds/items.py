@@ -1,0 +1,85 @@
+"""What the readers yield: records, rejects and (NDJSON, lazily) lines not parsed yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from deltahook.feeds import values
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A parsed record and the line it starts on.
+
+    ``checked`` is True when the reader has made sure every value can be stored (see
+    ``feeds.values``); otherwise admission checks the record before its schema.
+    """
+
+    line: int
+    data: dict[str, Any]
+    checked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that was not applied: its line, the field at fault (if one) and why.
+
+    ``key`` is the entity key when the record still shows it (see ``feeds.keys``).
+    """
+
+    line: int
+    field: str | None
+    reason: str
+    key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f" {self.field}:" if self.field else ""
+        return f"line {self.line}:{where} {self.reason}"
+
+
+Item = Record | Reject
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One NDJSON line not parsed yet: its number and its bytes as read (line break included)."""
+
+    line: int
+    raw: bytes
+
+    def content(self) -> bytes:
+        """The line without its line break: what a line hash is made of."""
+        return self.raw.rstrip(b"\r\n")
+
+    def parse(self) -> Item:
+        try:
+            data = orjson.loads(self.raw)
+        except orjson.JSONDecodeError as exc:
+            reject = Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            return self._reread(reject)
+        if values.suspect(self.raw):
+            return self._reread(as_record(self.line, data))
+        return as_record(self.line, data, checked=True)
+
+    def _reread(self, otherwise: Item) -> Item:
+        """The line read by the standard library, which keeps what orjson refuses or rounds."""
+        try:
+            data = values.loads(self.raw.decode("utf-8", "surrogateescape"))
+        except RecursionError:
+            return Reject(self.line, None, values.DEEP)
+        except ValueError:
+            return otherwise
+        return as_record(self.line, data)
+
+
+def as_record(line: int, data: Any, *, checked: bool = False) -> Item:
+    """A record if ``data`` is an object, else a rejection."""
+    if isinstance(data, dict):
+        return Record(line, data, checked)
+    return Reject(line, None, f"a record must be a JSON object, not {type(data).__name__}")
