@@ -9,8 +9,9 @@ import yaml
 
 from deltahook.catalog.entities import load_catalog
 from deltahook.changes.model import EntityChange, Op, RowChange
-from deltahook.rules.conditions import Compiler, Cond, same, trace
+from deltahook.rules.conditions import Compiler, Cond, trace
 from deltahook.rules.context import Ctx
+from deltahook.rules.operands import same
 from deltahook.rules.source import Reader
 from deltahook.rules.tables import table_index
 from tests.conftest import REPO

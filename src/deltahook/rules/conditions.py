@@ -25,13 +25,22 @@ import yaml
 
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import Ctx, Getter, parse_ref, resolve
-from deltahook.rules.operands import COMPARISONS, FILTER_SCOPES, Side, compile_ref, same
+from deltahook.rules.operands import (
+    COMPARISONS,
+    FILTER_SCOPES,
+    Pred,
+    Side,
+    compare_with,
+    compile_ref,
+    equals,
+    member_of,
+    negate,
+)
 from deltahook.rules.patterns import compile_pattern
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.tables import TableInfo, Types, type_of
 
 Test = Callable[[Ctx], bool]
-Pred = Callable[[Any], bool]
 
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "exists", "matches")
 COMBINATORS = ("all", "any", "not")
@@ -197,11 +206,11 @@ class Compiler:
         if not ok or not self._admits(node, operand, types, name):
             return None
         if op in {"eq", "ne"}:
-            return _equals(operand) if op == "eq" else _negate(_equals(operand))
+            return equals(operand) if op == "eq" else negate(equals(operand))
         if isinstance(operand, bool) or not isinstance(operand, int | float | str):
             self.reader.error(node, f"{name} {op} needs a number or a string, not {operand!r}")
             return None
-        return _compare(op, operand)
+        return compare_with(op, operand)
 
     def _matches(self, node: Node, types: Types, name: str) -> Pred | None:
         pattern = self.reader.string(node, f"{name} matches")
@@ -227,8 +236,8 @@ class Compiler:
             if not ok or not self._admits(item, value, types, name):
                 return None
             values.append(value)
-        pred = _member_of(values)
-        return pred if op == "in" else _negate(pred)
+        pred = member_of(values)
+        return pred if op == "in" else negate(pred)
 
     def _admits(self, node: Node, value: Any, types: Types, name: str) -> bool:
         kind = type_of(value)
@@ -266,43 +275,3 @@ def _any(parts: list[Cond]) -> Cond:
 def _not(inner: Cond) -> Cond:
     test = inner.test
     return Cond(f"not ({inner.text})", lambda c: not test(c), op="not", parts=(inner,))
-
-
-def _negate(pred: Pred) -> Pred:
-    return lambda v: not pred(v)
-
-
-def _equals(operand: Any) -> Pred:
-    return lambda v: v is not MISSING and same(v, operand)
-
-
-def _member_of(values: list[Any]) -> Pred:
-    flags = frozenset(v for v in values if type(v) is bool)
-    others = frozenset(v for v in values if type(v) is not bool)
-
-    def member(v: Any) -> bool:
-        if v is MISSING:
-            return False
-        try:
-            return v in flags if type(v) is bool else v in others
-        except TypeError:  # an object or list value: never a member
-            return False
-
-    return member
-
-
-def _compare(op: str, operand: float | str) -> Pred:
-    numeric = not isinstance(operand, str)
-
-    def comparable(v: Any) -> bool:
-        if numeric:
-            return type(v) is not bool and isinstance(v, int | float)
-        return isinstance(v, str)
-
-    checks: dict[str, Pred] = {
-        "lt": lambda v: comparable(v) and v < operand,
-        "le": lambda v: comparable(v) and v <= operand,
-        "gt": lambda v: comparable(v) and v > operand,
-        "ge": lambda v: comparable(v) and v >= operand,
-    }
-    return checks[op]

@@ -1,4 +1,7 @@
-"""A filter operand that names another value: ``new.OnhandValue: {le: {ref: new.MinimumValue}}``.
+"""Filter operands: a literal (``{gt: 0}``) or another value (``{le: {ref: new.MinimumValue}}``).
+
+A literal operand becomes a predicate on the left-hand value (``equals``, ``member_of``,
+``compare_with``).
 
 A bare string is always a literal (``{eq: new.X}`` compares with the text ``"new.X"``), so a
 reference on the right-hand side is written as a one-key mapping ``{ref: scope.Field}``. It
@@ -22,6 +25,7 @@ from deltahook.rules.numbers import is_number
 from deltahook.rules.source import Node, Reader
 from deltahook.rules.tables import TableInfo, Types
 
+Pred = Callable[[Any], bool]
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
 FILTER_SCOPES = frozenset({"new", "old", "row", "entity", "parent"})
 _RIGHT_SCOPES = FILTER_SCOPES | {"const"}
@@ -137,3 +141,47 @@ def _comparable(op: str, left: Types, right: Types) -> bool:
 
 def _names(types: Types) -> str:
     return " or ".join(sorted(types)) or "no simple values"
+
+
+def negate(pred: Pred) -> Pred:
+    """Not ``pred``."""
+    return lambda v: not pred(v)
+
+
+def equals(operand: Any) -> Pred:
+    """JSON equality with a literal; an absent value equals nothing."""
+    return lambda v: v is not MISSING and same(v, operand)
+
+
+def member_of(values: list[Any]) -> Pred:
+    """Membership in a list of literals (booleans only match booleans)."""
+    flags = frozenset(v for v in values if type(v) is bool)
+    others = frozenset(v for v in values if type(v) is not bool)
+
+    def member(v: Any) -> bool:
+        if v is MISSING:
+            return False
+        try:
+            return v in flags if type(v) is bool else v in others
+        except TypeError:  # an object or list value: never a member
+            return False
+
+    return member
+
+
+def compare_with(op: str, operand: float | str) -> Pred:
+    """``lt``/``le``/``gt``/``ge`` against a literal number or text (others never hold)."""
+    numeric = not isinstance(operand, str)
+
+    def comparable(v: Any) -> bool:
+        if numeric:
+            return type(v) is not bool and isinstance(v, int | float)
+        return isinstance(v, str)
+
+    checks: dict[str, Pred] = {
+        "lt": lambda v: comparable(v) and v < operand,
+        "le": lambda v: comparable(v) and v <= operand,
+        "gt": lambda v: comparable(v) and v > operand,
+        "ge": lambda v: comparable(v) and v >= operand,
+    }
+    return checks[op]
