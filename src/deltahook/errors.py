@@ -69,14 +69,26 @@ class SweepRefusedError(DeltahookError):
     """
 
     def __init__(
-        self, *, job_id: str, kind: str, verb: str, removing: int, of: int, limit: object
+        self,
+        *,
+        job_id: str,
+        kind: str,
+        verb: str,
+        removing: int,
+        of: int,
+        limit: object,
+        preview: bool = False,
     ) -> None:
         share = f"{removing * 100 / of:.0f}%" if of else "all"
+        outcome = (
+            "a preview writes nothing"
+            if preview
+            else f"nothing was {verb}d and the records it carried were applied (job {job_id})"
+        )
         super().__init__(
             f"full feed refused: it would {verb} {removing} of the {of} {kind} entities in its "
-            f"scope ({share}), over the limit of {limit} (max_remove); nothing was {verb}d and "
-            f"the records it carried were applied (job {job_id}). If that is meant, run it again "
-            "with a higher --max-remove"
+            f"scope ({share}), over the limit of {limit} (max_remove); {outcome}. If that is "
+            "meant, run it again with a higher --max-remove"
         )
         self.job_id = job_id
         self.kind = kind

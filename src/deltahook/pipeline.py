@@ -193,6 +193,7 @@ class Run:
             result=self.result,
             limit=self.max_remove,
             batch_size=self.batch_size,
+            commit=self.commit,
             apply=self._apply_with_retry,
         )
         sweep.run()

@@ -35,6 +35,7 @@ class Sweep:
     result: RunResult
     limit: RemovalLimit
     batch_size: int
+    commit: bool
     apply: Callable[[list[Candidate | Record]], None]
 
     def run(self) -> None:
@@ -82,6 +83,7 @@ class Sweep:
             removing=removing,
             of=of,
             limit=self.limit,
+            preview=not self.commit,
         )
 
     def _batches(self, keys: list[str]) -> list[list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from deltahook.config import Settings, load_settings
 from deltahook.engine import Engine
 from deltahook.errors import ConfigError, SweepRefusedError
 from deltahook.store import jobs
-from tests.full_feed_support import ingest, onhand
+from tests.full_feed_support import encode, ingest, onhand
 from tests.integration.test_full_feed_safety import active
 
 STORED = [onhand(f"P{i:02}") for i in range(20)]
@@ -97,3 +98,19 @@ def test_a_limit_for_an_unknown_kind_is_a_config_error(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db'}", max_remove={"sku_onhnd": 5})
     with pytest.raises(ConfigError, match="max_remove: unknown entity kind 'sku_onhnd'"):
         Engine.from_settings(settings)
+
+
+def test_a_preview_over_the_limit_says_it_would_be_refused(engine: Engine) -> None:
+    """A preview refuses like the ingest would, without claiming it applied or stored a job."""
+    with pytest.raises(SweepRefusedError) as refused:
+        engine.preview("sku_onhand", one_row(), mode="full", fmt="ndjson")
+    message = str(refused.value)
+    assert "would deactivate 19 of the 20" in message
+    assert "a preview writes nothing" in message
+    assert "applied" not in message
+    result = engine.preview("sku_onhand", one_row(), mode="full", fmt="ndjson", max_remove="19")
+    assert result.counts.updated == 19
+
+
+def one_row() -> io.BytesIO:
+    return io.BytesIO(encode([STORED[0]], "ndjson"))

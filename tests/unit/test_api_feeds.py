@@ -84,6 +84,19 @@ def test_a_full_feed_with_an_unkeyed_reject_answers_that_it_swept_nothing(api: T
     assert (job["status"], [r["line"] for r in job["rejects"]]) == ("sweep skipped", [2])
 
 
+def test_a_preview_says_a_full_feed_would_skip_its_sweep_or_be_refused(api: TestClient) -> None:
+    """The preview names the unkeyed line; over the limit it answers 409 like the ingest."""
+    rows = stock_rows(3)
+    api.post("/v1/feeds/sku_onhand", json=rows)
+    body = ndjson(rows[:2]) + b'{"PartNo": \n'
+    preview = api.post("/v1/preview/sku_onhand?mode=full", content=body).json()
+    assert (preview["sweep"], preview["unkeyed_lines"]) == ("skipped", [3])
+    refused = api.post("/v1/preview/sku_onhand?mode=full", content=ndjson(rows[:1]))
+    assert refused.status_code == 409
+    allowed = api.post("/v1/preview/sku_onhand?mode=full&max_remove=2", content=ndjson(rows[:1]))
+    assert allowed.json()["counts"]["updated"] == 2
+
+
 def test_a_short_full_feed_is_refused_with_409_and_its_job_failed(api: TestClient) -> None:
     """Removing 2 of 3 rows is over the default 10%: 409, one message, nothing deactivated."""
     rows = stock_rows(3)

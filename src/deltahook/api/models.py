@@ -34,6 +34,13 @@ class RejectOut(Model):
     reason: str
 
 
+SWEEP = (
+    "Full feeds: whether the stored entities the feed left out were swept, or skipped because "
+    "a rejected record's key is unknown (see unkeyed_lines)."
+)
+UNKEYED = "Lines of rejected records whose key is unknown (the first 10,000)."
+
+
 class JobResult(Model):
     """What one feed did: its job id, counts and the records that were rejected."""
 
@@ -44,14 +51,8 @@ class JobResult(Model):
     counts: Counts
     rejects: list[RejectOut] = Field(description="The first 10,000 rejected records.")
     notices: list[str]
-    sweep: Literal["swept", "skipped"] | None = Field(
-        default=None,
-        description="Full feeds: whether the stored entities the feed left out were swept, or "
-        "skipped because a rejected record's key is unknown (see unkeyed_lines).",
-    )
-    unkeyed_lines: list[int] = Field(
-        default_factory=list, description="Lines of rejected records whose key is unknown."
-    )
+    sweep: Literal["swept", "skipped"] | None = Field(default=None, description=SWEEP)
+    unkeyed_lines: list[int] = Field(default_factory=list, description=UNKEYED)
     elapsed_s: float
 
     @classmethod
@@ -116,6 +117,8 @@ class PreviewResult(Model):
     changes: list[dict[str, Any]]
     rejects: list[RejectOut]
     notices: list[str]
+    sweep: Literal["swept", "skipped"] | None = Field(default=None, description=SWEEP)
+    unkeyed_lines: list[int] = Field(default_factory=list, description=UNKEYED)
 
     @classmethod
     def of(cls, result: RunResult) -> PreviewResult:
@@ -128,6 +131,8 @@ class PreviewResult(Model):
             changes=[c.to_json() for c in result.changes],
             rejects=[RejectOut(**r.to_json()) for r in result.rejects],
             notices=result.notices,
+            sweep=result.sweep if result.sweep != "refused" else None,
+            unkeyed_lines=result.unkeyed_lines,
         )
 
 

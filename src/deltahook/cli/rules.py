@@ -161,6 +161,8 @@ def preview_json(result: RunResult) -> dict[str, Any]:
         "changes": [c.to_json() for c in result.changes],
         "rejects": [r.to_json() for r in result.rejects],
         "notices": result.notices,
+        "sweep": result.sweep,
+        "unkeyed_lines": result.unkeyed_lines,
     }
 
 
@@ -190,6 +192,8 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
         out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
     for reject in result.rejects[:50]:
         err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
+    if (sweep_line := result.sweep_line()) is not None:
+        err.print(sweep_line, soft_wrap=True, markup=False)
 
 
 def _payload_lines(payload: Mapping[str, Any]) -> str:

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Query, Request
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import PairIn, PreviewResult
-from deltahook.api.routes.feeds import FEED_BODY, FormatQuery, ModeQuery, feed_format, known_kind
+from deltahook.api.routes.feeds import (
+    FEED_BODY,
+    FormatQuery,
+    MaxRemoveQuery,
+    ModeQuery,
+    feed_format,
+    known_kind,
+)
 from deltahook.api.streaming import with_body
 
 router = APIRouter(prefix="/v1", tags=["preview"])
@@ -30,12 +37,19 @@ async def preview_feed(
     mode: ModeQuery = "upsert",
     fmt: FormatQuery = None,
     explain: ExplainQuery = False,
+    max_remove: MaxRemoveQuery = None,
 ) -> PreviewResult:
-    """Every notification the feed would fire against the stored snapshots, and why."""
+    """Every notification the feed would fire against the stored snapshots, and why.
+
+    A full feed over its ``max_remove`` answers 409, as its ingest would.
+    """
     known_kind(engine, kind)
     feed = feed_format(request, fmt)
     result = await with_body(
-        request, lambda body: engine.preview(kind, body, mode=mode, fmt=feed, explain=explain)
+        request,
+        lambda body: engine.preview(
+            kind, body, mode=mode, fmt=feed, explain=explain, max_remove=max_remove
+        ),
     )
     return PreviewResult.of(result)
 
