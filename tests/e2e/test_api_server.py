@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from deltahook.api import create_app
+from deltahook.delivery import heartbeat
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions, RunStats
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine
@@ -189,7 +190,8 @@ def test_healthz_needs_no_key_and_everything_else_does(
     """/healthz answers anyone; /metrics and /openapi.json need the key."""
     _, http = server
     anonymous = httpx.Client(base_url=str(http.base_url))
-    assert anonymous.get("/healthz").json() == {"status": "ok", "database": "reachable"}
+    health = anonymous.get("/healthz").json()
+    assert (health["status"], health["database"]) == ("ok", "reachable")
     for path in ("/metrics", "/openapi.json", "/v1/subscriptions"):
         answer = anonymous.get(path)
         assert answer.status_code == 401
@@ -198,3 +200,23 @@ def test_healthz_needs_no_key_and_everything_else_does(
     metrics = http.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "deltahook_delivery_attempt_duration_seconds_bucket" in metrics.text
+
+
+def test_the_server_delivers_in_process_when_asked(database_url: str, receiver: Receiver) -> None:
+    """With a dispatcher in the app (``deltahook serve`` by default), a posted breakpoint
+    reaches the receiver with no separate ``deliver`` process; /healthz sees it running."""
+    api = Server(database_url, receiver)
+    app = create_app(
+        api.engine.settings,
+        engine=api.engine,
+        deliver=DispatcherOptions(worker_id="in-process", allow_private=True),
+    )
+    with served(app) as base, httpx.Client(base_url=base, headers=AUTH) as http:
+        assert http.get("/healthz").json()["dispatcher"]["running"] == 1
+        http.post("/v1/feeds/sku_onhand", content=ndjson([STOCK]))
+        http.post("/v1/feeds/sku_onhand", content=ndjson([STOCK | {"OnhandValue": 20}]))
+        [request] = receiver.wait_for(1)
+        assert request.headers["norce-event-type"] == BREAKPOINT
+    with api.engine.db.connect() as conn:  # stopped with the server, cleanly
+        assert heartbeat.liveness(conn, now=api.engine.clock()).alive == 0
+    api.engine.close()

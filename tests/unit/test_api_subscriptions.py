@@ -178,7 +178,11 @@ def test_healthz_says_when_the_database_is_unreachable(api: TestClient) -> None:
     finally:
         engine.db = real
     assert answer.status_code == 503
-    assert answer.json() == {"status": "unavailable", "database": "unreachable"}
+    assert answer.json() == {
+        "status": "unavailable",
+        "database": "unreachable",
+        "dispatcher": None,
+    }
 
 
 def test_a_misspelt_event_type_is_refused_with_a_suggestion(api: TestClient) -> None:

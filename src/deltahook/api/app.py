@@ -8,10 +8,12 @@ previews and events, ``deltahook.delivery`` for subscriptions and the log.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -27,6 +29,8 @@ from deltahook.api.limits import (
 from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
 from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
 from deltahook.config import Settings
+from deltahook.delivery import heartbeat
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.engine import Engine
 
 
@@ -35,10 +39,13 @@ def create_app(
     *,
     engine: Engine | None = None,
     env: Mapping[str, str] | None = None,
+    deliver: DispatcherOptions | None = None,
 ) -> FastAPI:
     """The API over ``engine`` (by default one made from ``settings``, closed with the app).
 
-    Raises ``ConfigError`` when no usable API key is configured.
+    With ``deliver``, a dispatcher runs in the app's event loop while it serves (``deltahook
+    serve`` does that unless told ``--no-deliver``). Raises ``ConfigError`` when no usable API
+    key is configured.
     """
     keys = resolve_keys(settings.api_keys, env)
     owned = engine is None
@@ -47,7 +54,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with in_process(engine, deliver):
+            yield
         if owned:
             engine.close()
 
@@ -73,6 +81,28 @@ def create_app(
     console.install(app, keys=keys, engine=engine)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def in_process(engine: Engine, options: DispatcherOptions | None) -> AsyncIterator[None]:
+    """A dispatcher delivering while the block runs (none without ``options``); on the way out
+    it finishes the requests in flight."""
+    if options is None:
+        yield
+        return
+
+    def first_beat() -> None:  # so /healthz says "running" from the first request on
+        with engine.db.begin() as conn:
+            heartbeat.beat(conn, options.worker_id, now=engine.clock())
+
+    await anyio.to_thread.run_sync(first_beat)
+    dispatcher = Dispatcher(engine.db, options=options, clock=engine.clock)
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        dispatcher.stop()
+        await running
 
 
 def _limits(settings: Settings) -> Callable[[str], int]:

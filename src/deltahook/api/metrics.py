@@ -8,9 +8,11 @@ are gauges, and the attempt-duration histogram covers the attempts still in the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection, case, func, select
 
+from deltahook.delivery import heartbeat
 from deltahook.store.tables import attempts, deliveries, ingest_jobs, notifications
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -18,9 +20,10 @@ OUTCOMES = ("received", "rejected", "unchanged", "inserted", "updated", "deleted
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def render(conn: Connection) -> str:
+def render(conn: Connection, *, now: datetime) -> str:
     """Every metric, in the Prometheus text exposition format (version 0.0.4)."""
     lines: list[str] = []
+    _dispatchers(conn, lines, now=now)
     _ingest(conn, lines)
     _notifications(conn, lines)
     _deliveries(conn, lines)
@@ -41,6 +44,17 @@ def _sample(name: str, labels: dict[str, str], value: float) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _dispatchers(conn: Connection, lines: list[str], *, now: datetime) -> None:
+    alive = heartbeat.liveness(conn, now=now)
+    name = "deltahook_dispatchers_running"
+    _family(lines, name, "gauge", "Dispatchers that sent a heartbeat in the last 30 seconds.")
+    lines.append(_sample(name, {}, alive.alive))
+    name = "deltahook_dispatcher_heartbeat_age_seconds"
+    if alive.age_s is not None:
+        _family(lines, name, "gauge", "Seconds since the newest dispatcher heartbeat.")
+        lines.append(_sample(name, {}, float(alive.age_s)))
 
 
 def _ingest(conn: Connection, lines: list[str]) -> None:

@@ -282,6 +282,15 @@ class ResendOut(Model):
     )
 
 
+class DispatcherHealth(Model):
+    running: int = Field(description="Dispatchers that sent a heartbeat in the last 30 s.")
+    last_seen_s_ago: float | None = Field(description="Age of the newest heartbeat; null: none.")
+    message: str
+
+
 class Health(Model):
     status: Literal["ok", "unavailable"]
     database: str
+    dispatcher: DispatcherHealth | None = Field(
+        default=None, description="Null when the database cannot be reached."
+    )

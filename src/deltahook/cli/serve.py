@@ -1,4 +1,4 @@
-"""``deltahook serve``: the HTTP API on uvicorn."""
+"""``deltahook serve``: the HTTP API and the admin console on uvicorn, delivering too."""
 
 from __future__ import annotations
 
@@ -16,17 +16,33 @@ from deltahook.cli.app import State, err, friendly, main
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--deliver/--no-deliver",
+    default=True,
+    show_default=True,
+    help="Run a dispatcher in this process; --no-deliver leaves delivery to `deltahook deliver`.",
+)
 @click.pass_obj
 @friendly
-def serve(state: State, host: str, port: int, log_level: str) -> None:
-    """Serve the HTTP API (OpenAPI document at /openapi.json; every path but /healthz needs a key).
+def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> None:
+    """Serve the HTTP API and the admin console (/admin/), and deliver webhooks.
 
-    Keys come from api_keys in the config file or DELTAHOOK_API_KEYS (comma-separated).
+    Every path but /healthz needs a key: the API as a bearer token, the console through its
+    sign-in form. Keys come from api_keys in the config file or DELTAHOOK_API_KEYS
+    (comma-separated).
     """
     import uvicorn
 
     from deltahook.api import create_app
+    from deltahook.cli.delivery import worker_id
+    from deltahook.delivery.dispatcher import DispatcherOptions
 
-    app = create_app(state.settings)
-    err.print(f"serving the deltahook API on http://{host}:{port} (Ctrl-C to stop)")
+    options = DispatcherOptions(
+        worker_id=worker_id(), allow_private=state.settings.allow_private_urls
+    )
+    app = create_app(state.settings, deliver=options if deliver else None)
+    base = f"http://{host}:{port}"
+    err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")
+    err.print("delivering in this process" if deliver else "not delivering (--no-deliver)")
+    err.print("Ctrl-C to stop")
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltahook.console.auth import Session, same_token
+from deltahook.delivery import heartbeat
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -65,6 +66,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     """``template`` rendered with ``context``, the session's CSRF token and the current path."""
     session = session_of(request)
     html = templates.get_template(template).render(
+        dispatcher=_liveness(request) if session else None,
         csrf=session.csrf if session else "",
         signed_in=session is not None,
         path=request.url.path,
@@ -72,6 +74,13 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _liveness(request: Request) -> heartbeat.Liveness:
+    engine = request.app.state.engine
+    with engine.db.connect() as conn:
+        found: heartbeat.Liveness = heartbeat.liveness(conn, now=engine.clock())
+    return found
 
 
 async def checked_form(request: Request) -> dict[str, str]:

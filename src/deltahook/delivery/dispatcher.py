@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from deltahook.clock import Clock, utc_now
-from deltahook.delivery import log, queue
+from deltahook.delivery import heartbeat, log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
@@ -147,6 +147,7 @@ class Dispatcher:
                     self._results_ready.set()
                     await flusher
                     await self._give_back()
+                    await self._in_db(heartbeat.leave, self._options.worker_id)
                     if listener is not None:
                         await asyncio.to_thread(listener.stop)
         return self.stats
@@ -315,6 +316,7 @@ class Dispatcher:
         if not force and self._loop.time() - self._refreshed_at < self._options.refresh_every:
             return
         self._refreshed_at = self._loop.time()
+        await self._beat()
         try:
             stored = await self._in_db(subs.load)
         except Exception:
@@ -331,6 +333,13 @@ class Dispatcher:
                 await self._in_db(subs.set_paused, changed)
             except Exception:
                 logger.exception("recording paused subscriptions failed; trying again later")
+
+    async def _beat(self) -> None:
+        """Tell /healthz, /metrics and the console that this dispatcher is alive."""
+        try:
+            await self._in_db(heartbeat.beat, self._options.worker_id, now=self._clock())
+        except Exception:
+            logger.exception("recording the heartbeat failed; trying again later")
 
     async def _maybe_purge(self) -> None:
         every = self._options.purge_every

@@ -207,3 +207,12 @@ attempts = Table(
     Column("worker", String(64), nullable=True),
     Index(None, "delivery_id"),
 )
+
+# One row per running dispatcher, touched every few seconds; a clean stop removes its row.
+dispatchers = Table(
+    "dispatchers",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)

@@ -13,7 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from deltahook.api import metrics
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import CODES, COMMON
-from deltahook.api.models import Health
+from deltahook.api.models import DispatcherHealth, Health
+from deltahook.delivery import heartbeat
 from deltahook.engine import Engine
 
 router = APIRouter(tags=["operations"])
@@ -28,23 +29,34 @@ logger = logging.getLogger("deltahook.api")
     summary="Liveness and database reachability",
 )
 async def healthz(engine: EngineDep) -> JSONResponse:
-    """200 when the database answers, 503 otherwise. Needs no API key."""
-    reachable = await anyio.to_thread.run_sync(_ping, engine)
+    """200 when the database answers, 503 otherwise; says whether a dispatcher beats (a
+    missing one is reported, not a failure: delivery may be left to other hosts). Needs no
+    API key."""
+    found = await anyio.to_thread.run_sync(_ping, engine)
+    reachable = found is not None
     health = Health(
         status="ok" if reachable else "unavailable",
         database=("reachable" if reachable else "unreachable"),
+        dispatcher=_dispatcher(found),
     )
     return JSONResponse(health.model_dump(), status_code=200 if reachable else 503)
 
 
-def _ping(engine: Engine) -> bool:
+def _ping(engine: Engine) -> heartbeat.Liveness | None:
+    """The dispatchers' liveness, or None when the database does not answer."""
     try:
         with engine.db.connect() as conn:
             conn.execute(text("SELECT 1"))
+            return heartbeat.liveness(conn, now=engine.clock())
     except SQLAlchemyError as exc:
         logger.warning("health check: the database does not answer: %s", exc)
-        return False
-    return True
+        return None
+
+
+def _dispatcher(alive: heartbeat.Liveness | None) -> DispatcherHealth | None:
+    if alive is None:
+        return None
+    return DispatcherHealth(running=alive.alive, last_seen_s_ago=alive.age_s, message=alive.detail)
 
 
 @router.get(
@@ -62,5 +74,5 @@ def _ping(engine: Engine) -> bool:
 def get_metrics(engine: EngineDep) -> PlainTextResponse:
     """Ingested entities, notifications, deliveries by outcome, delivery latency."""
     with engine.db.connect() as conn:
-        body = metrics.render(conn)
+        body = metrics.render(conn, now=engine.clock())
     return PlainTextResponse(body, media_type=metrics.CONTENT_TYPE)
