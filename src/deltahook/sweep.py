@@ -53,12 +53,13 @@ class Sweep:
         """How many stored entities the scope holds, and the keys of those the feed left out."""
         admitted = self.admission
         scopes = admitted.scopes if self.kind.scope else None
+        seen, kept = admitted.seen, admitted.kept if len(admitted.kept) else ()
         in_scope = 0
         missing = []
         for key in snapshots.keys_in_scope(self.conn, self.kind.name, scopes):
             in_scope += 1
             tag = xxhash.xxh3_64_intdigest(key)
-            if tag not in admitted.seen and tag not in admitted.kept:
+            if tag not in seen and tag not in kept:
                 missing.append(key)
         return in_scope, missing
 
