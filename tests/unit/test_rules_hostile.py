@@ -209,3 +209,36 @@ def test_bytes_that_are_not_utf8_are_reported_where_they_are(
     assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
         "r.yaml:3:6: not UTF-8 text (invalid start byte 0xff)"
     ]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "new.PriceSale: {gt: .nan}",  # never true
+        "new.PriceSale: {lt: .inf}",  # always true for a stored number
+        "new.PriceSale: {in: [1, -.inf]}",
+        "new.PriceSale: 1e400",  # too large for a float: infinity
+    ],
+)
+def test_a_filter_operand_that_is_not_finite_is_refused(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog, condition: str
+) -> None:
+    """Feeds never hold NaN or infinity, so an operand that is one is a located error."""
+    text = (REPO / "rules" / "sku_price.yaml").read_text()
+    text = text.replace("new.PriceSale: {exists: true, ne: null}", condition)
+    line = text.splitlines().index("        filter:") + 2
+    found = problems(tmp_path, text, catalog, events)
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[0] for p in found] == [f"r.yaml:{line}"], found
+    assert "finite" in found[0]
+
+
+@pytest.mark.parametrize("literal", ["{value: .nan}", "{value: -.inf}", ".inf"])
+def test_a_payload_literal_that_is_not_finite_is_refused(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog, literal: str
+) -> None:
+    """A payload cannot carry NaN or infinity (JSON has neither), so the literal is refused."""
+    text = (REPO / "rules" / "sku_price.yaml").read_text()
+    text = text.replace("PriceSaleValue: new.PriceSale", f"PriceSaleValue: {literal}")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "PriceSaleValue" in t)
+    found = problems(tmp_path, text, catalog, events)
+    assert any(p.startswith(f"r.yaml:{line}:") and "finite" in p for p in found), found

@@ -16,6 +16,7 @@ wrong before anything is stored.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,10 +76,7 @@ def read_sources(reader: Reader, node: Node) -> dict[str, Source] | None:
 
 def _source(reader: Reader, target: str, node: Node) -> Source | None:
     if isinstance(node, yaml.MappingNode):
-        entries = reader.mapping(node, f"payload {target}", allowed=("value",), required=("value",))
-        if entries is None or "value" not in entries:
-            return None
-        return Source(target, node, None, value_of(entries["value"][1]))
+        return _literal(reader, target, node)
     ok, value = reader.scalar(node, f"payload {target}")
     if not ok:
         return None
@@ -93,6 +91,29 @@ def _source(reader: Reader, target: str, node: Node) -> Source | None:
             return None
         return Source(target, node, value)
     return Source(target, node, None, value)
+
+
+def _literal(reader: Reader, target: str, node: Node) -> Source | None:
+    """``{value: ...}``: a literal, even one that looks like a reference."""
+    entries = reader.mapping(node, f"payload {target}", allowed=("value",), required=("value",))
+    if entries is None or "value" not in entries:
+        return None
+    literal = value_of(entries["value"][1])
+    if not _finite(literal):
+        reader.error(entries["value"][1], f"payload {target}: a number must be finite")
+        return None
+    return Source(target, node, None, literal)
+
+
+def _finite(value: Any) -> bool:
+    """False when a literal holds NaN or an infinity anywhere (JSON has neither)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 def compile_payload(

@@ -111,7 +111,11 @@ class Reader:
         if not isinstance(node, yaml.ScalarNode):
             self.error(node, f"{what} must be a single value, not {describe(node)}")
             return False, None
-        return True, value_of(node)
+        value = value_of(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(node, f"{what} must be a finite number, not {node.value} (feeds hold none)")
+            return False, None
+        return True, value
 
     def string(self, node: Node, what: str) -> str | None:
         ok, value = self.scalar(node, what)
@@ -128,9 +132,6 @@ class Reader:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(node, f"{what} must be a number, not {value!r}")
-            return None
-        if not math.isfinite(value):
-            self.error(node, f"{what} must be a finite number, not {value!r}")
             return None
         if minimum is not None and value < minimum:
             self.error(node, f"{what} must be at least {minimum:g}, not {value!r}")
