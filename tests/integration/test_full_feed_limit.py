@@ -6,12 +6,15 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
+from sqlalchemy import select
 
 from deltahook.config import Settings, load_settings
 from deltahook.engine import Engine
 from deltahook.errors import ConfigError, SweepRefusedError
 from deltahook.store import jobs
+from deltahook.store.tables import entities
 from tests.full_feed_support import encode, ingest, onhand
 from tests.integration.test_full_feed_safety import active
 
@@ -114,3 +117,16 @@ def test_a_preview_over_the_limit_says_it_would_be_refused(engine: Engine) -> No
 
 def one_row() -> io.BytesIO:
     return io.BytesIO(encode([STORED[0]], "ndjson"))
+
+
+def test_a_kind_without_a_scope_is_guarded_as_a_whole(engine: Engine) -> None:
+    """The issue's case: 10 SKUs sent in full mode of the 300 stored; none is switched off."""
+    skus = [{"PartNo": f"S{i:03}", "StatusId": 1} for i in range(300)]
+    ingest(engine, skus, "ndjson", "sku", mode="upsert")
+    with pytest.raises(SweepRefusedError) as refused:
+        ingest(engine, skus[:10], "ndjson", "sku")
+    assert (refused.value.removing, refused.value.of) == (290, 300)
+    with engine.db.connect() as conn:
+        statuses = conn.execute(select(entities.c.body).where(entities.c.kind == "sku"))
+        assert {orjson.loads(body)["StatusId"] for (body,) in statuses} == {1}
+    assert ingest(engine, skus[:280], "ndjson", "sku").counts.updated == 20  # 6.7%: allowed
