@@ -153,7 +153,8 @@ def test_a_full_feed_never_sweeps_for_a_hostile_record_it_cannot_key(
     unreadable_key = field in KEY_FIELDS and reason in (NUL, NOT_UTF8)
     for fmt in FORMATS:
         rows = [stock("GOOD-1"), stock("BAD", **cells), stock("GOOD-2")]
-        result = engine.ingest("sku_onhand", io.BytesIO(feed(rows, fmt)), fmt=fmt, mode="full")
+        data = io.BytesIO(feed(rows, fmt))
+        result = engine.ingest("sku_onhand", data, fmt=fmt, mode="full", max_remove="100%")
         assert [(r.line, r.field) for r in result.rejects] == [(3, field)], fmt
         assert result.sweep == ("skipped" if unreadable_key else "swept"), fmt
         bodies = stored(engine)
