@@ -211,3 +211,11 @@ def test_the_subscriptions_and_jobs_pages(page: Any, site: tuple[Site, str]) -> 
     page.wait_for_selector("#rejects")
     assert "sku_onhand feed" in page.inner_text("h1")
     shot(page, "10-job")
+
+
+def test_the_api_docs_open_from_the_header(page: Any) -> None:
+    """API docs in the header opens the reference of every operation, signed in."""
+    page.click("text=API docs")
+    page.wait_for_url("**/docs")
+    assert page.locator("section.operation").count() >= 15
+    shot(page, "11-api-docs")

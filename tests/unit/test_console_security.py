@@ -161,3 +161,18 @@ def test_pages_forbid_framing_and_foreign_assets(console: TestClient) -> None:
     assert answer.headers["cache-control"] == "no-store"
     assert "http://" not in answer.text.replace("http://127", "")
     assert "https://" not in answer.text
+
+
+def test_the_api_docs_are_behind_the_sign_in_and_work_offline(console: TestClient) -> None:
+    """/docs lists every operation from the OpenAPI document and loads nothing from elsewhere;
+    a signed-in browser may read /openapi.json, which otherwise wants the key."""
+    assert console.get("/docs").status_code == 303
+    assert console.get("/openapi.json").status_code == 401
+    sign_in(console)
+    html = console.get("/docs").text
+    assert "/v1/feeds/{kind}" in html
+    assert "/v1/deliveries/{delivery_id}/resend" in html
+    assert "https://" not in html
+    assert "<script" in html  # the console's own, from /admin/static
+    assert 'src="/admin/static/console.js"' in html
+    assert console.get("/openapi.json").status_code == 200

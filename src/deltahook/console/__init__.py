@@ -10,12 +10,19 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from deltahook.console import home, logtab, ops, settings, types
+from deltahook.console import docs, home, logtab, ops, settings, types
 from deltahook.console.auth import ConsoleGate, Sessions, session_opens
 from deltahook.engine import Engine
 
 __all__ = ["ROUTERS", "install", "session_opens"]
-ROUTERS = (home.router, types.router, settings.router, logtab.router, ops.router)
+ROUTERS = (
+    home.router,
+    types.router,
+    settings.router,
+    logtab.router,
+    ops.router,
+    docs.router,
+)
 
 
 def install(app: FastAPI, *, keys: Sequence[str], engine: Engine) -> None:
