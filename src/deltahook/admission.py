@@ -173,25 +173,34 @@ class Admission:
         batch.unchanged.clear()
         batch.lines.clear()
 
-    def candidate(self, line: int, data: dict[str, Any]) -> Candidate | None:
-        """``data`` normalised, keyed and hashed; None (and a reject) if it cannot be."""
+    def candidate(
+        self, line: int, data: dict[str, Any], *, into: RunResult | None = None
+    ) -> Candidate | None:
+        """``data`` normalised, keyed and hashed; None (and a reject, counted ``into`` the given
+        result or the run's) if it cannot be."""
         try:
             body = canonical.normalise(self.kind, data)
         except canonical.NormaliseError as exc:
-            self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data)
+            self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data, into=into)
             return None
         key = canonical.entity_key(self.kind, body)
         parent = canonical.parent_key(self.kind, body)
         scope = canonical.scope_string(self.kind, body)
         too_long = _too_long(self.kind, body, key, parent, scope)
         if too_long is not None:
-            self._refuse(Reject(line, too_long.field, too_long.reason), data)
+            self._refuse(Reject(line, too_long.field, too_long.reason), data, into=into)
             return None
         self.scopes.add(scope)
         raw = canonical.canonical_bytes(body)
         return Candidate(line, key, parent, scope, body, raw, canonical.digest(raw))
 
-    def _refuse(self, reject: Reject, data: Mapping[str, Any] | str | None) -> None:
+    def _refuse(
+        self,
+        reject: Reject,
+        data: Mapping[str, Any] | str | None,
+        *,
+        into: RunResult | None = None,
+    ) -> None:
         """Reject a record. In a full feed its entity is kept from the sweep; when its key is
         unknown (``data`` is the record, or the key as the reader read it), nothing is swept."""
         if self.mode == "full":
@@ -199,15 +208,20 @@ class Admission:
             if key is None:
                 reason = f"{reject.reason}; its key is unknown, so the sweep did not run"
                 reject = Reject(reject.line, reject.field, reason)
-                self.result.unkeyed(reject.line)
+                (into or self.result).unkeyed(reject.line)
             else:
                 self.kept.add(xxhash.xxh3_64_intdigest(key))
-        self.result.reject(reject)
+        (into or self.result).reject(reject)
 
     def merged(
-        self, records: Sequence[Candidate | Record], stored: Mapping[str, Stored]
+        self,
+        records: Sequence[Candidate | Record],
+        stored: Mapping[str, Stored],
+        *,
+        into: RunResult,
     ) -> list[Candidate]:
-        """Merge records applied to their stored bodies, each merged whole validated again."""
+        """Merge records applied to their stored bodies, each merged whole validated again;
+        rejects are counted ``into`` the batch's tally (a retried batch counts them once)."""
         out: list[Candidate] = []
         for record in records:
             assert isinstance(record, Record)
@@ -219,8 +233,8 @@ class Admission:
             problem = self._full.problem(merged)
             if problem is not None:
                 reason = f"after merging: {problem.reason}"
-                self._refuse(Reject(record.line, problem.field, reason), record.data)
-            elif (candidate := self.candidate(record.line, merged)) is not None:
+                self._refuse(Reject(record.line, problem.field, reason), record.data, into=into)
+            elif (candidate := self.candidate(record.line, merged, into=into)) is not None:
                 out.append(candidate)
         return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -29,7 +29,7 @@ from deltahook.errors import ConflictError
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
-from deltahook.results import Counts, Mode, RunResult
+from deltahook.results import Mode, RunResult
 from deltahook.store import outbox, snapshots
 from deltahook.sweep import Sweep
 
@@ -85,36 +85,25 @@ class Run:
         if not batch:
             return
         for attempt in range(1, _CONFLICT_RETRIES + 1):
-            before = self._tally()
+            tally = self.result.tally()  # a retried batch starts a fresh one: counted once
             try:
-                self._apply(batch)
+                self._apply(batch, tally)
             except (ConflictError, IntegrityError, OperationalError) as exc:
                 if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
                 self.conn.rollback()
-                self._untally(before)  # the batch is applied afresh: count it once
                 continue
             if self.commit:
                 self.conn.commit()
+            self.result.add(tally)
             return
 
-    def _tally(self) -> tuple[Counts, int, int, int]:
-        r = self.result
-        return replace(r.counts), len(r.rejects), len(r.changes), len(r.notifications)
-
-    def _untally(self, tally: tuple[Counts, int, int, int]) -> None:
-        counts, rejects, changes, notifications = tally
-        self.result.counts = counts
-        del self.result.rejects[rejects:]
-        del self.result.changes[changes:]
-        del self.result.notifications[notifications:]
-
-    def _apply(self, batch: Sequence[Candidate | Record]) -> None:
+    def _apply(self, batch: Sequence[Candidate | Record], tally: RunResult) -> None:
         keys = [key_of(self.kind, item) for item in batch]
         merge = self.mode == "merge"
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=merge)
         if merge:
-            candidates = self._admission.merged(batch, stored)
+            candidates = self._admission.merged(batch, stored, into=tally)
         else:
             candidates = [c for c in batch if isinstance(c, Candidate)]
         changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
@@ -124,12 +113,12 @@ class Run:
             # A concurrent ingest may have committed between the two reads: compare again, or
             # a record it already stored would be written once more (an empty change).
             changed = [c for c in changed if (s := stored.get(c.key)) is None or s.hash != c.hash]
-        self.result.counts.unchanged += len(candidates) - len(changed)
+        tally.counts.unchanged += len(candidates) - len(changed)
         if changed:
-            self._commit_changes(changed, stored)
+            self._commit_changes(changed, stored, tally)
 
     def _commit_changes(
-        self, changed: list[Candidate], stored: dict[str, snapshots.Stored]
+        self, changed: list[Candidate], stored: dict[str, snapshots.Stored], tally: RunResult
     ) -> None:
         changes: list[EntityChange] = []
         writes: list[snapshots.SnapshotWrite] = []
@@ -144,7 +133,7 @@ class Run:
             if c.body is None:
                 assert old is not None
                 removals[c.key] = old.version
-                self.result.counts.deleted += 1
+                tally.counts.deleted += 1
                 continue
             version = old.version if old is not None else 0
             writes.append(
@@ -159,9 +148,9 @@ class Run:
                 )
             )
             if old is None:
-                self.result.counts.inserted += 1
+                tally.counts.inserted += 1
             else:
-                self.result.counts.updated += 1
+                tally.counts.updated += 1
         now = self.clock()
         snapshots.write(
             self.conn,
@@ -172,18 +161,18 @@ class Run:
             refs_follow_key=self.kind.refs_follow_key,
         )
         snapshots.remove(self.conn, self.kind.name, removals)
-        self._notify(changes, now)
+        self._notify(changes, now, tally)
 
-    def _notify(self, changes: list[EntityChange], now: datetime) -> None:
+    def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
         if self.collect:
-            self.result.changes.extend(changes)
+            tally.changes.extend(changes)
         if self.decider is None:
             return
         decided = self.decider.decide(self.conn, changes, job_id=self.result.job_id, now=now)
-        self.result.counts.notifications += len(decided)
-        self.result.counts.deliveries += outbox.record(self.conn, decided, now=now)
+        tally.counts.notifications += len(decided)
+        tally.counts.deliveries += outbox.record(self.conn, decided, now=now)
         if self.collect:
-            self.result.notifications.extend(decided)
+            tally.notifications.extend(decided)
 
     def _sweep(self) -> None:
         sweep = Sweep(

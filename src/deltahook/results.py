@@ -106,6 +106,20 @@ class RunResult:
             "deleted; the rest of the feed was applied"
         )
 
+    def tally(self) -> RunResult:
+        """An empty result of the same run, for one batch to count into until it commits."""
+        return RunResult(job_id=self.job_id, kind=self.kind, mode=self.mode)
+
+    def add(self, tally: RunResult) -> None:
+        """Count a committed batch's ``tally`` into this result."""
+        for name in Counts.__slots__:
+            setattr(self.counts, name, getattr(self.counts, name) + getattr(tally.counts, name))
+        self.rejects.extend(tally.rejects[: MAX_REJECTS_KEPT - len(self.rejects)])
+        self.unkeyed_lines.extend(tally.unkeyed_lines[: MAX_REJECTS_KEPT - len(self.unkeyed_lines)])
+        self.notices.extend(tally.notices[: MAX_REJECTS_KEPT - len(self.notices)])
+        self.changes.extend(tally.changes)
+        self.notifications.extend(tally.notifications)
+
     def notice(self, text: str) -> None:
         """Keep a line for the report (the first ``MAX_REJECTS_KEPT``)."""
         if len(self.notices) < MAX_REJECTS_KEPT:
