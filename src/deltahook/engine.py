@@ -12,28 +12,26 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy.exc import IntegrityError
 
+from deltahook import emission
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
-from deltahook.errors import ConfigError, FeedError, IdempotencyConflictError
+from deltahook.emission import Emitted
+from deltahook.errors import ConfigError, FeedError
 from deltahook.feeds.limits import RemovalLimit
 from deltahook.feeds.readers import detect_format, read_items
-from deltahook.notifications import Notification
 from deltahook.pipeline import Decider, Run
 from deltahook.results import MODES, JobStatus, Mode, RunResult
-from deltahook.rules.direct import direct_event, job_completed
+from deltahook.rules.direct import job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
@@ -190,36 +188,17 @@ class Engine:
     def emit(
         self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Emitted:
-        """Validate an event posted directly and record it with its deliveries.
-
-        Raises ``EventError`` when it is invalid. Recording the same ``idempotency_key`` twice
-        stores it once: the second call returns the stored event, ``replayed`` and no
-        deliveries; a key already used for another type or payload raises
-        ``IdempotencyConflictError``.
-        """
-        events = self.events or load_event_catalog(self.settings.event_schemas_dir)
-        now = self.clock()
-        event = direct_event(
-            events,
+        """Validate an event posted directly and record it with its deliveries, once per
+        ``idempotency_key`` (see ``emission.emit``)."""
+        return emission.emit(
+            self.db,
+            self.events or load_event_catalog(self.settings.event_schemas_dir),
             event_type,
             payload,
             constants=self.settings.constants,
-            now=now,
+            now=self.clock(),
             idempotency_key=idempotency_key,
         )
-        try:
-            return self._record_direct(event, now=now)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            return self._record_direct(event, now=now)  # a concurrent post with the key won
-
-    def _record_direct(self, event: Notification, *, now: datetime) -> Emitted:
-        with self.db.begin() as conn:
-            stored = _stored(conn, event)
-            if stored is not None:
-                return Emitted(event=stored, deliveries=0, replayed=True)
-            return Emitted(event=event, deliveries=outbox.record(conn, [event], now=now))
 
     def _run(
         self,
@@ -319,30 +298,6 @@ class Engine:
         )
         if event is not None:
             outbox.record(conn, [event], now=now)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Emitted:
-    """An event recorded by ``emit``: its deliveries, and whether it was there before."""
-
-    event: Notification
-    deliveries: int
-    replayed: bool = False
-
-
-def _stored(conn: Connection, event: Notification) -> Notification | None:
-    """The event already stored under ``event``'s idempotency key (or id), if any."""
-    if event.idempotency_key is None:
-        return None
-    stored = outbox.find(conn, idempotency_key=event.idempotency_key)
-    if stored is None:
-        return None
-    if stored.type != event.type or dict(stored.payload) != dict(event.payload):
-        raise IdempotencyConflictError(
-            f"the idempotency key {event.idempotency_key!r} was used for another event "
-            f"({stored.type} {stored.id}); send a new key for a new event"
-        )
-    return stored
 
 
 def _check_limits(settings: Settings, catalog: Catalog) -> None:

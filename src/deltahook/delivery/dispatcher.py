@@ -20,7 +20,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -33,9 +33,10 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
+from deltahook.delivery.recorder import Recorder
+from deltahook.delivery.requests import headers_for
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
-from deltahook.delivery.signing import request_headers
 from deltahook.delivery.status import DeliveryStatus
 
 logger = logging.getLogger("deltahook.delivery")
@@ -74,12 +75,6 @@ class RunStats:
         setattr(self, status, getattr(self, status) + 1)
 
 
-@dataclass(slots=True)
-class _Pending:
-    results: list[Finished] = field(default_factory=list)
-    unstarted: list[Claimed] = field(default_factory=list)
-
-
 class Dispatcher:
     """Delivers what is due; ``run(once=True)`` is the "deliver what is due now" step."""
 
@@ -100,12 +95,11 @@ class Dispatcher:
         self._jitter = jitter
         self._lanes = Lanes(env)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending = _Pending()
+        self._recorder: Recorder | None = None
         self._stopping = False
         self._once = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nudge: asyncio.Event | None = None
-        self._results_ready: asyncio.Event | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._refreshed_at = -1e9
         self._purged_at: datetime | None = None
@@ -132,11 +126,17 @@ class Dispatcher:
         self._once = once
         self._loop = asyncio.get_running_loop()
         self._nudge = asyncio.Event()
-        self._results_ready = asyncio.Event()
+        recorder = self._recorder = Recorder(
+            in_db=self._in_db,
+            worker=self._options.worker_id,
+            clock=self._clock,
+            flush_delay=self._options.flush_delay,
+            stopping=lambda: self._stopping,
+        )
         with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
             self._pool = pool
             async with self._sender or Sender(allow_private=self._options.allow_private) as sender:
-                flusher = asyncio.create_task(self._flush_loop())
+                flusher = asyncio.create_task(recorder.run())
                 listener = self._listener()
                 try:
                     await self._refresh(force=True)
@@ -144,9 +144,9 @@ class Dispatcher:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
                     self._stopping = True
-                    self._results_ready.set()
+                    recorder.wake()
                     await flusher
-                    await self._give_back()
+                    await recorder.give_back()
                     await self._in_db(heartbeat.leave, self._options.worker_id)
                     if listener is not None:
                         await asyncio.to_thread(listener.stop)
@@ -202,12 +202,13 @@ class Dispatcher:
     async def _attempt(self, sender: Sender, lane: Lane, item: Claimed) -> None:
         try:
             async with lane.slots:
+                assert self._recorder is not None
                 if self._stopping:
-                    self._pending.unstarted.append(item)
+                    self._recorder.unstarted(item)
                     return
                 started_at = self._clock()
                 outcome = await self._send(sender, lane, item, started_at)
-                self._record(lane, item, started_at, outcome)
+                self._recorder.add(self._finished(lane, item, started_at, outcome))
         finally:
             lane.held -= 1
             if lane.refill_due(prefetch=self._options.prefetch) or (
@@ -219,14 +220,13 @@ class Dispatcher:
         self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
     ) -> Outcome:
         try:
-            headers = request_headers(
-                style=lane.sub.header_style,
+            headers = headers_for(
+                lane.sub,
+                lane.creds,
                 message_id=item.notification_id,
                 event_type=item.event_type,
                 timestamp=started_at,
                 body=item.body,
-                secrets=lane.creds.secrets,
-                custom=lane.creds.headers,
             )
         except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
             return Outcome(
@@ -236,7 +236,9 @@ class Dispatcher:
             url=lane.sub.url, body=item.body, headers=headers, timeout=lane.sub.timeout
         )
 
-    def _record(self, lane: Lane, item: Claimed, started_at: datetime, outcome: Outcome) -> None:
+    def _finished(
+        self, lane: Lane, item: Claimed, started_at: datetime, outcome: Outcome
+    ) -> Finished:
         result = outcome.result
         now = self._clock()
         due = None
@@ -248,68 +250,19 @@ class Dispatcher:
                 schedule=lane.sub.schedule,
                 jitter=self._jitter(),
             )
-        status = (
-            DeliveryStatus.DELIVERED
-            if result.succeeded
-            else DeliveryStatus.RETRYING
-            if due
-            else DeliveryStatus.DEAD
-        )
+        status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
         self.stats.count(status)
-        self._pending.results.append(
-            Finished(
-                delivery_id=item.id,
-                attempt=item.attempt,
-                started_at=started_at,
-                duration_ms=round(outcome.duration_ms, 3),
-                status_code=result.status_code,
-                excerpt=lane.creds.redact(outcome.excerpt),
-                error=lane.creds.redact(result.error),
-                status=status,
-                next_attempt_at=due,
-            )
+        return Finished(
+            delivery_id=item.id,
+            attempt=item.attempt,
+            started_at=started_at,
+            duration_ms=round(outcome.duration_ms, 3),
+            status_code=result.status_code,
+            excerpt=lane.creds.redact(outcome.excerpt),
+            error=lane.creds.redact(result.error),
+            status=status,
+            next_attempt_at=due,
         )
-        assert self._results_ready is not None
-        self._results_ready.set()
-
-    async def _flush_loop(self) -> None:
-        assert self._results_ready is not None
-        while True:
-            await self._results_ready.wait()
-            self._results_ready.clear()
-            stopping = self._stopping
-            if not stopping:
-                await asyncio.sleep(self._options.flush_delay)  # let a batch gather
-            await self._flush()
-            if stopping and not self._pending.results:
-                return
-
-    async def _flush(self) -> None:
-        batch, self._pending.results = self._pending.results, []
-        if not batch:
-            return
-        for wait in (0.1, 0.5, 2.0, None):
-            try:
-                await self._in_db(
-                    queue.finish, batch, worker=self._options.worker_id, now=self._clock()
-                )
-                return
-            except Exception:
-                if wait is None:
-                    # The leases run out and the deliveries are attempted again: none is lost.
-                    logger.exception(
-                        "recording %d attempts failed; they will be retried", len(batch)
-                    )
-                    return
-                logger.warning("recording attempts failed; retrying in %s s", wait)
-                await asyncio.sleep(wait)
-
-    async def _give_back(self) -> None:
-        unstarted, self._pending.unstarted = self._pending.unstarted, []
-        if unstarted:
-            await self._in_db(
-                queue.release, unstarted, worker=self._options.worker_id, now=self._clock()
-            )
 
     async def _refresh(self, *, force: bool = False) -> None:
         assert self._loop is not None

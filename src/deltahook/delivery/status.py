@@ -12,6 +12,7 @@ as dead. A delivery a dispatcher is attempting right now stays pending or retryi
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -26,6 +27,13 @@ class DeliveryStatus(StrEnum):
     """An attempt succeeded (a 2xx answer); nothing more is sent."""
     DEAD = "dead"
     """Its retry schedule ran out (or its subscription was deleted); only a resend revives it."""
+
+    @classmethod
+    def after(cls, *, succeeded: bool, retry_at: datetime | None) -> DeliveryStatus:
+        """The status an attempt leaves: delivered, retrying (at ``retry_at``) or dead."""
+        if succeeded:
+            return cls.DELIVERED
+        return cls.RETRYING if retry_at is not None else cls.DEAD
 
 
 QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)

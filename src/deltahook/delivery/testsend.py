@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
+from deltahook.delivery.requests import headers_for
 from deltahook.delivery.sender import Sender
-from deltahook.delivery.signing import request_headers
 from deltahook.delivery.subscriptions import Subscription, resolve
 
 TEST_EVENT = "TestEvent"
@@ -31,14 +31,8 @@ async def send_test(
     payload["Message"] = f"Test from deltahook: subscription '{sub.name}'"
     body = orjson.dumps(payload)
     message_id = message_id or str(uuid.uuid4())
-    headers = request_headers(
-        style=sub.header_style,
-        message_id=message_id,
-        event_type=TEST_EVENT,
-        timestamp=now,
-        body=body,
-        secrets=creds.secrets,
-        custom=creds.headers,
+    headers = headers_for(
+        sub, creds, message_id=message_id, event_type=TEST_EVENT, timestamp=now, body=body
     )
     async with sender or Sender(allow_private=allow_private) as client:
         outcome = await client.send(url=sub.url, body=body, headers=headers, timeout=sub.timeout)
