@@ -29,6 +29,7 @@ from deltahook.emission import Emitted
 from deltahook.errors import ConfigError, FeedError
 from deltahook.feeds.limits import RemovalLimit
 from deltahook.feeds.readers import detect_format, read_items
+from deltahook.ownership import process_gone, this_process
 from deltahook.pipeline import Decider, Run
 from deltahook.results import MODES, JobStatus, Mode, RunResult
 from deltahook.rules.direct import job_completed
@@ -226,8 +227,9 @@ class Engine:
             assert not isinstance(stream, Path)
             items = read_items(stream, feed_format, kind, lazy=True)
             conn = stack.enter_context(self.db.connect())
-            if not dry_run:
-                self._start_job(conn, result, source=str(path or "<stream>"))
+            lease = (
+                None if dry_run else self._start_job(conn, result, source=str(path or "<stream>"))
+            )
             rules = RulesDecider(self.rules, explain=explain) if self.rules else None
             run = Run(
                 conn=conn,
@@ -240,6 +242,7 @@ class Engine:
                 commit=not dry_run,
                 collect=collect,
                 max_remove=limit,
+                checkpoint=lease,
             )
             try:
                 run.feed(items, progress)
@@ -269,10 +272,28 @@ class Engine:
         except ValueError as exc:
             raise FeedError(f"max_remove: {exc}") from None
 
-    def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> None:
-        job = {"job_id": result.job_id, "kind": result.kind, "mode": result.mode}
-        jobs.start(conn, **job, source=source, now=self.clock())
+    def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:
+        """Mark the jobs whose process died as abandoned, then record this one as running."""
+        now = self.clock()
+        jobs.abandon_dead(conn, now=now, gone=process_gone)
+        lease = jobs.Lease(
+            job_id=result.job_id,
+            clock=self.clock,
+            lease_s=self.settings.job_lease_s,
+            renewed_at=now,
+        )
+        jobs.start(
+            conn,
+            job_id=result.job_id,
+            kind=result.kind,
+            mode=result.mode,
+            source=source,
+            now=now,
+            owner=this_process(),
+            lease_until=lease.until(now),
+        )
         conn.commit()
+        return lease
 
     def _finish_job(self, conn: Connection, result: RunResult, *, status: JobStatus) -> None:
         result.sort_rejects()

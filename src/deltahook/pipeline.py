@@ -29,7 +29,7 @@ from deltahook.errors import ConflictError
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
-from deltahook.results import Mode, RunResult
+from deltahook.results import Counts, Mode, RunResult
 from deltahook.store import outbox, snapshots
 from deltahook.sweep import Sweep
 
@@ -42,6 +42,16 @@ class Decider(Protocol):
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]: ...
+
+
+class Checkpoint(Protocol):
+    """Records what a run applied, in the transaction of each batch it commits (a job lease)."""
+
+    def due(self) -> bool:
+        """Whether a batch that commits nothing should record progress anyway."""
+        ...
+
+    def write(self, conn: Connection, counts: Counts) -> None: ...
 
 
 @dataclass(kw_only=True)
@@ -58,6 +68,7 @@ class Run:
     commit: bool
     collect: bool
     max_remove: RemovalLimit = field(default_factory=lambda: RemovalLimit.parse(DEFAULT_MAX_REMOVE))
+    checkpoint: Checkpoint | None = None
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
@@ -76,7 +87,11 @@ class Run:
 
     def _batch(self, items: list[Item | Line]) -> None:
         batch = self._admission.batch(items, self._known_lines)
-        self._apply_with_retry(list(batch.ready.values()))
+        if batch.ready:
+            self._apply_with_retry(list(batch.ready.values()))
+        elif self.checkpoint is not None and self.checkpoint.due():
+            self.checkpoint.write(self.conn, self.result.counts)
+            self.conn.commit()
 
     def _known_lines(self, line_hashes: Sequence[bytes]) -> dict[bytes, tuple[str, str]]:
         return snapshots.known_lines(self.conn, self.kind.name, line_hashes)
@@ -94,6 +109,8 @@ class Run:
                 self.conn.rollback()
                 continue
             if self.commit:
+                if self.checkpoint is not None:
+                    self.checkpoint.write(self.conn, _sum(self.result.counts, tally.counts))
                 self.conn.commit()
             self.result.add(tally)
             return
@@ -186,6 +203,10 @@ class Run:
             apply=self._apply_with_retry,
         )
         sweep.run()
+
+
+def _sum(a: Counts, b: Counts) -> Counts:
+    return Counts(**{name: getattr(a, name) + getattr(b, name) for name in Counts.__slots__})
 
 
 # PostgreSQL's deadlock and serialisation failures: the batch lost a race and is retried.

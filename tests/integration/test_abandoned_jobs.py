@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -63,13 +64,17 @@ def killed_ingest(config: Path, url: str, db: SqlEngine) -> None:
     assert ingest.stdin is not None
     ingest.stdin.write(ndjson(stock_rows(50)))  # two whole batches and half of a third
     ingest.stdin.flush()
-    applied = lambda: the_job(db)["counts"]["inserted"] == 2 * BATCH if stored_entities(db) else False  # noqa: E731
+
+    def two_batches_recorded() -> bool:
+        return stored_entities(db) > 0 and the_job(db)["counts"]["inserted"] == 2 * BATCH
+
     try:
-        wait_until(applied, timeout=60, what="two batches stored")
+        wait_until(two_batches_recorded, timeout=60, what="two batches stored and recorded")
         assert the_job(db)["status"] == "running"
     finally:
         os.kill(ingest.pid, signal.SIGKILL)
         ingest.wait()
+        ingest.stdin.close()
 
 
 def test_status_finds_a_killed_ingest_abandoned_with_what_it_applied(
@@ -78,9 +83,7 @@ def test_status_finds_a_killed_ingest_abandoned_with_what_it_applied(
     """SIGKILL mid-feed: `deltahook status` marks the job abandoned, with its applied counts."""
     killed_ingest(config, database_url, store)
     runner = CliRunner()
-    shown = runner.invoke(
-        main, ["--config", str(config), "--database-url", database_url, "status"]
-    )
+    shown = runner.invoke(main, ["--config", str(config), "--database-url", database_url, "status"])
     assert shown.exit_code == 0, shown.output
     job = the_job(store)
     assert job["status"] == "abandoned"
@@ -105,7 +108,5 @@ def test_the_next_ingest_finds_a_killed_ingest_abandoned(
     assert statuses == {killed: "abandoned", result.job_id: "succeeded"}
 
 
-def ndjson_stream(rows: list[dict[str, Any]]) -> Any:
-    import io
-
+def ndjson_stream(rows: list[dict[str, Any]]) -> io.BytesIO:
     return io.BytesIO(ndjson(rows))

@@ -16,6 +16,8 @@ from deltahook.cli.delivery import open_store
 from deltahook.clock import utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery.status import QUEUED, DeliveryStatus, Resent
+from deltahook.ownership import process_gone
+from deltahook.store import jobs
 
 _COLOURS = {
     DeliveryStatus.DELIVERED: "green",
@@ -105,6 +107,15 @@ def _print_entry(entry: dict[str, Any]) -> None:
             out.print(f"      {excerpt}", markup=False, soft_wrap=True)
 
 
+def abandoned_line(job: dict[str, Any]) -> str:
+    """One line for a job found abandoned: which, and what it applied before its process died."""
+    applied = " · ".join(f"{name} {count:,}" for name, count in job["counts"].items())
+    return (
+        f"ingest job {job['job_id']} abandoned ({job['kind']}, {job['mode']}, started "
+        f"{_when(job['started_at'])}; its process is gone): {applied}"
+    )
+
+
 def _when(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -117,8 +128,15 @@ def status(state: State, as_json: bool) -> None:
     """Per subscription: paused and why, pending, retrying, dead, delivered in the last hour,
     oldest due age."""
     now = utc_now()
-    with open_store(state).begin() as conn:
-        rows = log.status(conn, now=now)
+    store = open_store(state)
+    try:
+        with store.begin() as conn:
+            abandoned = jobs.abandon_dead(conn, now=now, gone=process_gone)
+            rows = log.status(conn, now=now)
+    finally:
+        store.dispose()
+    for job in abandoned:  # on stderr with --json, so that stdout stays one JSON document
+        (err if as_json else out).print(abandoned_line(job), markup=False, soft_wrap=True)
     if as_json:
         print_json(rows)
         return

@@ -1,24 +1,110 @@
-"""Ingest jobs in the store: started, finished with their counts and rejects, read back."""
+"""Ingest jobs in the store: started, renewed as batches commit, finished, read back.
+
+A running job holds a lease: its owner (``host:pid``) renews it, with the counts of what it
+applied, in each batch's transaction. A running job whose process is gone, or whose lease ran
+out, is marked abandoned by ``abandon_dead`` (the next ingest and ``deltahook status`` call
+it); its counts are what it applied.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from deltahook.clock import Clock
+from deltahook.results import Counts, JobStatus
 from deltahook.store.tables import ingest_jobs, job_rejects
+
+# Whether a job's owner process is gone: True, False, or None when it cannot be told.
+Gone = Callable[[str | None], bool | None]
 
 COUNTS = ("received", "rejected", "duplicates", "unchanged", "inserted", "updated", "deleted")
 
 
 def start(
-    conn: Connection, *, job_id: str, kind: str, mode: str, source: str, now: datetime
+    conn: Connection,
+    *,
+    job_id: str,
+    kind: str,
+    mode: str,
+    source: str,
+    now: datetime,
+    owner: str | None = None,
+    lease_until: datetime | None = None,
 ) -> None:
     """Record a job as running (in the caller's transaction)."""
     values = {"id": job_id, "kind": kind, "mode": mode, "source": source, "started_at": now}
-    conn.execute(insert(ingest_jobs).values(status="running", **values))
+    values |= {"owner": owner, "lease_until": lease_until}
+    conn.execute(insert(ingest_jobs).values(status=JobStatus.RUNNING, **values))
+
+
+def renew(
+    conn: Connection, job_id: str, *, counts: Mapping[str, int], lease_until: datetime
+) -> None:
+    """Record what a running job applied so far and extend its lease (caller's transaction)."""
+    figures = {name: counts[name] for name in (*COUNTS, "notifications")}
+    conn.execute(
+        update(ingest_jobs)
+        .where(ingest_jobs.c.id == job_id)
+        .values(lease_until=lease_until, **figures)
+    )
+
+
+@dataclass(kw_only=True)
+class Lease:
+    """A running job's lease, renewed with its counts as batches commit (``Run``'s checkpoint).
+
+    A batch that commits nothing renews it only once a quarter of ``lease_s`` has passed.
+    """
+
+    job_id: str
+    clock: Clock
+    lease_s: float
+    renewed_at: datetime
+
+    def until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.lease_s)
+
+    def due(self) -> bool:
+        return self.clock() - self.renewed_at >= timedelta(seconds=self.lease_s / 4)
+
+    def write(self, conn: Connection, counts: Counts) -> None:
+        now = self.clock()
+        renew(conn, self.job_id, counts=counts.as_dict(), lease_until=self.until(now))
+        self.renewed_at = now
+
+
+def is_abandoned(
+    *, owner: str | None, lease_until: datetime | None, now: datetime, gone: Gone
+) -> bool:
+    """Whether a running job was abandoned: its process is gone, or (when that cannot be told)
+    its lease ran out. A job without a lease (recorded before leases) is never guessed dead."""
+    verdict = gone(owner)
+    if verdict is not None:
+        return verdict
+    return lease_until is not None and lease_until < now
+
+
+def abandon_dead(conn: Connection, *, now: datetime, gone: Gone) -> list[dict[str, Any]]:
+    """Mark every running job that was abandoned as such; return them (caller's transaction)."""
+    j = ingest_jobs.c
+    running = conn.execute(select(ingest_jobs).where(j.status == JobStatus.RUNNING)).all()
+    dead = [
+        row
+        for row in running
+        if is_abandoned(owner=row.owner, lease_until=row.lease_until, now=now, gone=gone)
+    ]
+    for row in dead:
+        conn.execute(
+            update(ingest_jobs)
+            .where(j.id == row.id, j.status == JobStatus.RUNNING)
+            .values(status=JobStatus.ABANDONED, finished_at=now)
+        )
+    return [_job(row) | {"status": JobStatus.ABANDONED, "finished_at": now} for row in dead]
 
 
 def finish(

@@ -98,6 +98,10 @@ ingest_jobs = Table(
     Column("updated", Integer, nullable=False, default=0),
     Column("deleted", Integer, nullable=False, default=0),
     Column("notifications", Integer, nullable=False, default=0),
+    # The process running the job (host:pid) and until when it holds it: renewed as batches
+    # commit; a running job whose process is gone or whose lease ran out was abandoned.
+    Column("owner", String(255), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
 )
 
 job_rejects = Table(
