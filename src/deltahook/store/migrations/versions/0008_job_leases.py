@@ -2,8 +2,8 @@
 
 A running job whose process is gone, or whose lease ran out, is marked abandoned.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 06:20:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from deltahook.store.tables import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
