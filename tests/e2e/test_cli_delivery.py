@@ -74,6 +74,8 @@ def cli(tmp_path: Path, receiver: Receiver) -> Iterator[Cli]:
 
 
 def test_subscriptions_list_shows_settings_but_never_secrets(cli: Cli) -> None:
+    """`subscriptions list` shows each subscription's settings (text and --json) but never a header
+    value or secret."""
     code, out, _ = cli("subscriptions", "list")
     assert code == 0
     assert "shop" in out
@@ -105,6 +107,7 @@ def test_disable_holds_until_enabled_again(cli: Cli) -> None:
 
 
 def test_subscriptions_test_sends_a_signed_test_event(cli: Cli) -> None:
+    """`subscriptions test` sends one signed TestEvent, prints its answer and stores nothing."""
     code, out, _ = cli("subscriptions", "test", "shop")
     assert code == 0
     assert out.startswith("shop: 200 in ")
@@ -116,6 +119,7 @@ def test_subscriptions_test_sends_a_signed_test_event(cli: Cli) -> None:
 
 
 def test_a_failing_test_send_exits_non_zero(cli: Cli) -> None:
+    """A test send the receiver refuses exits 1, and --json reports its status code."""
     cli.receiver.fail(1, status=503)
     code, out, _ = cli("subscriptions", "test", "shop", "--json")
     assert code == 1
@@ -146,6 +150,8 @@ def test_deliver_once_then_the_log(cli: Cli) -> None:
 
 
 def test_recover_status_and_purge(cli: Cli) -> None:
+    """`recover` queues the failed deliveries again, `status` counts them as they move, `purge`
+    keeps what is recent."""
     cli.world.notify(3)
     cli.receiver.fail(3)
     cli("deliver", "--once")
@@ -164,6 +170,8 @@ def test_recover_status_and_purge(cli: Cli) -> None:
 
 
 def test_purge_removes_what_is_older(cli: Cli) -> None:
+    """`purge` with the default age removes a delivery finished eight days ago, with its attempt and
+    notification."""
     cli.world.now = utc_now() - timedelta(days=8)
     cli.world.notify()
     cli.world.run()
@@ -182,6 +190,7 @@ def test_purge_removes_what_is_older(cli: Cli) -> None:
     ],
 )
 def test_mistakes_are_one_line_and_exit_1(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    """A delivery command used wrongly exits 1 with one line saying why, never a traceback."""
     code, _, err = cli(*args)
     assert code == 1
     assert message in err
@@ -222,6 +231,7 @@ def test_a_missing_variable_pauses_only_its_subscription(cli: Cli) -> None:
 
 
 def test_a_header_with_a_line_break_is_refused_at_load(cli: Cli) -> None:
+    """A custom header value holding a line break stops every command when the config loads."""
     cli.declare(
         {
             "name": "shop",

@@ -223,6 +223,7 @@ def concurrently(url: str, feeds: Mapping[str, bytes]) -> Outcome:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     db = open_engine(url)
     try:

@@ -86,6 +86,7 @@ def test_the_lease_outlasts_the_request_timeout(world: World, receiver: Receiver
     leased = world.delivery()
     receiver.release()
     thread.join(timeout=10)
+    assert not thread.is_alive()
     assert leased.lease_until - world.now == timedelta(seconds=45)
 
 
@@ -118,6 +119,7 @@ def test_three_dispatchers_share_the_work_and_attempt_each_delivery_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
     seen = Counter(r.message_id for r in receiver.requests)
     assert seen == Counter({n.id: 1 for n in notes})
     assert {d.status for d in world.deliveries()} == {"delivered"}

@@ -337,6 +337,7 @@ def test_times_for_filters(text: str, expected: object) -> None:
 
 
 def test_a_bad_time_is_explained() -> None:
+    """A time that is neither ISO 8601 nor a duration is refused with the spellings that work."""
     with pytest.raises(DeliveryError, match="ISO 8601"):
         log.parse_when("yesterday", now=T0)
 
@@ -356,6 +357,8 @@ def test_the_dispatcher_purges_the_log_now_and_then(world: World, shop: Receiver
 
 
 def test_resend_to_a_switched_off_subscription_is_refused(world: World, shop: Receiver) -> None:
+    """Resending a delivery of a switched-off subscription queues nothing and says 'subscription
+    off'."""
     world.subscribe("shop", shop.url)
     world.notify()
     world.run()

@@ -28,6 +28,8 @@ async def post(sender: Sender, url: str, count: int = 1) -> list[int | None]:
 
 
 def test_sequential_requests_share_one_kept_alive_connection(receiver: Receiver) -> None:
+    """Ten requests one after another to one receiver go over one kept-alive connection."""
+
     async def go() -> None:
         async with Sender(allow_private=True) as sender:
             for _ in range(10):

@@ -96,6 +96,7 @@ def test_a_live_slow_attempt_is_not_claimed_twice(world: World, slow: Receiver) 
     assert world.run(worker="second").attempts == 0
     slow.release()
     first.join(timeout=10)
+    assert not first.is_alive()
     assert len(slow.requests) == 1
     assert world.delivery().status == "delivered"
 

@@ -123,10 +123,12 @@ def test_a_short_full_feed_is_refused_with_409_and_its_job_failed(api: TestClien
 def test_feeds_refuse_what_they_cannot_read(
     api: TestClient, path: str, headers: dict[str, str], status: int
 ) -> None:
+    """A feed upload of an unknown kind or an unreadable format gets the 4xx its row names."""
     assert api.post(path, content=b"{}\n", headers=headers).status_code == status
 
 
 def test_unknown_jobs_are_404(api: TestClient) -> None:
+    """Asking for a job id that does not exist answers 404."""
     assert api.get("/v1/jobs/nope").status_code == 404
 
 

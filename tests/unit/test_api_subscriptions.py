@@ -150,6 +150,7 @@ def test_the_delivery_log_filters_pages_resends_and_recovers(api: TestClient) ->
 
 
 def test_deleting_an_api_subscription_ends_its_queued_deliveries(api: TestClient) -> None:
+    """Deleting an API-made subscription ends its queued deliveries as dead, saying why."""
     api.post("/v1/subscriptions", json=SHOP)
     api.post("/v1/events/OrderConfirmedEvent", json=ORDER)
     assert api.delete("/v1/subscriptions/shop").json()["ended_deliveries"] == 1

@@ -29,6 +29,7 @@ def lane(held: int, *, active: bool = True) -> Lane:
     ],
 )
 def test_a_lane_claims_up_to_two_rounds_once_one_is_left(held: int, count: int | None) -> None:
+    """A lane claims up to two rounds of its concurrency, once at most one round is held."""
     want = lane(held).want(prefetch=2, margin=MARGIN)
     assert (want.count if want else None) == count
     if want:
@@ -37,10 +38,12 @@ def test_a_lane_claims_up_to_two_rounds_once_one_is_left(held: int, count: int |
 
 
 def test_a_paused_lane_claims_nothing() -> None:
+    """A paused lane claims nothing, however empty it is."""
     assert lane(0, active=False).want(prefetch=2, margin=MARGIN) is None
 
 
 def test_refill_is_due_when_the_backlog_comes_down_to_one_round() -> None:
+    """A lane asks for more work once its backlog comes down to one round, not before."""
     assert lane(10).refill_due(prefetch=2)
     assert not lane(9).refill_due(prefetch=2)
 

@@ -27,11 +27,24 @@ def send_with(
 
 
 def test_a_2xx_is_a_success_with_the_body_as_excerpt() -> None:
+    """A 2xx answer to the body sent is a success; its body is kept as the excerpt."""
+    outcome = send_with(
+        lambda request: httpx.Response(
+            200 if request.content == BODY else 400, content=b'{"received": true}'
+        )
+    )
+    assert outcome.result.succeeded
+    assert outcome.result.status_code == 200
+    assert outcome.excerpt == '{"received": true}'
+    assert outcome.duration_ms >= 0
+
+
+def test_a_2xx_without_a_body_has_no_excerpt() -> None:
+    """A 204 (no body) is a success with no excerpt."""
     outcome = send_with(lambda request: httpx.Response(204 if request.content == BODY else 400))
     assert outcome.result.succeeded
     assert outcome.result.status_code == 204
     assert outcome.excerpt is None
-    assert outcome.duration_ms >= 0
 
 
 def test_the_response_excerpt_is_bounded() -> None:
@@ -44,6 +57,7 @@ def test_the_response_excerpt_is_bounded() -> None:
 
 
 def test_retry_after_is_reported_for_the_policy() -> None:
+    """A 429 with Retry-After fails the attempt and hands the header's value to the retry policy."""
     outcome = send_with(lambda _: httpx.Response(429, headers={"Retry-After": "30"}))
     assert (outcome.result.status_code, outcome.result.retry_after) == (429, "30")
     assert not outcome.result.succeeded
@@ -60,6 +74,8 @@ def test_retry_after_is_reported_for_the_policy() -> None:
 def test_transport_errors_become_a_result_not_an_exception(
     error: httpx.HTTPError, expected: str
 ) -> None:
+    """A transport error becomes a failed result that says what went wrong, not an exception."""
+
     def fail(_: httpx.Request) -> httpx.Response:
         raise error
 
@@ -70,6 +86,7 @@ def test_transport_errors_become_a_result_not_an_exception(
 
 
 def test_endless_redirects_stop_after_the_limit() -> None:
+    """A receiver that redirects forever fails the attempt after five redirects."""
     outcome = send_with(lambda r: httpx.Response(302, headers={"Location": str(r.url) + "x"}))
     assert outcome.result.error == "more than 5 redirects"
 

@@ -45,6 +45,7 @@ def test_defaults_follow_norce_commerce_event() -> None:
     ],
 )
 def test_retry_schedules_in_three_spellings(schedule: Any, expected: tuple[float, ...]) -> None:
+    """A retry schedule may be written as durations, as seconds or as one comma-separated string."""
     assert settings(retry_schedule=schedule).retry_schedule == tuple(
         timedelta(seconds=s) for s in expected
     )
@@ -69,6 +70,7 @@ def test_retry_schedules_in_three_spellings(schedule: Any, expected: tuple[float
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(overrides: dict[str, Any], message: str) -> None:
+    """Each invalid subscription setting is refused with a message naming what is wrong."""
     with pytest.raises(ValidationError, match=message):
         settings(**overrides)
 
@@ -81,6 +83,7 @@ def test_environment_references_are_kept_as_written() -> None:
 
 
 def test_one_secret_may_be_given_as_a_string() -> None:
+    """A single secret may be written as a string instead of a list."""
     assert settings(secrets=SECRET).secrets == [SECRET]
 
 
@@ -104,6 +107,7 @@ def test_the_config_file_reads_subscriptions(tmp_path: Any) -> None:
 
 
 def test_resolve_reads_the_environment() -> None:
+    """${VAR} in headers and secrets is filled in from the environment."""
     sub = stored(headers={"Authorization": "Bearer ${TOKEN}"}, secrets=("${SECRET}",))
     creds = resolve(sub, {"TOKEN": "t0k3n", "SECRET": SECRET})
     assert creds.headers == {"Authorization": "Bearer t0k3n"}
@@ -111,6 +115,7 @@ def test_resolve_reads_the_environment() -> None:
 
 
 def test_a_missing_variable_is_named() -> None:
+    """A ${VAR} the environment lacks is refused, naming the header and the variable."""
     sub = stored(headers={"Authorization": "Bearer ${TOKEN}"})
     with pytest.raises(
         DeliveryError, match="header Authorization needs the environment variable TOKEN"
@@ -126,11 +131,14 @@ def test_a_variable_cannot_smuggle_in_a_header() -> None:
 
 
 def test_a_bad_secret_from_the_environment_is_refused() -> None:
+    """A secret read from the environment that is not a whsec_ key is refused."""
     with pytest.raises(DeliveryError, match="whsec_"):
         resolve(stored(secrets=("${SECRET}",)), {"SECRET": "hunter2"})
 
 
 def test_redact_blanks_out_secrets_and_header_values() -> None:
+    """Redaction blanks out every secret and header value in a receiver's answer, and passes None
+    through."""
     creds = resolve(stored(headers={"X-Key": "k-123456"}, secrets=(SECRET,)), {})
     text = f"echo: k-123456 and {SECRET}"
     assert creds.redact(text) == "echo: [redacted] and [redacted]"

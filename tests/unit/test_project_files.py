@@ -77,3 +77,16 @@ def test_the_constraints_file_pins_every_declared_dependency_exactly() -> None:
     }
     assert (_runtime() | _dev()) - pinned == set()
     assert "deltahook" not in pinned
+
+
+def test_every_test_says_the_behaviour_it_specifies() -> None:
+    """Each test function under tests/ has a docstring (one sentence saying the behaviour)."""
+    bare = [
+        f"{path.relative_to(ROOT)}::{node.name}"
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+        and ast.get_docstring(node) is None
+    ]
+    assert bare == []

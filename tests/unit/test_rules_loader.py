@@ -130,7 +130,7 @@ def test_each_mistake_is_reported_with_file_line_and_column(
 def test_every_problem_of_a_broken_file_is_reported_at_once(
     tmp_path: Path, catalog: Catalog, events: EventCatalog
 ) -> None:
-    """A file with six mistakes yields six located problems, in file order."""
+    """A file with seven mistakes yields seven located problems, in file order."""
     text = """\
     format_version: 1
     rules:
