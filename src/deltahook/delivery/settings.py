@@ -22,13 +22,13 @@ import ipaddress
 import re
 import socket
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from deltahook.delivery.retry import DEFAULT_SCHEDULE, check_schedule, parse_schedule
-from deltahook.delivery.signing import check_header, decode_secret
+from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_CONCURRENCY = 10
@@ -106,7 +106,7 @@ class SubscriptionSettings(BaseModel):
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     secrets: Annotated[list[str], BeforeValidator(_string_list)] = Field(default_factory=list)
-    header_style: Literal["norce", "standard"] = "norce"
+    header_style: HeaderStyle = "norce"
     timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=300)
     retry_schedule: Schedule = DEFAULT_SCHEDULE
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1, le=1000)
