@@ -25,3 +25,4 @@ def test_demo_delivers_every_notification_of_v2_to_its_receiver(
     assert f"the receiver got {count} signed requests" in result.output
     assert "SkuOnHandBreakPointNotification" in result.output
     assert (tmp_path / ".deltahook" / "demo.db").exists()
+    assert "serve`, then http://127.0.0.1:8080/admin/" in result.output  # how to open the console

@@ -73,9 +73,17 @@ def demo(state: State, folder: Path, database: Path) -> None:
             out.print(_changes_table(results))
             _deliver(engine)
             _show_log(engine, len(receiver.requests))
+    url = f"sqlite:///{database}"
     out.print(
-        f"The store is {database}; look around with `deltahook --database-url "
-        f"sqlite:///{database} log --attempts` or `... status`."
+        f"The store is {database}; look around with `deltahook --database-url {url} log "
+        "--attempts` or `... status`.",
+        soft_wrap=True,
+    )
+    out.print(
+        "Open it in the console: `DELTAHOOK_API_KEYS=<any key of 16+ characters> deltahook "
+        f"--database-url {url} serve`, then http://127.0.0.1:8080/admin/ and sign in with "
+        "that key.",
+        soft_wrap=True,
     )
 
 

@@ -23,6 +23,8 @@ from deltahook.delivery.status import FAILED, FILTERS, QUEUED, DeliveryStatus, R
 from deltahook.errors import DeliveryError
 from deltahook.store.tables import attempts, deliveries, notifications
 
+ORDER = (deliveries.c.created_at.desc(), deliveries.c.id.desc())
+"""The log's order, newest first: the (event_type, created_at, id) index holds it."""
 DEFAULT_RETENTION = timedelta(days=7)
 FILTER_STATUSES = tuple(f.value for f in StatusFilter)
 
@@ -77,7 +79,7 @@ def entries(
     query = (
         select(*columns)
         .join(notifications, notifications.c.id == d.notification_id)
-        .order_by(d.created_at.desc(), d.id)
+        .order_by(*ORDER)
         .limit(where.limit)
     )
     for condition in _conditions(where):
@@ -105,8 +107,8 @@ def _conditions(where: LogFilter) -> list[Any]:
     if where.status is not None:
         conditions.append(d.status.in_(FILTERS[where.status]))
     if where.after is not None:
-        at, last_id = where.after  # pages follow the order: created_at newest first, then id
-        conditions.append(or_(d.created_at < at, and_(d.created_at == at, d.id > last_id)))
+        at, last_id = where.after  # pages follow the order: newest first, then id descending
+        conditions.append(or_(d.created_at < at, and_(d.created_at == at, d.id < last_id)))
     return conditions
 
 
@@ -277,7 +279,7 @@ def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: in
         .where(*_conditions(replace(where, status=None, after=None)))
         .where(d.status.in_(sorted(wanted)), d.subscription.in_(enabled))
         .where(or_(d.lease_until.is_(None), d.lease_until <= now))
-        .order_by(d.created_at.desc(), d.id)
+        .order_by(*ORDER)
         .limit(limit)
     )
     ids = list(conn.scalars(query))

@@ -191,8 +191,9 @@ deliveries = Table(
     # Claims: a subscription's due deliveries in due order (delivered and dead ones hold NULL).
     Index(None, "subscription", "next_attempt_at"),
     Index(None, "notification_id"),
-    # The console's Log tab and per-type counts: one range per event type, newest first.
-    Index(None, "event_type", "created_at"),
+    # The Log tab and per-type counts: one range per event type, read backwards in the log's
+    # order (newest first, then id descending), so a page stops after its rows.
+    Index(None, "event_type", "created_at", "id"),
 )
 
 attempts = Table(
