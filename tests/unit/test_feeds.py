@@ -127,3 +127,12 @@ def test_partial_validation_only_requires_the_key() -> None:
     key = {"PartNo": "P1", "WarehouseCode": "W", "LocationCode": "A"}
     assert validator.problem(key | {"OnhandValue": 3}) is None
     assert validator.problem(key | {"OnhandValue": "x"}) is not None
+
+
+def test_a_badly_formatted_date_names_its_field() -> None:
+    """A value that breaks a property's format is explained with that field, not in general."""
+    good = {"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1}
+    good |= {"LocationCode": "A", "LocationId": 1}
+    wrong = RecordValidator(ONHAND).problem(good | {"NextDeliveryDate": "1_000"})
+    assert wrong is not None
+    assert (wrong.field, wrong.reason) == ("NextDeliveryDate", "'1_000' is not a 'date'")

@@ -63,10 +63,12 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
-    engine = Engine.from_settings(state.settings)
     started = time.perf_counter()
     source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
-    with _progress(feed, enabled=not as_json) as advance:
+    with (
+        Engine.from_settings(state.settings) as engine,
+        _progress(feed, enabled=not as_json) as advance,
+    ):
         result = engine.ingest(
             kind,
             source,

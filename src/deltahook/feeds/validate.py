@@ -31,7 +31,8 @@ class RecordValidator:
     def __init__(self, kind: EntityKind, *, partial: bool = False) -> None:
         schema = _partial_schema(kind) if partial else dict(kind.schema)
         self._fast: Callable[[Any], Any] = fastjsonschema.compile(schema)
-        self._slow = Draft7Validator(schema)
+        # fastjsonschema checks formats (a date, say): the explanation must check them too
+        self._slow = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
 
     def problem(self, record: Mapping[str, Any]) -> Problem | None:
         """None when the record is valid, else the most relevant problem."""
