@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook import emission
+from deltahook import emission, job_events
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
@@ -29,14 +29,13 @@ from deltahook.emission import Emitted
 from deltahook.errors import ConfigError, FeedError
 from deltahook.feeds.limits import RemovalLimit
 from deltahook.feeds.readers import detect_format, read_items
-from deltahook.ownership import process_gone, this_process
+from deltahook.ownership import this_process
 from deltahook.pipeline import Decider, Run
 from deltahook.results import MODES, JobStatus, Mode, RunResult
-from deltahook.rules.direct import job_completed
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import jobs, outbox
+from deltahook.store import jobs
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 
@@ -275,7 +274,7 @@ class Engine:
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:
         """Mark the jobs whose process died as abandoned, then record this one as running."""
         now = self.clock()
-        jobs.abandon_dead(conn, now=now, gone=process_gone)
+        job_events.abandon_dead(conn, settings=self.settings, events=self.events, now=now)
         lease = jobs.Lease(
             job_id=result.job_id,
             clock=self.clock,
@@ -302,23 +301,9 @@ class Engine:
         jobs.finish(
             conn, result.job_id, status=status, counts=counts, rejects=rejects, now=self.clock()
         )
-        self._job_event(conn, result, status)
+        ended = [(result.job_id, status)]
+        job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
         conn.commit()
-
-    def _job_event(self, conn: Connection, result: RunResult, status: JobStatus) -> None:
-        """Record the job's JobCompletedEvent (when the config asks for job events)."""
-        if not self.settings.job_events or self.events is None:
-            return
-        now = self.clock()
-        event = job_completed(
-            self.events,
-            job_id=result.job_id,
-            status=status,
-            constants=self.settings.constants,
-            now=now,
-        )
-        if event is not None:
-            outbox.record(conn, [event], now=now)
 
 
 def _check_limits(settings: Settings, catalog: Catalog) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.store import jobs
 from deltahook.store.db import open_engine
-from deltahook.store.tables import entities, ingest_jobs
+from deltahook.store.tables import entities, ingest_jobs, notifications
 from tests.api_support import ndjson, stock_rows
 from tests.scale_support import wait_until
 
@@ -92,6 +93,18 @@ def test_status_finds_a_killed_ingest_abandoned_with_what_it_applied(
     assert stored_entities(store) == 40
     assert f"ingest job {job['job_id']} abandoned" in shown.output
     assert "inserted 40" in shown.output
+    with store.connect() as conn:  # subscribers hear of it: JobCompletedEvent, StatusId 3
+        events = (
+            conn.execute(
+                select(notifications.c.payload).where(
+                    notifications.c.type == "JobCompletedEvent",
+                    notifications.c.entity_key == job["job_id"],
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [orjson.loads(payload)["StatusId"] for payload in events] == [3]
 
 
 def test_the_next_ingest_finds_a_killed_ingest_abandoned(

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import Connection, select
 
@@ -15,7 +16,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.notifications import Notification
 from deltahook.store import jobs
-from deltahook.store.tables import ingest_jobs
+from deltahook.store.tables import ingest_jobs, notifications
 from tests.api_support import ndjson, stock_rows
 
 BATCH = 10
@@ -78,3 +79,21 @@ def test_a_job_of_another_host_is_abandoned_once_its_lease_runs_out(engine: Engi
     with engine.db.connect() as conn:
         statuses = dict(conn.execute(select(ingest_jobs.c.id, ingest_jobs.c.status)).all())
     assert statuses == {"expired": "abandoned", "renewed": "running", "legacy": "running"}
+
+
+def job_completed_events(engine: Engine) -> dict[str, int]:
+    """The StatusId of each stored JobCompletedEvent, by the job it reports."""
+    n = notifications.c
+    query = select(n.entity_key, n.payload).where(n.type == "JobCompletedEvent")
+    with engine.db.connect() as conn:
+        return {key: orjson.loads(payload)["StatusId"] for key, payload in conn.execute(query)}
+
+
+def test_the_next_ingest_reports_an_abandoned_job_as_failed_to_subscribers(
+    engine: Engine,
+) -> None:
+    """An abandoned job gets its JobCompletedEvent (StatusId 3, failed) like any job that ended."""
+    with engine.db.begin() as conn:
+        started(conn, "dead", owner="elsewhere:41", lease=timedelta(days=-1))
+    result = engine.ingest("sku_onhand", io.BytesIO(ndjson(stock_rows(1))), fmt="ndjson")
+    assert job_completed_events(engine) == {"dead": 3, result.job_id: 2}

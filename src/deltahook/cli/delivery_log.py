@@ -11,13 +11,13 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
+from deltahook import job_events
+from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.cli.delivery import open_store
 from deltahook.clock import utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery.status import QUEUED, DeliveryStatus, Resent
-from deltahook.ownership import process_gone
-from deltahook.store import jobs
 
 _COLOURS = {
     DeliveryStatus.DELIVERED: "green",
@@ -107,6 +107,13 @@ def _print_entry(entry: dict[str, Any]) -> None:
             out.print(f"      {excerpt}", markup=False, soft_wrap=True)
 
 
+def _events(state: State) -> EventCatalog | None:
+    """The event catalog, for the JobCompletedEvent of a job found abandoned (if asked for)."""
+    return (
+        load_event_catalog(state.settings.event_schemas_dir) if state.settings.job_events else None
+    )
+
+
 def abandoned_line(job: dict[str, Any]) -> str:
     """One line for a job found abandoned: which, and what it applied before its process died."""
     applied = " · ".join(f"{name} {count:,}" for name, count in job["counts"].items())
@@ -131,7 +138,9 @@ def status(state: State, as_json: bool) -> None:
     store = open_store(state)
     try:
         with store.begin() as conn:
-            abandoned = jobs.abandon_dead(conn, now=now, gone=process_gone)
+            abandoned = job_events.abandon_dead(
+                conn, settings=state.settings, events=_events(state), now=now
+            )
             rows = log.status(conn, now=now)
     finally:
         store.dispose()

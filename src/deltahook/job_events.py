@@ -1,0 +1,47 @@
+"""A job's ``JobCompletedEvent``, recorded when it ends: finished, failed or found abandoned.
+
+Recorded only when the config asks for job events (``job_events``) and the event catalog has
+the type; in the caller's transaction, with the deliveries it queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from deltahook.catalog.events import EventCatalog
+from deltahook.config import Settings
+from deltahook.ownership import process_gone
+from deltahook.results import JobStatus
+from deltahook.rules.direct import job_completed
+from deltahook.store import jobs, outbox
+
+
+def record(
+    conn: Connection,
+    ended: Iterable[tuple[str, JobStatus]],
+    *,
+    settings: Settings,
+    events: EventCatalog | None,
+    now: datetime,
+) -> None:
+    """Record the JobCompletedEvent of each (job id, status) in ``ended``."""
+    if not settings.job_events or events is None:
+        return
+    found = [
+        job_completed(events, job_id=job_id, status=status, constants=settings.constants, now=now)
+        for job_id, status in ended
+    ]
+    outbox.record(conn, [event for event in found if event is not None], now=now)
+
+
+def abandon_dead(
+    conn: Connection, *, settings: Settings, events: EventCatalog | None, now: datetime
+) -> list[dict[str, object]]:
+    """Mark the running jobs whose process died as abandoned and report each one's end."""
+    found = jobs.abandon_dead(conn, now=now, gone=process_gone)
+    ended = [(str(job["job_id"]), JobStatus.ABANDONED) for job in found]
+    record(conn, ended, settings=settings, events=events, now=now)
+    return found
