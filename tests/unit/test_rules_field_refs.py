@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deltahook.catalog.entities import load_catalog
-from deltahook.changes.model import EntityChange, Op, RowChange
+from deltahook.changes.model import MISSING, EntityChange, Op, RowChange
 from deltahook.rules.conditions import Compiler, Cond, trace
 from deltahook.rules.context import Ctx
 from deltahook.rules.source import Reader
@@ -161,3 +163,21 @@ def test_a_bad_reference_is_a_located_load_error(
     cond, problems = compiled(text, table)
     assert cond is None
     assert any(p.startswith(expected) for p in problems), problems
+
+
+NUMBERS = st.decimals(min_value=-100, max_value=100, places=2)
+
+
+@given(
+    op=st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]),
+    left=st.none() | st.just(MISSING) | NUMBERS,
+    right=NUMBERS,
+)
+def test_a_reference_decides_like_the_literal_it_holds(op: str, left: Any, right: Any) -> None:
+    """``{op: {ref: new.MinimumValue}}`` holds exactly when ``{op: <its value>}`` would."""
+    by_ref = compile_filter(f"new.OnhandValue: {{{op}: {{ref: new.MinimumValue}}}}")
+    literal = compile_filter(f"new.OnhandValue: {{{op}: {format(right, 'f')}}}")
+    new: dict[str, Any] = {"MinimumValue": float(right)}
+    if left is not MISSING:
+        new["OnhandValue"] = None if left is None else float(left)
+    assert by_ref.test(ctx({}, new)) is literal.test(ctx({}, new))
