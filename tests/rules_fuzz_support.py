@@ -1,4 +1,4 @@
-"""A seeded mutator of rule files: the shipped rules, broken in the ways people and attackers do.
+"""A seeded mutator of YAML files (rule files, the config file), broken as people and attackers do.
 
 Each mutant is a shipped rule file with one to three mutations: lines dropped, doubled,
 swapped, re-indented or cut short; a character or a word replaced; or a hostile snippet
@@ -9,10 +9,10 @@ seed gives the same mutants, so a failing run can be replayed.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 LAUGHS = "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 10)).replace(
     "*l0", "lol"
@@ -65,10 +65,15 @@ WORDS = (
 CHARS = ":{}[]-&*!|>'\"#%@`?,\t \n\\\x00\x01\x1b\u2028\ufeff"
 
 
-def mutants(rules: Path, seed: int, count: int) -> list[bytes]:
-    """``count`` mutants of the rule files in ``rules`` for ``seed`` (the same for a seed)."""
+def fuzz_seed() -> int:
+    """``$DELTAHOOK_FUZZ_SEED`` when set (to replay a run), else a new seed for this run."""
+    given = os.environ.get("DELTAHOOK_FUZZ_SEED")
+    return int(given) if given else random.SystemRandom().randrange(1 << 32)
+
+
+def mutants(sources: list[str], seed: int, count: int) -> list[bytes]:
+    """``count`` mutants of the YAML ``sources`` for ``seed`` (the same ones for a seed)."""
     rng = random.Random(seed)
-    sources = [p.read_text() for p in sorted(rules.glob("*.yaml"))]
     out = []
     for _ in range(count):
         text = rng.choice(sources)

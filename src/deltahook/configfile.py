@@ -57,7 +57,11 @@ def read_config(path: Path) -> ConfigSource:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        data = path.read_bytes()
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode()) + 1
+        where = f"{path}:{line}:{column}"
+        raise ConfigError(problems=[f"{where}: not UTF-8 text ({exc.reason})"]) from None
     try:
         composed = compose(text)
     except YamlProblem as exc:

@@ -10,7 +10,6 @@ speed test).
 from __future__ import annotations
 
 import os
-import random
 import re
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.rules_fuzz_support import LAUGHS, mutants
+from tests.rules_fuzz_support import LAUGHS, fuzz_seed, mutants
 
 MUTANTS = 300
 MEMORY_LIMIT = 512 << 20  # address space of the checking process; a normal check needs ~300 MiB
@@ -51,11 +50,6 @@ HOSTILE = {  # the hostile rule files of issue 13, item 8 and 9
     "digits.yaml": _rule("{new.Name: {eq: " + "9" * 5000 + "}}"),
     "control.yaml": _rule("{new.Name: x\x01}"),
 }
-
-
-def _seed() -> int:
-    given = os.environ.get("DELTAHOOK_FUZZ_SEED")
-    return int(given) if given else random.SystemRandom().randrange(1 << 32)
 
 
 LIMITED = (
@@ -100,10 +94,11 @@ def test_hundreds_of_mutated_rule_files_give_located_problems_within_bounds(
     tmp_path: Path,
 ) -> None:
     """Every problem of every mutant is `file:line:col: reason` on one line; no traceback."""
-    seed = _seed()
+    seed = fuzz_seed()
     folder = tmp_path / "rules"
     folder.mkdir()
-    for number, data in enumerate(mutants(REPO / "rules", seed, MUTANTS)):
+    shipped = [p.read_text() for p in sorted((REPO / "rules").glob("*.yaml"))]
+    for number, data in enumerate(mutants(shipped, seed, MUTANTS)):
         (folder / f"fuzz-{number:03}.yaml").write_bytes(data)
     for name, text in HOSTILE.items():
         (folder / name).write_text(text)

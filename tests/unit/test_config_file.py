@@ -128,3 +128,12 @@ def test_the_cli_prints_every_config_problem_as_written_without_a_traceback(
         f"error: {path}:1:1: unknown setting '[/x]'",
         f"{path}:2:1: unknown setting 'batch_sise' (did you mean 'batch_size'?)",
     ]
+
+
+def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
+    """The config file's bad byte is named at its line and column."""
+    path = tmp_path / "deltahook.yaml"
+    path.write_bytes(b"batch_size: 10\njob_events: tr\xffue\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.problems == (f"{path}:2:15: not UTF-8 text (invalid start byte)",)
