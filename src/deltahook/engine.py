@@ -26,8 +26,8 @@ from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
 from deltahook.emission import Emitted
-from deltahook.errors import ConfigError, FeedError
-from deltahook.feeds.limits import RemovalLimit
+from deltahook.errors import FeedError
+from deltahook.feeds import limits
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.ownership import this_process
 from deltahook.pipeline import Decider, Run
@@ -77,7 +77,7 @@ class Engine:
         (a server's; the default suits one command).
         """
         catalog = load_catalog(settings.entity_schemas_dir)
-        _check_limits(settings, catalog)
+        limits.check_kinds(settings.max_remove, [kind.name for kind in catalog])
         events = load_event_catalog(settings.event_schemas_dir)
         rules = load_rules(
             settings.rules_dir, catalog=catalog, events=events, constants=settings.constants
@@ -217,7 +217,7 @@ class Engine:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
         kind = self.catalog[kind_name]
-        limit = self._removal_limit(kind.name, max_remove)
+        limit = limits.chosen(max_remove, self.settings.removal_limit(kind.name))
         path = source if isinstance(source, Path) else None
         feed_format = detect_format(path, fmt)
         result = RunResult(job_id=job_id or self.new_id(), kind=kind.name, mode=mode)
@@ -263,14 +263,6 @@ class Engine:
                     conn.commit()
         return result
 
-    def _removal_limit(self, kind: str, max_remove: str | int | None) -> RemovalLimit:
-        if max_remove is None:
-            return self.settings.removal_limit(kind)
-        try:
-            return RemovalLimit.parse(max_remove)
-        except ValueError as exc:
-            raise FeedError(f"max_remove: {exc}") from None
-
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:
         """Mark the jobs whose process died as abandoned, then record this one as running."""
         now = self.clock()
@@ -304,14 +296,6 @@ class Engine:
         ended = [(result.job_id, status)]
         job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
         conn.commit()
-
-
-def _check_limits(settings: Settings, catalog: Catalog) -> None:
-    """Refuse a ``max_remove`` for a kind the catalog does not have (a misspelt name)."""
-    for name in settings.max_remove:
-        if name != "default" and name not in catalog:
-            known = ", ".join(sorted(kind.name for kind in catalog))
-            raise ConfigError(f"max_remove: unknown entity kind {name!r} (known kinds: {known})")
 
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:

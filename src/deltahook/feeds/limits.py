@@ -10,8 +10,11 @@ by mistake drops most of it. A real clean-up raises the limit for that one run.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from deltahook.errors import ConfigError, FeedError
 
 DEFAULT_MAX_REMOVE = "10%"
 
@@ -56,3 +59,21 @@ class RemovalLimit:
 
     def __str__(self) -> str:
         return f"{self.percent}%" if self.percent is not None else str(self.count)
+
+
+def chosen(asked: str | int | None, configured: RemovalLimit) -> RemovalLimit:
+    """The limit a run asked for (``FeedError`` when it is no limit), else the configured one."""
+    if asked is None:
+        return configured
+    try:
+        return RemovalLimit.parse(asked)
+    except ValueError as exc:
+        raise FeedError(f"max_remove: {exc}") from None
+
+
+def check_kinds(limits: Collection[str], kinds: Collection[str]) -> None:
+    """Refuse a limit for a kind the catalog does not have (a misspelt name)."""
+    for name in limits:
+        if name != "default" and name not in kinds:
+            known = ", ".join(sorted(kinds))
+            raise ConfigError(f"max_remove: unknown entity kind {name!r} (known kinds: {known})")
