@@ -256,3 +256,46 @@ def test_the_jobs_pages_list_jobs_and_their_rejects_by_line(console: Console) ->
     assert '<td class="num">2</td>' in job
     assert "required field &#39;WarehouseCode&#39; is missing" in job
     assert console.client.get("/admin/jobs/nope").status_code == 404
+
+
+def test_a_subscription_made_in_the_console_can_be_edited_and_deleted(
+    console: Console, receiver: Receiver
+) -> None:
+    """Create with a header and a secret (never shown back), change its types, delete it;
+    bad input gets the form again with the problem; the config file's cannot be edited."""
+    made = console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types="SkuChangedNotification, " + BREAKPOINT,
+        headers="X-Shop-Key: shop-header-value-42",
+        secrets=SECRET,
+        header_style="standard",
+    )
+    assert made.status_code == 303, made.text
+    with console.engine.db.connect() as conn:
+        shop = subs.get(conn, "shop")
+    assert (shop.source, shop.header_style, dict(shop.headers)) == (
+        "api",
+        "standard",
+        {"X-Shop-Key": "shop-header-value-42"},
+    )
+    form = console.get("/admin/subscriptions/shop/edit")
+    assert "X-Shop-Key" in form
+    assert "shop-header-value-42" not in form
+    assert SECRET not in form
+    console.post("/admin/subscriptions/shop/edit", url=receiver.url, event_types=BREAKPOINT)
+    with console.engine.db.connect() as conn:
+        shop = subs.get(conn, "shop")
+    assert shop.event_types == frozenset({BREAKPOINT})
+    assert dict(shop.headers) == {"X-Shop-Key": "shop-header-value-42"}  # kept when empty
+    assert shop.secrets == (SECRET,)
+    bad = console.post("/admin/subscriptions/new", name="x", url="ftp://nope", event_types="Nope")
+    assert bad.status_code == 422
+    assert "url" in bad.text
+    owned = console.post("/admin/subscriptions/erp/edit", url=receiver.url, event_types="*")
+    assert owned.status_code == 422
+    assert "declared in the config file" in owned.text
+    console.post("/admin/subscriptions/shop/delete")
+    with console.engine.db.connect() as conn:
+        assert [s.name for s in subs.load(conn)] == ["erp"]

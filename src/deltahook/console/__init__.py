@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from deltahook.console import docs, home, logtab, ops, settings, types
+from deltahook.console import docs, home, logtab, manage, ops, settings, types
 from deltahook.console.auth import ConsoleGate, Sessions, session_opens
 from deltahook.engine import Engine
 
@@ -20,6 +20,7 @@ ROUTERS = (
     types.router,
     settings.router,
     logtab.router,
+    manage.router,  # before ops: /subscriptions/new is not a name
     ops.router,
     docs.router,
 )

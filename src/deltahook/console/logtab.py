@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
-from deltahook.console.render import back, checked_form
+from deltahook.console.render import back, checked_form, deliveries
 from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
@@ -134,7 +134,7 @@ async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Re
 
     queued = await anyio.to_thread.run_sync(run)
     more = " (the most one press queues: press again for more)" if queued == RETRY_BOUND else ""
-    notice = f"Queued {queued} failed deliveries again{more}"
+    notice = f"Queued {deliveries(queued)} again{more}"
     return RedirectResponse(
         back(fields, f"/admin/types/{name}/log", notice=notice), status_code=303
     )

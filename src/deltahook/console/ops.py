@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
-from deltahook.console.render import back, checked_form, page
+from deltahook.console.render import back, checked_form, deliveries, page
 from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
 from deltahook.store import jobs
@@ -37,7 +37,7 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
             return log.recover(conn, name, since=since, now=engine.clock())
 
     queued = await anyio.to_thread.run_sync(run)
-    notice = f"{name}: queued {queued} failed deliveries again"
+    notice = f"{name}: queued {deliveries(queued)} again"
     return RedirectResponse(back(fields, "/admin/subscriptions", notice=notice), status_code=303)
 
 

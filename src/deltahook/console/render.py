@@ -93,6 +93,11 @@ async def checked_form(request: Request) -> dict[str, str]:
     return fields
 
 
+def deliveries(count: int) -> str:
+    """``1 failed delivery``, ``2 failed deliveries``: for notices."""
+    return f"{count:,} failed {'delivery' if count == 1 else 'deliveries'}"
+
+
 def back(fields: dict[str, str], default: str, **notice: str) -> str:
     """Where to go after a form: its ``back`` field when it is a console path, else
     ``default``; ``notice`` is shown there once."""

@@ -32,10 +32,15 @@ from deltahook.engine import Engine
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
 
-def _known_types(engine: Engine) -> frozenset[str]:
+def known_types(engine: Engine) -> frozenset[str]:
     """The event types a subscription may name: those of the engine's event catalog."""
     events = engine.events or load_event_catalog(engine.settings.event_schemas_dir)
     return frozenset(events.names())
+
+
+def declared(engine: Engine) -> frozenset[str]:
+    """The names the config file owns: none of them can be created here."""
+    return frozenset(s.name for s in engine.settings.subscriptions)
 
 
 def out(sub: subs.Subscription) -> SubscriptionOut:
@@ -59,11 +64,10 @@ def create_subscription(body: SubscriptionIn, engine: EngineDep) -> Subscription
     """A new subscription; a name the config file declares, or one taken, answers 409."""
     data = body.model_dump(exclude_none=True)
     settings = managed.validated(
-        data, allow_private=engine.settings.allow_private_urls, known_types=_known_types(engine)
+        data, allow_private=engine.settings.allow_private_urls, known_types=known_types(engine)
     )
-    declared = frozenset(s.name for s in engine.settings.subscriptions)
     with engine.db.begin() as conn:
-        return out(managed.create(conn, settings, declared=declared, now=engine.clock()))
+        return out(managed.create(conn, settings, declared=declared(engine), now=engine.clock()))
 
 
 @router.get("/subscriptions/{name}", responses=responses(*COMMON, 404), summary="One subscription")
@@ -87,7 +91,7 @@ def change_subscription(name: str, body: SubscriptionPatch, engine: EngineDep) -
             changes,
             allow_private=engine.settings.allow_private_urls,
             now=engine.clock(),
-            known_types=_known_types(engine),
+            known_types=known_types(engine),
         )
     return out(changed)
 

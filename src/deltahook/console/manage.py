@@ -1,0 +1,151 @@
+"""Subscriptions made in the console (or over the API): create, edit, delete.
+
+The same validation and writes as ``POST/PATCH/DELETE /v1/subscriptions``
+(``deltahook.delivery.managed``). Header values and secrets are write-only: the forms never
+show them; leaving those fields empty on an edit keeps what is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from deltahook.api.deps import EngineDep
+from deltahook.api.routes.subscriptions import declared, known_types
+from deltahook.console.render import checked_form, page
+from deltahook.delivery import managed
+from deltahook.delivery import subscriptions as subs
+from deltahook.engine import Engine
+from deltahook.errors import DeltahookError
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def form_page(
+    request: Request, engine: Engine, *, sub: subs.Subscription | None, problems: list[str]
+) -> Response:
+    """The create form (``sub`` None) or the edit form of ``sub``, with what went wrong."""
+    status = 422 if problems else 200
+    return page(
+        request,
+        "subscription_form.html",
+        status=status,
+        sub=sub.summary() | {"header_names": sorted(sub.headers)} if sub else None,
+        types=sorted(known_types(engine)),
+        problems=problems,
+    )
+
+
+@router.get("/subscriptions/new")
+def new_form(request: Request, engine: EngineDep) -> Response:
+    return form_page(request, engine, sub=None, problems=[])
+
+
+@router.post("/subscriptions/new")
+async def create(request: Request, engine: EngineDep) -> Response:
+    """Validate and store a new subscription, as ``POST /v1/subscriptions`` does."""
+    fields = await checked_form(request)
+
+    def run() -> None:
+        data = _settings(fields, keep_empty=False) | {"name": fields.get("name", "").strip()}
+        settings = managed.validated(
+            data, allow_private=engine.settings.allow_private_urls, known_types=known_types(engine)
+        )
+        with engine.db.begin() as conn:
+            managed.create(conn, settings, declared=declared(engine), now=engine.clock())
+
+    problems = await _attempt(run)
+    if problems:
+        return form_page(request, engine, sub=None, problems=problems)
+    notice = f"{fields.get('name', '').strip()} is created"
+    return RedirectResponse(f"/admin/subscriptions?notice={notice}", status_code=303)
+
+
+@router.get("/subscriptions/{name}/edit")
+def edit_form(request: Request, name: str, engine: EngineDep) -> Response:
+    with engine.db.connect() as conn:
+        sub = subs.get(conn, name)
+    return form_page(request, engine, sub=sub, problems=[])
+
+
+@router.post("/subscriptions/{name}/edit")
+async def edit(request: Request, name: str, engine: EngineDep) -> Response:
+    """Change URL, event types and (when given) headers and secrets, as ``PATCH`` does."""
+    fields = await checked_form(request)
+
+    def run() -> None:
+        with engine.db.begin() as conn:
+            managed.change(
+                conn,
+                name,
+                _settings(fields, keep_empty=True),
+                allow_private=engine.settings.allow_private_urls,
+                now=engine.clock(),
+                known_types=known_types(engine),
+            )
+
+    problems = await _attempt(run)
+    if problems:
+        with engine.db.connect() as conn:
+            sub = subs.get(conn, name)
+        return form_page(request, engine, sub=sub, problems=problems)
+    return RedirectResponse(f"/admin/subscriptions?notice={name} is saved", status_code=303)
+
+
+@router.post("/subscriptions/{name}/delete")
+async def delete(request: Request, name: str, engine: EngineDep) -> Response:
+    """Delete a subscription made here or over the API; its queued deliveries end as dead."""
+    await checked_form(request)
+
+    def run() -> int:
+        with engine.db.begin() as conn:
+            return managed.remove(conn, name, now=engine.clock())
+
+    ended = await anyio.to_thread.run_sync(run)
+    notice = f"{name} is deleted ({ended} queued deliveries ended)"
+    return RedirectResponse(f"/admin/subscriptions?notice={notice}", status_code=303)
+
+
+def _settings(fields: dict[str, str], *, keep_empty: bool) -> dict[str, Any]:
+    """The form's settings; with ``keep_empty``, empty headers and secrets are left out."""
+    data: dict[str, Any] = {
+        "url": fields.get("url", "").strip(),
+        "event_types": [t.strip() for t in fields.get("event_types", "").split(",") if t.strip()],
+    }
+    headers = _headers(fields.get("headers", ""))
+    secrets = [s for s in fields.get("secrets", "").split() if s]
+    if headers or not keep_empty:
+        data["headers"] = headers
+    if secrets or not keep_empty:
+        data["secrets"] = secrets
+    if not keep_empty:
+        data["header_style"] = fields.get("header_style") or "norce"
+    return data
+
+
+def _headers(text: str) -> dict[str, str]:
+    """``Name: value`` lines; a line without a colon is a problem of its own."""
+    headers = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise ValueError(f"headers, line {number}: write it as 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+async def _attempt(run: Any) -> list[str]:
+    """Run ``run`` in a worker thread; what went wrong, never with the values given."""
+    try:
+        await anyio.to_thread.run_sync(run)
+    except ValidationError as exc:
+        return [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+    except (DeltahookError, ValueError) as exc:
+        return [str(exc)]
+    return []
