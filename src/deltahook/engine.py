@@ -8,6 +8,7 @@ preview = engine.preview("sku_onhand", Path("stock.ndjson"), explain=True)
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -299,7 +300,14 @@ class Engine:
 
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
-    return io.BytesIO(orjson.dumps(record) + b"\n")
+    """``record`` as a one-line feed, written by the standard library: NaN and integers of any
+    width stay as they are, so the reader rejects them as it would in a feed."""
+    return io.BytesIO(json.dumps(record, default=_as_json).encode() + b"\n")
+
+
+def _as_json(value: Any) -> Any:
+    """What orjson makes of a value the standard library cannot write (a date, a UUID)."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def _open(path: Path) -> IO[bytes]:

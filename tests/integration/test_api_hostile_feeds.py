@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from deltahook.feeds.readers import Format
 from tests.api_support import client
 from tests.hostile_feeds import Cell, feed, stock
-from tests.integration.test_hostile_feeds import CASES
+from tests.integration.test_hostile_feeds import CASES, NOT_FINITE, WIDE
 
 MEDIA: dict[Format, str] = {"ndjson": "application/x-ndjson", "json": "application/json"}
 
@@ -63,3 +63,27 @@ def test_an_ndjson_body_with_a_byte_order_mark_keeps_its_first_record(api: TestC
     body = b"\xef\xbb\xbf" + feed([stock("G1"), stock("G2")], "ndjson").lstrip(b"\n")
     answer = api.post("/v1/feeds/sku_onhand", content=body)
     assert (answer.status_code, answer.json()["counts"]["inserted"]) == (201, 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"123456789012345678901234567890", WIDE),  # was a 500: orjson could not write it
+        (b"NaN", NOT_FINITE),  # was read as null: "None is not of type 'number'"
+        (b"-Infinity", NOT_FINITE),
+    ],
+)
+def test_a_preview_pair_rejects_what_a_feed_rejects(
+    api: TestClient, value: bytes, reason: str
+) -> None:
+    """POST /v1/preview/{kind}/pair gives the feed's rejection for the same value, not a 500."""
+    after = b'{"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1, "LocationCode": "A", '
+    after += b'"LocationId": 1, "OnhandValue": ' + value + b"}"
+    answer = api.post(
+        "/v1/preview/sku_onhand/pair",
+        content=b'{"after": ' + after + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    rejects = answer.json()["rejects"]
+    assert [(r["line"], r["field"], r["reason"]) for r in rejects] == [(1, "OnhandValue", reason)]
