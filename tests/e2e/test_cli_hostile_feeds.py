@@ -121,3 +121,25 @@ def test_preview_prints_feed_text_as_text_not_markup(tmp_path: Path) -> None:
     assert (code, "Traceback" in out + err) == (0, False)
     assert part in out
     assert "line 1: WarehouseId: '[/u]' is not of type 'integer'" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        (b"123456789012345678901234567890", "line 1: OnhandValue: integer does not fit in 64 bits"),
+        (b"NaN", "line 1: OnhandValue: not a finite number"),
+        (b'"\xff"', "line 1: OnhandValue: is not valid UTF-8"),
+    ],
+)
+def test_preview_of_a_pair_rejects_what_a_feed_rejects(
+    tmp_path: Path, value: bytes, line: str
+) -> None:
+    """An --after file is read like a feed: a wide integer is rejected, not rounded."""
+    after = tmp_path / "after.json"
+    after.write_bytes(
+        b'{"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1, "LocationCode": "A", '
+        b'"LocationId": 1, "OnhandValue": ' + value + b"}"
+    )
+    code, out, err = run(tmp_path, "preview", "sku_onhand", "--after", str(after))
+    assert (code, "Traceback" in out + err) == (0, False)
+    assert line in err

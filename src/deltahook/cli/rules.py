@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 from rich.markup import escape
 from rich.table import Table
 
 from deltahook.cli.app import State, err, friendly, main, out, print_json
 from deltahook.errors import FeedError, RuleError
+from deltahook.feeds import values
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
 from deltahook.rules.explain import miss_text, summary
@@ -282,9 +282,11 @@ def _read_object(path: Path) -> dict[str, Any]:
         data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
         raise FeedError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+    try:  # read as feeds are, so the pipeline rejects NaN or a wide integer as in a feed
+        value = values.loads(data.decode("utf-8-sig", "surrogateescape"))
+    except RecursionError:
+        raise FeedError(f"{path}: {values.DEEP}") from None
+    except ValueError as exc:
         raise FeedError(f"{path}: not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise FeedError(f"{path}: expected one JSON object")
