@@ -230,6 +230,8 @@ class Engine:
             lease = (
                 None if dry_run else self._start_job(conn, result, source=str(path or "<stream>"))
             )
+            if not dry_run:  # each batch takes its own: waiting for records, the run holds none
+                conn.close()
             rules = RulesDecider(self.rules, explain=explain) if self.rules else None
             run = Run(
                 conn=conn,
@@ -243,13 +245,16 @@ class Engine:
                 collect=collect,
                 max_remove=limit,
                 checkpoint=lease,
+                pool=None if dry_run else self.db,
             )
             try:
                 run.feed(items, progress)
             except BaseException:
-                conn.rollback()
-                if not dry_run:
-                    self._finish_job(conn, result, status=JobStatus.FAILED)
+                if dry_run:
+                    conn.rollback()
+                else:  # the failed batch's own connection was rolled back as it closed
+                    with self.db.connect() as ending:
+                        self._finish_job(ending, result, status=JobStatus.FAILED)
                 raise
             result.sort_rejects()
             if rules is not None:
@@ -258,10 +263,11 @@ class Engine:
             if dry_run:
                 conn.rollback()
             else:
-                self._finish_job(conn, result, status=result.status)
-                if result.counts.inserted >= ANALYZE_AFTER:
-                    refresh_statistics(conn, entities, rule_state)
-                    conn.commit()
+                with self.db.connect() as ending:
+                    self._finish_job(ending, result, status=result.status)
+                    if result.counts.inserted >= ANALYZE_AFTER:
+                        refresh_statistics(ending, entities, rule_state)
+                        ending.commit()
         return result
 
     def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import orjson
 from sqlalchemy import Connection
+from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deltahook.admission import Admission, Candidate, key_of
@@ -56,7 +57,11 @@ class Checkpoint(Protocol):
 
 @dataclass(kw_only=True)
 class Run:
-    """One pass of a feed through the pipeline, over one database connection."""
+    """One pass of a feed through the pipeline, over one database connection.
+
+    With a ``pool``, each batch (and the sweep) takes a connection of its own and gives it
+    back: a run waiting for its feed's next records (an upload stalled mid-body) holds none.
+    """
 
     conn: Connection
     kind: EntityKind
@@ -69,6 +74,7 @@ class Run:
     collect: bool
     max_remove: RemovalLimit = field(default_factory=lambda: RemovalLimit.parse(DEFAULT_MAX_REMOVE))
     checkpoint: Checkpoint | None = None
+    pool: SqlEngine | None = None
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
@@ -79,11 +85,23 @@ class Run:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
         with _fewer_collections():
             for batch in _batched(items, self.batch_size):
-                self._batch(batch)
+                with self._connection():
+                    self._batch(batch)
                 if progress is not None:
                     progress(len(batch))
             if self.mode == "full":
-                self._sweep()
+                with self._connection():
+                    self._sweep()
+
+    @contextmanager
+    def _connection(self) -> Iterator[None]:
+        """A connection from the pool for one step (closed after it: rolled back on failure)."""
+        if self.pool is None:
+            yield
+            return
+        with self.pool.connect() as conn:
+            self.conn = conn
+            yield
 
     def _batch(self, items: list[Item | Line]) -> None:
         batch = self._admission.batch(items, self._known_lines)

@@ -15,10 +15,12 @@ from deltahook.api import create_app
 from deltahook.engine import Engine
 from deltahook.store.tables import ingest_jobs
 from tests.api_support import AUTH, KEY, ndjson, served, settings, stock_rows
+from tests.scale_support import wait_until
 
 STALLED = 32
 # Seconds a body may go without bringing its minimum bytes: small, so the stalls end soon.
 WINDOW_S = 1.0
+BATCH = 10
 
 
 def stalled_upload(base: str, *, records: int = 1) -> socket.socket:
@@ -59,7 +61,7 @@ def _complete(data: bytes) -> bool:
 @pytest.fixture
 def api(database_url: str) -> Iterator[tuple[Engine, str]]:
     engine = Engine.from_settings(
-        settings(database_url, api_body_window_s=WINDOW_S, api_max_uploads=4)
+        settings(database_url, api_body_window_s=WINDOW_S, api_max_uploads=4, batch_size=BATCH)
     )
     with served(create_app(engine.settings, engine=engine)) as base:
         yield engine, base
@@ -113,3 +115,22 @@ def test_an_upload_that_never_sends_a_byte_takes_no_job_and_no_connection(
     assert (status, body["error"]) == (408, "request_timeout")
     with engine.db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ingest_jobs)).scalar_one() == 0
+
+
+def test_an_upload_stalled_mid_body_holds_no_database_connection(
+    api: tuple[Engine, str],
+) -> None:
+    """A batch applied, then silence: while it waits for bytes the upload holds no connection."""
+    engine, base = api
+
+    def first_batch_applied() -> bool:
+        with engine.db.connect() as conn:
+            inserted = conn.execute(select(ingest_jobs.c.inserted)).scalar_one_or_none()
+        return inserted == BATCH
+
+    with stalled_upload(base, records=BATCH + 5) as sock:
+        wait_until(first_batch_applied, timeout=30, what="the first batch applied")
+        held_while_stalled = engine.db.pool.checkedout()  # type: ignore[attr-defined]
+        status, _, body = answer_of(sock)
+    assert held_while_stalled == 0
+    assert (status, body["job"]["counts"]["inserted"]) == (408, BATCH)
