@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from deltahook.cli import main
+from deltahook.store import jobs
+from deltahook.store.db import open_engine
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -72,6 +74,19 @@ def test_json_output_is_one_document_with_the_row_changes(tmp_path: Path) -> Non
     assert doc["counts"]["unchanged"] == 1
     (change,) = doc["changes"]
     assert change["rows"][0]["fields"] == [{"field": "OnhandValue", "old": 2, "new": 5}]
+
+
+def test_json_output_names_the_status_the_job_was_stored_with(tmp_path: Path) -> None:
+    """A feed with a reject: --json says "validation failed", as the stored job does."""
+    feed = stock_feed(tmp_path, {2: '{"PartNo": '}, count=3)
+    code, out, _ = run(tmp_path, "ingest", "sku_onhand", str(feed), "--json")
+    doc = json.loads(out)
+    db = open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with db.connect() as conn:
+        job = jobs.find(conn, doc["job_id"])
+    db.dispose()
+    assert job is not None
+    assert (code, doc["status"], job["status"]) == (3, "validation failed", "validation failed")
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,7 @@ def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
         "job_id": result.job_id,
         "kind": result.kind,
         "mode": result.mode,
+        "status": result.status,  # as the job is stored
         "counts": result.counts.as_dict(),
         "elapsed_s": round(elapsed, 3),
         "rejects": [r.to_json() for r in result.rejects],
