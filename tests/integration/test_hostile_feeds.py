@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from deltahook.config import Settings
 from deltahook.engine import Engine
+from deltahook.feeds import values
 from deltahook.feeds.readers import FORMATS, Format
 from deltahook.store.tables import entities, job_rejects
 from tests.hostile_feeds import Cell, feed, number, raw_text, stock, text
@@ -161,3 +162,15 @@ def test_a_full_feed_never_sweeps_for_a_hostile_record_it_cannot_key(
         assert bodies["GONE|W1|A"].get("IsActive", True) is unreadable_key, fmt
         if field not in KEY_FIELDS:
             assert bodies["BAD|W1|A"].get("IsActive", True) is True, fmt
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json"])
+@pytest.mark.parametrize("depth", [70, 300])  # beyond the limit, within orjson's and Python's
+def test_nesting_beyond_the_limit_is_rejected_alike(
+    engine: Engine, fmt: Format, depth: int
+) -> None:
+    """A value nested deeper than the limit is rejected by its top field in both JSON readers."""
+    record = b'{"PartNo": "P1", "StatusId": 1, "Weight": ' + b"[" * depth + b"]" * depth + b"}"
+    body = record if fmt == "ndjson" else b"[" + record + b"]"
+    result = engine.ingest("sku", io.BytesIO(body), fmt=fmt)
+    assert [(r.line, r.field, r.reason) for r in result.rejects] == [(1, "Weight", values.DEEP)]

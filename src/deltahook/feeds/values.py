@@ -71,8 +71,8 @@ def loads(text: str) -> Any:
     return DECODER.decode(text)
 
 
-# Digits to "0", everything else as it is: a run of 19 zeros is a number orjson may round.
-_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+# Digits to "0" (a run of 19 is a number orjson may round) and "[" to "{" (each opens a level).
+_SHAPES = bytes.maketrans(b"123456789[", b"000000000{")
 _LONG_NUMBER = b"0" * 19
 
 
@@ -82,11 +82,10 @@ def suspect(raw: bytes) -> bool:
     orjson refuses NaN, infinities and invalid UTF-8 itself; what it lets through is a NUL
     escape, an integer of 19 digits or more (read as a float beyond 64 bits), deep nesting.
     """
-    return (
-        b"\\u0000" in raw
-        or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZEROS)
-        or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
-    )
+    if b"\\u0000" in raw:
+        return True
+    shapes = raw.translate(_SHAPES)
+    return _LONG_NUMBER in shapes or shapes.count(b"{") > MAX_DEPTH
 
 
 def problem(record: Mapping[str, Any]) -> Problem | None:
