@@ -109,6 +109,7 @@ class Engine:
         progress: Callable[[int], None] | None = None,
         job_id: str | None = None,
         max_remove: str | int | None = None,
+        baseline: bool = False,
     ) -> RunResult:
         """Apply a feed: store the new snapshots, their notifications and deliveries.
 
@@ -116,6 +117,10 @@ class Engine:
         even when the ingest fails. A full feed that would deactivate or delete more of its
         scope than ``max_remove`` (a count or a percentage; default: the kind's ``max_remove``
         in the settings, else 10%) removes nothing and raises ``SweepRefusedError``.
+
+        A ``baseline`` load stores the snapshots and the rule (breakpoint) state exactly as an
+        ingest would, and decides and queues nothing, not even its ``JobCompletedEvent``: for
+        seeding a new environment or kind, or re-seeding after restoring a backup.
         """
         return self._run(
             kind,
@@ -127,6 +132,7 @@ class Engine:
             progress=progress,
             job_id=job_id,
             max_remove=max_remove,
+            baseline=baseline,
         )
 
     def preview(
@@ -214,6 +220,7 @@ class Engine:
         explain: bool = False,
         job_id: str | None = None,
         max_remove: str | int | None = None,
+        baseline: bool = False,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
@@ -221,7 +228,9 @@ class Engine:
         limit = limits.chosen(max_remove, self.settings.removal_limit(kind.name))
         path = source if isinstance(source, Path) else None
         feed_format = detect_format(path, fmt)
-        result = RunResult(job_id=job_id or self.new_id(), kind=kind.name, mode=mode)
+        result = RunResult(
+            job_id=job_id or self.new_id(), kind=kind.name, mode=mode, baseline=baseline
+        )
         with ExitStack() as stack:
             stream = stack.enter_context(_open(path)) if path is not None else source
             assert not isinstance(stream, Path)
@@ -246,6 +255,7 @@ class Engine:
                 max_remove=limit,
                 checkpoint=lease,
                 pool=None if dry_run else self.db,
+                baseline=baseline,
             )
             try:
                 run.feed(items, progress)
@@ -289,6 +299,7 @@ class Engine:
             now=now,
             owner=this_process(),
             lease_until=lease.until(now),
+            baseline=result.baseline,
         )
         conn.commit()
         return lease
@@ -300,7 +311,7 @@ class Engine:
         jobs.finish(
             conn, result.job_id, status=status, counts=counts, rejects=rejects, now=self.clock()
         )
-        ended = [(result.job_id, status)]
+        ended = [] if result.baseline else [(result.job_id, status)]
         job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
         conn.commit()
 

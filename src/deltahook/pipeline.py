@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import orjson
 from sqlalchemy import Connection
@@ -43,6 +43,19 @@ class Decider(Protocol):
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]: ...
+
+
+@runtime_checkable
+class Settler(Protocol):
+    """A decider that can store the rule state changes lead to without deciding anything."""
+
+    def settles(self, kind: str) -> bool:
+        """Whether changes of ``kind`` can move stored rule state (breakpoints)."""
+        ...
+
+    def settle(
+        self, conn: Connection, changes: Sequence[EntityChange], *, now: datetime
+    ) -> None: ...
 
 
 class Checkpoint(Protocol):
@@ -75,9 +88,13 @@ class Run:
     max_remove: RemovalLimit = field(default_factory=lambda: RemovalLimit.parse(DEFAULT_MAX_REMOVE))
     checkpoint: Checkpoint | None = None
     pool: SqlEngine | None = None
+    baseline: bool = False  # store snapshots and rule state; decide and queue nothing
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
+        self._settler = _settler(self.decider, self.kind.name) if self.baseline else None
+        # A baseline diffs an entity only when its rule state or the caller needs the changes.
+        self._diff = not self.baseline or self.collect or self._settler is not None
 
     def feed(
         self, items: Iterable[Item | Line], progress: Callable[[int], None] | None = None
@@ -160,11 +177,13 @@ class Run:
         removals: dict[str, int] = {}
         for c in changed:
             old = stored.get(c.key)
-            old_body = orjson.loads(old.body) if old is not None and old.body else None
-            change = diff_entity(
-                self.kind, key=c.key, parent_key=c.parent_key, old=old_body, new=c.body
-            )
-            changes.append(change)
+            if self._diff:
+                old_body = orjson.loads(old.body) if old is not None and old.body else None
+                changes.append(
+                    diff_entity(
+                        self.kind, key=c.key, parent_key=c.parent_key, old=old_body, new=c.body
+                    )
+                )
             if c.body is None:
                 assert old is not None
                 removals[c.key] = old.version
@@ -201,6 +220,10 @@ class Run:
     def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
         if self.collect:
             tally.changes.extend(changes)
+        if self.baseline:
+            if self._settler is not None:
+                self._settler.settle(self.conn, changes, now=now)
+            return
         if self.decider is None:
             return
         decided = self.decider.decide(self.conn, changes, job_id=self.result.job_id, now=now)
@@ -221,6 +244,15 @@ class Run:
             apply=self._apply_with_retry,
         )
         sweep.run()
+
+
+def _settler(decider: Decider | None, kind: str) -> Settler | None:
+    """The decider as a ``Settler`` when it keeps rule state for ``kind``, else None."""
+    settles = getattr(decider, "settles", None)
+    if settles is None or not settles(kind):
+        return None
+    assert isinstance(decider, Settler)
+    return decider
 
 
 def _sum(a: Counts, b: Counts) -> Counts:

@@ -54,6 +54,7 @@ class RunResult:
     job_id: str
     kind: str
     mode: Mode
+    baseline: bool = False  # snapshots and rule state stored, nothing decided or queued
     counts: Counts = field(default_factory=Counts)
     rejects: list[Reject] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

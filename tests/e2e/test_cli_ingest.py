@@ -158,3 +158,12 @@ def test_ingest_help_says_what_a_full_feed_does_to_missing_entities(tmp_path: Pa
     assert "deactivated or deleted, as the kind declares" in text
     assert "removed" not in text
     assert "--max-remove" in text
+
+
+def test_a_baseline_ingest_says_so_and_notifies_nothing(tmp_path: Path) -> None:
+    """`ingest --baseline` stores every row, reports no notification and a baseline job."""
+    code, out, _err = run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path)), "--baseline")
+    assert code == 0
+    assert "(upsert, baseline)" in out
+    assert "inserted 14" in out
+    assert "notifications 0" in out

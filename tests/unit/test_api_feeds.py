@@ -219,3 +219,18 @@ def test_an_idempotency_key_makes_a_retry_return_the_same_event(api: TestClient)
     assert other.status_code == 409
     other_type = api.post("/v1/events/OrderCancelledEvent", json=ORDER, headers=key)
     assert other_type.status_code == 409
+
+
+def test_a_baseline_feed_stores_its_rows_queues_nothing_and_its_job_says_so(
+    api: TestClient,
+) -> None:
+    """?baseline=true stores the rows, records no notification; answer and job say baseline."""
+    answer = api.post("/v1/feeds/sku_onhand?baseline=true", content=ndjson(stock_rows(3)))
+    assert answer.status_code == 201
+    result = answer.json()
+    assert (result["baseline"], result["counts"]["inserted"]) == (True, 3)
+    assert result["counts"]["notifications"] == 0
+    job = api.get(answer.headers["location"]).json()
+    assert job["baseline"] is True
+    normal = api.post("/v1/feeds/sku_onhand", content=ndjson(stock_rows(4))).json()
+    assert normal["baseline"] is False

@@ -38,6 +38,7 @@ SWEEP = (
     "Full feeds: whether the stored entities the feed left out were swept, or skipped because "
     "a rejected record's key is unknown (see unkeyed_lines)."
 )
+BASELINE = "A baseline load: snapshots and rule state stored, no notification decided or queued."
 UNKEYED = "Lines of rejected records whose key is unknown (the first 10,000)."
 
 
@@ -47,6 +48,7 @@ class JobResult(Model):
     job_id: str
     kind: str
     mode: Mode
+    baseline: bool = Field(default=False, description=BASELINE)
     status: Literal[JobStatus.SUCCEEDED, JobStatus.VALIDATION_FAILED, JobStatus.SWEEP_SKIPPED]
     counts: Counts
     rejects: list[RejectOut] = Field(description="The first 10,000 rejected records.")
@@ -61,6 +63,7 @@ class JobResult(Model):
             job_id=result.job_id,
             kind=result.kind,
             mode=result.mode,
+            baseline=result.baseline,
             status=result.status,
             counts=Counts(**result.counts.as_dict()),
             rejects=[RejectOut(**r.to_json()) for r in result.rejects],
@@ -77,6 +80,7 @@ class JobRecord(Model):
     job_id: str
     kind: str
     mode: str
+    baseline: bool = Field(default=False, description=BASELINE)
     source: str
     status: JobStatus = Field(description=", ".join(JobStatus))
     started_at: datetime

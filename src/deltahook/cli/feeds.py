@@ -49,6 +49,12 @@ from deltahook.results import MODES, Mode, RunResult
     "--format", "fmt", type=click.Choice(FORMATS), help="Feed format (default: from the file name)."
 )
 @click.option(
+    "--baseline",
+    is_flag=True,
+    help="Store the snapshots and rule state as an ingest would, and decide and queue no "
+    "notification: seed a new environment or kind, or re-seed after restoring a backup.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the result and the row changes as JSON."
 )
 @click.pass_obj
@@ -60,6 +66,7 @@ def ingest(
     mode: Mode,
     max_remove: str | None,
     fmt: str | None,
+    baseline: bool,
     as_json: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
@@ -77,6 +84,7 @@ def ingest(
             collect=as_json,
             progress=advance,
             max_remove=max_remove,
+            baseline=baseline,
         )
     elapsed = time.perf_counter() - started
     if as_json:
@@ -97,6 +105,7 @@ def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
         "kind": result.kind,
         "mode": result.mode,
         "status": result.status,  # as the job is stored
+        "baseline": result.baseline,
         "counts": result.counts.as_dict(),
         "elapsed_s": round(elapsed, 3),
         "rejects": [r.to_json() for r in result.rejects],
@@ -111,8 +120,9 @@ def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
 def print_summary(result: RunResult, elapsed: float) -> None:
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
+    mode = f"{result.mode}, baseline" if result.baseline else result.mode
     out.print(
-        f"[bold]{result.kind}[/] ({result.mode}): received {c.received:,} · rejected {c.rejected:,}"
+        f"[bold]{result.kind}[/] ({mode}): received {c.received:,} · rejected {c.rejected:,}"
         f" · unchanged {c.unchanged:,} · inserted {c.inserted:,} · updated {c.updated:,}"
         f" · deleted {c.deleted:,} · notifications {c.notifications:,}"
         f" · {elapsed:.2f} s · {rate:,.0f}/s",

@@ -23,7 +23,7 @@ with the reason and the values it saw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ from deltahook.rules.model import RuleSet, Setting
 from deltahook.rules.state import outbox_ids
 from deltahook.store.snapshots import bodies_by_key
 
+Routes = Mapping[tuple[str, str], Sequence[Setting]]
 MAX_NEAR_MISSES = 10_000
 MAX_PROBLEMS = 1_000
 
@@ -72,6 +73,10 @@ class RulesDecider:
     # Keyed by what they are about, so a batch retried after a conflict does not repeat them.
     misses: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     invalid: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    _breakpoint_routes: dict[str, Routes] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._breakpoint_routes = _breakpoints_by_kind(self.rules)
 
     @property
     def near_misses(self) -> list[dict[str, Any]]:
@@ -84,13 +89,28 @@ class RulesDecider:
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]:
-        hits, pending = self._match(changes, self._filter_parents(conn, changes))
+        parents = self._filter_parents(conn, changes)
+        hits, pending = self._match(changes, parents, self.rules.routes)
         if pending:
             hits.extend(self._breakpoints(conn, pending, now))
         if not hits:
             return []
         _load_parents(conn, hits)
         return self._notify(conn, hits, job_id, now)
+
+    def settles(self, kind: str) -> bool:
+        """Whether changes of ``kind`` can move breakpoint state (see ``settle``)."""
+        return kind in self._breakpoint_routes
+
+    def settle(self, conn: Connection, changes: Sequence[EntityChange], *, now: datetime) -> None:
+        """Store the breakpoint state these changes lead to, exactly as ``decide`` would, and
+        decide nothing: no other setting is tested, no payload is built (a baseline load)."""
+        routes = self._breakpoint_routes
+        kept = [c for c in changes if c.kind in routes]
+        parents = self._filter_parents(conn, kept)
+        _hits, pending = self._match(kept, parents, routes[kept[0].kind] if kept else {})
+        if pending:
+            self._breakpoints(conn, pending, now)
 
     def _filter_parents(
         self, conn: Connection, changes: Sequence[EntityChange]
@@ -105,9 +125,11 @@ class RulesDecider:
         return _parents(conn, wanted)
 
     def _match(
-        self, changes: Sequence[EntityChange], parents: dict[tuple[str, str], Any]
+        self,
+        changes: Sequence[EntityChange],
+        parents: dict[tuple[str, str], Any],
+        routes: Routes,
     ) -> tuple[list[Hit], list[_Pending]]:
-        routes = self.rules.routes
         hits: list[Hit] = []
         pending: list[_Pending] = []
         for change in changes:
@@ -233,6 +255,16 @@ class RulesDecider:
         if self.explain and len(self.misses) < MAX_NEAR_MISSES:
             key = _about(setting, ctx.change, ctx.row)
             self.misses[key] = near_miss(setting, ctx.change, ctx.row, reason, detail)
+
+
+def _breakpoints_by_kind(rules: RuleSet) -> dict[str, Routes]:
+    """Per entity kind, the routes to its breakpoint settings only."""
+    found: dict[str, dict[tuple[str, str], Sequence[Setting]]] = {}
+    for route, settings in rules.routes.items():
+        kept = [s for s in settings if s.breakpoint is not None]
+        if kept:
+            found.setdefault(route[0], {})[route] = kept
+    return dict(found)
 
 
 def _about(setting: Setting, change: EntityChange, row: RowChange) -> tuple[Any, ...]:

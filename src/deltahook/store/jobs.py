@@ -35,10 +35,11 @@ def start(
     now: datetime,
     owner: str | None = None,
     lease_until: datetime | None = None,
+    baseline: bool = False,
 ) -> None:
     """Record a job as running (in the caller's transaction)."""
     values = {"id": job_id, "kind": kind, "mode": mode, "source": source, "started_at": now}
-    values |= {"owner": owner, "lease_until": lease_until}
+    values |= {"owner": owner, "lease_until": lease_until, "baseline": baseline}
     conn.execute(insert(ingest_jobs).values(status=JobStatus.RUNNING, **values))
 
 
@@ -157,6 +158,7 @@ def _job(row: Any) -> dict[str, Any]:
         "job_id": row.id,
         "kind": row.kind,
         "mode": row.mode,
+        "baseline": bool(row.baseline),
         "source": row.source,
         "status": row.status,
         "started_at": row.started_at,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 # The longest entity key, parent key and scope, and the longest field path of a rejected record,
@@ -102,6 +103,8 @@ ingest_jobs = Table(
     # commit; a running job whose process is gone or whose lease ran out was abandoned.
     Column("owner", String(255), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
+    # A baseline load: snapshots and rule state stored, no notification decided or queued.
+    Column("baseline", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 job_rejects = Table(

@@ -48,6 +48,13 @@ MaxRemoveQuery = Annotated[
         "kind's max_remove in the config, else 10%.",
     ),
 ]
+BaselineQuery = Annotated[
+    bool,
+    Query(
+        description="Store the snapshots and rule state as an ingest would, and decide and "
+        "queue no notification (seeding a new environment or kind, re-seeding after a restore)."
+    ),
+]
 FormatQuery = Annotated[
     FeedFormat | None, Query(alias="format", description="Default: from the Content-Type.")
 ]
@@ -88,6 +95,7 @@ async def post_feed(
     mode: ModeQuery = "upsert",
     fmt: FormatQuery = None,
     max_remove: MaxRemoveQuery = None,
+    baseline: BaselineQuery = False,
 ) -> JobResult:
     """The body is streamed into the pipeline as it arrives; the answer is the job's result.
 
@@ -102,7 +110,13 @@ async def post_feed(
         result = await with_body(
             request,
             lambda body: engine.ingest(
-                kind, body, mode=mode, fmt=feed, job_id=job_id, max_remove=max_remove
+                kind,
+                body,
+                mode=mode,
+                fmt=feed,
+                job_id=job_id,
+                max_remove=max_remove,
+                baseline=baseline,
             ),
         )
     except Exception:

@@ -1,0 +1,115 @@
+"""Baseline loads: snapshots and breakpoint state stored as an ingest would, nothing queued."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import MetaData, delete, func, select
+
+from deltahook.config import Settings
+from deltahook.engine import Engine
+from deltahook.results import RunResult
+from deltahook.store import jobs
+from deltahook.store.tables import deliveries, entities, metadata, notifications, rule_state
+from tests.conftest import REPO
+from tests.integration.test_rules_ingest import stock
+
+
+def ndjson(records: Iterable[dict[str, Any]]) -> io.BytesIO:
+    return io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+
+def banded_rules(tmp_path: Path) -> Path:
+    """The shipped rules with a re-arm band of 2 on the stock breakpoint, so that a row can be
+    fired while its value alone says armed: only the stored state tells the two apart."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    onhand = rules / "sku_onhand.yaml"
+    onhand.write_text(onhand.read_text().replace("rearm_band: 0", "rearm_band: 2"))
+    return rules
+
+
+def clear(engine: Engine, tables: MetaData = metadata) -> None:
+    with engine.db.begin() as conn:
+        for table in reversed(tables.sorted_tables):
+            conn.execute(delete(table))
+
+
+def stored(engine: Engine) -> dict[str, Any]:
+    """What the store holds that a later ingest reads: snapshots and breakpoint state."""
+    with engine.db.connect() as conn:
+        snaps = conn.execute(
+            select(entities.c.kind, entities.c.key, entities.c.body, entities.c.version)
+        ).all()
+        states = conn.execute(select(rule_state.c.rule, rule_state.c.row_key, rule_state.c.state))
+        return {"entities": sorted(map(tuple, snaps)), "state": sorted(map(tuple, states))}
+
+
+def count(engine: Engine, table: Any) -> int:
+    with engine.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def fired(result: RunResult) -> list[tuple[str, bytes]]:
+    return sorted(
+        (n.type, orjson.dumps(n.payload, option=orjson.OPT_SORT_KEYS)) for n in result.notifications
+    )
+
+
+def story(engine: Engine, *, baseline: bool) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
+    """Seed, load (normally or as a baseline), then a delta; what the delta fired and stored."""
+    seed = [stock("P1", 7), stock("P2", 2), stock("P4", 9)]
+    engine.ingest("sku_onhand", ndjson(seed), fmt="ndjson")
+    # P1 crosses (fired); P2 rises into the re-arm band (still fired, stored as such); P3 new.
+    load = [stock("P1", 2), stock("P2", 4), stock("P3", 1), stock("P4", 8)]
+    before = count(engine, notifications)
+    engine.ingest("sku_onhand", ndjson(load), fmt="ndjson", baseline=baseline)
+    if baseline:
+        assert count(engine, notifications) == before
+    after_load = stored(engine)
+    # P2 drops to 3: no crossing, since it never re-armed; P4 crosses; P3 stays below.
+    delta = [stock("P1", 4), stock("P2", 3), stock("P3", 0), stock("P4", 3)]
+    result = engine.ingest("sku_onhand", ndjson(delta), fmt="ndjson", collect=True)
+    return fired(result), after_load | {"after delta": stored(engine)}
+
+
+def test_a_baseline_then_a_delta_fires_what_a_normal_load_then_the_delta_fires(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The delta after a baseline load fires and stores exactly what it does after a normal
+    load, breakpoint state included (a row fired inside the re-arm band stays fired)."""
+    settings = Settings(database_url=database_url, rules_dir=banded_rules(tmp_path), batch_size=2)
+    with Engine.from_settings(settings) as engine:
+        normal = story(engine, baseline=False)
+        clear(engine)
+        baseline = story(engine, baseline=True)
+    breakpoints = [p for t, p in normal[0] if t == "SkuOnHandBreakPointNotification"]
+    assert [orjson.loads(p)["PartNo"] for p in breakpoints] == ["P4"]
+    assert baseline == normal
+
+
+def test_a_baseline_load_queues_nothing_and_its_job_says_so(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A baseline first load stores every snapshot, writes no notification or delivery, and
+    its job is recorded (and listed) as a baseline."""
+    settings = Settings(database_url=database_url, batch_size=2)
+    with Engine.from_settings(settings) as engine:
+        feed = [stock(f"P{i}", i) for i in range(5)]
+        result = engine.ingest("sku_onhand", ndjson(feed), fmt="ndjson", baseline=True)
+        assert result.baseline
+        assert (result.counts.inserted, result.counts.notifications) == (5, 0)
+        assert count(engine, entities) == 5
+        assert (count(engine, notifications), count(engine, deliveries)) == (0, 0)
+        normal = engine.ingest("sku_onhand", ndjson([stock("P9", 1)]), fmt="ndjson")
+        with engine.db.connect() as conn:
+            found = jobs.find(conn, result.job_id)
+            listed = {job["job_id"]: job["baseline"] for job in jobs.recent(conn)}
+    assert found is not None
+    assert found["baseline"] is True
+    assert listed == {result.job_id: True, normal.job_id: False}
