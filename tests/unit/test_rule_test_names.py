@@ -125,3 +125,14 @@ def test_a_duplicate_key_in_a_test_record_is_refused(tmp_path: Path) -> None:
     assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
         "t.yaml:6:39: duplicate key 'PartNo' (first at line 6, column 27)"
     ]
+
+
+def test_a_misspelt_key_of_an_expected_notification_is_a_located_error(tmp_path: Path) -> None:
+    """`paylaod:` would leave the payload unchecked, so an unknown key is refused."""
+    path = tmp_path / "t.yaml"
+    path.write_text(CASE.format(**GOOD).replace("        payload:", "        paylaod:"))
+    with pytest.raises(RuleError) as caught:
+        run_file(Settings(), path)
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "t.yaml:10:9: an expected notification: unknown key 'paylaod' (did you mean 'payload'?)"
+    ]

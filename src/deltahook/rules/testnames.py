@@ -52,6 +52,8 @@ class TestNames:
                     for record in _items(records):
                         self._record(reader, record, kind_node.value)
         for item in _items(entries.get("expect")):
+            if isinstance(item, yaml.MappingNode):
+                reader.mapping(item, "an expected notification", allowed=("type", "payload"))
             self._expected(reader, dict(_pairs(item, keys_only=False)))
 
     def _type(self, reader: Reader, node: Node) -> str | None:
