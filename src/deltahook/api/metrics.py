@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, case, func, select
 
 from deltahook.delivery import heartbeat
+from deltahook.delivery.status import DeliveryStatus
 from deltahook.store.tables import attempts, deliveries, ingest_jobs, notifications
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -92,7 +93,7 @@ def _deliveries(conn: Connection, lines: list[str]) -> None:
     name = "deltahook_deliveries"
     _family(lines, name, "gauge", "Deliveries in the log by subscription and outcome (status).")
     for subscription, status, count in conn.execute(query.order_by(d.subscription, d.status)):
-        labels = {"subscription": subscription, "status": status}
+        labels = {"subscription": subscription, "status": DeliveryStatus(status).value}
         lines.append(_sample(name, labels, int(count)))
     a = attempts.c
     outcome = case(
