@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from deltahook.catalog.events import unknown_type_message
 from deltahook.errors import ConfigError
 from deltahook.rules.source import suggest
-from deltahook.yamlsafe import YamlProblem, compose, construct
+from deltahook.yamlsafe import YamlProblem, compose, construct, decode
 
 Loc = Sequence[int | str]
 
@@ -53,17 +53,9 @@ class ConfigSource:
 def read_config(path: Path) -> ConfigSource:
     """The file's settings; raises ``ConfigError`` when it cannot be read as YAML at all."""
     try:
-        text = path.read_text(encoding="utf-8")
+        composed = compose(decode(path.read_bytes()))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        data = path.read_bytes()
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode()) + 1
-        where = f"{path}:{line}:{column}"
-        raise ConfigError(problems=[f"{where}: not UTF-8 text ({exc.reason})"]) from None
-    try:
-        composed = compose(text)
     except YamlProblem as exc:
         raise ConfigError(problems=[f"{path}:{exc}"]) from None
     root = composed.root

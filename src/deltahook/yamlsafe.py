@@ -112,7 +112,7 @@ def _scalar_value(node: yaml.ScalarNode) -> Any:
 
 
 @dataclass(slots=True)
-class _Bounds:
+class _Bounds:  # what a document has expanded to so far
     nodes: int = 0
     depth: int = 0
     sizes: dict[int, int] = field(default_factory=dict)  # id(anchored node) -> expanded size
@@ -281,6 +281,17 @@ def _unacceptable(exc: yaml.reader.ReaderError) -> str:
     if isinstance(exc.character, int):
         return f"unacceptable character #x{exc.character:04x} (control characters are not allowed)"
     return "unacceptable character"
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text; raises ``YamlProblem`` at the line and column of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode()
+        line, column = _position(before, len(before))
+        why = f"not UTF-8 text ({exc.reason} 0x{data[exc.start]:02x})"
+        raise YamlProblem(line=line, column=column, message=why) from None
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

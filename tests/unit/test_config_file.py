@@ -136,4 +136,4 @@ def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     path.write_bytes(b"batch_size: 10\njob_events: tr\xffue\n")
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
-    assert caught.value.problems == (f"{path}:2:15: not UTF-8 text (invalid start byte)",)
+    assert caught.value.problems == (f"{path}:2:15: not UTF-8 text (invalid start byte 0xff)",)

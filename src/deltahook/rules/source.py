@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from deltahook.errors import SourceProblem
-from deltahook.yamlsafe import YamlProblem, compose, construct
+from deltahook.yamlsafe import YamlProblem, compose, construct, decode
 
 Node = yaml.Node
 
@@ -44,14 +44,10 @@ class Reader:
             self.error(None, f"cannot read the {what}: {exc.strerror}")
             return None
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode()) + 1
-            byte = f"0x{data[exc.start]:02x}"
-            message = f"not UTF-8 text ({exc.reason} {byte})"
+            return decode(data)
+        except YamlProblem as exc:
             self.problems.append(
-                SourceProblem(path=self.path, line=line, column=column, message=message)
+                SourceProblem(path=self.path, line=exc.line, column=exc.column, message=exc.message)
             )
             return None
 
