@@ -111,7 +111,7 @@ def _server(work: Path, url: str) -> Iterator[str]:
         port = probe.getsockname()[1]
     env = os.environ | {"DELTAHOOK_API_KEYS": KEY}
     command = [sys.executable, "-m", "deltahook", "--database-url", url]
-    command += ["serve", "--port", str(port), "--log-level", "warning"]
+    command += ["serve", "--port", str(port), "--log-level", "warning", "--no-deliver"]
     process = subprocess.Popen(command, cwd=work, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
