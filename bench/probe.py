@@ -7,6 +7,7 @@ seconds the garbage collector took inside the timed part. ``bench.measure`` star
 
 from __future__ import annotations
 
+import functools
 import gc
 import resource
 import sys
@@ -62,6 +63,9 @@ def ingest(spec: Spec) -> Outcome:
     from deltahook.config import Settings
     from deltahook.engine import Engine
 
+    if spec.get("fresh"):  # a first load into an empty store
+        for stale in Path(spec["db"]).parent.glob(Path(spec["db"]).name + "*"):
+            stale.unlink()
     settings = Settings(database_url=f"sqlite:///{spec['db']}", batch_size=spec["batch_size"])
     engine = Engine.from_settings(settings)
     rules = getattr(engine, "rules", None)  # the shipped rules, loaded by from_settings
@@ -70,6 +74,8 @@ def ingest(spec: Spec) -> Outcome:
         engine.rules = None
         engine.decider = None
     run = engine.preview if spec.get("preview") else engine.ingest
+    if spec.get("baseline"):
+        run = functools.partial(engine.ingest, baseline=True)
     if spec.get("gc_off"):  # a what-if for the core: the ingest without the cyclic collector
         gc.disable()
     with timed(outcome):

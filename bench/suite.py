@@ -176,6 +176,27 @@ class Suite:
         self.rules_loaded = self.rules_loaded or bool(results[0].extra.get("rules_loaded"))
         return results[0], results[1], results[2]
 
+    def baseline_load(self, n: int) -> Measurement:
+        """The first load of the SKU feed into an empty store as a baseline (``--baseline``)."""
+        self.log(f"baseline first load of sku at {t.count(n)} SKUs")
+        db = self.work / f"db-{n}" / "baseline.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        spec = self._ingest_spec(db, self.feeds(n).path("sku"), "sku")
+        result = measure(spec | {"baseline": True, "fresh": True}, repeat=self.options.repeat)
+        self.log(f"  {t.seconds(result.seconds)}, {t.rate(result.rate)} ({result.runs} runs)")
+        return result
+
+    def baseline_row(self, n: int, load: Measurement, floor: Measurement) -> Row:
+        baseline = self.baseline_load(n)
+        return Row(
+            measure=f"first load of the SKU feed as a baseline (`--baseline`, {t.count(n)} new)",
+            figure=f"{_figure(baseline)}; normal first load {t.seconds(load.seconds)}",
+            baseline=f"floor: {_brief(floor)}",
+            ratio=f"{baseline.seconds / floor.seconds:.2f}x the floor's time",
+            aim="≤ 2x the floor",
+            met=t.verdict(baseline.seconds <= 2 * floor.seconds),
+        )
+
     def floor(self, n: int, kind: str, changed: float) -> Measurement:
         self.log(f"floor: parse + canonical hash of {kind} {changed:.0%} at {t.count(n)}")
         spec = {"probe": "floor", "kind": kind, "feed": str(self.feeds(n).path(kind, changed))}
@@ -238,6 +259,7 @@ class Suite:
             baseline=f"floor: {_brief(floor_one)}",
             ratio=f"{load.seconds / floor_one.seconds:.2f}x the floor's time",
         )
+        yield self.baseline_row(n, load, floor_one)
         preview = self.ingest(n, "sku", ONE, preview=True)
         yield Row(
             measure="preview of the 1%-changed SKU feed",

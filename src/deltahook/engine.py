@@ -36,7 +36,7 @@ from deltahook.results import MODES, JobStatus, Mode, RunResult
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import jobs
+from deltahook.store import jobs, readback
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 
@@ -191,6 +191,13 @@ class Engine:
                 if before is not None:
                     scratch.ingest(kind, _one_record(before), fmt="ndjson")
                 return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
+
+    def snapshot(self, kind: str, key: str) -> readback.StoredEntity | None:
+        """The stored entity ``kind``/``key``: snapshot, version, times, the job that last wrote
+        it and its recent notifications; None when there is none (an unknown kind raises)."""
+        self.catalog[kind]
+        with self.db.connect() as conn:
+            return readback.find(conn, kind, key)
 
     def emit(
         self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None

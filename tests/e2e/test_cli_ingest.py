@@ -167,3 +167,22 @@ def test_a_baseline_ingest_says_so_and_notifies_nothing(tmp_path: Path) -> None:
     assert "(upsert, baseline)" in out
     assert "inserted 14" in out
     assert "notifications 0" in out
+
+
+def test_show_prints_a_stored_entity_and_one_line_for_an_unknown_one(tmp_path: Path) -> None:
+    """`show KIND KEY` prints the snapshot and its version; unknown key or kind: one line, 1."""
+    run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=2)))
+    code, out, _err = run(tmp_path, "show", "sku_onhand", "P2|W1|A", "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert (shown["version"], shown["snapshot"]["OnhandValue"]) == (1, 2)
+    code, out, _err = run(tmp_path, "show", "sku_onhand", "P2|W1|A")
+    assert code == 0
+    assert "version 1" in out
+    assert '"OnhandValue": 2' in out
+    code, _out, err = run(tmp_path, "show", "sku_onhand", "P9|W1|A")
+    assert (code, err.strip()) == (1, "error: no sku_onhand entity with key 'P9|W1|A'")
+    code, _out, err = run(tmp_path, "show", "skuu", "P1")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "unknown entity kind" in err

@@ -234,3 +234,23 @@ def test_a_baseline_feed_stores_its_rows_queues_nothing_and_its_job_says_so(
     assert job["baseline"] is True
     normal = api.post("/v1/feeds/sku_onhand", content=ndjson(stock_rows(4))).json()
     assert normal["baseline"] is False
+
+
+def test_an_entity_reads_back_as_stored_and_unknown_ones_are_404(api: TestClient) -> None:
+    """GET /v1/entities/{kind}/{key} answers the stored snapshot; unknown kind or key: 404."""
+    job = api.post("/v1/feeds/sku_onhand", content=ndjson(stock_rows(1))).json()
+    (row,) = stock_rows(1)
+    key = f"{row['PartNo']}|{row['WarehouseCode']}|{row['LocationCode']}"
+    answer = api.get(f"/v1/entities/sku_onhand/{key}")
+    assert answer.status_code == 200
+    entity = answer.json()
+    assert (entity["kind"], entity["key"], entity["version"]) == ("sku_onhand", key, 1)
+    assert entity["snapshot"] == row
+    assert entity["last_job"]["job_id"] == job["job_id"]
+    (notified,) = entity["notifications"]
+    assert (notified["type"], notified["job_id"]) == ("SkuChangedNotification", job["job_id"])
+    assert notified["deliveries"] == []  # the subscription wants only breakpoints
+    missing = api.get("/v1/entities/sku_onhand/nope")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "no sku_onhand entity with key 'nope'"
+    assert api.get(f"/v1/entities/skuu/{key}").status_code == 404

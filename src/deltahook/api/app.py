@@ -26,7 +26,16 @@ from deltahook.api.limits import (
     UploadSlots,
     server_pool_size,
 )
-from deltahook.api.routes import catalog, deliveries, events, feeds, ops, preview, subscriptions
+from deltahook.api.routes import (
+    catalog,
+    deliveries,
+    entities,
+    events,
+    feeds,
+    ops,
+    preview,
+    subscriptions,
+)
 from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
 from deltahook.config import Settings
 from deltahook.delivery import heartbeat
@@ -68,7 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
-    for module in (feeds, preview, catalog, events, subscriptions, deliveries, ops):
+    for module in (feeds, entities, preview, catalog, events, subscriptions, deliveries, ops):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
