@@ -242,3 +242,27 @@ def test_a_payload_literal_that_is_not_finite_is_refused(
     line = next(n for n, t in enumerate(text.splitlines(), 1) if "PriceSaleValue" in t)
     found = problems(tmp_path, text, catalog, events)
     assert any(p.startswith(f"r.yaml:{line}:") and "finite" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        ("(a+)+$", True),  # the classic: exponential on 'aaaa…!'
+        ("^(\\w*\\s?)*$", True),  # a repeat of a repeat, one level down
+        ("(x|y+)*z", True),  # inside an alternative too
+        ("(?>(a+)+b)", True),  # an atomic group does not help what is inside it
+        ("(a++)+$", False),  # possessive: no backtracking into it
+        ("(?>a+)+$", False),  # an atomic group likewise
+        ("(\\d{3}-)+\\d+", False),  # a bounded inner repeat
+    ],
+)
+def test_a_pattern_with_a_repeat_inside_a_repeat_is_refused(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog, pattern: str, refused: bool
+) -> None:
+    """Nested unbounded repeats backtrack exponentially on some values, so they are errors."""
+    text = matches(pattern.replace("'", "''"))
+    if refused:
+        found = problems(tmp_path, text, catalog, events)
+        assert any(p.startswith("r.yaml:9:38:") and "exponential" in p for p in found), found
+    else:
+        assert len(load_text(tmp_path, text, catalog, events)) == 1

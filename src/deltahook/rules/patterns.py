@@ -2,16 +2,24 @@
 
 Python's ``re`` parser recurses once per nested group and refuses repeat counts past 2**32
 with ``OverflowError``; a hostile pattern would end ``rules check`` with a traceback. The
-pattern is measured first (length, group nesting, repeat counts), then compiled.
+pattern is measured first (length, group nesting, repeat counts), then compiled. An unbounded
+repeat that holds another one (``(a+)+$``) is refused too: its backtracking is exponential on
+a value such as ``aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!``, which would stall an ingest; a
+possessive repeat (``a++``) or an atomic group (``(?>...)``) says the same without it.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from typing import Any
 
 MAX_LENGTH = 1000
 MAX_NESTING = 32
 MAX_REPEAT = 1000
+_sre: Any = importlib.import_module("re._parser")  # the parser re.compile uses (no stubs)
+_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT)
+_NO_BACKTRACKING = (_sre.ATOMIC_GROUP, _sre.POSSESSIVE_REPEAT)
 _REPEAT = re.compile(r"(?<!\\)\{(\d*),?(\d*)\}")
 
 
@@ -26,9 +34,41 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         if any(n > MAX_REPEAT for n in counts):
             raise ValueError(f"the repeat count {match.group(0)} is above {MAX_REPEAT}")
     try:
-        return re.compile(pattern)
+        parsed = _sre.parse(pattern)
+        compiled = re.compile(pattern)
     except (re.error, OverflowError, RecursionError) as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
+    if _nested_repeat(parsed, inside=False):
+        raise ValueError(
+            "a repeat inside a repeat (like (a+)+) can take exponential time on some values; "
+            "make the inner one possessive (a++) or atomic ((?>a+))"
+        )
+    return compiled
+
+
+def _nested_repeat(items: Any, *, inside: bool) -> bool:
+    """Whether an unbounded, backtracking repeat holds another one, anywhere in ``items``."""
+    for op, av in items:
+        if op in _REPEATS:
+            _low, high, sub = av
+            unbounded = high == _sre.MAXREPEAT
+            if (unbounded and inside) or _nested_repeat(sub, inside=inside or unbounded):
+                return True
+        elif op in _NO_BACKTRACKING:  # an outer repeat cannot backtrack into these
+            if any(_nested_repeat(sub, inside=False) for sub in _parts(av)):
+                return True
+        elif any(_nested_repeat(sub, inside=inside) for sub in _parts(av)):
+            return True
+    return False
+
+
+def _parts(av: Any) -> list[Any]:
+    """The sub-patterns among an operation's arguments (groups, alternatives, look-arounds)."""
+    if isinstance(av, _sre.SubPattern):
+        return [av]
+    if isinstance(av, tuple | list):
+        return [part for item in av for part in _parts(item)]
+    return []
 
 
 def _nesting(pattern: str) -> int:
