@@ -144,7 +144,7 @@ class Dispatcher:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
                     self._stopping = True
-                    recorder.wake()
+                    recorder.close()  # every attempt has ended (gathered, or cancelled)
                     await flusher
                     await recorder.give_back()
                     await self._in_db(heartbeat.leave, self._options.worker_id)

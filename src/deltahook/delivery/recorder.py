@@ -42,6 +42,7 @@ class Recorder:
         self._results: list[Finished] = []
         self._unstarted: list[Claimed] = []
         self._ready = asyncio.Event()
+        self._closed = False
 
     def add(self, finished: Finished) -> None:
         """Queue one attempt's result for the next batch."""
@@ -52,20 +53,26 @@ class Recorder:
         """Keep a claim the dispatcher will not attempt, to give back at the end."""
         self._unstarted.append(claim)
 
-    def wake(self) -> None:
-        """Let ``run`` see that the dispatcher is stopping."""
+    def close(self) -> None:
+        """No more results will come (every attempt has ended): ``run`` writes the rest and
+        returns."""
+        self._closed = True
         self._ready.set()
 
     async def run(self) -> None:
-        """Write batches as results come in; return once stopping and nothing is left."""
+        """Write batches as results come in; return once closed and nothing is left.
+
+        While the dispatcher is stopping, each result is written at once (no gathering); the
+        loop still waits for ``close``, since requests in flight may end after any flush.
+        """
         while True:
             await self._ready.wait()
             self._ready.clear()
-            stopping = self._stopping()
-            if not stopping:
+            closed = self._closed
+            if not closed and not self._stopping():
                 await asyncio.sleep(self._flush_delay)  # let a batch gather
             await self._flush()
-            if stopping and not self._results:
+            if closed and not self._results:
                 return
 
     async def _flush(self) -> None:

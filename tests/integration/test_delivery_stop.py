@@ -1,0 +1,65 @@
+"""A stopped dispatcher records every request it had in flight, whenever each one ends."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+
+import httpx
+
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.delivery.sender import Sender
+from tests.delivery_support import World
+
+
+def _until(condition: object, what: str) -> None:
+    """Wait for ``condition()`` (a cross-thread hand-off, not a timing assertion)."""
+    assert callable(condition)
+    for _ in range(3000):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_stop_records_a_request_in_flight_that_ends_after_the_first_was_recorded(
+    world: World,
+) -> None:
+    """stop() with two requests in flight: the one answered after the other's result was
+    written is recorded too (delivered once), not left to be sent again when its lease ends."""
+    world.subscribe("shop", "https://shop.example/hook", max_concurrency=2)
+    world.notify(2)
+    gates = [threading.Event(), threading.Event()]
+    order = itertools.count()
+    arrived: list[int] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        number = next(order)
+        arrived.append(number)
+        await asyncio.to_thread(gates[number].wait)
+        return httpx.Response(200)
+
+    dispatcher = Dispatcher(
+        world.db,
+        options=DispatcherOptions(worker_id="stopping", listen=False),
+        sender=Sender(transport=httpx.MockTransport(answer)),
+        clock=world.clock,
+        jitter=lambda: 0.0,
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(dispatcher.run()))
+    thread.start()
+    try:
+        _until(lambda: len(arrived) == 2, "both requests in flight")
+        dispatcher.stop()
+        gates[0].set()
+        _until(lambda: len(world.attempts()) == 1, "the first answer recorded")
+        gates[1].set()
+    finally:
+        for gate in gates:
+            gate.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(world.attempts()) == 2
+    assert [(d.status, d.leased_by) for d in world.deliveries()] == [("delivered", None)] * 2
