@@ -19,13 +19,13 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
-    insert,
     select,
     tuple_,
     update,
 )
 
 from deltahook.errors import ConflictError
+from deltahook.store.bulk import insert_many
 from deltahook.store.tables import entities
 
 _T = TypeVar("_T")
@@ -143,10 +143,8 @@ def write(
     ordered = sorted(writes, key=lambda w: w.key)
     new = [w for w in ordered if w.version == 0]
     changed = [w for w in ordered if w.version > 0]
-    if new:
-        conn.execute(
-            insert(entities), [_row(kind, w, now, job_id) | {"created_at": now} for w in new]
-        )
+    if new:  # a first load inserts by the hundred thousand: straight to the driver
+        insert_many(conn, entities, [_row(kind, w, now, job_id) | {"created_at": now} for w in new])
     if changed:
         values: dict[str, BindParameter[Any]] = {
             name: bindparam(name)
