@@ -110,7 +110,6 @@ class Engine:
         job_id: str | None = None,
         max_remove: str | int | None = None,
         baseline: bool = False,
-        on_batch: Callable[[RunResult], None] | None = None,
     ) -> RunResult:
         """Apply a feed: store the new snapshots, their notifications and deliveries.
 
@@ -122,9 +121,6 @@ class Engine:
         A ``baseline`` load stores the snapshots and the rule (breakpoint) state exactly as an
         ingest would, and decides and queues nothing, not even its ``JobCompletedEvent``: for
         seeding a new environment or kind, or re-seeding after restoring a backup.
-
-        With ``on_batch``, each committed batch's result (with its changes and notifications
-        when ``collect``) is handed to it and not kept: memory stays flat however large the feed.
         """
         return self._run(
             kind,
@@ -137,7 +133,6 @@ class Engine:
             job_id=job_id,
             max_remove=max_remove,
             baseline=baseline,
-            on_batch=on_batch,
         )
 
     def preview(
@@ -233,7 +228,6 @@ class Engine:
         job_id: str | None = None,
         max_remove: str | int | None = None,
         baseline: bool = False,
-        on_batch: Callable[[RunResult], None] | None = None,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
@@ -269,7 +263,6 @@ class Engine:
                 checkpoint=lease,
                 pool=None if dry_run else self.db,
                 baseline=baseline,
-                on_batch=on_batch,
             )
             try:
                 run.feed(items, progress)

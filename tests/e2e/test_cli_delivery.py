@@ -93,6 +93,12 @@ def test_subscriptions_list_shows_settings_but_never_secrets(cli: Cli) -> None:
         "retries": 2,
         "max_concurrency": 10,
         "source": "config",
+        "rate_limit": None,
+        "failures": 0,
+        "last_success_at": None,
+        "last_status_code": None,
+        "circuit_open_until": None,
+        "disabled_reason": None,
     }
 
 

@@ -113,22 +113,3 @@ def test_a_baseline_load_queues_nothing_and_its_job_says_so(
     assert found is not None
     assert found["baseline"] is True
     assert listed == {result.job_id: True, normal.job_id: False}
-
-
-def test_changes_handed_over_per_batch_are_not_kept_in_the_result(database_url: str) -> None:
-    """With ``on_batch``, each committed batch's changes go to the callback and the result
-    keeps none, so a large feed's changes never pile up in memory."""
-    settings = Settings(database_url=database_url, batch_size=2)
-    seen: list[int] = []
-    with Engine.from_settings(settings) as engine:
-        feed = ndjson(stock(f"P{i}", 9) for i in range(5))
-        result = engine.ingest(
-            "sku_onhand",
-            feed,
-            fmt="ndjson",
-            collect=True,
-            on_batch=lambda b: seen.append(len(b.changes)),
-        )
-    assert seen == [2, 2, 1]
-    assert (result.changes, result.notifications) == ([], [])
-    assert result.counts.inserted == 5

@@ -46,6 +46,12 @@ def test_subscriptions_are_made_changed_and_deleted_without_showing_secrets(
         "retries": 2,
         "max_concurrency": 10,
         "source": "api",
+        "rate_limit": None,
+        "failures": 0,
+        "last_success_at": None,
+        "last_status_code": None,
+        "circuit_open_until": None,
+        "disabled_reason": None,
         "headers": ["X-Token"],
     }
     assert "t0ken-value" not in api.get("/v1/subscriptions").text

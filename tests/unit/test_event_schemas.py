@@ -31,9 +31,12 @@ EXPECTED_TYPES = {
     "SupplierSkuChangedNotification": ("notification", "Supplier"),
     "SupplierSkuOnHandChangedNotification": ("notification", "Supplier"),
     "SupplierSkuPriceChangedNotification": ("notification", "Supplier"),
-    # System events: job completion and the subscription test send
+    # System events: job completion, the subscription test send, and endpoint health
     "JobCompletedEvent": ("event", "System"),
     "TestEvent": ("event", "System"),
+    "EndpointCircuitOpenedEvent": ("event", "System"),
+    "EndpointCircuitClosedEvent": ("event", "System"),
+    "SubscriptionDisabledEvent": ("event", "System"),
     # Order events, posted directly by the integration
     "OrderReceivedEvent": ("event", "Order"),
     "OrderConfirmedEvent": ("event", "Order"),

@@ -188,6 +188,16 @@ class SubscriptionOut(Model):
     retries: int
     max_concurrency: int
     source: str = Field(description="config (the config file owns it), api, or removed")
+    rate_limit: float | None = Field(description="Requests a second at most (null: no limit).")
+    failures: int = Field(description="Failed attempts in a row (endpoint health).")
+    last_success_at: str | None = Field(description="When its endpoint last answered 2xx.")
+    last_status_code: int | None = Field(description="The last attempt's HTTP status.")
+    circuit_open_until: str | None = Field(
+        description="Set while its circuit is open: nothing is sent before then, then a probe."
+    )
+    disabled_reason: str | None = Field(
+        description="Why the dispatcher switched it off (nothing but failures for too long)."
+    )
     headers: list[str] = Field(description="The names of its static headers.")
 
 
@@ -209,6 +219,13 @@ class SubscriptionIn(Model):
         default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'
     )
     max_concurrency: int = Field(default=10, ge=1, le=1000)
+    rate_limit: float | None = Field(default=None, gt=0, description="Requests a second.")
+    rate_burst: int | None = Field(default=None, ge=1, description="Requests at once.")
+    circuit_after: int = Field(default=20, ge=1, description="Failures that open the circuit.")
+    circuit_cooldown: str | float = Field(default=60.0, description='Open this long: "1m".')
+    disable_after: str | float = Field(
+        default=432_000.0, description='Switched off after failing this long: "5d".'
+    )
 
 
 class SubscriptionPatch(Model):

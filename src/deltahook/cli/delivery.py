@@ -24,6 +24,7 @@ from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print
 from deltahook.clock import utc_now
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.delivery.operational import client_id_of
 
 
 def open_store(state: State) -> Engine:
@@ -47,7 +48,9 @@ def deliver(state: State, once: bool, worker: str | None) -> None:
         enabled = [s for s in subs.load(conn) if s.enabled]
     _log_to_stderr()  # a subscription with a ${VAR} that cannot be filled is paused, and said so
     options = DispatcherOptions(
-        worker_id=worker or worker_id(), allow_private=state.settings.allow_private_urls
+        worker_id=worker or worker_id(),
+        allow_private=state.settings.allow_private_urls,
+        client_id=client_id_of(state.settings.constants),
     )
     dispatcher = Dispatcher(db, options=options)
     if not once:

@@ -36,9 +36,12 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     from deltahook.api import create_app
     from deltahook.cli.delivery import worker_id
     from deltahook.delivery.dispatcher import DispatcherOptions
+    from deltahook.delivery.operational import client_id_of
 
     options = DispatcherOptions(
-        worker_id=worker_id(), allow_private=state.settings.allow_private_urls
+        worker_id=worker_id(),
+        allow_private=state.settings.allow_private_urls,
+        client_id=client_id_of(state.settings.constants),
     )
     app = create_app(state.settings, deliver=options if deliver else None)
     base = f"http://{host}:{port}"

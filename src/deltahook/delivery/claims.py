@@ -47,6 +47,10 @@ class Want:
     lease: timedelta
     retries: int
     """Retries the subscription's schedule allows; a lost last attempt makes the delivery dead."""
+    rate: float | None = None
+    """The subscription's rate limit (requests a second), if it has one."""
+    burst: int = 1
+    """Requests its rate limit allows at once."""
 
 
 def lease_for(timeout: float, *, margin: timedelta) -> timedelta:

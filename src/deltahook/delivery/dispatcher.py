@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from deltahook.clock import Clock, utc_now
-from deltahook.delivery import heartbeat, log, queue
+from deltahook.delivery import heartbeat, log, operational, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
@@ -59,6 +59,7 @@ class DispatcherOptions:
     purge_every: timedelta | None = timedelta(hours=1)
     retention: timedelta = log.DEFAULT_RETENTION
     allow_private: bool = False  # the config's allow_private_urls: send to private addresses
+    client_id: int = 0  # the ClientId of operational events (the config's constants)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -180,7 +181,7 @@ class Dispatcher:
 
     async def _claim(self) -> list[Claimed]:
         wants = self._lanes.wants(
-            prefetch=self._options.prefetch, margin=self._options.lease_margin
+            prefetch=self._options.prefetch, margin=self._options.lease_margin, now=self._clock()
         )
         if not wants:
             return []
@@ -205,6 +206,9 @@ class Dispatcher:
                 assert self._recorder is not None
                 if self._stopping:
                     self._recorder.unstarted(item)
+                    return
+                if not lane.active or lane.health.blocked(self._clock()):
+                    self._recorder.hold_back(item)  # the circuit opened: it waits, uncounted
                     return
                 started_at = self._clock()
                 outcome = await self._send(sender, lane, item, started_at)
@@ -252,6 +256,7 @@ class Dispatcher:
             )
         status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
         self.stats.count(status)
+        self._judge(lane, result, now)
         return Finished(
             delivery_id=item.id,
             attempt=item.attempt,
@@ -262,6 +267,27 @@ class Dispatcher:
             error=lane.creds.redact(result.error),
             status=status,
             next_attempt_at=due,
+        )
+
+    def _judge(self, lane: Lane, result: AttemptResult, now: datetime) -> None:
+        """Update the lane's endpoint health; record it, and any operational event it marks."""
+        verdict = operational.judge(
+            lane.sub.name,
+            lane.health,
+            policy=lane.sub.policy,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            client_id=self._options.client_id,
+            now=now,
+        )
+        lane.health = verdict.health
+        if verdict.disabled is not None:
+            lane.active = False
+        if verdict.change is not None:
+            logger.warning("subscription %r: %s", lane.sub.name, verdict.change.value)
+        assert self._recorder is not None
+        self._recorder.health(
+            lane.sub.name, verdict.health, event=verdict.event, disabled=verdict.disabled
         )
 
     async def _refresh(self, *, force: bool = False) -> None:

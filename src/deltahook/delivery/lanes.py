@@ -4,18 +4,24 @@ A lane sends at most ``max_concurrency`` requests at once and holds (claimed, qu
 flight) at most ``prefetch`` times that many deliveries; it claims again once its backlog is
 down to one round of requests, so a claim's wait for a slot stays within one attempt's time
 and the lease (``claims.lease_for``) covers it.
+
+A lane with a rate limit claims no more than its token bucket holds (``ratelimit.py``, in the
+claim's transaction); one whose circuit is open (``health.py``) claims nothing until the
+cooldown ends, then one probe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from deltahook.delivery import claims
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.health import Health
 from deltahook.delivery.subscriptions import Credentials, Subscription
 from deltahook.errors import DeliveryError
 
@@ -29,18 +35,28 @@ class Lane:
     sub: Subscription
     creds: Credentials
     slots: asyncio.Semaphore
+    health: Health = field(default_factory=Health)
     held: int = 0
     active: bool = True
 
-    def want(self, *, prefetch: int, margin: timedelta) -> claims.Want | None:
-        """How many to claim now, or ``None`` while the lane's backlog is more than a round."""
+    def want(self, *, prefetch: int, margin: timedelta, now: datetime) -> claims.Want | None:
+        """How many to claim now, or ``None`` while the lane's backlog is more than a round,
+        or its circuit is open (a probe is one claim, alone); the claim applies the rate limit."""
         limit = self.sub.max_concurrency
-        if not self.active or self.held > (prefetch - 1) * limit:
+        if not self.active or self.held > (prefetch - 1) * limit or self.health.blocked(now):
             return None
+        count = prefetch * limit - self.held
+        if self.health.circuit_until is not None:  # cooldown over: one probe at a time
+            count = 0 if self.held else 1
+        if count <= 0:
+            return None
+        rate = self.sub.rate_limit
         return claims.Want(
-            count=prefetch * limit - self.held,
+            count=count,
             lease=claims.lease_for(self.sub.timeout, margin=margin),
             retries=len(self.sub.schedule),
+            rate=rate,
+            burst=self.sub.rate_burst or max(1, math.ceil(rate or 1)),
         )
 
     def refill_due(self, *, prefetch: int) -> bool:
@@ -59,10 +75,10 @@ class Lanes:
     def __getitem__(self, name: str) -> Lane:
         return self._lanes[name]
 
-    def wants(self, *, prefetch: int, margin: timedelta) -> dict[str, claims.Want]:
+    def wants(self, *, prefetch: int, margin: timedelta, now: datetime) -> dict[str, claims.Want]:
         found = {}
         for name, lane in self._lanes.items():
-            want = lane.want(prefetch=prefetch, margin=margin)
+            want = lane.want(prefetch=prefetch, margin=margin, now=now)
             if want is not None:
                 found[name] = want
         return found
@@ -101,9 +117,11 @@ class Lanes:
         self._paused.pop(sub.name, None)
         if lane is None:
             slots = asyncio.Semaphore(sub.max_concurrency)
-            self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots)
+            self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots, health=sub.health)
             return None
         if sub.max_concurrency != lane.sub.max_concurrency:
             lane.slots = asyncio.Semaphore(sub.max_concurrency)
+        if not lane.active:  # switched on again: the store's health (reset by enable) counts
+            lane.health = sub.health
         lane.sub, lane.creds, lane.active = sub, creds, True
         return None

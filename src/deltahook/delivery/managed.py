@@ -158,6 +158,11 @@ def as_settings(sub: Subscription) -> dict[str, Any]:
         "timeout": sub.timeout,
         "retry_schedule": [d.total_seconds() for d in sub.schedule],
         "max_concurrency": sub.max_concurrency,
+        "rate_limit": sub.rate_limit,
+        "rate_burst": sub.rate_burst,
+        "circuit_after": sub.policy.circuit_after,
+        "circuit_cooldown": sub.policy.cooldown.total_seconds(),
+        "disable_after": sub.policy.disable_after.total_seconds(),
     }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
+from deltahook.delivery import ratelimit
 from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_id
@@ -61,6 +62,19 @@ def claim(
 def _claim_one(
     conn: Connection, name: str, want: Want, *, worker: str, now: datetime
 ) -> list[Claimed]:
+    if want.rate is None:
+        return _claim_due(conn, name, want.count, want, worker=worker, now=now)
+    tokens = ratelimit.available(conn, name, rate=want.rate, burst=want.burst, now=now)
+    if int(tokens) <= 0:
+        return []
+    claimed = _claim_due(conn, name, min(want.count, int(tokens)), want, worker=worker, now=now)
+    ratelimit.keep(conn, name, tokens - len(claimed), now=now)
+    return claimed
+
+
+def _claim_due(
+    conn: Connection, name: str, count: int, want: Want, *, worker: str, now: datetime
+) -> list[Claimed]:
     d = deliveries.c
     query = (
         select(
@@ -76,7 +90,7 @@ def _claim_one(
         .join(notifications, notifications.c.id == d.notification_id)
         .where(d.subscription == name, d.next_attempt_at <= now, d.status.in_(QUEUED))
         .order_by(d.next_attempt_at)
-        .limit(want.count)
+        .limit(count)
         .with_for_update(skip_locked=True, of=deliveries)
     )
     rows = conn.execute(query).all()
@@ -211,8 +225,11 @@ def release(conn: Connection, claims: Sequence[Claimed], *, worker: str, now: da
     )
 
 
-def enqueue(conn: Connection, items: Sequence[Notification], *, now: datetime) -> int:
-    """Queue one pending delivery of each notification per enabled subscription that wants it.
+def enqueue(
+    conn: Connection, items: Sequence[Notification], *, now: datetime, skip: str | None = None
+) -> int:
+    """Queue one pending delivery of each notification per enabled subscription that wants it
+    (but ``skip``: an operational event is never sent to the subscription it is about).
 
     Returns the number queued. Runs inside the caller's transaction (the outbox's).
     """
@@ -232,7 +249,7 @@ def enqueue(conn: Connection, items: Sequence[Notification], *, now: datetime) -
         }
         for n in items
         for name, types in wanted
-        if n.type in types or "*" in types
+        if (n.type in types or "*" in types) and name != skip
     ]
     if rows:
         insert_many(conn, deliveries, rows)

@@ -3,19 +3,28 @@
 Results gather for ``flush_delay`` (20 ms or so) and go to the store in one transaction: one
 insert of attempts, one update of deliveries (``queue.finish``). A failed write is tried again
 a few times; after that the leases run out and the deliveries are attempted again, so none is
-lost. Claims a stopping dispatcher never started are released (``queue.release``).
+lost. Claims a stopping dispatcher never started are released (``queue.release``); so are,
+with the next batch, claims a lane's open circuit holds back. The lanes' endpoint health and
+the operational events it marks (``health.py``) are written with the batch too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from deltahook.clock import Clock
 from deltahook.delivery import queue
+from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished
+from deltahook.delivery.health import Health
+from deltahook.notifications import Notification
+from deltahook.store import outbox
 
 logger = logging.getLogger("deltahook.delivery")
 InDb = Callable[..., Coroutine[Any, Any, Any]]
@@ -41,6 +50,10 @@ class Recorder:
         self._stopping = stopping
         self._results: list[Finished] = []
         self._unstarted: list[Claimed] = []
+        self._held_back: list[Claimed] = []
+        self._health: dict[str, Health] = {}
+        self._disabled: dict[str, str] = {}
+        self._events: list[tuple[str, Notification]] = []
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -52,6 +65,28 @@ class Recorder:
     def unstarted(self, claim: Claimed) -> None:
         """Keep a claim the dispatcher will not attempt, to give back at the end."""
         self._unstarted.append(claim)
+
+    def hold_back(self, claim: Claimed) -> None:
+        """Give back, with the next batch, a claim its lane will not send now."""
+        self._held_back.append(claim)
+        self._ready.set()
+
+    def health(
+        self,
+        name: str,
+        health: Health,
+        *,
+        event: Notification | None = None,
+        disabled: str | None = None,
+    ) -> None:
+        """Record ``name``'s endpoint health with the next batch, the operational ``event`` it
+        marks, and why it is switched off (``disabled``)."""
+        self._health[name] = health
+        if event is not None:
+            self._events.append((name, event))
+        if disabled is not None:
+            self._disabled[name] = disabled
+        self._ready.set()
 
     def close(self) -> None:
         """No more results will come (every attempt has ended): ``run`` writes the rest and
@@ -77,11 +112,24 @@ class Recorder:
 
     async def _flush(self) -> None:
         batch, self._results = self._results, []
-        if not batch:
+        held, self._held_back = self._held_back, []
+        health, self._health = self._health, {}
+        disabled, self._disabled = self._disabled, {}
+        events, self._events = self._events, []
+        if not (batch or held or health):
             return
         for wait in (0.1, 0.5, 2.0, None):
             try:
-                await self._in_db(queue.finish, batch, worker=self._worker, now=self._clock())
+                await self._in_db(
+                    _write,
+                    batch,
+                    held,
+                    health,
+                    disabled,
+                    events,
+                    worker=self._worker,
+                    now=self._clock(),
+                )
                 return
             except Exception:
                 if wait is None:
@@ -98,3 +146,22 @@ class Recorder:
         unstarted, self._unstarted = self._unstarted, []
         if unstarted:
             await self._in_db(queue.release, unstarted, worker=self._worker, now=self._clock())
+
+
+def _write(
+    conn: Connection,
+    batch: Sequence[Finished],
+    held: Sequence[Claimed],
+    health: Mapping[str, Health],
+    disabled: Mapping[str, str],
+    events: Sequence[tuple[str, Notification]],
+    *,
+    worker: str,
+    now: datetime,
+) -> None:
+    """One batch in one transaction: results, held-back claims, health, operational events."""
+    queue.finish(conn, batch, worker=worker, now=now)
+    queue.release(conn, held, worker=worker, now=now)
+    subs.record_health(conn, health, disabled, now=now)
+    for about, event in events:  # never to the subscription the news is about
+        outbox.record(conn, [event], now=now, skip=about)

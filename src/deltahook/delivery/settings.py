@@ -10,6 +10,11 @@
         timeout: 5                              # seconds per attempt, redirects included
         retry_schedule: "5s, 10s, 15s, 30s, 1m"  # default: Norce's 16 steps
         max_concurrency: 10
+        rate_limit: 10                          # requests a second (default: no limit)
+        rate_burst: 20                          # at once (default: rate_limit, rounded up)
+        circuit_after: 20                       # failures in a row that open the circuit
+        circuit_cooldown: 1m                    # how long it stays open before one probe
+        disable_after: 5d                       # nothing but failures this long: switched off
 
 Header values and secrets may name environment variables as ``${NAME}``: they are kept as
 written (in the store too) and read from the environment of the process that sends, so a
@@ -27,6 +32,11 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from deltahook.delivery.health import (
+    DEFAULT_CIRCUIT_AFTER,
+    DEFAULT_COOLDOWN,
+    DEFAULT_DISABLE_AFTER,
+)
 from deltahook.delivery.retry import DEFAULT_SCHEDULE, check_schedule, parse_schedule
 from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
 
@@ -51,11 +61,27 @@ def _schedule(value: Any) -> Any:
     return value
 
 
+def _duration(value: Any) -> Any:
+    """Accept ``"90s"``, ``"5d"`` or seconds for one duration."""
+    if isinstance(value, str):
+        [delay] = parse_schedule(value) if "," not in value else (None,)
+        if delay is None:
+            raise ValueError("one duration, like '1m' or '5d'")
+        return delay
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return timedelta(seconds=value)
+        except (OverflowError, ValueError):
+            raise ValueError("a duration in seconds is out of range") from None
+    return value
+
+
 def _string_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
 Schedule = Annotated[tuple[timedelta, ...], BeforeValidator(_schedule)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
@@ -110,6 +136,18 @@ class SubscriptionSettings(BaseModel):
     timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=300)
     retry_schedule: Schedule = DEFAULT_SCHEDULE
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1, le=1000)
+    rate_limit: float | None = Field(default=None, gt=0, le=100_000)
+    rate_burst: int | None = Field(default=None, ge=1, le=100_000)
+    circuit_after: int = Field(default=DEFAULT_CIRCUIT_AFTER, ge=1, le=1_000_000)
+    circuit_cooldown: Duration = DEFAULT_COOLDOWN
+    disable_after: Duration = DEFAULT_DISABLE_AFTER
+
+    @field_validator("circuit_cooldown", "disable_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
 
     @field_validator("url")
     @classmethod

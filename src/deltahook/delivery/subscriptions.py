@@ -31,6 +31,7 @@ import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from deltahook.delivery import redaction
+from deltahook.delivery.health import Health, HealthPolicy
 from deltahook.delivery.settings import ENV_REFERENCE, SubscriptionSettings
 from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
 from deltahook.errors import ConfigError, DeliveryError, UnknownSubscriptionError
@@ -57,6 +58,13 @@ class Subscription:
     source: str
     paused: str | None = None
     """Why a dispatcher holds its deliveries (it cannot fill a ``${VAR}``), or ``None``."""
+    rate_limit: float | None = None
+    """Requests a second at most (``None``: as fast as its concurrency allows)."""
+    rate_burst: int | None = None
+    policy: HealthPolicy = field(default_factory=HealthPolicy)
+    health: Health = field(default_factory=Health)
+    disabled_reason: str | None = None
+    """Why the dispatcher switched it off (nothing but failures for too long), or ``None``."""
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
@@ -74,7 +82,17 @@ class Subscription:
             "retries": len(self.schedule),
             "max_concurrency": self.max_concurrency,
             "source": self.source,
+            "rate_limit": self.rate_limit,
+            "failures": self.health.failures,
+            "last_success_at": _iso(self.health.last_success_at),
+            "last_status_code": self.health.last_status_code,
+            "circuit_open_until": _iso(self.health.circuit_until),
+            "disabled_reason": self.disabled_reason,
         }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +193,11 @@ def settings_values(sub: SubscriptionSettings) -> dict[str, Any]:
         "schedule_s": orjson.dumps([d.total_seconds() for d in sub.retry_schedule]).decode(),
         "max_concurrency": sub.max_concurrency,
         "config_enabled": sub.enabled,
+        "rate_limit": sub.rate_limit,
+        "rate_burst": sub.rate_burst,
+        "circuit_after": sub.circuit_after,
+        "circuit_cooldown_s": sub.circuit_cooldown.total_seconds(),
+        "disable_after_s": sub.disable_after.total_seconds(),
     }
 
 
@@ -202,8 +225,34 @@ def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) ->
         raise DeliveryError(
             f"subscription {name!r} is no longer in the config file; declare it there again"
         )
-    conn.execute(update(subscriptions).where(_named(name)).values(enabled=enabled, updated_at=now))
+    values: dict[str, Any] = {"enabled": enabled, "updated_at": now}
+    if enabled and not current.enabled:  # switched on again: its health starts afresh
+        values |= _health_values(Health()) | {"disabled_reason": None}
+    conn.execute(update(subscriptions).where(_named(name)).values(**values))
     return current.enabled == enabled
+
+
+def record_health(
+    conn: Connection, found: Mapping[str, Health], disabled: Mapping[str, str], *, now: datetime
+) -> None:
+    """Record each named subscription's endpoint health; switch off those in ``disabled``
+    (name: why)."""
+    for name, health in found.items():
+        values = _health_values(health)
+        if name in disabled:
+            values |= {"enabled": False, "disabled_reason": disabled[name], "updated_at": now}
+        conn.execute(update(subscriptions).where(_named(name)).values(**values))
+
+
+def _health_values(health: Health) -> dict[str, Any]:
+    return {
+        "failures": health.failures,
+        "failing_since": health.failing_since,
+        "last_success_at": health.last_success_at,
+        "last_attempt_at": health.last_attempt_at,
+        "last_status_code": health.last_status_code,
+        "circuit_until": health.circuit_until,
+    }
 
 
 def set_paused(conn: Connection, reasons: Mapping[str, str | None]) -> None:
@@ -226,4 +275,20 @@ def _from_row(row: Any) -> Subscription:
         max_concurrency=int(row.max_concurrency),
         source=row.source,
         paused=row.paused,
+        rate_limit=row.rate_limit,
+        rate_burst=row.rate_burst,
+        policy=HealthPolicy(
+            circuit_after=row.circuit_after,
+            cooldown=timedelta(seconds=row.circuit_cooldown_s),
+            disable_after=timedelta(seconds=row.disable_after_s),
+        ),
+        health=Health(
+            failures=row.failures,
+            failing_since=row.failing_since,
+            last_success_at=row.last_success_at,
+            last_attempt_at=row.last_attempt_at,
+            last_status_code=row.last_status_code,
+            circuit_until=row.circuit_until,
+        ),
+        disabled_reason=row.disabled_reason,
     )

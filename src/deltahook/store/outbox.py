@@ -15,15 +15,18 @@ from deltahook.store.bulk import insert_many
 from deltahook.store.tables import notifications
 
 
-def record(conn: Connection, items: Sequence[Notification], *, now: datetime) -> int:
-    """Store notifications and queue their deliveries (``queue.enqueue``).
+def record(
+    conn: Connection, items: Sequence[Notification], *, now: datetime, skip: str | None = None
+) -> int:
+    """Store notifications and queue their deliveries (``queue.enqueue``), to every subscription
+    that wants them but ``skip``.
 
     Returns the number of deliveries queued. Runs inside the caller's transaction.
     """
     if not items:
         return 0
     insert_many(conn, notifications, [_notification_row(n) for n in items])
-    return queue.enqueue(conn, items, now=now)
+    return queue.enqueue(conn, items, now=now, skip=skip)
 
 
 def find(conn: Connection, *, idempotency_key: str) -> Notification | None:

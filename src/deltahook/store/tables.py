@@ -162,6 +162,24 @@ subscriptions = Table(
     Column("config_enabled", Boolean, nullable=True),
     # Why a dispatcher holds its deliveries (a ${VAR} it cannot fill); NULL when nothing does.
     Column("paused", Text, nullable=True),
+    # Pacing and health policy (delivery/health.py, delivery/ratelimit.py).
+    Column("circuit_after", Integer, nullable=False, server_default="20"),
+    Column("circuit_cooldown_s", Float, nullable=False, server_default="60"),
+    Column("disable_after_s", Float, nullable=False, server_default="432000"),
+    Column("rate_limit", Float, nullable=True),
+    Column("rate_burst", Integer, nullable=True),
+    # The rate limit's token bucket, shared by every dispatcher (delivery/ratelimit.py).
+    Column("rate_tokens", Float, nullable=True),
+    Column("rate_at", UTCDateTime, nullable=True),
+    # Endpoint health, as the dispatcher records it.
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("failing_since", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("circuit_until", UTCDateTime, nullable=True),
+    # Why the dispatcher switched it off (nothing but failures for disable_after).
+    Column("disabled_reason", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -1,0 +1,147 @@
+"""Endpoint health: a circuit breaker per lane, auto-disable after a failure window, and the
+operational events other subscriptions receive about both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.receiver import Receiver
+from tests.delivery_support import T0, World
+
+OPERATIONAL = [
+    "EndpointCircuitOpenedEvent",
+    "EndpointCircuitClosedEvent",
+    "SubscriptionDisabledEvent",
+]
+
+
+@pytest.fixture
+def ops() -> Iterator[Receiver]:
+    """A second receiver: the operator's, subscribed to the operational events."""
+    with Receiver() as server:
+        yield server
+
+
+def test_twenty_failures_open_the_circuit_and_a_probe_closes_it(
+    world: World, receiver: Receiver, ops: Receiver
+) -> None:
+    """After 20 failures in a row the lane stops; after the cooldown one probe goes, succeeds,
+    closes the circuit, and every waiting delivery goes out with its own message id."""
+    world.subscribe(
+        "shop", receiver.url, max_concurrency=1, circuit_after=20, circuit_cooldown="1m"
+    )
+    world.subscribe("ops", ops.url, event_types=OPERATIONAL)
+    notes = world.notify(40, type="SkuChangedNotification")
+    receiver.fail(20, status=503)
+
+    world.run()
+    assert len(receiver.requests) == 20
+    shop = world.stored("shop")
+    assert (shop.health.failures, shop.health.last_status_code) == (20, 503)
+    assert shop.health.circuit_until == T0 + timedelta(minutes=1)
+    waiting = [d for d in world.deliveries() if d.subscription == "shop" and d.attempts == 0]
+    assert len(waiting) == 20  # claimed but never sent: given back, no attempt counted
+
+    world.advance(30)  # the failed ones are due again, the circuit is still open
+    world.run()
+    assert len(receiver.requests) == 20
+
+    world.advance(30)
+    world.run()
+    sent = receiver.requests[20:]
+    assert len(sent) == 40  # the probe, then the rest
+    assert sorted(r.headers["norce-event-message-id"] for r in sent) == sorted(n.id for n in notes)
+    assert {d.status for d in world.deliveries() if d.subscription == "shop"} == {"delivered"}
+    shop_ids = {d.id for d in world.deliveries() if d.subscription == "shop"}
+    assert len([a for a in world.attempts() if a.delivery_id in shop_ids]) == 60
+    shop = world.stored("shop")
+    assert (shop.health.failures, shop.health.circuit_until) == (0, None)
+    assert shop.health.last_success_at == world.now
+    world.run()
+    told = [orjson.loads(r.body) for r in ops.requests]
+    assert [t["SubscriptionName"] for t in told] == ["shop", "shop"]
+    assert [r.headers["norce-event-type"] for r in ops.requests] == OPERATIONAL[:2]
+    assert told[0]["ConsecutiveFailures"] == 20
+
+
+def test_a_subscription_failing_for_the_whole_window_is_switched_off_and_ops_is_told(
+    world: World, receiver: Receiver, ops: Receiver
+) -> None:
+    """Nothing but failures for a day (the configured window) disables the subscription, the
+    store says why, and another subscription receives a SubscriptionDisabledEvent."""
+    world.subscribe(
+        "shop",
+        receiver.url,
+        circuit_after=3,
+        circuit_cooldown="1m",
+        disable_after="1d",
+        retry_schedule=", ".join(["1h"] * 40),
+    )
+    world.subscribe("ops", ops.url, event_types=["SubscriptionDisabledEvent"])
+    world.notify(3)
+    receiver.fail(10_000, status=500)
+    world.run()
+    for _ in range(24):
+        world.advance(3600)
+        world.run()
+    shop = world.stored("shop")
+    assert not shop.enabled
+    assert shop.disabled_reason is not None
+    assert "failing since 2026-11-24 10:00:00" in shop.disabled_reason
+    assert "last status 500" in shop.disabled_reason
+    world.run()
+    [told] = ops.requests
+    assert told.headers["norce-event-type"] == "SubscriptionDisabledEvent"
+    body = orjson.loads(told.body)
+    assert body["SubscriptionName"] == "shop"
+    assert body["Reason"] == shop.disabled_reason
+    before = len(receiver.requests)
+    world.advance(86_400)
+    world.run()
+    assert len(receiver.requests) == before
+
+
+def test_enabling_again_clears_the_health_record(world: World, receiver: Receiver) -> None:
+    """Switching an auto-disabled subscription on again starts its health afresh."""
+    world.subscribe(
+        "shop", receiver.url, circuit_after=1, circuit_cooldown="1s", disable_after="1s"
+    )
+    world.notify()
+    receiver.fail(5)
+    world.run()
+    world.advance(10)
+    world.run()
+    assert world.stored("shop").disabled_reason is not None
+    with world.db.begin() as conn:
+        subs.set_enabled(conn, "shop", enabled=True, now=world.now)
+    shop = world.stored("shop")
+    assert (shop.enabled, shop.disabled_reason, shop.health.failures) == (True, None, 0)
+    assert shop.health.circuit_until is None
+
+
+def test_rate_limit_of_five_per_second_holds_over_fifty_deliveries(
+    world: World, receiver: Receiver
+) -> None:
+    """With 5 requests a second (burst 5), no second of the injected clock sees more than the
+    bucket allows, and all 50 go out in about ten seconds."""
+    world.subscribe("shop", receiver.url, rate_limit=5, rate_burst=5)
+    world.notify(50)
+    sent_at = []
+    for _ in range(200):
+        before = len(receiver.requests)
+        world.run()
+        sent_at += [world.now] * (len(receiver.requests) - before)
+        if len(sent_at) == 50:
+            break
+        world.advance(0.1)
+    assert len(sent_at) == 50
+    for start in sent_at:
+        within = [t for t in sent_at if start <= t < start + timedelta(seconds=1)]
+        assert len(within) <= 5 + 5
+    assert sent_at[-1] - sent_at[0] >= timedelta(seconds=9)
+    assert len(world.attempts()) == 50
