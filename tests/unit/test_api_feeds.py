@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_support import STOCK, client, ndjson, stock_rows
+from tests.conftest import REPO
 
 BREAKPOINT = "SkuOnHandBreakPointNotification"
 KEY = ("PartNo", "WarehouseCode", "LocationCode")
@@ -116,7 +117,7 @@ def test_a_short_full_feed_is_refused_with_409_and_its_job_failed(api: TestClien
     [
         ("/v1/feeds/no_such_kind", {}, 404),  # unknown kind
         ("/v1/feeds/sku_onhand?mode=sideways", {}, 422),  # unknown mode
-        ("/v1/feeds/sku_onhand", {"Content-Type": "text/csv"}, 415),  # CSV is for files
+        ("/v1/feeds/sku_onhand", {"Content-Type": "text/plain"}, 415),  # not a feed format
         ("/v1/preview/no_such_kind", {}, 404),
     ],
 )
@@ -254,3 +255,18 @@ def test_an_entity_reads_back_as_stored_and_unknown_ones_are_404(api: TestClient
     assert missing.status_code == 404
     assert missing.json()["message"] == "no sku_onhand entity with key 'nope'"
     assert api.get(f"/v1/entities/skuu/{key}").status_code == 404
+
+
+def test_a_csv_feed_goes_in_as_on_the_cli_and_a_nested_kind_is_refused(api: TestClient) -> None:
+    """text/csv (or ?format=csv) reads a CSV feed by its header, cells by the schema's types;
+    a kind with nested tables cannot be CSV: 400 naming why."""
+    body = (REPO / "fixtures" / "v2" / "sku_onhand.csv").read_bytes()
+    answer = api.post("/v1/feeds/sku_onhand", content=body, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 201
+    lines = len(body.splitlines()) - 1
+    assert (answer.json()["counts"]["inserted"], answer.json()["rejects"]) == (lines, [])
+    again = api.post("/v1/feeds/sku_onhand?format=csv", content=body).json()
+    assert again["counts"]["unchanged"] == lines
+    nested = api.post("/v1/feeds/sku?format=csv", content=b"PartNo\nP1\n")
+    assert nested.status_code == 400
+    assert "cannot be read from CSV" in nested.json()["message"]

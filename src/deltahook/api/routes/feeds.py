@@ -21,8 +21,9 @@ router = APIRouter(prefix="/v1", tags=["feeds"])
 # Rejects an error answer carries with its job (GET /v1/jobs/{id} has them all).
 JOB_REJECTS_IN_ERRORS = 100
 
-FeedFormat = Literal["ndjson", "json"]
-_MEDIA = {
+FeedFormat = Literal["ndjson", "json", "csv"]
+_MEDIA: dict[str, FeedFormat] = {
+    "text/csv": "csv",
     "application/x-ndjson": "ndjson",
     "application/ndjson": "ndjson",
     "application/jsonl": "ndjson",
@@ -31,8 +32,10 @@ _MEDIA = {
 FEED_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The feed: NDJSON (one record per line) or a JSON array of records.",
+        "description": "The feed: NDJSON (one record per line), a JSON array of records, or "
+        "CSV with a header (kinds without nested tables; cells typed by the schema).",
         "content": {
+            "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
         },
@@ -69,9 +72,11 @@ def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
         return "ndjson"
     if media not in _MEDIA:
         raise HTTPException(
-            415, f"a feed is NDJSON (application/x-ndjson) or a JSON array, not {media!r}"
+            415,
+            f"a feed is NDJSON (application/x-ndjson), a JSON array or CSV (text/csv), "
+            f"not {media!r}",
         )
-    return "json" if _MEDIA[media] == "json" else "ndjson"
+    return _MEDIA[media]
 
 
 def known_kind(engine: Engine, kind: str) -> None:
