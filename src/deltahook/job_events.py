@@ -40,8 +40,9 @@ def record(
 def abandon_dead(
     conn: Connection, *, settings: Settings, events: EventCatalog | None, now: datetime
 ) -> list[dict[str, object]]:
-    """Mark the running jobs whose process died as abandoned and report each one's end."""
+    """Mark the running jobs whose process died as abandoned and report each one's end (a
+    baseline load's is not reported: it notifies no one)."""
     found = jobs.abandon_dead(conn, now=now, gone=process_gone)
-    ended = [(str(job["job_id"]), JobStatus.ABANDONED) for job in found]
+    ended = [(str(job["job_id"]), JobStatus.ABANDONED) for job in found if not job["baseline"]]
     record(conn, ended, settings=settings, events=events, now=now)
     return found

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import MetaData, delete, func, select
 
+from deltahook import job_events
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.results import RunResult
@@ -113,3 +115,29 @@ def test_a_baseline_load_queues_nothing_and_its_job_says_so(
     assert found is not None
     assert found["baseline"] is True
     assert listed == {result.job_id: True, normal.job_id: False}
+
+
+def test_an_abandoned_baseline_job_queues_no_job_completed_event(database_url: str) -> None:
+    """A baseline job found abandoned is marked so, and, as when it finishes, notifies no one;
+    a normal job found abandoned still gets its JobCompletedEvent."""
+    settings = Settings(database_url=database_url)
+    with Engine.from_settings(settings) as engine, engine.db.begin() as conn:
+        long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+        for job_id, baseline in (("base", True), ("norm", False)):
+            jobs.start(
+                conn,
+                job_id=job_id,
+                kind="sku_onhand",
+                mode="upsert",
+                source="-",
+                now=long_ago,
+                owner=None,
+                lease_until=long_ago,
+                baseline=baseline,
+            )
+        found = job_events.abandon_dead(
+            conn, settings=settings, events=engine.events, now=long_ago + timedelta(days=1)
+        )
+        keys = conn.execute(select(notifications.c.entity_key)).scalars().all()
+    assert sorted(job["job_id"] for job in found) == ["base", "norm"]
+    assert keys == ["norm"]
