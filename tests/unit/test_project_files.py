@@ -10,7 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "deltahook"
-IMPORT_TO_DISTRIBUTION = {"yaml": "pyyaml"}  # the one import whose name is not its package's
+# Imports whose name is not their package's.
+IMPORT_TO_DISTRIBUTION = {"yaml": "pyyaml", "prometheus_client": "prometheus-client"}
 
 
 def _pyproject() -> dict[str, object]:

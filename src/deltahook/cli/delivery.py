@@ -39,11 +39,21 @@ def worker_id() -> str:
 @main.command()
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--worker-id", "worker", help="Name in leases and the log (default: host:pid).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics (this process's counters, the queue) on this port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="...and address.")
 @click.pass_obj
 @friendly
-def deliver(state: State, once: bool, worker: str | None) -> None:
+def deliver(
+    state: State, once: bool, worker: str | None, metrics_port: int | None, metrics_host: str
+) -> None:
     """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
     db = open_store(state)
+    if metrics_port is not None:
+        _serve_metrics(db, host=metrics_host, port=metrics_port)
     with db.begin() as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
     _log_to_stderr()  # a subscription with a ${VAR} that cannot be filled is paused, and said so
@@ -61,6 +71,19 @@ def deliver(state: State, once: bool, worker: str | None) -> None:
         f"{stats.attempts:,} attempts: {stats.delivered:,} delivered, "
         f"{stats.retrying:,} to retry, {stats.dead:,} dead"
     )
+
+
+def _serve_metrics(db: Engine, *, host: str, port: int) -> None:
+    """Expose /metrics from a background thread of this process."""
+    from prometheus_client import start_http_server
+
+    from deltahook import telemetry
+
+    try:
+        start_http_server(port, addr=host, registry=telemetry.registry(db, utc_now))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc}") from None
+    err.print(f"metrics on http://{host}:{port}/metrics")
 
 
 async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from deltahook import telemetry
 from deltahook.clock import Clock, utc_now
 from deltahook.delivery import heartbeat, log, operational, queue
 from deltahook.delivery import subscriptions as subs
@@ -256,6 +257,7 @@ class Dispatcher:
             )
         status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
         self.stats.count(status)
+        telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
         self._judge(lane, result, now)
         return Finished(
             delivery_id=item.id,

@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, select
 
+from deltahook import telemetry
 from deltahook.delivery import queue
 from deltahook.notifications import Notification
 from deltahook.store.bulk import insert_many
@@ -26,6 +27,7 @@ def record(
     if not items:
         return 0
     insert_many(conn, notifications, [_notification_row(n) for n in items])
+    telemetry.recorded(items)
     return queue.enqueue(conn, items, now=now, skip=skip)
 
 

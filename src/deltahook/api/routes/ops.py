@@ -72,7 +72,7 @@ def _dispatcher(alive: heartbeat.Liveness | None) -> DispatcherHealth | None:
     summary="Prometheus metrics",
 )
 def get_metrics(engine: EngineDep) -> PlainTextResponse:
-    """Ingested entities, notifications, deliveries by outcome, delivery latency."""
-    with engine.db.connect() as conn:
-        body = metrics.render(conn, now=engine.clock())
+    """Attempts by outcome, attempt duration, notifications by type, ingested entities by
+    outcome (counted by this process), queue depth and oldest due age (from the store)."""
+    body = metrics.render(engine.db, now=engine.clock())
     return PlainTextResponse(body, media_type=metrics.CONTENT_TYPE)
