@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import MetaData, delete, func, select
 
 from deltahook import job_events
@@ -63,10 +64,14 @@ def fired(result: RunResult) -> list[tuple[str, bytes]]:
     )
 
 
-def story(engine: Engine, *, baseline: bool) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
-    """Seed, load (normally or as a baseline), then a delta; what the delta fired and stored."""
-    seed = [stock("P1", 7), stock("P2", 2), stock("P4", 9)]
-    engine.ingest("sku_onhand", ndjson(seed), fmt="ndjson")
+def story(
+    engine: Engine, *, baseline: bool, seeded: bool = True
+) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
+    """Seed (or not), load (normally or as a baseline), then a delta; what the delta fired and
+    what the store held after the load and after the delta."""
+    if seeded:
+        seed = [stock("P1", 7), stock("P2", 2), stock("P4", 9)]
+        engine.ingest("sku_onhand", ndjson(seed), fmt="ndjson")
     # P1 crosses (fired); P2 rises into the re-arm band (still fired, stored as such); P3 new.
     load = [stock("P1", 2), stock("P2", 4), stock("P3", 1), stock("P4", 8)]
     before = count(engine, notifications)
@@ -80,18 +85,21 @@ def story(engine: Engine, *, baseline: bool) -> tuple[list[tuple[str, bytes]], d
     return fired(result), after_load | {"after delta": stored(engine)}
 
 
+@pytest.mark.parametrize("seeded", [True, False], ids=["re-seed", "first load"])
 def test_a_baseline_then_a_delta_fires_what_a_normal_load_then_the_delta_fires(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, seeded: bool
 ) -> None:
     """The delta after a baseline load fires and stores exactly what it does after a normal
-    load, breakpoint state included (a row fired inside the re-arm band stays fired)."""
+    load, breakpoint state included (a row fired inside the re-arm band stays fired), over a
+    store that held earlier snapshots and over an empty one."""
     settings = Settings(database_url=database_url, rules_dir=banded_rules(tmp_path), batch_size=2)
     with Engine.from_settings(settings) as engine:
-        normal = story(engine, baseline=False)
+        normal = story(engine, baseline=False, seeded=seeded)
         clear(engine)
-        baseline = story(engine, baseline=True)
+        baseline = story(engine, baseline=True, seeded=seeded)
     breakpoints = [p for t, p in normal[0] if t == "SkuOnHandBreakPointNotification"]
-    assert [orjson.loads(p)["PartNo"] for p in breakpoints] == ["P4"]
+    # Seeded, P2 was fired before the load and stays so; first seen at 4, it is armed.
+    assert [orjson.loads(p)["PartNo"] for p in breakpoints] == (["P4"] if seeded else ["P2", "P4"])
     assert baseline == normal
 
 
