@@ -11,8 +11,8 @@ import io
 import json
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
@@ -175,37 +175,6 @@ class Engine:
         Runs the same pipeline on a scratch database holding only ``before``, so the stored
         snapshots (and rule state) play no part.
         """
-        with self._scratch() as scratch:
-            if before is not None:
-                scratch.ingest(kind, _one_record(before), fmt="ndjson")
-            return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
-
-    def preview_against(
-        self,
-        kind: str,
-        source: Source,
-        *,
-        base: Source,
-        mode: Mode = "upsert",
-        fmt: str | None = None,
-        base_fmt: str | None = None,
-        explain: bool = False,
-        max_remove: str | int | None = None,
-    ) -> RunResult:
-        """What ingesting the feed would do after the feed ``base``, whatever the store holds.
-
-        ``base`` is loaded as a baseline (snapshots and rule state, as an ingest stores them)
-        into a scratch database, and the feed is previewed against it.
-        """
-        with self._scratch() as scratch:
-            scratch.ingest(kind, base, fmt=base_fmt, baseline=True)
-            return scratch.preview(
-                kind, source, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
-            )
-
-    @contextmanager
-    def _scratch(self) -> Iterator[Engine]:
-        """This engine's catalog and rules over an empty database of its own, deleted after."""
         with tempfile.TemporaryDirectory(prefix="deltahook-preview-") as folder:
             url = f"sqlite:///{Path(folder) / 'scratch.db'}"
             scratch = Engine(
@@ -219,7 +188,9 @@ class Engine:
                 new_id=self.new_id,
             )
             with scratch:
-                yield scratch
+                if before is not None:
+                    scratch.ingest(kind, _one_record(before), fmt="ndjson")
+                return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
 
     def snapshot(self, kind: str, key: str) -> readback.StoredEntity | None:
         """The stored entity ``kind``/``key``: snapshot, version, times, the job that last wrote
@@ -277,7 +248,8 @@ class Engine:
             )
             if not dry_run:  # each batch takes its own: waiting for records, the run holds none
                 conn.close()
-            rules = RulesDecider(self.rules, explain=explain) if self.rules else None
+            page = self.settings.batch_size
+            rules = RulesDecider(self.rules, explain=explain, page=page) if self.rules else None
             run = Run(
                 conn=conn,
                 kind=kind,

@@ -31,7 +31,7 @@ from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
-from deltahook.store import outbox, snapshots
+from deltahook.store import outbox, refs, snapshots
 from deltahook.sweep import Sweep
 
 _CONFLICT_RETRIES = 5
@@ -215,6 +215,10 @@ class Run:
             refs_follow_key=self.kind.refs_follow_key,
         )
         snapshots.remove(self.conn, self.kind.name, removals)
+        bodies = {c.key: c.body for c in changed}
+        refs.record(
+            self.conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored}
+        )
         self._notify(changes, now, tally)
 
     def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
@@ -226,7 +230,13 @@ class Run:
             return
         if self.decider is None:
             return
-        decided = self.decider.decide(self.conn, changes, job_id=self.result.job_id, now=now)
+        job = self.result.job_id
+        self._record(self.decider.decide(self.conn, changes, job_id=job, now=now), now, tally)
+        fan_out = getattr(self.decider, "fan_out", None)
+        for page in fan_out(self.conn, job_id=job, now=now) if fan_out is not None else ():
+            self._record(page, now, tally)  # before the next page is read (see fan_out)
+
+    def _record(self, decided: list[Notification], now: datetime, tally: RunResult) -> None:
         tally.counts.notifications += len(decided)
         tally.counts.deliveries += outbox.record(self.conn, decided, now=now)
         if self.collect:

@@ -92,7 +92,10 @@ def test_json_output_names_the_status_the_job_was_stored_with(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ingest", "skus", "x.ndjson"], "unknown entity kind (known kinds: company"),
+        (
+            ["ingest", "skus", "x.ndjson"],
+            "unknown entity kind (known kinds: account, category, company",
+        ),
         (["ingest", "sku", "missing.ndjson"], "cannot read feed missing.ndjson"),
         (["ingest", "sku", "feed.txt"], "pass --format ndjson, json or csv"),
         (["ingest", "sku", "feed.csv"], "cannot be read from CSV"),

@@ -43,7 +43,7 @@ def test_rules_check_accepts_the_shipped_rules(tmp_path: Path) -> None:
     """`rules check` on the shipped set says how much it loaded and exits 0."""
     code, out, _ = run(tmp_path, "rules", "check")
     assert code == 0
-    assert out.startswith("ok: 29 settings for 9 notification types in 6 files")
+    assert out.startswith("ok: 34 settings for 9 notification types in 6 files")
 
 
 def test_rules_check_lists_every_problem_with_its_place(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_rules_test_runs_the_shipped_rule_tests(tmp_path: Path) -> None:
     """The shipped rule tests pass through the command CI runs."""
     code, out, _ = run(tmp_path, "rules", "test", str(REPO / "rules" / "tests"))
     assert code == 0
-    assert out.strip().endswith("22 passed, 0 failed")
+    assert out.strip().endswith("28 passed, 0 failed")
 
 
 def test_a_failing_rule_test_shows_expected_against_fired(tmp_path: Path) -> None:
@@ -182,6 +182,28 @@ def test_schema_prints_a_types_schema_and_refuses_unknown_names(tmp_path: Path) 
     assert "did you mean SkuChangedNotification" in err
 
 
+def test_schema_kind_shows_an_entity_kinds_tables_keys_and_fields(tmp_path: Path) -> None:
+    """`schema --kind sku` lists each table with its key and fields, and what the SKU
+    references; --json gives the same as data; an unknown kind is one error line."""
+    code, out, _ = run(tmp_path, "schema", "--kind", "sku")
+    assert code == 0
+    assert "tClientProductSkuCulture  key: PartNo, CultureCode" in out
+    assert "ManufacturerCode" in out
+    assert "references: ManufacturerCode -> manufacturer" in out
+    code, out, _ = run(tmp_path, "schema", "--kind", "manufacturer", "--json")
+    assert code == 0
+    described = json.loads(out)
+    assert described["tables"][0]["table"] == "tClientManufacturer"
+    assert described["referenced_by"] == [{"kind": "sku", "field": "ManufacturerCode"}]
+    code, _, err = run(tmp_path, "schema", "--kind", "skus")
+    assert code == 1
+    assert err.startswith("error: ")
+    assert "unknown entity kind" in err
+    code, _, err = run(tmp_path, "schema")
+    assert code != 0
+    assert "EVENT_TYPE or --kind" in err
+
+
 def test_emit_records_a_valid_event_and_refuses_an_invalid_one(tmp_path: Path) -> None:
     """`emit` validates against the schema; a bad payload is one error line naming the field."""
     good = write_json(
@@ -198,25 +220,3 @@ def test_emit_records_a_valid_event_and_refuses_an_invalid_one(tmp_path: Path) -
     assert code == 1
     assert err.startswith("error: invalid OrderConfirmedEvent payload:")
     assert "OrderId: 'nine' is not of type 'integer'" in err
-
-
-def test_preview_against_a_base_feed_needs_no_store_and_writes_nothing(tmp_path: Path) -> None:
-    """`preview KIND v2 --base v1` says what v2 would fire after v1, on an empty store, and
-    leaves it empty; --base with --after is refused in one line."""
-    first = write_json(tmp_path / "v1.json", [stock(7)])
-    second = write_json(tmp_path / "v2.json", [stock(2)])
-    code, out, _ = run(
-        tmp_path, "preview", "sku_onhand", str(second), "--base", str(first), "--json"
-    )
-    assert code == 0
-    doc = json.loads(out)
-    assert (doc["counts"]["updated"], doc["counts"]["inserted"]) == (1, 0)
-    fired = {n["type"]: n for n in doc["notifications"]}
-    assert fired["SkuOnHandBreakPointNotification"]["payload"]["OnHandValue"] == 2
-    alone = json.loads(run(tmp_path, "preview", "sku_onhand", str(second), "--json")[1])
-    assert alone["counts"]["inserted"] == 1  # the store still holds nothing
-    code, _, err = run(
-        tmp_path, "preview", "sku_onhand", "--after", str(second), "--base", str(first)
-    )
-    assert code == 1
-    assert err.count("\n") == 1

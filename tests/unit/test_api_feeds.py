@@ -194,6 +194,14 @@ def test_the_catalog_lists_types_as_active_when_an_enabled_subscription_wants_th
     assert "properties" in kinds["sku"]["schema"]
     assert api.get("/v1/entity-kinds/sku_onhand/schema").json()["type"] == "object"
     assert api.get("/v1/entity-kinds/nope/schema").status_code == 404
+    described = api.get("/v1/entity-kinds/category").json()
+    assert [t["table"] for t in described["tables"]] == [
+        "tCategory",
+        "tCategoryCulture",
+        "tCategorySalesArea",
+    ]
+    assert described["referenced_by"] == [{"kind": "sku", "field": "Categories.CategoryCode"}]
+    assert api.get("/v1/entity-kinds/nope").status_code == 404
 
 
 def test_custom_events_are_validated_recorded_and_queued(api: TestClient) -> None:

@@ -101,5 +101,5 @@ def test_invalid_json_schema_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_kind_lists_the_known_ones() -> None:
     """Asking for a kind that does not exist says which ones do."""
-    with pytest.raises(CatalogError, match="known kinds: company"):
+    with pytest.raises(CatalogError, match="known kinds: account, category, company"):
         load_catalog(SHIPPED)["skus"]

@@ -26,6 +26,7 @@ ANNOTATION_KEYS = {
     "on_missing",
     "not_sent_when_empty",
     "collections",
+    "references",
 }
 FEEDS = {
     "sku": "sku.ndjson",
@@ -36,6 +37,10 @@ FEEDS = {
     "supplier_sku": "supplier_sku.ndjson",
     "supplier_sku_price": "supplier_sku_price.ndjson",
     "supplier_sku_onhand": "supplier_sku_onhand.ndjson",
+    "manufacturer": "manufacturer.ndjson",
+    "category": "category.ndjson",
+    "price_list": "price_list.ndjson",
+    "account": "account.ndjson",
 }
 FEED_FILES = [
     (version, kind, name)

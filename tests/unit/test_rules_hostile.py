@@ -169,7 +169,8 @@ def spliced(shipped: str, key: str, snippet: str) -> str:
 def test_every_yaml_snippet_of_the_rules_readme_loads(
     tmp_path: Path, catalog: Catalog, events: EventCatalog
 ) -> None:
-    """Each yaml block of rules/README.md loads in its place (its `{in: [SE, NO]}` included)."""
+    """Each yaml block of rules/README.md loads in its place (its `{in: [SE, NO]}` and its
+    fan-out included)."""
     from deltahook.config import Settings
     from deltahook.rule_tests import run_file
 
@@ -178,12 +179,14 @@ def test_every_yaml_snippet_of_the_rules_readme_loads(
         "format_version",
         "filter",
         "breakpoint",
+        "format_version",
         "rules",
     ]
-    rule_file, condition, breakpoint, rule_test = snippets
+    rule_file, condition, breakpoint, fan_out, rule_test = snippets
     for number, text in enumerate(
         [
             rule_file,
+            fan_out,
             spliced("sku_price.yaml", "filter", condition),
             spliced("sku_onhand.yaml", "breakpoint", breakpoint),
         ]

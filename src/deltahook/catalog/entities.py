@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from deltahook.catalog.references import Reference, check_references, parse_references
 from deltahook.errors import CatalogError
 
 ANNOTATION = "x-deltahook"
@@ -27,6 +28,7 @@ _KIND_KEYS = {
     "on_missing",
     "not_sent_when_empty",
     "collections",
+    "references",
 }
 
 
@@ -65,6 +67,11 @@ class EntityKind:
     on_missing: Literal["delete", "deactivate"] = "delete"
     deactivate: Mapping[str, Any] = field(default_factory=dict)
     not_sent_when_empty: frozenset[str] = frozenset()
+    references: tuple[Reference, ...] = ()
+
+    def referenced(self, body: Mapping[str, Any]) -> set[tuple[str, str]]:
+        """The (kind, key) pairs of the entities ``body`` references."""
+        return {(ref.kind, value) for ref in self.references for value in ref.values(body)}
 
     @property
     def refs_follow_key(self) -> bool:
@@ -190,6 +197,9 @@ def _kind_from_annotation(path: Path, schema: dict[str, Any], note: dict[str, An
         not_sent_when_empty=frozenset(
             _field_list(where, note, "not_sent_when_empty", properties, optional=True)
         ),
+        references=parse_references(
+            where, note.get("references"), properties, note.get("collections", {})
+        ),
     )
 
 
@@ -273,7 +283,9 @@ def _collections(where: str, value: Any, properties: Mapping[str, Any]) -> dict[
 
 
 def _check_parents(kinds: Mapping[str, EntityKind]) -> None:
+    keys = {name: kind.key for name, kind in kinds.items()}
     for kind in kinds.values():
+        check_references(str(kind.path), kind.references, keys)
         if kind.parent is None:
             continue
         parent = kinds.get(kind.parent.kind)

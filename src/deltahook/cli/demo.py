@@ -36,6 +36,10 @@ DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (
     ("supplier_sku", "supplier_sku.ndjson", "upsert"),
     ("supplier_sku_price", "supplier_sku_price.ndjson", "upsert"),
     ("supplier_sku_onhand", "supplier_sku_onhand.ndjson", "upsert"),
+    ("manufacturer", "manufacturer.ndjson", "upsert"),
+    ("category", "category.ndjson", "upsert"),
+    ("price_list", "price_list.ndjson", "upsert"),
+    ("account", "account.ndjson", "upsert"),
 )
 
 

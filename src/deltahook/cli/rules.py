@@ -104,11 +104,6 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 @click.argument("feed", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
 @click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
-@click.option(
-    "--base",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Preview FEED against this feed (format from its name) instead of the store.",
-)
 @click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
 @click.option("--max-remove", metavar="LIMIT", help="Full feeds: as for ingest.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Feed format.")
@@ -122,7 +117,6 @@ def preview(
     feed: Path | None,
     before: Path | None,
     after: Path | None,
-    base: Path | None,
     mode: Mode,
     max_remove: str | None,
     fmt: str | None,
@@ -132,15 +126,12 @@ def preview(
     """Show what ingesting FEED of KIND would notify, and why; writes nothing.
 
     Or, with --after (and --before, unless the entity is new), what changing one entity
-    would notify, whatever the store holds. With --base, what FEED would notify after the
-    feed BASE, whatever the store holds.
+    would notify, whatever the store holds.
     """
     from deltahook.engine import Engine
 
     if (feed is None) == (after is None):
         raise FeedError("give either a FEED file or --after (with --before for a change)")
-    if base is not None and feed is None:
-        raise FeedError("--base goes with a FEED file, not with --before/--after")
     with Engine.from_settings(state.settings) as engine:
         if after is not None:
             result = engine.preview_pair(
@@ -148,11 +139,6 @@ def preview(
                 before=_read_object(before) if before is not None else None,
                 after=_read_object(after),
                 explain=explain,
-            )
-        elif base is not None:
-            assert feed is not None
-            result = engine.preview_against(
-                kind, feed, base=base, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
             )
         else:
             assert feed is not None
@@ -254,15 +240,34 @@ def types(state: State, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("event_type")
+@click.argument("event_type", required=False)
+@click.option("--kind", help="Show an entity kind's tables, keys, fields and references.")
+@click.option("--json", "as_json", is_flag=True, help="With --kind: print JSON.")
 @click.pass_obj
 @friendly
-def schema(state: State, event_type: str) -> None:
-    """Print the JSON Schema of EVENT_TYPE's payload."""
+def schema(state: State, event_type: str | None, kind: str | None, as_json: bool) -> None:
+    """Print the JSON Schema of EVENT_TYPE's payload, or describe an entity kind (--kind)."""
     from deltahook.catalog.events import load_event_catalog
 
+    if (event_type is None) == (kind is None):
+        raise click.UsageError("name an EVENT_TYPE or --kind KIND (one of them)")
+    if kind is not None:
+        _describe(state, kind, as_json=as_json)
+        return
     events = load_event_catalog(state.settings.event_schemas_dir)
-    print_json(dict(events.require(event_type).schema))
+    print_json(dict(events.require(event_type or "").schema))
+
+
+def _describe(state: State, kind: str, *, as_json: bool) -> None:
+    from deltahook.catalog.describe import describe_kind, describe_text
+    from deltahook.catalog.entities import load_catalog
+
+    described = describe_kind(load_catalog(state.settings.entity_schemas_dir), kind)
+    if as_json:
+        print_json(described)
+        return
+    for line in describe_text(described):
+        out.print(escape(line))
 
 
 @main.command()

@@ -23,7 +23,7 @@ with the reason and the values it saw.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from deltahook.rules.breakpoints import step
 from deltahook.rules.conditions import trace
 from deltahook.rules.context import Ctx
 from deltahook.rules.explain import MAX_MATCHES, match_json, near_miss
+from deltahook.rules.fanout import referrer_hits
 from deltahook.rules.model import RuleSet, Setting
 from deltahook.rules.state import outbox_ids
 from deltahook.store.snapshots import bodies_by_key
@@ -70,10 +71,12 @@ class RulesDecider:
 
     rules: RuleSet
     explain: bool = False
+    page: int = 1_000  # referrers read and notified at a time by a fan-out setting
     # Keyed by what they are about, so a batch retried after a conflict does not repeat them.
     misses: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     invalid: dict[tuple[Any, ...], str] = field(default_factory=dict)
     _breakpoint_routes: dict[str, Routes] = field(init=False, repr=False)
+    _fanning: list[Hit] = field(default_factory=list, repr=False)  # this batch's, see fan_out
 
     def __post_init__(self) -> None:
         self._breakpoint_routes = _breakpoints_by_kind(self.rules)
@@ -93,10 +96,25 @@ class RulesDecider:
         hits, pending = self._match(changes, parents, self.rules.routes)
         if pending:
             hits.extend(self._breakpoints(conn, pending, now))
+        self._fanning = [h for h in hits if h.setting.fan_out is not None]
+        hits = [h for h in hits if h.setting.fan_out is None]
         if not hits:
             return []
         _load_parents(conn, hits)
         return self._notify(conn, hits, job_id, now)
+
+    def fan_out(
+        self, conn: Connection, *, job_id: str, now: datetime
+    ) -> Iterator[list[Notification]]:
+        """The notifications of the last ``decide``'s fan-out settings, a page of referrers at
+        a time; record each page before asking for the next (earlier pages are then found in
+        the store, so a SKU reached twice in one job is notified once)."""
+        fanning, self._fanning = self._fanning, []
+        for hit in fanning:
+            for reached in referrer_hits(conn, hit, page=self.page):
+                decided = self._notify(conn, reached, job_id, now)
+                if decided:
+                    yield decided
 
     def settles(self, kind: str) -> bool:
         """Whether changes of ``kind`` can move breakpoint state (see ``settle``)."""
@@ -292,6 +310,14 @@ def _parents(conn: Connection, wanted: set[tuple[str, str]]) -> dict[tuple[str, 
     return {k: orjson.loads(body) for k, body in bodies_by_key(conn, sorted(wanted)).items()}
 
 
+def _entity(hit: Hit) -> tuple[str, str]:
+    """The entity a hit notifies about: the referrer for a fan-out, else the changed one."""
+    reached = hit.extra.get("referrer")
+    if reached is not None:
+        return reached["kind"], reached["key"]
+    return hit.ctx.change.kind, hit.ctx.change.key
+
+
 def _notification(
     kind: str,
     identity: bytes,
@@ -304,7 +330,7 @@ def _notification(
         (hit for _payload, hit in members),
         key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
     )
-    entity = min((h.ctx.change.kind, h.ctx.change.key) for h in hits)
+    entity = min(_entity(h) for h in hits)
     explanation: dict[str, Any] = {
         "rule": kind,
         "settings": sorted({h.setting.uid for h in hits}),

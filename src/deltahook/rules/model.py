@@ -11,6 +11,7 @@ from typing import Any, Literal
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import FieldChange, Op
 from deltahook.rules.conditions import Cond
+from deltahook.rules.fanout import FanOut
 from deltahook.rules.numbers import EXACT, exact, is_number, moved
 from deltahook.rules.payload import Payload
 
@@ -106,6 +107,7 @@ class Setting:
     known_fields: frozenset[str] = frozenset()
     parent_kind: str | None = None
     filter_needs_parent: bool = False  # the filter reads parent.X
+    fan_out: FanOut | None = None  # notify the entities that reference the changed one
 
     @property
     def uid(self) -> str:

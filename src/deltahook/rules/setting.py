@@ -11,6 +11,7 @@ from typing import Any, cast
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import Op
 from deltahook.rules.conditions import Compiler
+from deltahook.rules.fanout import FanOut, fan_out_table
 from deltahook.rules.limits import compile_breakpoint, compile_threshold
 from deltahook.rules.model import Breakpoint, Group, Setting, Threshold
 from deltahook.rules.payload import Source, compile_payload, read_sources
@@ -29,6 +30,7 @@ SETTING_KEYS = (
     "breakpoint",
     "payload",
     "group",
+    "fan_out",
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _OPS = {op.value: op for op in Op}
@@ -61,6 +63,12 @@ def compile_setting(
     table = _table(reader, entries, scope.tables)
     if table is None or ident is None:
         return None
+    fan_out = None
+    if "fan_out" in entries:
+        found = _fan_out(reader, entries, table)
+        if found is None:
+            return None
+        table, fan_out = found
     attrs = {"id": ident, "kind": table.kind, "table": table.table, "type": event.name}
     breakpoint = (
         compile_breakpoint(reader, entries["breakpoint"][1], table)
@@ -110,6 +118,7 @@ def compile_setting(
         known_fields=frozenset(table.fields),
         parent_kind=table.parent_kind,
         filter_needs_parent=compiler.needs_parent,
+        fan_out=fan_out,
     )
 
 
@@ -141,6 +150,15 @@ def _table(
         hint = suggest(kind, [t.kind for t in owners])
         reader.error(kind_node, f"entity kind {kind!r} has no table {name!r}{hint}")
     return None
+
+
+def _fan_out(
+    reader: Reader, entries: Mapping[str, tuple[Node, Node]], table: TableInfo
+) -> tuple[TableInfo, FanOut] | None:
+    if "breakpoint" in entries:
+        reader.error(entries["fan_out"][0], "a breakpoint setting cannot fan out")
+        return None
+    return fan_out_table(reader, entries["fan_out"][1], table)
 
 
 def _ops(

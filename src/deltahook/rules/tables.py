@@ -9,7 +9,7 @@ and a nested collection of ``company``); a setting on such a table names its kin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deltahook.catalog.entities import Catalog, Collection, EntityKind
@@ -29,6 +29,8 @@ class TableInfo:
     entity_fields: Mapping[str, Types]  # root fields of the entity
     parent_kind: str | None
     parent_fields: Mapping[str, Types]  # root fields of the parent entity
+    # The kinds whose schemas reference this one, each with its key fields (a fan-out target).
+    referrers: Mapping[str, Mapping[str, Types]] = field(default_factory=dict)
 
     def row_field_types(self, name: str) -> Types | None:
         """The JSON types of ``row.name`` (own field or key field), or None when unknown."""
@@ -42,6 +44,7 @@ class TableInfo:
 def table_index(catalog: Catalog) -> dict[str, list[TableInfo]]:
     """Every table by name, with each kind that has rows in it."""
     index: dict[str, list[TableInfo]] = {}
+    referrers = _referrers(catalog)
     for kind in catalog:
         parent = catalog.kinds.get(kind.parent.kind) if kind.parent else None
         parent_fields = root_fields(parent) if parent is not None else {}
@@ -51,6 +54,7 @@ def table_index(catalog: Catalog) -> dict[str, list[TableInfo]]:
             "entity_fields": entity,
             "parent_kind": parent.name if parent is not None else None,
             "parent_fields": parent_fields,
+            "referrers": referrers.get(kind.name, {}),
         }
         index.setdefault(kind.table, []).append(
             TableInfo(table=kind.table, is_root=True, fields=entity, key_fields={}, **base)
@@ -60,6 +64,16 @@ def table_index(catalog: Catalog) -> dict[str, list[TableInfo]]:
         for info in _collection_tables(kind.collections, props, key_types, base):
             index.setdefault(info.table, []).append(info)
     return index
+
+
+def _referrers(catalog: Catalog) -> dict[str, dict[str, Mapping[str, Types]]]:
+    """Per referenced kind, the kinds that reference it and their key fields."""
+    found: dict[str, dict[str, Mapping[str, Types]]] = {}
+    for kind in catalog:
+        fields = root_fields(kind)
+        for ref in kind.references:
+            found.setdefault(ref.kind, {})[kind.name] = {k: fields[k] for k in kind.key}
+    return found
 
 
 def _collection_tables(

@@ -81,6 +81,19 @@ entities = Table(
     Index(None, "kind", "line_hash", "key", "scope"),
 )
 
+# Which entity references which (a SKU's ManufacturerCode names a manufacturer), from the
+# ``references`` of each kind's schema annotation: read by the referenced side, one page of
+# keys at a time, to fan a manufacturer's change out to its SKUs.
+entity_refs = Table(
+    "entity_refs",
+    metadata,
+    Column("ref_kind", String(64), primary_key=True),
+    Column("ref_key", String(KEY_LENGTH), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Index(None, "kind", "key"),
+)
+
 ingest_jobs = Table(
     "ingest_jobs",
     metadata,

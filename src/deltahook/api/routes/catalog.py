@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import EntityKindOut, EventTypeOut
+from deltahook.catalog.describe import describe_kind
 from deltahook.catalog.entities import EntityKind
 from deltahook.catalog.events import EventCatalog, unknown_type_message
 from deltahook.delivery import subscriptions as subs
@@ -74,6 +75,20 @@ def entity_kind_schema(name: str, engine: EngineDep) -> dict[str, Any]:
     if name not in engine.catalog:
         raise HTTPException(404, f"unknown entity kind {name!r}")
     return dict(engine.catalog[name].schema)
+
+
+@router.get(
+    "/entity-kinds/{name}",
+    responses=responses(*COMMON, 404),
+    summary="One entity kind's tables, keys and fields",
+)
+def describe_entity_kind(name: str, engine: EngineDep) -> dict[str, Any]:
+    """Each table of the kind (root first) with its key and typed fields, its parent, the
+    kinds it references and the kinds that reference it (what ``deltahook schema --kind``
+    prints)."""
+    if name not in engine.catalog:
+        raise HTTPException(404, f"unknown entity kind {name!r}")
+    return describe_kind(engine.catalog, name)
 
 
 def _kind(kind: EntityKind) -> EntityKindOut:

@@ -1,0 +1,90 @@
+"""Entity references in the store: written with the snapshots, read a page of keys at a time.
+
+The referencing side (a SKU) writes the (kind, key) pairs its body names whenever its
+snapshot is written, in the same transaction; the referenced side (a manufacturer) reads the
+keys of the SKUs that name it one page at a time, so fanning a change out to 50,000 SKUs holds
+one page of keys in memory, never their snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from deltahook.catalog.entities import EntityKind
+from deltahook.store.snapshots import one_of
+from deltahook.store.tables import entity_refs
+
+Pairs = Mapping[str, set[tuple[str, str]]]  # entity key -> the (kind, key) pairs it names
+
+
+def record(
+    conn: Connection,
+    kind: EntityKind,
+    bodies: Mapping[str, Mapping[str, Any] | None],
+    *,
+    new: set[str],
+) -> None:
+    """Keep the references of entities just written (a body) or removed (None) current.
+
+    A new entity's pairs are inserted; a changed one's replaced, unless every reference is a
+    key field (a price row's PriceListCode), which cannot change; a removed one's dropped.
+    """
+    if not kind.references:
+        return
+    fixed = all(len(r.path) == 1 and r.path[0] in kind.key for r in kind.references)
+    named = {
+        key: kind.referenced(body)
+        for key, body in bodies.items()
+        if body is not None and not (fixed and key not in new)
+    }
+    replace = [k for k, body in bodies.items() if k not in new and (body is None or k in named)]
+    write(conn, kind.name, named, replace=replace)
+
+
+def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) -> None:
+    """Store what each entity of ``kind`` names; the pairs of ``replace`` keys go first."""
+    drop(conn, kind, replace)
+    rows = [
+        {"kind": kind, "key": key, "ref_kind": ref_kind, "ref_key": ref_key}
+        for key in sorted(named)
+        for ref_kind, ref_key in sorted(named[key])
+    ]
+    if rows:
+        conn.execute(insert(entity_refs), rows)
+
+
+def drop(conn: Connection, kind: str, keys: Sequence[str]) -> None:
+    """Forget what these entities of ``kind`` named (they were removed or are rewritten)."""
+    if not keys:
+        return
+    for key_in in one_of(conn, entity_refs.c.key, sorted(keys)):
+        conn.execute(delete(entity_refs).where(entity_refs.c.kind == kind, key_in))
+
+
+def referrers(
+    conn: Connection, kind: str, ref_kind: str, ref_key: str, *, page: int
+) -> Iterator[list[str]]:
+    """Keys of the entities of ``kind`` that name ``ref_kind`` ``ref_key``, a page at a time,
+    in key order (each page is one indexed range read after the last key of the one before)."""
+    query = (
+        select(entity_refs.c.key)
+        .where(
+            entity_refs.c.ref_kind == ref_kind,
+            entity_refs.c.ref_key == ref_key,
+            entity_refs.c.kind == kind,
+        )
+        .order_by(entity_refs.c.key)
+        .limit(page)
+    )
+    after: str | None = None
+    while True:
+        ranged = query if after is None else query.where(entity_refs.c.key > after)
+        keys = list(conn.execute(ranged).scalars())
+        if keys:
+            yield keys
+        if len(keys) < page:
+            return
+        after = keys[-1]
