@@ -36,7 +36,7 @@ from deltahook.results import MODES, JobStatus, Mode, RunResult
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import jobs, readback
+from deltahook.store import jobs, readback, refs
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 
@@ -198,6 +198,17 @@ class Engine:
         self.catalog[kind]
         with self.db.connect() as conn:
             return readback.find(conn, kind, key)
+
+    def rebuild_references(self, kind: str | None = None) -> dict[str, tuple[int, int]]:
+        """Write the references of the stored entities of ``kind`` (default: every kind that
+        declares references) again from their snapshots; per kind, the entities read and the
+        references written. For snapshots stored before references were kept."""
+        kinds = [self.catalog[kind]] if kind else [k for k in self.catalog if k.references]
+        done = {}
+        for each in kinds:
+            with self.db.connect() as conn:
+                done[each.name] = refs.rebuild(conn, each, page=self.settings.batch_size)
+        return done
 
     def emit(
         self, event_type: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None

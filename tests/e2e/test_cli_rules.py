@@ -204,6 +204,20 @@ def test_schema_kind_shows_an_entity_kinds_tables_keys_and_fields(tmp_path: Path
     assert "EVENT_TYPE or --kind" in err
 
 
+def test_rebuild_references_reads_the_stored_snapshots(tmp_path: Path) -> None:
+    """`rebuild-references` says, per kind with references, how many entities it read and
+    references it wrote; an unknown kind is one error line."""
+    feed = tmp_path / "sku.ndjson"
+    feed.write_bytes(b'{"PartNo": "A", "ManufacturerCode": "M"}\n')
+    assert run(tmp_path, "ingest", "sku", str(feed))[0] == 0
+    code, out, _ = run(tmp_path, "rebuild-references")
+    assert code == 0
+    assert out.splitlines() == ["sku: 1 entity, 1 reference", "sku_price: 0 entities, 0 references"]
+    code, _, err = run(tmp_path, "rebuild-references", "skus")
+    assert code == 1
+    assert err.startswith("error: skus: unknown entity kind")
+
+
 def test_emit_records_a_valid_event_and_refuses_an_invalid_one(tmp_path: Path) -> None:
     """`emit` validates against the schema; a bad payload is one error line naming the field."""
     good = write_json(

@@ -140,3 +140,18 @@ def test_a_filter_on_the_category_limits_the_fan_out(database_url: str, tmp_path
         (match,) = fired.explanation["matches"]
         assert match["via"] == {"kind": "category", "key": "DOMES"}
         assert match["referrer"] == {"kind": "sku", "key": "T1"}
+
+
+def test_references_of_snapshots_stored_before_them_are_rebuilt(engine: Engine) -> None:
+    """SKUs stored without references (before the upgrade) are reached by no fan-out until
+    rebuild_references reads their snapshots, a batch at a time; then a rename reaches them."""
+    ingest(engine, "manufacturer", [maker("NORD", "Nordlys")])
+    ingest(engine, "sku", [sku(f"N{i}", "NORD", "TENTS") for i in range(5)])
+    with engine.db.begin() as conn:
+        conn.execute(entity_refs.delete())
+    assert changed(engine, "manufacturer", [maker("NORD", "N1")], SKU_CHANGED) == set()
+    assert engine.rebuild_references() == {"sku": (5, 10), "sku_price": (0, 0)}
+    assert changed(engine, "manufacturer", [maker("NORD", "N2")], SKU_CHANGED) == {
+        (f"N{i}", "tClientManufacturer") for i in range(5)
+    }
+    assert engine.rebuild_references("sku") == {"sku": (5, 10)}

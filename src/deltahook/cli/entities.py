@@ -1,4 +1,4 @@
-"""``deltahook show``: read back what the store holds for one entity."""
+"""``deltahook show``: read back what the store holds for one entity; rebuild-references."""
 
 from __future__ import annotations
 
@@ -32,6 +32,26 @@ def show(state: State, kind: str, key: str, as_json: bool) -> None:
         return
     for line in _lines(shown):
         out.print(line, soft_wrap=True, markup=False)
+
+
+@main.command("rebuild-references")
+@click.argument("kind", required=False)
+@click.pass_obj
+@friendly
+def rebuild_references(state: State, kind: str | None) -> None:
+    """Write the references between entities (a SKU's manufacturer and categories) again from
+    the stored snapshots of KIND (default: every kind that declares some). Needed once for
+    snapshots stored before references were kept; related-entity fan-out reads them."""
+    from deltahook.engine import Engine
+
+    with Engine.from_settings(state.settings) as engine:
+        done = engine.rebuild_references(kind)
+    for name, (read, written) in done.items():
+        out.print(f"{name}: {_many(read, 'entity', 'entities')}, {_many(written, 'reference')}")
+
+
+def _many(n: int, one: str, more: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else more or one + 's'}"
 
 
 def _lines(shown: dict[str, Any]) -> list[str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, insert, select
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.store.snapshots import one_of
-from deltahook.store.tables import entity_refs
+from deltahook.store.tables import entities, entity_refs
 
 Pairs = Mapping[str, set[tuple[str, str]]]  # entity key -> the (kind, key) pairs it names
 
@@ -88,3 +89,30 @@ def referrers(
         if len(keys) < page:
             return
         after = keys[-1]
+
+
+def rebuild(conn: Connection, kind: EntityKind, *, page: int) -> tuple[int, int]:
+    """Write the references of every stored entity of ``kind`` again from its snapshot, a page
+    of entities per transaction (for snapshots stored before references were kept).
+
+    Returns the entities read and the references written.
+    """
+    query = (
+        select(entities.c.key, entities.c.body)
+        .where(entities.c.kind == kind.name)
+        .order_by(entities.c.key)
+        .limit(page)
+    )
+    after: str | None = None
+    seen = written = 0
+    while True:
+        ranged = query if after is None else query.where(entities.c.key > after)
+        rows = conn.execute(ranged).all()
+        named = {key: kind.referenced(orjson.loads(body)) for key, body in rows}
+        write(conn, kind.name, named, replace=list(named))
+        conn.commit()
+        seen += len(rows)
+        written += sum(len(pairs) for pairs in named.values())
+        if len(rows) < page:
+            return seen, written
+        after = rows[-1][0]

@@ -1,5 +1,7 @@
 """Entity references: which stored entity names which (fan-out of related-entity changes).
 
+The table starts empty: ``deltahook rebuild-references`` fills it from the stored snapshots.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-30 07:00:00.000000
