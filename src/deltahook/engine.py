@@ -192,6 +192,19 @@ class Engine:
                     scratch.ingest(kind, _one_record(before), fmt="ndjson")
                 return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
 
+    def with_rules(self, rules: RuleSet) -> Engine:
+        """The same engine (store, catalog, clock) deciding with ``rules`` instead: for
+        comparing rule sets over one input. Close only this engine, not the copy."""
+        return Engine(
+            settings=self.settings,
+            catalog=self.catalog,
+            db=self.db,
+            rules=rules,
+            events=self.events,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+
     def snapshot(self, kind: str, key: str) -> readback.StoredEntity | None:
         """The stored entity ``kind``/``key``: snapshot, version, times, the job that last wrote
         it and its recent notifications; None when there is none (an unknown kind raises)."""

@@ -9,6 +9,7 @@ from deltahook.cli import demo as _demo  # noqa: F401
 from deltahook.cli import entities as _entities  # noqa: F401
 from deltahook.cli import feeds as _feeds  # noqa: F401
 from deltahook.cli import rules as _rules  # noqa: F401
+from deltahook.cli import rulesdiff as _rulesdiff  # noqa: F401
 from deltahook.cli import serve as _serve  # noqa: F401
 from deltahook.cli.app import main
 
