@@ -65,7 +65,7 @@ def test_retry_schedules_in_three_spellings(schedule: Any, expected: tuple[float
         ({"retry_schedule": "10s, 5s"}, "must not shrink"),
         ({"timeout": 0}, "greater than 0"),
         ({"name": "a b"}, "should match pattern"),
-        ({"header_style": "svix"}, "'norce' or 'standard'"),
+        ({"header_style": "svix"}, "'norce', 'standard' or 'directscale'"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
     ],
 )

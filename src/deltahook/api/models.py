@@ -213,7 +213,7 @@ class SubscriptionIn(Model):
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list, max_length=4)
-    header_style: Literal["norce", "standard"] = "norce"
+    header_style: Literal["norce", "standard", "directscale"] = "norce"
     timeout: float = Field(default=5.0, gt=0, le=300)
     retry_schedule: str | list[Delay] | None = Field(
         default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'

@@ -24,6 +24,7 @@ from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print
 from deltahook.clock import utc_now
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
+from deltahook.delivery.envelope import event_categories
 from deltahook.delivery.operational import client_id_of
 
 
@@ -61,6 +62,7 @@ def deliver(
         worker_id=worker or worker_id(),
         allow_private=state.settings.allow_private_urls,
         client_id=client_id_of(state.settings.constants),
+        categories=event_categories(state.settings.event_schemas_dir),
     )
     dispatcher = Dispatcher(db, options=options)
     if not once:

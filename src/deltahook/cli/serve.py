@@ -36,12 +36,14 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     from deltahook.api import create_app
     from deltahook.cli.delivery import worker_id
     from deltahook.delivery.dispatcher import DispatcherOptions
+    from deltahook.delivery.envelope import event_categories
     from deltahook.delivery.operational import client_id_of
 
     options = DispatcherOptions(
         worker_id=worker_id(),
         allow_private=state.settings.allow_private_urls,
         client_id=client_id_of(state.settings.constants),
+        categories=event_categories(state.settings.event_schemas_dir),
     )
     app = create_app(state.settings, deliver=options if deliver else None)
     base = f"http://{host}:{port}"

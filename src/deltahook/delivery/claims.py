@@ -22,6 +22,9 @@ class Claimed:
     step: int
     """This attempt's number since the last resend; it drives the retry schedule."""
     body: bytes
+    """The stored payload (a header style may wrap it: ``envelope.body_for``)."""
+    detected_at: datetime
+    """When the change was detected: the notification's stored time."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

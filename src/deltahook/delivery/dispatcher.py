@@ -20,7 +20,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -35,7 +35,7 @@ from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
 from deltahook.delivery.recorder import Recorder
-from deltahook.delivery.requests import headers_for
+from deltahook.delivery.requests import request_for
 from deltahook.delivery.retry import AttemptResult, next_attempt_at
 from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.status import DeliveryStatus
@@ -61,6 +61,8 @@ class DispatcherOptions:
     retention: timedelta = log.DEFAULT_RETENTION
     allow_private: bool = False  # the config's allow_private_urls: send to private addresses
     client_id: int = 0  # the ClientId of operational events (the config's constants)
+    categories: Mapping[str, str] = field(default_factory=dict)
+    """Each event type's catalog category, for the directscale envelope (``event_categories``)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -225,20 +227,23 @@ class Dispatcher:
         self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
     ) -> Outcome:
         try:
-            headers = headers_for(
+            body, headers = request_for(
                 lane.sub,
                 lane.creds,
                 message_id=item.notification_id,
                 event_type=item.event_type,
                 timestamp=started_at,
-                body=item.body,
+                payload=item.body,
+                detected_at=item.detected_at,
+                client_id=str(self._options.client_id),
+                categories=self._options.categories,
             )
         except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
             return Outcome(
                 result=AttemptResult(error=f"cannot build the request: {exc}"), duration_ms=0.0
             )
         return await sender.send(
-            url=lane.sub.url, body=item.body, headers=headers, timeout=lane.sub.timeout
+            url=lane.sub.url, body=body, headers=headers, timeout=lane.sub.timeout
         )
 
     def _finished(

@@ -86,6 +86,7 @@ def _claim_due(
             d.leased_by,
             d.lease_until,
             notifications.c.payload,
+            notifications.c.created_at.label("detected_at"),
         )
         .join(notifications, notifications.c.id == d.notification_id)
         .where(d.subscription == name, d.next_attempt_at <= now, d.status.in_(QUEUED))
@@ -125,6 +126,7 @@ def _claim_due(
             attempt=row.attempts + 1,
             step=row.attempts + 1 - row.retry_base,
             body=bytes(row.payload),
+            detected_at=row.detected_at,
         )
         for row in take
     ]

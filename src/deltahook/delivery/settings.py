@@ -6,7 +6,7 @@
         event_types: [SkuChangedNotification, SkuPriceChangedNotification]   # or ["*"]
         headers: {Authorization: "Bearer ${WEBSHOP_TOKEN}"}
         secrets: ["${WEBSHOP_SECRET}"]          # whsec_...; two during a rotation
-        header_style: norce                     # or standard
+        header_style: norce                     # or standard, or directscale (see below)
         timeout: 5                              # seconds per attempt, redirects included
         retry_schedule: "5s, 10s, 15s, 30s, 1m"  # default: Norce's 16 steps
         max_concurrency: 10
@@ -15,6 +15,9 @@
         circuit_after: 20                       # failures in a row that open the circuit
         circuit_cooldown: 1m                    # how long it stays open before one probe
         disable_after: 5d                       # nothing but failures this long: switched off
+
+The ``directscale`` style needs an ``Authorization: Bearer ...`` header (its token); its
+``X-Directscale-Client-Id`` is the ``ClientId`` constant unless ``headers`` names one.
 
 Header values and secrets may name environment variables as ``${NAME}``: they are kept as
 written (in the store too) and read from the environment of the process that sends, so a
@@ -30,7 +33,14 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from deltahook.delivery.health import (
     DEFAULT_CIRCUIT_AFTER,
@@ -174,6 +184,18 @@ class SubscriptionSettings(BaseModel):
         for name, value in headers.items():
             check_header(name, value)
         return headers
+
+    @model_validator(mode="after")
+    def _directscale_bearer(self) -> SubscriptionSettings:
+        if self.header_style != "directscale":
+            return self
+        bearer = [v for k, v in self.headers.items() if k.lower() == "authorization"]
+        if not bearer or not bearer[0].startswith("Bearer "):
+            raise ValueError(
+                'header_style directscale needs headers {Authorization: "Bearer <token>"} '
+                "(an Authorization: Bearer header; the token may be ${VAR})"
+            )
+        return self
 
     @field_validator("secrets")
     @classmethod

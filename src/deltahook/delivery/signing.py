@@ -6,10 +6,14 @@ off-the-shelf library: HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{body
 a subscription has several active secrets and the header carries one signature per secret,
 space-separated, so a receiver holding either secret accepts the request.
 
-Two header styles: ``norce`` (``Norce-Event-Message-Id``, ``Norce-Event-Type``,
+Three header styles: ``norce`` (``Norce-Event-Message-Id``, ``Norce-Event-Type``,
 ``Norce-Event-Timestamp``) keeps receivers written for Norce Commerce Event working unchanged;
-``standard`` uses the ``webhook-*`` names only. Everything here is pure: the timestamp and the
-random bytes of a new secret are passed in.
+``standard`` uses the ``webhook-*`` names; ``directscale`` (``X-Directscale-Message-Id``,
+``X-Directscale-Client-Id``, with an ``Authorization: Bearer`` header from the subscription and
+a body envelope, ``delivery/envelope.py``) suits receivers built for DirectScale. Every style
+adds ``Deltahook-Event-Detected-At``: when the change was detected (the notification's stored
+time), which stays the same on retries; the styles' own timestamps are the attempt's.
+Everything here is pure: the timestamps and the random bytes of a new secret are passed in.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES_MIN = 24
@@ -31,7 +35,10 @@ SECRET_BYTES_MAX = 64
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 
-HeaderStyle = Literal["norce", "standard"]
+HeaderStyle = Literal["norce", "standard", "directscale"]
+HEADER_STYLES: tuple[str, ...] = get_args(HeaderStyle)
+DETECTED_AT = "Deltahook-Event-Detected-At"
+DIRECTSCALE_CLIENT_ID = "X-Directscale-Client-Id"
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An HTTP field name (RFC 9110 token): no spaces, colons or control characters."""
@@ -111,17 +118,26 @@ def request_headers(
     body: bytes,
     secrets: Sequence[str],
     custom: Mapping[str, str],
+    detected_at: datetime | None = None,
+    client_id: str = "",
 ) -> dict[str, str]:
     """Every header of one request: content type, event headers, signature, custom headers.
 
-    ``timestamp`` is the time of this attempt (it changes on retries; ``message_id`` does
-    not). Custom headers whose name matches a system header, in any case, are dropped:
-    system headers take precedence, as on Norce Commerce Event.
+    ``timestamp`` is the time of this attempt (it changes on retries; ``message_id`` and
+    ``detected_at``, when the change was detected, do not). Custom headers whose name matches
+    a system header, in any case, are dropped: system headers take precedence, as on Norce
+    Commerce Event. ``client_id`` is the directscale style's client id, unless the custom
+    headers name one.
     """
     system = {
         "Content-Type": CONTENT_TYPE,
         **_event_headers(style, message_id, event_type, timestamp),
     }
+    if style == "directscale":
+        own = [v for k, v in custom.items() if k.lower() == DIRECTSCALE_CLIENT_ID.lower()]
+        system[DIRECTSCALE_CLIENT_ID] = own[0] if own else client_id
+    if detected_at is not None:
+        system[DETECTED_AT] = format_detected(detected_at)
     if secrets:
         unix = _unix_seconds(timestamp)
         system["webhook-id"] = message_id
@@ -145,6 +161,8 @@ def _event_headers(
             "Norce-Event-Type": event_type,
             "Norce-Event-Timestamp": format_timestamp(timestamp),
         }
+    if style == "directscale":
+        return {"X-Directscale-Message-Id": message_id}
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(_unix_seconds(timestamp)),
@@ -158,6 +176,12 @@ def format_timestamp(timestamp: datetime) -> str:
     Whole seconds, like ``webhook-timestamp``, so the two headers of one request agree.
     """
     return _require_aware(timestamp).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def format_detected(detected_at: datetime) -> str:
+    """A detection time: ISO 8601 in UTC to the millisecond, e.g.
+    ``2026-11-24T10:00:00.250+00:00`` (finer than the attempt's, to order changes)."""
+    return _require_aware(detected_at).astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _unix_seconds(timestamp: datetime) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from deltahook.delivery.requests import headers_for
+from deltahook.delivery.requests import request_for
 from deltahook.delivery.sender import Sender
 from deltahook.delivery.subscriptions import Subscription, resolve
 
@@ -24,15 +24,26 @@ async def send_test(
     message_id: str | None = None,
     sender: Sender | None = None,
     allow_private: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Send the test event as a real delivery would be sent; report what came back."""
-    creds = resolve(sub)
+    """Send the test event as a real delivery would be sent; report what came back.
+
+    Its detection time is ``now``; ``env`` fills the subscription's ``${VAR}`` (default: the
+    process environment)."""
+    creds = resolve(sub, env)
     payload = {k: constants[k] for k in ("ClientId", "ApplicationId") if k in constants}
     payload["Message"] = f"Test from deltahook: subscription '{sub.name}'"
-    body = orjson.dumps(payload)
     message_id = message_id or str(uuid.uuid4())
-    headers = headers_for(
-        sub, creds, message_id=message_id, event_type=TEST_EVENT, timestamp=now, body=body
+    body, headers = request_for(
+        sub,
+        creds,
+        message_id=message_id,
+        event_type=TEST_EVENT,
+        timestamp=now,
+        payload=orjson.dumps(payload),
+        detected_at=now,
+        client_id=str(constants.get("ClientId", "")),
+        categories={TEST_EVENT: "System"},
     )
     async with sender or Sender(allow_private=allow_private) as client:
         outcome = await client.send(url=sub.url, body=body, headers=headers, timeout=sub.timeout)
