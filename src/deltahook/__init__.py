@@ -6,13 +6,33 @@ it as a context manager, and call ``ingest`` or ``preview`` with an entity kind 
 
 from __future__ import annotations
 
-from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
-from deltahook.config import Settings, load_settings
-from deltahook.engine import Engine
-from deltahook.errors import DeltahookError
-from deltahook.feeds.readers import Reject
-from deltahook.notifications import Notification
-from deltahook.results import RunResult
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
+    from deltahook.config import Settings, load_settings
+    from deltahook.engine import Engine
+    from deltahook.errors import DeltahookError
+    from deltahook.feeds.readers import Reject
+    from deltahook.notifications import Notification
+    from deltahook.results import RunResult
+
+# Imported on first use, so `import deltahook.cli` does not pay for the engine (PEP 562).
+_HOMES = {
+    "MISSING": "deltahook.changes.model",
+    "EntityChange": "deltahook.changes.model",
+    "FieldChange": "deltahook.changes.model",
+    "Op": "deltahook.changes.model",
+    "RowChange": "deltahook.changes.model",
+    "Settings": "deltahook.config",
+    "load_settings": "deltahook.config",
+    "Engine": "deltahook.engine",
+    "DeltahookError": "deltahook.errors",
+    "Reject": "deltahook.feeds.readers",
+    "Notification": "deltahook.notifications",
+    "RunResult": "deltahook.results",
+}
 
 __version__ = "0.1.0"
 
@@ -31,3 +51,12 @@ __all__ = [
     "__version__",
     "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'deltahook' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value

@@ -6,15 +6,18 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from deltahook.config import Settings, load_settings
+from deltahook.cli.lazy import LazyGroup
 from deltahook.errors import DeltahookError
+
+if TYPE_CHECKING:
+    from deltahook.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,12 +42,14 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from deltahook.config import load_settings
+
             overrides = {"database_url": self.database_url} if self.database_url else None
             self._settings = load_settings(self.config, overrides=overrides)
         return self._settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -21,7 +21,6 @@ from deltahook.cli.app import (
     out,
     print_json,
 )
-from deltahook.engine import Engine
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
 
@@ -70,6 +69,8 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
+    from deltahook.engine import Engine
+
     started = time.perf_counter()
     source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
     with (

@@ -32,7 +32,6 @@ import socket
 from datetime import timedelta
 from typing import Annotated, Any
 
-import httpx
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -105,6 +104,8 @@ def check_url_target(url: str, *, allow_private: bool) -> None:
     """
     if allow_private:
         return
+    import httpx  # only to read a subscription's URL: not for commands without one
+
     host = httpx.URL(url).host.rstrip(".").lower()
     if host in _LOCAL_NAMES or host.endswith(".localhost"):
         raise ValueError(f"{host!r} is this machine: {_ALLOW}")
@@ -162,6 +163,8 @@ class SubscriptionSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
+        import httpx
+
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:

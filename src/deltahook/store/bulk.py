@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-import psycopg
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
@@ -69,6 +68,8 @@ def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[A
     )
     if not conn.in_transaction():
         conn.begin()  # as execute() would: the COPY is then committed with the caller's work
+    import psycopg  # only PostgreSQL copies: SQLite never loads the driver
+
     driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:

@@ -9,7 +9,6 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, select
 
-from deltahook import telemetry
 from deltahook.delivery import queue
 from deltahook.notifications import Notification
 from deltahook.store.bulk import insert_many
@@ -27,6 +26,8 @@ def record(
     if not items:
         return 0
     insert_many(conn, notifications, [_notification_row(n) for n in items])
+    from deltahook import telemetry  # prometheus_client, only once there is something to count
+
     telemetry.recorded(items)
     return queue.enqueue(conn, items, now=now, skip=skip)
 

@@ -1,0 +1,119 @@
+"""CLI start-up imports only what the command uses: no server, migrations or drivers for rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from deltahook import cli
+from deltahook.cli import main
+from deltahook.cli.lazy import COMMANDS, SUBCOMMANDS, load_all
+from tests.conftest import REPO
+
+# The HTTP server, migrations, the PostgreSQL driver, the HTTP client, templates and metrics.
+HEAVY = (
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "alembic",
+    "psycopg",
+    "httpx",
+    "jinja2",
+    "prometheus_client",
+)
+
+# What a preview's scratch database still needs: its schema made by the migrations, and the
+# metrics its ingest counts.
+SCRATCH = {"alembic", "prometheus_client"}
+
+SCRIPT = """
+import json, sys
+from deltahook import cli
+from deltahook.cli import main
+try:
+    main(sys.argv[2:], standalone_mode=False)
+finally:
+    with open(sys.argv[1], "w") as out:
+        json.dump(sorted(sys.modules), out)
+"""
+
+
+def imported(tmp_path: Path, *args: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running ``deltahook ARGS``."""
+    report = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(report), *args],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    return {name.partition(".")[0] for name in json.loads(report.read_text())}
+
+
+def test_help_imports_neither_the_engine_nor_the_database(tmp_path: Path) -> None:
+    """`deltahook --help` lists the commands without the heavy stack, SQLAlchemy or pydantic."""
+    loaded = imported(tmp_path, "--help")
+    unwanted = {*HEAVY, "sqlalchemy", "pydantic", "yaml"}
+    assert loaded.isdisjoint(unwanted), loaded & unwanted
+
+
+def test_rules_check_imports_no_server_driver_or_client(tmp_path: Path) -> None:
+    """`rules check` on the shipped rules loads rules and catalogs, not the serving stack."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    loaded = imported(tmp_path, "--database-url", url, "rules", "check")
+    assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)
+
+
+@pytest.mark.parametrize("command", ["preview", "ingest"])
+def test_help_of_a_command_imports_no_server_driver_or_client(tmp_path: Path, command: str) -> None:
+    """A subcommand's --help needs its options, not the stack behind them."""
+    loaded = imported(tmp_path, command, "--help")
+    assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)
+
+
+def test_preview_of_one_change_imports_no_server_driver_or_client(tmp_path: Path) -> None:
+    """`preview KIND --before --after` runs on a scratch SQLite database: no server or client."""
+    stock = {
+        "PartNo": "P1",
+        "WarehouseCode": "STO",
+        "WarehouseId": 3,
+        "LocationCode": "A-12",
+        "LocationId": 7,
+        "OnhandValue": 5,
+        "MinimumValue": 3,
+    }
+    before = tmp_path / "before.json"
+    after = tmp_path / "after.json"
+    before.write_bytes(orjson.dumps(stock))
+    after.write_bytes(orjson.dumps(stock | {"OnhandValue": 0}))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    args = ("--database-url", url, "preview", "sku_onhand", "--before", str(before))
+    loaded = imported(tmp_path, *args, "--after", str(after), "--json")
+    unwanted = set(HEAVY) - SCRATCH
+    assert loaded.isdisjoint(unwanted), loaded & unwanted
+
+
+def test_the_lazy_command_table_is_what_the_modules_register() -> None:
+    """Every command the CLI modules register is in the table, under its module and help."""
+    load_all()
+    registered = {
+        name: (command.callback.__module__.rpartition(".")[2], command.get_short_help_str(10**6))
+        for name, command in main.commands.items()
+        if command.callback is not None
+    }
+    groups = {name for name, command in main.commands.items() if command.callback is None}
+    assert registered == {name: COMMANDS.get(name) for name in registered}
+    assert set(main.commands) == set(COMMANDS), groups
+
+
+def test_every_cli_module_is_in_the_lazy_tables() -> None:
+    """A module that registers commands is imported by the table, or its commands would vanish."""
+    package = Path(cli.__file__).parent
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__", "app", "lazy"}
+    listed = {module for module, _ in COMMANDS.values()}
+    assert modules == listed | {m for extra in SUBCOMMANDS.values() for m in extra}
