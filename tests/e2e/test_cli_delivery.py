@@ -132,6 +132,21 @@ def test_a_failing_test_send_exits_non_zero(cli: Cli) -> None:
     assert orjson.loads(out)["status_code"] == 503
 
 
+def test_deliver_once_logs_only_its_summary_unless_verbose(cli: Cli) -> None:
+    """--once --log-format json: one JSON summary line; with -v the failed attempt first."""
+    cli.world.notify()
+    cli.receiver.fail(2, status=500)
+    code, _, err = cli("deliver", "--once", "--log-format", "json")
+    assert code == 0, err
+    [summary] = [orjson.loads(line) for line in err.splitlines()]
+    assert (summary["event"], summary["attempts"], summary["retrying"]) == ("summary", 1, 1)
+    [note] = cli.world.notify()
+    code, _, err = cli("deliver", "--once", "--log-format", "json", "-v")
+    lines = [orjson.loads(line) for line in err.splitlines()]
+    assert [line["event"] for line in lines] == ["retry scheduled", "summary"]
+    assert lines[0]["message_id"] == note.id
+
+
 def test_deliver_once_then_the_log(cli: Cli) -> None:
     """deliver --once sends what is due; log shows it delivered, with payload and attempts."""
     [note] = cli.world.notify()

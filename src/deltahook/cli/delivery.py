@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from deltahook import bootstrap
 from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print_json
 from deltahook.clock import utc_now
+from deltahook.delivery import journal
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.envelope import event_categories
@@ -46,10 +47,24 @@ def worker_id() -> str:
     help="Serve Prometheus metrics (this process's counters, the queue) on this port.",
 )
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="...and address.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per failed attempt, circuit change and summary: as text or JSON.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="With --once, log each failed attempt too.")
 @click.pass_obj
 @friendly
 def deliver(
-    state: State, once: bool, worker: str | None, metrics_port: int | None, metrics_host: str
+    state: State,
+    once: bool,
+    worker: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_format: str,
+    verbose: bool,
 ) -> None:
     """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
     db = open_store(state)
@@ -57,7 +72,8 @@ def deliver(
         _serve_metrics(db, host=metrics_host, port=metrics_port)
     with db.begin() as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
-    _log_to_stderr()  # a subscription with a ${VAR} that cannot be filled is paused, and said so
+    # Failed attempts, circuit changes, summaries; a paused subscription (a ${VAR} unset) too.
+    _log_to_stderr(log_format, quiet=once and not verbose)
     options = DispatcherOptions(
         worker_id=worker or worker_id(),
         allow_private=state.settings.allow_private_urls,
@@ -68,11 +84,7 @@ def deliver(
     if not once:
         names = ", ".join(s.name for s in enabled) or "none enabled"
         err.print(f"delivering as {options.worker_id} ({names}); Ctrl-C to stop")
-    stats = asyncio.run(_run(dispatcher, once=once))
-    err.print(
-        f"{stats.attempts:,} attempts: {stats.delivered:,} delivered, "
-        f"{stats.retrying:,} to retry, {stats.dead:,} dead"
-    )
+    asyncio.run(_run(dispatcher, once=once))  # its summary line ends the log
 
 
 def _serve_metrics(db: Engine, *, host: str, port: int) -> None:
@@ -106,16 +118,30 @@ async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:
     return await dispatcher.run(once=once)
 
 
-def _log_to_stderr() -> None:
-    class Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            err.print(f"[yellow]{record.levelname.lower()}:[/] ", end="")
-            err.print(record.getMessage(), markup=False, highlight=False, soft_wrap=True)
+class _Stderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (test runners swap it)."""
 
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _log_to_stderr(log_format: str, *, quiet: bool) -> None:
+    """The dispatcher's log on stderr; ``quiet``: only the summary and problems, not each
+    failed attempt."""
+    handler = _Stderr()
+    handler.setFormatter(
+        journal.JsonFormatter() if log_format == "json" else journal.TextFormatter()
+    )
     logger = logging.getLogger("deltahook.delivery")
-    if not logger.handlers:
-        logger.addHandler(Handler())
-        logger.setLevel(logging.INFO)
+    for old in [h for h in logger.handlers if isinstance(h, _Stderr)]:
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    journal.outcomes.setLevel(logging.ERROR if quiet else logging.INFO)
 
 
 @main.group()

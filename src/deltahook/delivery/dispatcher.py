@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine
 
 from deltahook import telemetry
 from deltahook.clock import Clock, utc_now
-from deltahook.delivery import heartbeat, log, operational, queue
+from deltahook.delivery import heartbeat, journal, log, operational, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.lanes import Lane, Lanes
@@ -63,6 +63,7 @@ class DispatcherOptions:
     client_id: int = 0  # the ClientId of operational events (the config's constants)
     categories: Mapping[str, str] = field(default_factory=dict)
     """Each event type's catalog category, for the directscale envelope (``event_categories``)."""
+    summary_every: float = 60.0  # seconds between summary lines while running
 
 
 @dataclass(slots=True, kw_only=True)
@@ -77,6 +78,14 @@ class RunStats:
     def count(self, status: DeliveryStatus) -> None:
         self.attempts += 1
         setattr(self, status, getattr(self, status) + 1)
+
+    def snapshot(self) -> dict[str, int]:
+        return {
+            "attempts": self.attempts,
+            "delivered": self.delivered,
+            "retrying": self.retrying,
+            "dead": self.dead,
+        }
 
 
 class Dispatcher:
@@ -107,6 +116,7 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._refreshed_at = -1e9
         self._purged_at: datetime | None = None
+        self._summarized: tuple[float, dict[str, int]] | None = None
         self.stats = RunStats()
 
     def wake(self) -> None:
@@ -151,6 +161,7 @@ class Dispatcher:
                     recorder.close()  # every attempt has ended (gathered, or cancelled)
                     await flusher
                     await recorder.give_back()
+                    self._maybe_summarize(final=True)
                     await self._in_db(heartbeat.leave, self._options.worker_id)
                     if listener is not None:
                         await asyncio.to_thread(listener.stop)
@@ -169,6 +180,7 @@ class Dispatcher:
         while not self._stopping:
             await self._refresh()
             await self._maybe_purge()
+            self._maybe_summarize()
             claimed = await self._claim()
             for item in claimed:
                 self._start(sender, item)
@@ -263,6 +275,9 @@ class Dispatcher:
         status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
         self.stats.count(status)
         telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
+        journal.attempt(
+            subscription=lane.sub.name, item=item, result=result, status=status, next_attempt_at=due
+        )
         self._judge(lane, result, now)
         return Finished(
             delivery_id=item.id,
@@ -291,7 +306,7 @@ class Dispatcher:
         if verdict.disabled is not None:
             lane.active = False
         if verdict.change is not None:
-            logger.warning("subscription %r: %s", lane.sub.name, verdict.change.value)
+            journal.circuit(lane.sub.name, verdict.change, verdict.health, verdict.disabled)
         assert self._recorder is not None
         self._recorder.health(
             lane.sub.name, verdict.health, event=verdict.event, disabled=verdict.disabled
@@ -326,6 +341,21 @@ class Dispatcher:
             await self._in_db(heartbeat.beat, self._options.worker_id, now=self._clock())
         except Exception:
             logger.exception("recording the heartbeat failed; trying again later")
+
+    def _maybe_summarize(self, *, final: bool = False) -> None:
+        """A summary line every ``summary_every`` seconds, and one when the run ends."""
+        assert self._loop is not None
+        now = self._loop.time()
+        if self._summarized is None:
+            self._summarized = (now, self.stats.snapshot())
+            if not final:
+                return
+        at, before = self._summarized
+        if not final and now - at < self._options.summary_every:
+            return
+        counts = self.stats.snapshot()
+        self._summarized = (now, counts)
+        journal.summary({k: v - before[k] for k, v in counts.items()}, elapsed_s=now - at)
 
     async def _maybe_purge(self) -> None:
         every = self._options.purge_every
