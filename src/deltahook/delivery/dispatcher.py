@@ -80,12 +80,8 @@ class RunStats:
         setattr(self, status, getattr(self, status) + 1)
 
     def snapshot(self) -> dict[str, int]:
-        return {
-            "attempts": self.attempts,
-            "delivered": self.delivered,
-            "retrying": self.retrying,
-            "dead": self.dead,
-        }
+        ended = (DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING, DeliveryStatus.DEAD)
+        return {"attempts": self.attempts} | {s.value: getattr(self, s.value) for s in ended}
 
 
 class Dispatcher:
@@ -117,6 +113,7 @@ class Dispatcher:
         self._refreshed_at = -1e9
         self._purged_at: datetime | None = None
         self._summarized: tuple[float, dict[str, int]] | None = None
+        self._ended = 0  # attempts ended (or given back) so far
         self.stats = RunStats()
 
     def wake(self) -> None:
@@ -181,10 +178,12 @@ class Dispatcher:
             await self._refresh()
             await self._maybe_purge()
             self._maybe_summarize()
+            ended = self._ended
             claimed = await self._claim()
             for item in claimed:
                 self._start(sender, item)
-            if self._once and not claimed and not self._tasks:
+            # An attempt that ended during the claim may have freed its lane: look again.
+            if self._once and not claimed and not self._tasks and self._ended == ended:
                 return
             backoff = self._options.poll_min if claimed else backoff
             try:
@@ -230,6 +229,7 @@ class Dispatcher:
                 self._recorder.add(self._finished(lane, item, started_at, outcome))
         finally:
             lane.held -= 1
+            self._ended += 1
             if lane.refill_due(prefetch=self._options.prefetch) or (
                 self._once and len(self._tasks) <= 1
             ):

@@ -43,7 +43,7 @@ def attempt(
     if result.error is not None and REFUSED in result.error:
         event = "refused address"
     else:
-        event = "retry scheduled" if status is DeliveryStatus.RETRYING else "dead"
+        event = "retry scheduled" if status is DeliveryStatus.RETRYING else status.value
     fields = {
         "subscription": subscription,
         "delivery_id": item.id,
@@ -80,9 +80,12 @@ def circuit(subscription: str, change: Change, health: Health, reason: str | Non
 
 def summary(counts: Mapping[str, int], *, elapsed_s: float) -> None:
     """Log what a dispatcher did since its last summary."""
+    delivered, retrying, dead = (
+        counts[s] for s in (DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING, DeliveryStatus.DEAD)
+    )
     message = (
-        f"{counts['attempts']:,} attempts: {counts['delivered']:,} delivered, "
-        f"{counts['retrying']:,} to retry, {counts['dead']:,} dead"
+        f"{counts['attempts']:,} attempts: {delivered:,} delivered, "
+        f"{retrying:,} to retry, {dead:,} dead"
     )
     fields = {**counts, "elapsed_s": round(elapsed_s, 3), "message": message}
     _log(summaries, logging.INFO, "summary", fields, message=message)
