@@ -16,8 +16,9 @@ from deltahook.api import create_app
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.signing import format_detected
 from deltahook.engine import Engine
-from deltahook.store.tables import entities
+from deltahook.store.tables import entities, notifications
 from tests.api_support import KEY, STOCK, ndjson, settings
 from tests.console_support import form_token, sign_in
 from tests.delivery_support import SECRET
@@ -299,3 +300,20 @@ def test_a_subscription_made_in_the_console_can_be_edited_and_deleted(
     console.post("/admin/subscriptions/shop/delete")
     with console.engine.db.connect() as conn:
         assert [s.name for s in subs.load(conn)] == ["erp"]
+
+
+def test_the_log_tab_shows_the_detection_time_and_the_form_offers_directscale(
+    console: Console,
+) -> None:
+    """A delivery's headers in the log include Deltahook-Event-Detected-At (the notification's
+    stored time); the subscription form offers the directscale style."""
+    cross_breakpoint(console)
+    console.deliver()
+    with console.engine.db.connect() as conn:
+        [detected] = conn.execute(
+            select(notifications.c.created_at).where(notifications.c.type == BREAKPOINT)
+        ).scalars()
+    html = console.get(f"/admin/types/{BREAKPOINT}/log")
+    assert "Deltahook-Event-Detected-At" in html
+    assert format_detected(detected) in html
+    assert 'value="directscale"' in console.get("/admin/subscriptions/new")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -12,10 +13,13 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from deltahook.clock import utc_now
+from deltahook.config import Settings
+from deltahook.delivery.envelope import event_categories
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.delivery.signing import format_timestamp
 from deltahook.delivery.testsend import send_test
+from deltahook.engine import Engine
 from deltahook.store.tables import notifications
 from tests.delivery_support import SECRET, T0, World
 
@@ -23,6 +27,7 @@ DETECTED = "2026-11-24T10:00:00.000+00:00"
 """T0, the time the notification was stored (detected), as the receivers get it."""
 SENT = T0 + timedelta(seconds=90)
 DS_HEADERS = {"Authorization": "Bearer ${DS_TOKEN}"}
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _deliver(world: World, receiver: Receiver, **settings: object) -> tuple[str, dict[str, str]]:
@@ -152,3 +157,36 @@ def test_directscale_needs_a_bearer_authorization_header() -> None:
         header_style="directscale",
         headers={"authorization": "Bearer ${DS_TOKEN}"},
     )
+
+
+def test_an_ingest_detected_change_reaches_the_receiver_with_its_detection_time(
+    database_url: str, receiver: Receiver
+) -> None:
+    """A change ingested at T0 and sent 90 s later says T0 in the header and EventDateUtc, with
+    the event type's category from the shipped catalog."""
+    subscription = SubscriptionSettings(
+        name="ds",
+        url=receiver.url,
+        event_types=["SkuChangedNotification"],
+        header_style="directscale",
+        headers=DS_HEADERS,
+    )
+    settings = Settings(
+        database_url=database_url, allow_private_urls=True, subscriptions=[subscription]
+    )
+    with Engine.from_settings(settings, clock=lambda: T0) as engine:
+        engine.ingest("sku", FIXTURES / "v1" / "sku.ndjson", baseline=True)
+        assert engine.ingest("sku", FIXTURES / "v2" / "sku.ndjson").counts.deliveries > 0
+    world = World(database_url, now=SENT)
+    world.env = {"DS_TOKEN": "tok-123"}
+    world.run(categories=event_categories(settings.event_schemas_dir), client_id=1)
+    request = receiver.requests[0]
+    assert request.headers["deltahook-event-detected-at"] == DETECTED
+    body = orjson.loads(request.body)
+    assert (body["EventType"], body["EventCategory"], body["EventDateUtc"]) == (
+        "SkuChangedNotification",
+        "Product",
+        DETECTED,
+    )
+    assert "PartNo" in body
+    world.close()

@@ -15,6 +15,7 @@ from deltahook.console.render import back, checked_form, deliveries
 from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.operational import client_id_of
 from deltahook.delivery.signing import request_headers
 from deltahook.delivery.status import Resent
 from deltahook.engine import Engine
@@ -69,7 +70,11 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         except ValueError:
             found = pages.Page(items=[], next_cursor=None)
     for entry in found.items:
-        entry["headers"] = headers_sent(known.get(entry["subscription"]), entry)
+        entry["headers"] = headers_sent(
+            known.get(entry["subscription"]),
+            entry,
+            client_id=client_id_of(engine.settings.constants),
+        )
     filters = {k: query.get(k, "") for k in ("since", "status", "subscription")}
     return type_page(
         request,
@@ -86,9 +91,12 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
     )
 
 
-def headers_sent(sub: subs.Subscription | None, entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+def headers_sent(
+    sub: subs.Subscription | None, entry: Mapping[str, Any], *, client_id: int
+) -> list[tuple[str, str]]:
     """The headers a delivery goes out with: event headers in full (the timestamp is the
-    last attempt's), signatures and custom headers by name only."""
+    last attempt's; the detection time is when the delivery was queued, with its
+    notification), signatures and custom headers by name only."""
     if sub is None:
         return []
     attempts = entry.get("attempt_log") or []
@@ -101,6 +109,8 @@ def headers_sent(sub: subs.Subscription | None, entry: Mapping[str, Any]) -> lis
         body=b"",
         secrets=(),
         custom={},
+        detected_at=entry["created_at"],
+        client_id=str(client_id),
     )
     signed = [("webhook-id", entry["message_id"]), ("webhook-signature", SIGNATURE)]
     hidden = [(name, HIDDEN) for name in sorted(sub.headers)]
