@@ -53,6 +53,7 @@ class Settings(BaseModel):
     constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
     batch_size: int = Field(default=2000, ge=1, le=50_000)
     job_events: bool = True
+    change_log: bool = True  # the stored row changes, kept as long as the delivery log
     # A running ingest renews its job's lease as batches commit; a job whose lease ran out
     # (and whose process cannot be seen to run on this host) is marked abandoned.
     job_lease_s: float = Field(default=600.0, gt=0)

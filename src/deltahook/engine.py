@@ -288,6 +288,7 @@ class Engine:
                 checkpoint=lease,
                 pool=None if dry_run else self.db,
                 baseline=baseline,
+                change_log=self.settings.change_log,
             )
             try:
                 run.feed(items, progress)

@@ -31,7 +31,7 @@ from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, Record
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
-from deltahook.store import outbox, refs, snapshots
+from deltahook.store import changelog, outbox, refs, snapshots
 from deltahook.sweep import Sweep
 
 _CONFLICT_RETRIES = 5
@@ -89,6 +89,7 @@ class Run:
     checkpoint: Checkpoint | None = None
     pool: SqlEngine | None = None
     baseline: bool = False  # store snapshots and rule state; decide and queue nothing
+    change_log: bool = True  # log the stored row changes (not a baseline's)
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
@@ -215,6 +216,8 @@ class Run:
             refs_follow_key=self.kind.refs_follow_key,
         )
         snapshots.remove(self.conn, self.kind.name, removals)
+        if self.commit and self.change_log and not self.baseline:
+            changelog.write(self.conn, changes, job_id=self.result.job_id, now=now)
         bodies = {c.key: c.body for c in changed}
         refs.record(
             self.conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored}

@@ -17,7 +17,6 @@ from deltahook.notifications import Notification
 
 if TYPE_CHECKING:
     from deltahook.engine import Engine
-    from deltahook.results import RunResult
     from deltahook.rules.model import RuleSet
 
 Change = Literal["added", "removed", "altered"]
@@ -134,11 +133,11 @@ def _settings(*notes: Notification | None) -> tuple[str, ...]:
 
 
 def diff_runs(
-    engine: Engine, new_rules: RuleSet, runs: Sequence[Callable[[Engine], RunResult]]
+    engine: Engine, new_rules: RuleSet, runs: Sequence[Callable[[Engine], list[Notification]]]
 ) -> RuleDiff:
-    """Each of ``runs`` (a preview) with the engine's rules, then with ``new_rules``: the
-    differences between the notifications of the two."""
+    """Each of ``runs`` (a preview or a replay) with the engine's rules, then with
+    ``new_rules``: the differences between the notifications of the two."""
     other = engine.with_rules(new_rules)
-    old = [n for run in runs for n in run(engine).notifications]
-    new = [n for run in runs for n in run(other).notifications]
+    old = [n for run in runs for n in run(engine)]
+    new = [n for run in runs for n in run(other)]
     return compare(old, new)

@@ -113,3 +113,30 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     code, _, err = run(tmp_path, "rules", "diff", rules, rules)
     assert code == 2
     assert "--feed" in err
+
+
+def test_the_recent_past_replayed_from_the_store(tmp_path: Path) -> None:
+    """--jobs 1 replays the last ingest's logged row changes: the same removals as its feed;
+    --since a window holding both ingests shows them too, beside the first load's inserts."""
+    loaded(tmp_path)
+    code, _, _ = run(tmp_path, "ingest", "sku", str(REPO / "fixtures/v2/sku.ndjson"))
+    assert code == 0
+    args = ("rules", "diff", str(REPO / "rules"), str(variant(tmp_path)), "--json")
+    code, out, err = run(tmp_path, *args, "--jobs", "1")
+    assert code == 1, err
+    changes = orjson.loads(out)["changes"]
+    assert {(c["change"], c["entity"]["key"]) for c in changes} == {
+        ("removed", key) for key in EAN_ONLY
+    }
+    code, out, _ = run(tmp_path, *args, "--since", "1d")
+    assert code == 1
+    counts = orjson.loads(out)["counts"]
+    assert (counts["removed"], counts["added"]) == (4, 0)
+    assert counts["unchanged"] > 300  # the first load's notifications, the same in both
+
+
+def test_a_window_needs_a_sensible_size(tmp_path: Path) -> None:
+    """--jobs 0 or a --since that is no duration is bad input: exit 2."""
+    rules = str(REPO / "rules")
+    assert run(tmp_path, "rules", "diff", rules, rules, "--jobs", "0")[0] == 2
+    assert run(tmp_path, "rules", "diff", rules, rules, "--since", "soon")[0] == 2

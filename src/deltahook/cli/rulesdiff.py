@@ -19,7 +19,7 @@ from deltahook.results import MODES, Mode
 
 if TYPE_CHECKING:
     from deltahook.engine import Engine
-    from deltahook.results import RunResult
+    from deltahook.notifications import Notification
     from deltahook.rulediff import RuleDiff
     from deltahook.rules.model import RuleSet
 
@@ -63,6 +63,8 @@ def bad_input_exits_2(func: F) -> F:
 @click.option("--kind", help="The kind of --feed or --after (default: the feed file's name).")
 @click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
 @click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
+@click.option("--jobs", type=int, help="Replay the row changes of the last N ingest jobs.")
+@click.option("--since", metavar="AGE", help="Replay the row changes of the last AGE (24h, 7d).")
 @click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
@@ -75,29 +77,34 @@ def diff(
     kind: str | None,
     before: Path | None,
     after: Path | None,
+    jobs: int | None,
+    since: str | None,
     mode: Mode,
     as_json: bool,
 ) -> None:
     """Run the rules of OLD_DIR and of NEW_DIR over the same input and show what NEW_DIR would
     notify differently: added, removed, altered (exit 1), or nothing (exit 0); bad input: 2.
 
-    The input: --feed files (previewed against the stored snapshots; nothing is written), or
-    one entity --before/--after (with --kind).
+    The input: --feed files (previewed against the stored snapshots; nothing is written),
+    one entity --before/--after (with --kind), or the recent past replayed from the store's
+    change log: --jobs N or --since AGE.
     """
     from deltahook.engine import Engine
     from deltahook.rulediff import diff_runs
 
-    if bool(feeds) == (after is not None):
-        raise click.UsageError("give --feed FILE/FOLDER or --after (with --kind), one of them")
+    if [bool(feeds), after is not None, jobs is not None, since is not None].count(True) != 1:
+        raise click.UsageError("give one input: --feed, --after, --jobs or --since")
     settings = state.settings.model_copy(update={"rules_dir": old_dir})
     with Engine.from_settings(settings) as engine:
         new_rules = _load(engine, new_dir)
         if after is not None:
             runs = [_pair_run(engine, kind, before, after)]
-        else:
+        elif feeds:
             runs = [
                 partial(_preview, kind=k, feed=f, mode=mode) for k, f in _feeds(engine, feeds, kind)
             ]
+        else:
+            runs = [_replay_run(engine, jobs, since)]
         found = diff_runs(engine, new_rules, runs)
     if as_json:
         print_json(found.to_json())
@@ -119,20 +126,32 @@ def _load(engine: Engine, folder: Path) -> RuleSet:
     )
 
 
-def _preview(engine: Engine, *, kind: str, feed: Path, mode: Mode) -> RunResult:
-    return engine.preview(kind, feed, mode=mode)
+def _preview(engine: Engine, *, kind: str, feed: Path, mode: Mode) -> list[Notification]:
+    return engine.preview(kind, feed, mode=mode).notifications
+
+
+def _replay_run(
+    engine: Engine, jobs: int | None, since: str | None
+) -> Callable[[Engine], list[Notification]]:
+    from deltahook import replay
+    from deltahook.delivery.log import parse_age
+
+    start = engine.clock() - parse_age(since) if since is not None else None
+    if jobs is not None and jobs < 1:
+        raise FeedError("--jobs must be at least 1")
+    return lambda each: replay.notifications(each, last_jobs=jobs, since=start)
 
 
 def _pair_run(
     engine: Engine, kind: str | None, before: Path | None, after: Path
-) -> Callable[[Engine], RunResult]:
+) -> Callable[[Engine], list[Notification]]:
     from deltahook.cli.rules import _read_object
 
     if kind is None:
         raise click.UsageError("--after needs --kind")
     old = _read_object(before) if before is not None else None
     new = _read_object(after)
-    return lambda each: each.preview_pair(kind, before=old, after=new)
+    return lambda each: each.preview_pair(kind, before=old, after=new).notifications
 
 
 def _feeds(engine: Engine, paths: tuple[Path, ...], kind: str | None) -> Iterator[tuple[str, Path]]:

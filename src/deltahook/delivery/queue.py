@@ -29,6 +29,7 @@ from deltahook.delivery import ratelimit
 from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_id
+from deltahook.store import changelog
 from deltahook.store.bulk import insert_many
 from deltahook.store.tables import attempts, deliveries, notifications, subscriptions
 
@@ -306,7 +307,7 @@ def end_queued(conn: Connection, subscription: str, reason: str, *, now: datetim
 
 def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
     """Delete delivered and dead deliveries last changed before ``before``, with their attempts,
-    and notifications older than that which no delivery needs any more."""
+    notifications older than that which no delivery needs any more, and the change log."""
     d = deliveries.c
     old = select(d.id).where(d.status.in_(TERMINAL), d.updated_at < before)
     removed_attempts = conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(old)))
@@ -314,8 +315,10 @@ def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
     n = notifications.c
     orphaned = ~select(d.id).where(d.notification_id == n.id).exists()
     removed_notes = conn.execute(delete(notifications).where(n.created_at < before, orphaned))
+    removed_changes = changelog.purge(conn, before=before)  # kept as long as the log
     return {
         "deliveries": int(removed.rowcount),
         "attempts": int(removed_attempts.rowcount),
         "notifications": int(removed_notes.rowcount),
+        "changes": removed_changes,
     }

@@ -94,6 +94,25 @@ entity_refs = Table(
     Index(None, "kind", "key"),
 )
 
+# Every row change an ingest stored, compact (the changed fields only, old and new), kept as
+# long as the delivery log: ``rules diff`` replays the recent past from it.
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(36), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("entity_key", String(KEY_LENGTH), nullable=False),
+    Column("parent_key", String(KEY_LENGTH), nullable=True),
+    Column("row_table", String(128), nullable=False),
+    Column("row_key", LargeBinary, nullable=False),
+    Column("op", String(8), nullable=False),
+    Column("fields", LargeBinary, nullable=False),
+    Index(None, "job_id"),
+    Index(None, "at"),
+)
+
 ingest_jobs = Table(
     "ingest_jobs",
     metadata,
