@@ -44,3 +44,8 @@ def test_db_upgrade_command_reports_what_it_did(database_url: str) -> None:
     assert f"upgraded from empty to {schema.head()}" in first.output
     second = runner.invoke(main, ["--database-url", database_url, "db", "upgrade"])
     assert f"already at revision {schema.head()}" in second.output
+
+
+def test_the_newest_revision_is_read_from_the_files_as_alembic_reads_it() -> None:
+    """``schema.newest()`` (no Alembic import) names the head Alembic's script directory finds."""
+    assert schema.newest() == schema.head()

@@ -6,20 +6,26 @@ migration); a database at an older revision is refused until ``deltahook db upgr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from deltahook.errors import SchemaBehindError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+_REVISION = re.compile(r"^revision\b[^=]*=(.*)$", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.M)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config  # Alembic only to migrate: opening a store reads the table
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if conn is not None:
@@ -28,15 +34,37 @@ def _config(conn: Connection | None = None) -> Config:
 
 
 def head() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def newest() -> str | None:
+    """The head revision, read from the migration files' ``revision`` lines (no Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for line in _REVISION.findall(source):
+            revisions.update(_QUOTED.findall(line))
+        for line in _DOWN_REVISION.findall(source):
+            parents.update(_QUOTED.findall(line))
+    heads = sorted(revisions - parents)
+    return heads[0] if len(heads) == 1 else head()  # several heads: as Alembic says
+
+
 def current(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision stored in ``alembic_version`` (None before the first migration)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Bring the database to the newest schema; returns (revision before, revision after)."""
+    from alembic import command
+
     with engine.begin() as conn:
         before = current(conn)
         command.upgrade(_config(conn), "head")
@@ -51,9 +79,8 @@ def ensure_current(engine: Engine) -> None:
     if empty:
         upgrade(engine)
         return
-    newest = head()
-    if revision != newest:
+    if revision != (newest_revision := newest()):
         raise SchemaBehindError(
             f"the database schema is at revision {revision or 'none'} but this deltahook needs "
-            f"{newest}: run `deltahook db upgrade`"
+            f"{newest_revision}: run `deltahook db upgrade`"
         )
