@@ -33,13 +33,16 @@ import orjson
 
 from deltahook.catalog.entities import load_catalog
 from deltahook.catalog.events import load_event_catalog
+from deltahook.changes.model import EntityChange
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import DeltahookError, RuleError
 from deltahook.notifications import Notification
 from deltahook.results import MODES, Mode
+from deltahook.rules.coverage import Coverage
 from deltahook.rules.explain import summary
 from deltahook.rules.loader import load_rules
+from deltahook.rules.model import RuleSet
 from deltahook.rules.operands import same
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.testnames import TestNames
@@ -180,8 +183,11 @@ def _feeds(
     }
 
 
-def run_file(settings: Settings, path: Path) -> list[CaseResult]:
-    """Run every case of a test file against the rule set it names (or the configured one)."""
+def run_file(
+    settings: Settings, path: Path, *, coverage: Coverage | None = None
+) -> list[CaseResult]:
+    """Run every case of a test file against the rule set it names (or the configured one);
+    with ``coverage``, record in it what the cases' steps exercised."""
     catalog = load_catalog(settings.entity_schemas_dir)
     events = load_event_catalog(settings.event_schemas_dir)
     test = read_test_file(path, names=TestNames(catalog, events))
@@ -198,21 +204,26 @@ def run_file(settings: Settings, path: Path) -> list[CaseResult]:
             scratch = settings.model_copy(update={"database_url": url, "job_events": False})
             engine = Engine(settings=scratch, catalog=catalog, db=open_engine(url), rules=rules)
             with engine:
-                results.append(_run_case(engine, str(path), case))
+                results.append(_run_case(engine, str(path), case, coverage=coverage, rules=rules))
     return results
 
 
-def _run_case(engine: Engine, path: str, case: Case) -> CaseResult:
+def _run_case(
+    engine: Engine, path: str, case: Case, *, coverage: Coverage | None, rules: RuleSet
+) -> CaseResult:
     result = CaseResult(path=path, case=case)
     for kind, records in case.given.items():
         _ingest(engine, kind, records, "upsert", result.failures, "given")
     for number, step in enumerate(case.steps, start=1):
         where = f"step {number}: " if len(case.steps) > 1 else ""
         fired: list[Notification] = []
+        changes: list[EntityChange] = []
         for kind, records in step.feeds.items():
-            fired.extend(_ingest(engine, kind, records, step.mode, result.failures, where))
+            fired.extend(_ingest(engine, kind, records, step.mode, result.failures, where, changes))
         if case.only is not None:
             fired = [n for n in fired if n.type in case.only]
+        if coverage is not None:
+            coverage.add(rules, changes, fired)
         result.failures.extend(f"{where}{p}" for p in compare(step.expect, fired))
     return result
 
@@ -224,6 +235,7 @@ def _ingest(
     mode: Mode,
     failures: list[str],
     where: str,
+    changes: list[EntityChange] | None = None,
 ) -> list[Notification]:
     data = b"".join(orjson.dumps(r) + b"\n" for r in records)
     try:
@@ -231,6 +243,8 @@ def _ingest(
     except DeltahookError as exc:
         failures.append(f"{where}cannot ingest {kind}: {exc}")
         return []
+    if changes is not None:
+        changes.extend(run.changes)
     failures.extend(f"{where}{kind} record {r.line} rejected: {r.reason}" for r in run.rejects)
     failures.extend(f"{where}{notice}" for notice in run.notices if "payload not sent" in notice)
     return list(run.notifications)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -17,6 +17,9 @@ from deltahook.feeds import values
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
 from deltahook.rules.explain import miss_text, summary
+
+if TYPE_CHECKING:
+    from deltahook.rules.coverage import Coverage
 
 EXIT_PROBLEMS = 1
 SHOWN = 200  # rows of a table before '... and N more'
@@ -59,16 +62,23 @@ def check(state: State, folder: Path | None) -> None:
 
 @rules.command("test")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--coverage",
+    is_flag=True,
+    help="Also list the settings and filter branches the tests exercised, and those none did.",
+)
 @click.pass_obj
 @friendly
-def test(state: State, files: tuple[Path, ...]) -> None:
+def test(state: State, files: tuple[Path, ...], coverage: bool) -> None:
     """Run rule test FILES (given snapshots, feeds, expected notifications)."""
     from deltahook.rule_tests import run_file
+    from deltahook.rules.coverage import Coverage
 
+    covered = Coverage() if coverage else None
     passed = failed = 0
     for path in _expand(files):
         try:
-            results = run_file(state.settings, path)
+            results = run_file(state.settings, path, coverage=covered)
         except RuleError as exc:
             failed += 1
             for problem in exc.problems or [exc]:
@@ -84,8 +94,25 @@ def test(state: State, files: tuple[Path, ...]) -> None:
             for line in result.failures:
                 out.print(f"    {line}", soft_wrap=True, markup=False)
     out.print(f"{passed} passed, {failed} failed")
+    if covered is not None:
+        _print_coverage(covered)
     if failed:
         sys.exit(EXIT_PROBLEMS)
+
+
+def _print_coverage(covered: Coverage) -> None:
+    unfired = covered.unfired()
+    total = len(covered.settings)
+    out.print(f"settings fired: {total - len(unfired)} of {total}", markup=False)
+    for uid, count in sorted(covered.fired.items()):
+        if uid in covered.settings:
+            out.print(f"  fired      {uid} ({count})", markup=False, soft_wrap=True)
+    for uid in unfired:
+        out.print(f"  not fired  {uid}", markup=False, soft_wrap=True)
+    branches = list(covered.one_sided())
+    out.print(f"filter conditions not seen both true and false: {len(branches)}", markup=False)
+    for uid, text, what in branches:
+        out.print(f"  {uid}: {text}  ({what})", markup=False, soft_wrap=True)
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
