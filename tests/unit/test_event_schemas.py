@@ -358,3 +358,16 @@ def test_fast_and_readable_validators_agree(
     event_type = catalog.require(name)
     assert event_type.is_valid(payload) == (readable_errors(event_type.schema, payload) == [])
     assert event_type.is_valid(payload) == (event_type.errors(payload) == [])
+
+
+def test_an_unchanged_folder_is_read_once_and_an_edited_file_again(tmp_path: Path) -> None:
+    """Loading the same files twice gives the same catalog; an edit to a file is seen."""
+    path = tmp_path / "TestEvent.json"
+    path.write_text(json.dumps(GOOD))
+    first = load_event_catalog(tmp_path)
+    assert load_event_catalog(tmp_path) is first
+    path.write_text(json.dumps({**GOOD, "description": "edited, and longer than before"}))
+    assert load_event_catalog(tmp_path).require("TestEvent").description.startswith("edited")
+    path.write_text(json.dumps(_without("x-deltahook")))
+    with pytest.raises(CatalogError, match='missing "x-deltahook"'):
+        load_event_catalog(tmp_path)

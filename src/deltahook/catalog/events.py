@@ -19,8 +19,10 @@ that come from a person (config files, the command line).
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
@@ -161,7 +163,28 @@ def load_event_catalog(directory: Path) -> EventCatalog:
     paths = sorted(directory.glob("*.json"))
     if not paths:
         raise CatalogError(str(directory), "no event schemas (*.json) found")
-    return EventCatalog({path.stem: load_event_type(path) for path in paths})
+    return _load_files(tuple((path, _stamp(path)) for path in paths))
+
+
+Stamp = bytes | None
+
+
+def _stamp(path: Path) -> Stamp:
+    """The digest of the file's content (None: unreadable, and the load will say so)."""
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _load_files(files: tuple[tuple[Path, Stamp], ...]) -> EventCatalog:
+    """The catalog of ``files``, compiled once per process while none of them changes.
+
+    Settings and the engine both load it; compiling every schema again costs about as much
+    CPU as everything else a short command does.
+    """
+    return EventCatalog({path.stem: load_event_type(path) for path, _ in files})
 
 
 def load_event_type(path: Path) -> EventType:
