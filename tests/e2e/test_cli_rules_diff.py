@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -140,3 +142,17 @@ def test_a_window_needs_a_sensible_size(tmp_path: Path) -> None:
     rules = str(REPO / "rules")
     assert run(tmp_path, "rules", "diff", rules, rules, "--jobs", "0")[0] == 2
     assert run(tmp_path, "rules", "diff", rules, rules, "--since", "soon")[0] == 2
+
+
+def test_found_when_the_rules_group_was_imported_first() -> None:
+    """`rules diff` and `rules stats` exist even when a test or tool imported the rules group's
+    module before the command line asked for it."""
+    code = (
+        "import deltahook.cli.rules\n"
+        "from deltahook.cli import main\n"
+        "main(['rules', 'diff', '--help'], standalone_mode=False)\n"
+        "main(['rules', 'stats', '--help'], standalone_mode=False)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "OLD_DIR NEW_DIR" in done.stdout

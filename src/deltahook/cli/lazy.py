@@ -95,7 +95,9 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | COMMANDS.keys())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
+        # A group's subcommand modules are imported even when the group's own module was
+        # imported before (by a test or a tool): importing again is a dictionary look-up.
+        if cmd_name in COMMANDS and (cmd_name not in self.commands or cmd_name in SUBCOMMANDS):
             load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
