@@ -35,6 +35,8 @@ from deltahook.store import changelog, outbox, refs, snapshots
 from deltahook.sweep import Sweep
 
 _CONFLICT_RETRIES = 5
+_FULL_EVERY = 50  # batches between full collections of the heap while feeding (see below)
+_YOUNG = 50_000  # containers alive since the last collection that call for one between batches
 
 
 class Decider(Protocol):
@@ -102,11 +104,13 @@ class Run:
     ) -> None:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
         with _fewer_collections():
-            for batch in _batched(items, self.batch_size):
-                with self._connection():
-                    self._batch(batch)
-                if progress is not None:
-                    progress(len(batch))
+            with _collected_between_batches() as collect:
+                for batch in _batched(items, self.batch_size):
+                    with self._connection():
+                        self._batch(batch)
+                    collect()
+                    if progress is not None:
+                        progress(len(batch))
             if self.mode == "full":
                 with self._connection():
                     self._sweep()
@@ -297,6 +301,38 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*threshold)
+
+
+@contextmanager
+def _collected_between_batches() -> Iterator[Callable[[], None]]:
+    """Collect cyclic garbage between batches only, not while a batch is being built.
+
+    A batch keeps its tens of thousands of containers (parsed records, row and field changes,
+    notifications) alive until it is written, so an automatic collection in the middle of
+    it traverses all of them and frees almost nothing: at a first load that was an eighth of
+    the CPU. Between batches they are already freed by reference counting: the young
+    generations are collected there once ``_YOUNG`` more containers are alive than at the last
+    collection (as the automatic collector would), and every ``_FULL_EVERY`` batches the whole
+    heap is, so what a batch leaves in cycles is reclaimed as the feed goes on.
+    """
+    if not gc.isenabled():  # the caller switched the collector off: leave it so
+        yield lambda: None
+        return
+    batches = 0
+
+    def collect() -> None:
+        nonlocal batches
+        batches += 1
+        if batches % _FULL_EVERY == 0:
+            gc.collect()
+        elif gc.get_count()[0] >= _YOUNG:
+            gc.collect(1)
+
+    gc.disable()
+    try:
+        yield collect
+    finally:
+        gc.enable()
 
 
 def _batched(items: Iterable[Item | Line], size: int) -> Iterator[list[Item | Line]]:
