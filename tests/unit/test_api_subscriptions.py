@@ -221,3 +221,15 @@ def test_a_misspelt_event_type_is_refused_with_a_suggestion(api: TestClient) -> 
     assert changed.status_code == 422, changed.text
     assert "unknown event type 'TestEvnt'" in changed.json()["message"]
     assert api.get("/v1/subscriptions/shop").json()["event_types"] == ["OrderConfirmedEvent"]
+
+
+def test_a_directscale_subscription_needs_a_bearer_header(api: TestClient) -> None:
+    """Over the API as in the file: directscale without Authorization: Bearer is 422."""
+    directscale = SHOP | {"header_style": "directscale"}
+    answer = api.post("/v1/subscriptions", json=directscale)
+    assert answer.status_code == 422
+    assert "Authorization: Bearer" in answer.text
+    bearer = {"headers": {"Authorization": "Bearer ${SHOP_TOKEN}"}}
+    made = api.post("/v1/subscriptions", json=directscale | bearer)
+    assert made.status_code == 201, made.text
+    assert made.json()["header_style"] == "directscale"

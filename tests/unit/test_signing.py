@@ -274,3 +274,28 @@ def test_generated_secrets_decode_to_their_bytes(random_bytes: bytes) -> None:
     expected = Webhook(random_bytes).sign(MESSAGE_ID, FIXED_TIME, BODY.decode())
     unix = int(FIXED_TIME.timestamp())
     assert sign(secret=secret, message_id=MESSAGE_ID, timestamp=unix, body=BODY) == expected
+
+
+def test_directscale_style_headers_with_the_detection_time() -> None:
+    """Directscale sends its message and client id headers (the custom client id wins over the
+    default), the Bearer header from the custom ones, and the detection time to the ms."""
+    detected = FIXED_TIME - timedelta(minutes=5, microseconds=250_400)
+    custom = {"Authorization": "Bearer t", "x-directscale-client-id": "acme"}
+    headers = request_headers(
+        style="directscale",
+        message_id=MESSAGE_ID,
+        event_type="SkuChangedNotification",
+        timestamp=FIXED_TIME,
+        body=BODY,
+        secrets=(),
+        custom=custom,
+        detected_at=detected,
+        client_id="1",
+    )
+    assert headers == {
+        "Content-Type": "application/json; charset=utf-8",
+        "X-Directscale-Message-Id": MESSAGE_ID,
+        "X-Directscale-Client-Id": "acme",
+        "Deltahook-Event-Detected-At": "2026-11-24T09:54:59.749+00:00",
+        "Authorization": "Bearer t",
+    }
