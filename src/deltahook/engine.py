@@ -11,8 +11,8 @@ import io
 import json
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -110,6 +110,7 @@ class Engine:
         job_id: str | None = None,
         max_remove: str | int | None = None,
         baseline: bool = False,
+        on_batch: Callable[[RunResult], None] | None = None,
     ) -> RunResult:
         """Apply a feed: store the new snapshots, their notifications and deliveries.
 
@@ -121,6 +122,9 @@ class Engine:
         A ``baseline`` load stores the snapshots and the rule (breakpoint) state exactly as an
         ingest would, and decides and queues nothing, not even its ``JobCompletedEvent``: for
         seeding a new environment or kind, or re-seeding after restoring a backup.
+
+        With ``on_batch``, each committed batch's result (with its changes and notifications
+        when ``collect``) is handed to it and not kept: memory stays flat however large the feed.
         """
         return self._run(
             kind,
@@ -133,6 +137,7 @@ class Engine:
             job_id=job_id,
             max_remove=max_remove,
             baseline=baseline,
+            on_batch=on_batch,
         )
 
     def preview(
@@ -175,6 +180,37 @@ class Engine:
         Runs the same pipeline on a scratch database holding only ``before``, so the stored
         snapshots (and rule state) play no part.
         """
+        with self._scratch() as scratch:
+            if before is not None:
+                scratch.ingest(kind, _one_record(before), fmt="ndjson")
+            return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
+
+    def preview_against(
+        self,
+        kind: str,
+        source: Source,
+        *,
+        base: Source,
+        mode: Mode = "upsert",
+        fmt: str | None = None,
+        base_fmt: str | None = None,
+        explain: bool = False,
+        max_remove: str | int | None = None,
+    ) -> RunResult:
+        """What ingesting the feed would do after the feed ``base``, whatever the store holds.
+
+        ``base`` is loaded as a baseline (snapshots and rule state, as an ingest stores them)
+        into a scratch database, and the feed is previewed against it.
+        """
+        with self._scratch() as scratch:
+            scratch.ingest(kind, base, fmt=base_fmt, baseline=True)
+            return scratch.preview(
+                kind, source, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
+            )
+
+    @contextmanager
+    def _scratch(self) -> Iterator[Engine]:
+        """This engine's catalog and rules over an empty database of its own, deleted after."""
         with tempfile.TemporaryDirectory(prefix="deltahook-preview-") as folder:
             url = f"sqlite:///{Path(folder) / 'scratch.db'}"
             scratch = Engine(
@@ -188,9 +224,7 @@ class Engine:
                 new_id=self.new_id,
             )
             with scratch:
-                if before is not None:
-                    scratch.ingest(kind, _one_record(before), fmt="ndjson")
-                return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
+                yield scratch
 
     def with_rules(self, rules: RuleSet) -> Engine:
         """The same engine (store, catalog, clock) deciding with ``rules`` instead: for
@@ -252,6 +286,7 @@ class Engine:
         job_id: str | None = None,
         max_remove: str | int | None = None,
         baseline: bool = False,
+        on_batch: Callable[[RunResult], None] | None = None,
     ) -> RunResult:
         if mode not in MODES:
             raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
@@ -289,6 +324,7 @@ class Engine:
                 pool=None if dry_run else self.db,
                 baseline=baseline,
                 change_log=self.settings.change_log,
+                on_batch=on_batch,
             )
             try:
                 run.feed(items, progress)

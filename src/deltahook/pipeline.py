@@ -92,6 +92,8 @@ class Run:
     pool: SqlEngine | None = None
     baseline: bool = False  # store snapshots and rule state; decide and queue nothing
     change_log: bool = True  # log the stored row changes (not a baseline's)
+    # Called with each committed batch's tally; its changes and notifications are then dropped.
+    on_batch: Callable[[RunResult], None] | None = None
 
     def __post_init__(self) -> None:
         self._admission = Admission(self.kind, self.mode, self.result)
@@ -152,6 +154,10 @@ class Run:
                 if self.checkpoint is not None:
                     self.checkpoint.write(self.conn, _sum(self.result.counts, tally.counts))
                 self.conn.commit()
+            if self.on_batch is not None:
+                self.on_batch(tally)
+                tally.changes.clear()
+                tally.notifications.clear()
             self.result.add(tally)
             return
 

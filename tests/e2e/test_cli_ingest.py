@@ -62,18 +62,26 @@ def test_rejected_records_give_a_non_zero_exit_and_their_lines(tmp_path: Path) -
     assert "line 12: WarehouseId: 'one' is not of type 'integer'" in err
 
 
-def test_json_output_is_one_document_with_the_row_changes(tmp_path: Path) -> None:
-    """--json prints the job result and every row change as one JSON document."""
+def test_json_output_is_the_summary_and_changes_stream_as_json_lines(tmp_path: Path) -> None:
+    """--json prints the job's summary only; --changes streams each row change and each
+    notification as a JSON line, then the summary as the last line."""
     feed = stock_feed(tmp_path, count=2)
     run(tmp_path, "ingest", "sku_onhand", str(feed))
     feed.write_text(feed.read_text().replace('"OnhandValue":2', '"OnhandValue":5'))
     code, out, _ = run(tmp_path, "ingest", "sku_onhand", str(feed), "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["counts"]["updated"] == 1
-    assert doc["counts"]["unchanged"] == 1
-    (change,) = doc["changes"]
-    assert change["rows"][0]["fields"] == [{"field": "OnhandValue", "old": 2, "new": 5}]
+    assert (doc["counts"]["updated"], doc["counts"]["unchanged"]) == (1, 1)
+    assert {"job_id", "status", "elapsed_s", "rejects"} <= doc.keys()
+    assert "changes" not in doc
+    feed.write_text(feed.read_text().replace('"OnhandValue":5', '"OnhandValue":6'))
+    code, out, _ = run(tmp_path, "ingest", "sku_onhand", str(feed), "--changes")
+    assert code == 0
+    *lines, last = [json.loads(line) for line in out.splitlines()]
+    (change,) = [line["change"] for line in lines if "change" in line]
+    assert change["rows"][0]["fields"] == [{"field": "OnhandValue", "old": 5, "new": 6}]
+    assert all(line.keys() <= {"change", "notification"} for line in lines)
+    assert last["summary"]["counts"]["updated"] == 1
 
 
 def test_json_output_names_the_status_the_job_was_stored_with(tmp_path: Path) -> None:

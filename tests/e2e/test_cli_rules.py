@@ -234,3 +234,25 @@ def test_emit_records_a_valid_event_and_refuses_an_invalid_one(tmp_path: Path) -
     assert code == 1
     assert err.startswith("error: invalid OrderConfirmedEvent payload:")
     assert "OrderId: 'nine' is not of type 'integer'" in err
+
+
+def test_preview_against_a_base_feed_needs_no_store_and_writes_nothing(tmp_path: Path) -> None:
+    """`preview KIND v2 --base v1` says what v2 would fire after v1, on an empty store, and
+    leaves it empty; --base with --after is refused in one line."""
+    first = write_json(tmp_path / "v1.json", [stock(7)])
+    second = write_json(tmp_path / "v2.json", [stock(2)])
+    code, out, _ = run(
+        tmp_path, "preview", "sku_onhand", str(second), "--base", str(first), "--json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["counts"]["updated"], doc["counts"]["inserted"]) == (1, 0)
+    fired = {n["type"]: n for n in doc["notifications"]}
+    assert fired["SkuOnHandBreakPointNotification"]["payload"]["OnHandValue"] == 2
+    alone = json.loads(run(tmp_path, "preview", "sku_onhand", str(second), "--json")[1])
+    assert alone["counts"]["inserted"] == 1  # the store still holds nothing
+    code, _, err = run(
+        tmp_path, "preview", "sku_onhand", "--after", str(second), "--base", str(first)
+    )
+    assert code == 1
+    assert err.count("\n") == 1

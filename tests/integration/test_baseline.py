@@ -149,3 +149,22 @@ def test_an_abandoned_baseline_job_queues_no_job_completed_event(database_url: s
         keys = conn.execute(select(notifications.c.entity_key)).scalars().all()
     assert sorted(job["job_id"] for job in found) == ["base", "norm"]
     assert keys == ["norm"]
+
+
+def test_changes_handed_over_per_batch_are_not_kept_in_the_result(database_url: str) -> None:
+    """With ``on_batch``, each committed batch's changes go to the callback and the result
+    keeps none, so a large feed's changes never pile up in memory."""
+    settings = Settings(database_url=database_url, batch_size=2)
+    seen: list[int] = []
+    with Engine.from_settings(settings) as engine:
+        feed = ndjson(stock(f"P{i}", 9) for i in range(5))
+        result = engine.ingest(
+            "sku_onhand",
+            feed,
+            fmt="ndjson",
+            collect=True,
+            on_batch=lambda b: seen.append(len(b.changes)),
+        )
+    assert seen == [2, 2, 1]
+    assert (result.changes, result.notifications) == ([], [])
+    assert result.counts.inserted == 5

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+import orjson
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -54,7 +55,16 @@ from deltahook.results import MODES, Mode, RunResult
     "notification: seed a new environment or kind, or re-seed after restoring a backup.",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print the result and the row changes as JSON."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the summary as JSON: counts, rejects, job id, timing.",
+)
+@click.option(
+    "--changes",
+    is_flag=True,
+    help="Print JSON lines: each row change and notification as its batch commits, then the "
+    'summary ({"summary": ...}) last; memory stays flat however large the feed.',
 )
 @click.pass_obj
 @friendly
@@ -67,6 +77,7 @@ def ingest(
     fmt: str | None,
     baseline: bool,
     as_json: bool,
+    changes: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
     from deltahook.engine import Engine
@@ -75,20 +86,24 @@ def ingest(
     source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
     with (
         Engine.from_settings(state.settings) as engine,
-        _progress(feed, enabled=not as_json) as advance,
+        _progress(feed, enabled=not (as_json or changes)) as advance,
     ):
         result = engine.ingest(
             kind,
             source,
             mode=mode,
             fmt=fmt,
-            collect=as_json,
+            collect=changes,
             progress=advance,
             max_remove=max_remove,
             baseline=baseline,
+            on_batch=_stream if changes else None,
         )
     elapsed = time.perf_counter() - started
-    if as_json:
+    if changes:
+        _line({"summary": result_json(result, elapsed)})
+        sys.stdout.flush()
+    elif as_json:
         print_json(result_json(result, elapsed))
     else:
         print_summary(result, elapsed)
@@ -113,9 +128,19 @@ def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:
         "notices": result.notices,
         "sweep": result.sweep,
         "unkeyed_lines": result.unkeyed_lines,
-        "changes": [c.to_json() for c in result.changes],
-        "notifications": [n.to_json() for n in result.notifications],
     }
+
+
+def _stream(batch: RunResult) -> None:
+    """A committed batch's row changes and notifications, one JSON line each."""
+    for change in batch.changes:
+        _line({"change": change.to_json()})
+    for notification in batch.notifications:
+        _line({"notification": notification.to_json()})
+
+
+def _line(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, default=str) + b"\n")
 
 
 def print_summary(result: RunResult, elapsed: float) -> None:

@@ -131,6 +131,11 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 @click.argument("feed", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
 @click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Preview FEED against this feed (format from its name) instead of the store.",
+)
 @click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
 @click.option("--max-remove", metavar="LIMIT", help="Full feeds: as for ingest.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Feed format.")
@@ -144,6 +149,7 @@ def preview(
     feed: Path | None,
     before: Path | None,
     after: Path | None,
+    base: Path | None,
     mode: Mode,
     max_remove: str | None,
     fmt: str | None,
@@ -153,12 +159,15 @@ def preview(
     """Show what ingesting FEED of KIND would notify, and why; writes nothing.
 
     Or, with --after (and --before, unless the entity is new), what changing one entity
-    would notify, whatever the store holds.
+    would notify, whatever the store holds. With --base, what FEED would notify after the
+    feed BASE, whatever the store holds.
     """
     from deltahook.engine import Engine
 
     if (feed is None) == (after is None):
         raise FeedError("give either a FEED file or --after (with --before for a change)")
+    if base is not None and feed is None:
+        raise FeedError("--base goes with a FEED file, not with --before/--after")
     with Engine.from_settings(state.settings) as engine:
         if after is not None:
             result = engine.preview_pair(
@@ -166,6 +175,11 @@ def preview(
                 before=_read_object(before) if before is not None else None,
                 after=_read_object(after),
                 explain=explain,
+            )
+        elif base is not None:
+            assert feed is not None
+            result = engine.preview_against(
+                kind, feed, base=base, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
             )
         else:
             assert feed is not None
