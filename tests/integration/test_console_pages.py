@@ -200,6 +200,23 @@ def test_the_settings_tab_shows_each_setting_with_its_file_and_line(console: Con
     assert "OnhandValue ≤ MinimumValue" in html
 
 
+def test_the_settings_tab_shows_what_each_setting_fired_and_its_fields(console: Console) -> None:
+    """Two stock ingests fire SkuChangedNotification through sku-onhand: its card counts them
+    for the last day and week with OnhandValue among its fields; the sku setting shows 0."""
+    cross_breakpoint(console)
+    html = console.get("/admin/types/SkuChangedNotification/settings")
+    cards = {
+        card.split('"')[0]: card.split("</section>")[0] for card in html.split('data-setting="')[1:]
+    }
+    fired = cards["SkuChangedNotification/sku-onhand"]
+    assert 'data-fired-day="2"' in fired
+    assert 'data-fired-week="2"' in fired
+    assert "OnhandValue 2" in fired
+    quiet = cards["SkuChangedNotification/sku"]
+    assert 'data-fired-day="0"' in quiet
+    assert 'data-fired-week="0"' in quiet
+
+
 def test_try_it_shows_what_fires_and_the_near_misses(console: Console) -> None:
     """A drop through the minimum fires the breakpoint; a drop that stays above it is a near
     miss that says it did not cross; bad JSON gets a message, not an error page."""

@@ -16,9 +16,11 @@ from deltahook.console.types import event_type, type_page
 from deltahook.engine import Engine
 from deltahook.errors import DeltahookError
 from deltahook.rules.model import Setting
+from deltahook.rulestats import SettingStats, setting_stats
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 SNIPPET_LINES = 60
+SHOWN_FIELDS = 5
 
 
 @router.get("/types/{name}/settings")
@@ -81,12 +83,14 @@ def _settings(
     kinds = sorted({s.kind for s in firing}) + sorted(
         k.name for k in engine.catalog if k.name not in {s.kind for s in firing}
     )
+    with engine.db.connect() as conn:  # the query ``deltahook rules stats`` runs
+        fired = {s.setting: s for s in setting_stats(conn, now=engine.clock(), type=name)}
     return type_page(
         request,
         "settings.html",
         event,
         tab="/settings",
-        settings=[_described(s) for s in firing],
+        settings=[_described(s) | _fired(fired.get(s.uid)) for s in firing],
         kinds=kinds,
         tried=tried,
         form=form,
@@ -106,6 +110,17 @@ def _described(setting: Setting) -> dict[str, Any]:
         "breakpoint": setting.breakpoint.to_json() if setting.breakpoint else None,
         "payload": [target for target, _ in setting.payload.fields],
         "source": _snippet(setting),
+    }
+
+
+def _fired(stats: SettingStats | None) -> dict[str, Any]:
+    """The notifications a setting fired in the last day and week and its top fields."""
+    if stats is None:
+        return {"fired_day": 0, "fired_week": 0, "fired_fields": []}
+    return {
+        "fired_day": stats.day,
+        "fired_week": stats.week,
+        "fired_fields": stats.fields.most_common(SHOWN_FIELDS),
     }
 
 
