@@ -338,6 +338,7 @@ class Engine:
             result.sort_rejects()
             if rules is not None:
                 result.notices.extend(rules.problems)
+                result.notices.extend(rules.cooling_notice())
                 result.near_misses.extend(rules.near_misses)
             if dry_run:
                 conn.rollback()

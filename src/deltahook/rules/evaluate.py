@@ -33,7 +33,7 @@ from sqlalchemy import Connection
 
 from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange
 from deltahook.notifications import Notification, stable_id
-from deltahook.rules import state
+from deltahook.rules import cooldown, state
 from deltahook.rules.breakpoints import step
 from deltahook.rules.conditions import trace
 from deltahook.rules.context import Ctx
@@ -75,6 +75,7 @@ class RulesDecider:
     # Keyed by what they are about, so a batch retried after a conflict does not repeat them.
     misses: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     invalid: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    cooled: dict[tuple[Any, ...], datetime] = field(default_factory=dict)  # suppressed
     _breakpoint_routes: dict[str, Routes] = field(init=False, repr=False)
     _fanning: list[Hit] = field(default_factory=list, repr=False)  # this batch's, see fan_out
 
@@ -89,6 +90,12 @@ class RulesDecider:
     def problems(self) -> list[str]:
         return list(self.invalid.values())
 
+    def cooling_notice(self) -> list[str]:
+        """One line counting the firings a setting's cooldown suppressed, if any."""
+        if not self.cooled:
+            return []
+        return [f"{len(self.cooled)} firing(s) suppressed by a setting's cooldown"]
+
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
     ) -> list[Notification]:
@@ -96,6 +103,7 @@ class RulesDecider:
         hits, pending = self._match(changes, parents, self.rules.routes)
         if pending:
             hits.extend(self._breakpoints(conn, pending, now))
+        hits = self._cool(conn, hits, now)
         self._fanning = [h for h in hits if h.setting.fan_out is not None]
         hits = [h for h in hits if h.setting.fan_out is None]
         if not hits:
@@ -225,6 +233,16 @@ class RulesDecider:
                 self._miss_ctx(item.setting, item.ctx, "breakpoint", detail)
         state.save(conn, writes, existing=stored.keys(), now=now)
         return hits
+
+    def _cool(self, conn: Connection, hits: list[Hit], now: datetime) -> list[Hit]:
+        """The hits outside their setting's cooldown; the others are counted and explained."""
+        if not any(h.setting.cooldown is not None for h in hits):
+            return hits
+        firing, cooling = cooldown.split(conn, hits, now)
+        for hit, until in cooling:
+            self.cooled[_about(hit.setting, hit.ctx.change, hit.ctx.row)] = until
+            self._miss_ctx(hit.setting, hit.ctx, "cooldown", {"until": until.isoformat()})
+        return firing
 
     def _notify(
         self, conn: Connection, hits: list[Hit], job_id: str, now: datetime

@@ -31,7 +31,7 @@ def near_miss(
     setting: Setting, change: EntityChange, row: RowChange, reason: str, detail: Any
 ) -> dict[str, Any]:
     """A setting of a changed table that said no: ``reason`` is unwatched, filter, threshold,
-    breakpoint or payload; ``detail`` holds what it saw."""
+    breakpoint, cooldown or payload; ``detail`` holds what it saw."""
     return {
         "type": setting.type,
         "setting": setting.uid,
@@ -108,4 +108,6 @@ def miss_text(miss: dict[str, Any]) -> str:
             f"{detail['field']} {detail['old']} -> {detail['new']}, limit {detail['limit']}: "
             f"{detail['why']}"
         )
+    if reason == "cooldown":
+        return f"cooldown until {detail['until']}"
     return f"invalid payload: {'; '.join(detail['errors'])}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -108,6 +109,7 @@ class Setting:
     parent_kind: str | None = None
     filter_needs_parent: bool = False  # the filter reads parent.X
     fan_out: FanOut | None = None  # notify the entities that reference the changed one
+    cooldown: timedelta | None = None  # at most one notification per entity per period
 
     @property
     def uid(self) -> str:

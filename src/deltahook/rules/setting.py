@@ -11,6 +11,7 @@ from typing import Any, cast
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import Op
 from deltahook.rules.conditions import Compiler
+from deltahook.rules.cooldown import compile_cooldown
 from deltahook.rules.fanout import FanOut, fan_out_table
 from deltahook.rules.limits import compile_breakpoint, compile_threshold
 from deltahook.rules.model import Breakpoint, Group, Setting, Threshold
@@ -31,6 +32,7 @@ SETTING_KEYS = (
     "payload",
     "group",
     "fan_out",
+    "cooldown",
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _OPS = {op.value: op for op in Op}
@@ -83,6 +85,7 @@ def compile_setting(
     cond = compiler.compile(entries["filter"][1]) if "filter" in entries else None
     threshold = _threshold(reader, entries, table, watch)
     group = _group(reader, entries)
+    cooldown = compile_cooldown(reader, entries["cooldown"][1]) if "cooldown" in entries else None
     sources = dict(rule_payload)
     if "payload" in entries:
         sources.update(read_sources(reader, entries["payload"][1]) or {})
@@ -119,6 +122,7 @@ def compile_setting(
         parent_kind=table.parent_kind,
         filter_needs_parent=compiler.needs_parent,
         fan_out=fan_out,
+        cooldown=cooldown,
     )
 
 
@@ -157,6 +161,9 @@ def _fan_out(
 ) -> tuple[TableInfo, FanOut] | None:
     if "breakpoint" in entries:
         reader.error(entries["fan_out"][0], "a breakpoint setting cannot fan out")
+        return None
+    if "cooldown" in entries:
+        reader.error(entries["cooldown"][0], "a fan-out setting cannot have a cooldown (yet)")
         return None
     return fan_out_table(reader, entries["fan_out"][1], table)
 
