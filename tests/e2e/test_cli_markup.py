@@ -53,3 +53,14 @@ def test_a_rejected_value_that_looks_like_markup_is_shown_as_written(tmp_path: P
     code, output = run(tmp_path, "ingest", "sku_onhand", str(feed))
     assert code == 3
     assert f"'{MARKUP}' is not of type" in output
+
+
+def test_a_problem_on_line_100_is_located_as_written_not_as_an_emoji(tmp_path: Path) -> None:
+    """`file:100:3` stays `:100:`; rich would otherwise print the emoji code as 💯."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text("#\n" * 99 + "a: \x00\n")
+    code, output = run(tmp_path, "rules", "check", str(folder))
+    assert code == 1
+    assert f"{folder / 'r.yaml'}:100:" in output
+    assert "\N{HUNDRED POINTS SYMBOL}" not in output

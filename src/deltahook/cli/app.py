@@ -27,8 +27,9 @@ EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's k
 
 # Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
 _WIDTH = None if sys.stdout.isatty() else 140
-err = Console(stderr=True, highlight=False, width=_WIDTH)
-out = Console(highlight=False, width=_WIDTH)
+# No emoji codes: a location such as rules.yaml:100:3 must print as written, not as 💯.
+err = Console(stderr=True, highlight=False, emoji=False, width=_WIDTH)
+out = Console(highlight=False, emoji=False, width=_WIDTH)
 
 
 class State:
