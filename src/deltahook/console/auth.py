@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deltahook.api.security import fingerprint
+from deltahook.api.security import fingerprint, key_digest, key_known
 
 SESSION_COOKIE = "deltahook_session"
 SIGNIN_COOKIE = "deltahook_signin"
@@ -48,7 +48,7 @@ class Sessions:
     """Makes and reads session cookies; keys are compared by digest, in constant time."""
 
     def __init__(self, keys: Sequence[str], *, clock: Callable[[], datetime]) -> None:
-        digests = sorted(hashlib.sha256(k.encode()).digest() for k in keys)
+        digests = sorted(key_digest(k) for k in keys)
         secret = hashlib.sha256(b"deltahook-console\0" + b"".join(digests)).hexdigest()
         self._serializer = URLSafeSerializer(secret, salt="deltahook-console-session")
         self._digests = digests
@@ -56,11 +56,7 @@ class Sessions:
         self.clock = clock
 
     def known(self, key: str) -> bool:
-        digest = hashlib.sha256(key.encode()).digest()
-        found = False
-        for known in self._digests:  # no early exit: every key costs the same
-            found |= hmac.compare_digest(digest, known)
-        return found
+        return key_known(key, self._digests)
 
     def start(self, key: str) -> tuple[Session, str]:
         """A new session for a known ``key`` and its cookie value."""
