@@ -113,6 +113,9 @@ def _report(
         "threshold_to_diff_deeper=0, ignore_numeric_type_changes=True) for every entity, on an "
         "evenly spread sample; no database time is counted for it.",
         "GC: share of the timed part spent in the cyclic garbage collector (gc.callbacks).",
+        "Whole process: CPU (user + sys) from process start to exit of `deltahook ingest` and "
+        "of DuckDB's anti-join and a Python dict of line hashes on the same files, each "
+        "baseline's state made once from v1 (bench/process.py; needs the bench extra).",
     ]
     return (
         "# deltahook benchmark results\n\n"

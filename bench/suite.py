@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bench import data, profile
+from bench import data, process, profile
 from bench import table as t
 from bench.measure import (
     REPO,
@@ -62,6 +62,9 @@ class Suite:
     def rows(self) -> Iterator[Row]:
         n = self.options.n
         yield from self.sku_rows(n)
+        yield from process.suite_rows(
+            self.feeds(n), self.template(n), runs=self.options.repeat, log=self.log
+        )
         for kind in self.options.kinds:
             if kind != "sku":
                 yield self.child_row(self.options.child_n, kind)

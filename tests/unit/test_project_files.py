@@ -69,6 +69,15 @@ def test_deepdiff_is_a_test_dependency_only() -> None:
     assert "deepdiff" in _dev()
 
 
+def test_duckdb_is_a_bench_dependency_only() -> None:
+    """duckdb is in the bench extra alone (CI installs dev), pinned, and never imported by src/."""
+    project = _pyproject()["project"]
+    assert isinstance(project, dict)
+    assert _names(project["optional-dependencies"]["bench"]) == {"duckdb"}
+    assert "duckdb" not in _dev() | _runtime() | _imported_by_src()
+    assert "duckdb==" in (ROOT / "constraints.txt").read_text()
+
+
 def test_the_constraints_file_pins_every_declared_dependency_exactly() -> None:
     """constraints.txt names one exact version for each runtime and dev dependency."""
     pinned = {
