@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.catalog.entities import Catalog, load_catalog
+from deltahook.catalog.entities import Catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.errors import RuleError
 from deltahook.rules.loader import load_rules
@@ -55,16 +55,6 @@ rules:
           PriceSaleValue: new.PriceSale
           {extra}
 """
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(REPO / "schemas" / "entities")
-
-
-@pytest.fixture(scope="module")
-def events() -> EventCatalog:
-    return load_event_catalog(REPO / "schemas" / "events")
 
 
 def load_text(tmp_path: Path, text: str, catalog: Catalog, events: EventCatalog) -> RuleSet:

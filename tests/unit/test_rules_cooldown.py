@@ -8,25 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.catalog.entities import Catalog, load_catalog
-from deltahook.catalog.events import EventCatalog, load_event_catalog
+from deltahook.catalog.entities import Catalog
+from deltahook.catalog.events import EventCatalog
 from deltahook.rules.cooldown import cooling_until
-from tests.conftest import REPO
 from tests.unit.test_rules_loader import SKU_RULE, load, problems_of
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 TEN = timedelta(minutes=10)
 ON = "        on: [insert]"
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(REPO / "schemas" / "entities")
-
-
-@pytest.fixture(scope="module")
-def events() -> EventCatalog:
-    return load_event_catalog(REPO / "schemas" / "events")
 
 
 def test_an_entity_never_fired_for_is_not_cooling() -> None:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.catalog.entities import Catalog, load_catalog
-from deltahook.catalog.events import EventCatalog, load_event_catalog
+from deltahook.catalog.entities import Catalog
+from deltahook.catalog.events import EventCatalog
 from deltahook.errors import RuleError
 from deltahook.rules.fanout import FanOut
 from deltahook.rules.loader import load_rules
-from tests.conftest import REPO
 
 RULE = """\
 format_version: 1
@@ -24,16 +23,6 @@ rules:
         table: {table}
 {body}
 """
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(REPO / "schemas" / "entities")
-
-
-@pytest.fixture(scope="module")
-def events() -> EventCatalog:
-    return load_event_catalog(REPO / "schemas" / "events")
 
 
 def problems(tmp_path: Path, text: str, catalog: Catalog, events: EventCatalog) -> list[str]:

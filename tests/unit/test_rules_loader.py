@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.catalog.entities import Catalog, load_catalog
-from deltahook.catalog.events import EventCatalog, load_event_catalog
+from deltahook.catalog.entities import Catalog
+from deltahook.catalog.events import EventCatalog
 from deltahook.changes.model import Op
 from deltahook.errors import RuleError
 from deltahook.rules.loader import load_rules
@@ -17,16 +17,6 @@ from deltahook.rules.model import RuleSet
 from tests.conftest import REPO
 
 CONSTANTS = {"ClientId": 1042, "ApplicationId": 1}
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(REPO / "schemas" / "entities")
-
-
-@pytest.fixture(scope="module")
-def events() -> EventCatalog:
-    return load_event_catalog(REPO / "schemas" / "events")
 
 
 def load(path: Path, catalog: Catalog, events: EventCatalog) -> RuleSet:
