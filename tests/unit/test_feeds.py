@@ -9,6 +9,7 @@ import pytest
 
 from deltahook.catalog.entities import load_catalog
 from deltahook.errors import FeedError
+from deltahook.feeds import csv_rows
 from deltahook.feeds.readers import Record, Reject, detect_format, read_items
 from deltahook.feeds.validate import RecordValidator
 from tests.conftest import REPO
@@ -72,6 +73,40 @@ def test_csv_cells_are_typed_by_the_schema() -> None:
     assert "OnhandValue" not in got[1].data
     assert isinstance(got[2], Reject)
     assert (got[2].line, got[2].field) == (4, "WarehouseId")
+
+
+@pytest.mark.parametrize(
+    ("cell", "read"),
+    [
+        ("12", 12),
+        (" 12 ", 12),  # spaces around a number are not part of it
+        ("-1.5e2", -150.0),
+        ("1,000", None),  # a thousands separator: not a number
+        ("1_000", None),  # Python's digit separator: not a number either
+        ("1_0.5", None),
+        ("\u0661\u0662", None),  # digits of another script (Arabic-Indic 12)
+        ("\uff11\uff12", None),  # full-width digits
+    ],
+)
+def test_a_csv_number_cell_is_a_number_only_in_plain_digits(cell: str, read: float | None) -> None:
+    """A numeric cell is a number only in ASCII digits (spaces around it are dropped); else the
+    row is rejected naming the column, as for '1,000'."""
+    header = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue\n"
+    (got,) = items(f'{header}P1,W1,3,A,4,"{cell}"\n', "csv")
+    if read is None:
+        assert isinstance(got, Reject)
+        assert (got.field, got.reason) == ("OnhandValue", f"{cell!r} is not a number")
+    else:
+        assert isinstance(got, Record)
+        assert got.data["OnhandValue"] == read
+
+
+def test_a_csv_cell_of_a_number_or_string_column_that_is_no_number_stays_text() -> None:
+    """Where the schema allows text too, '1_000' is read as the text it is, not as 1000."""
+    types = {"Code": {"string", "integer"}}
+    got = csv_rows._typed_row(["Code"], ["1_000"], types)
+    assert got == {"Code": "1_000"}
+    assert csv_rows._typed_row(["Code"], ["1000"], types) == {"Code": 1000}
 
 
 def test_csv_is_refused_for_kinds_with_collections() -> None:

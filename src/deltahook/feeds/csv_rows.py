@@ -106,6 +106,13 @@ def _row_key(
 
 
 def _number(cell: str) -> int | float | values.WideInteger | None:
+    """The number a cell writes as JSON would (spaces around it allowed), else None.
+
+    ``int`` and ``float`` also read ``1_000`` and digits of other scripts; a feed cell like
+    that is no more a number than ``1,000`` is.
+    """
+    if "_" in cell or not cell.isascii():
+        return None
     try:
         return values.parse_int(cell)
     except ValueError:
