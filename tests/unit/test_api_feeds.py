@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from deltahook.feeds import values
 from tests.api_support import STOCK, client, ndjson, stock_rows
 from tests.conftest import REPO
 
@@ -229,6 +230,52 @@ def test_custom_events_are_validated_recorded_and_queued(api: TestClient) -> Non
     assert api.post("/v1/events/NoSuchEvent", json={}).status_code == 404
     derived = api.post(f"/v1/events/{BREAKPOINT}", json={})
     assert (derived.status_code, "rules derive it" in derived.json()["message"]) == (422, True)
+
+
+PAYMENT = b'"ClientOrderRef": "r-7", "ErpOrderNo": "E-7", "PaymentCode": "card"'
+
+
+@pytest.mark.parametrize(
+    ("event_type", "body", "field", "reason"),
+    [
+        (  # PostgreSQL text cannot hold a NUL
+            "OrderConfirmedEvent",
+            b'{"OrderId": 7, "OrderNo": "A\\u00007", "ClientOrderRef": "r", "Source": "web"}',
+            "OrderNo",
+            values.NUL,
+        ),
+        (  # a lone surrogate is what invalid UTF-8 reads as: no UTF-8 store holds it
+            "OrderConfirmedEvent",
+            b'{"OrderId": 7, "OrderNo": "A\\ud800", "ClientOrderRef": "r", "Source": "web"}',
+            "OrderNo",
+            values.NOT_UTF8,
+        ),
+        (  # JSON has no infinity: 1e400 would be stored as null
+            "OrderPaymentReceivedEvent",
+            b'{"Amount": 1e400, ' + PAYMENT + b"}",
+            "Amount",
+            values.NOT_FINITE,
+        ),
+        (
+            "OrderPaymentReceivedEvent",
+            b'{"Amount": NaN, ' + PAYMENT + b"}",
+            "Amount",
+            values.NOT_FINITE,
+        ),
+    ],
+)
+def test_an_event_with_a_value_no_store_can_keep_is_refused_naming_the_field(
+    api: TestClient, event_type: str, body: bytes, field: str, reason: str
+) -> None:
+    """422 naming the field, as feeds reject the same values; nothing is recorded."""
+    answer = api.post(
+        f"/v1/events/{event_type}", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == [
+        {"loc": ["body"], "msg": f"{field}: {reason}", "type": "event_schema"}
+    ]
+    assert f"{field}: {reason}" in answer.json()["message"]
 
 
 def test_an_idempotency_key_makes_a_retry_return_the_same_event(api: TestClient) -> None:

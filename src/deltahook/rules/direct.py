@@ -15,6 +15,7 @@ import xxhash
 
 from deltahook.catalog.events import EventCatalog
 from deltahook.errors import EventError
+from deltahook.feeds import values
 from deltahook.notifications import Notification, stable_id
 from deltahook.results import JobStatus
 from deltahook.rules.payload import DEFAULTED
@@ -55,6 +56,7 @@ def direct_event(
     for field in DEFAULTED:
         if field in props and field not in full and field in constants:
             full[field] = constants[field]
+    _check_values(name, full)
     events.validate(name, full)
     ident = stable_id("emit", name, idempotency_key) if idempotency_key else str(uuid.uuid4())
     return Notification(
@@ -65,6 +67,14 @@ def direct_event(
         created_at=now,
         idempotency_key=idempotency_key,
     )
+
+
+def _check_values(name: str, payload: Mapping[str, Any]) -> None:
+    """Refuse what a feed's record could not hold either: a NUL, invalid UTF-8, NaN..."""
+    found = values.problem(payload)
+    if found is not None:
+        problem = f"{found.field}: {found.reason}" if found.field else found.reason
+        raise EventError(f"invalid {name} payload: {problem}", event_type=name, problems=[problem])
 
 
 def job_completed(
