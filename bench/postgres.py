@@ -11,6 +11,8 @@ end; every timed part runs in a fresh process.
   stored). The first 1% ingest runs right after the first load, with only the statistics the
   load left (the engine analyses after a large insert; autovacuum may not have come round).
   The others follow a database-wide ``ANALYZE``; their median is the figure.
+- **Side by side** (``bench/sidebyside.py``): the same 1%-changed ingest on a SQLite file and
+  on PostgreSQL, each run on a fresh copy of the same ``v1`` state, interleaved, medians.
 - **Delivery**: ``--deliveries`` queued in a fresh schema, delivered by ``Dispatcher.run(once=
   True)`` (the code of ``deltahook deliver --once``) in one or in two processes at once, to
   the fast receiver of ``bench/delivery.py``, every attempt logged; the rate is deliveries over
@@ -37,7 +39,7 @@ import orjson
 if __package__ in (None, ""):  # run as ``python bench/postgres.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import delivery
+from bench import delivery, sidebyside, table
 from bench.data import Feeds, write_feeds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,10 +220,13 @@ def run(args: argparse.Namespace) -> None:
         if not feeds.path("sku", ONE_PERCENT).exists():
             feeds = write_feeds(feeds.directory, n=args.n, kinds=("sku",), fractions=[0.01])
         ingest = ingest_figures(args.url, feeds, args.repeat)
+        side = list(sidebyside.suite_rows(feeds, folder, url=args.url, runs=args.repeat))
         deliveries = {
             k: delivery_figures(args.url, args.deliveries, k, args.repeat) for k in (1, 2)
         }
     report(ingest, deliveries, args.deliveries)
+    print(f"\nside by side (load average {os.getloadavg()[0]:.2f} at the end):")
+    print(table.render(side))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bench import data, process, profile
+from bench import data, process, profile, sidebyside
 from bench import table as t
 from bench.measure import (
     REPO,
@@ -73,6 +73,9 @@ class Suite:
         yield from self.sku_rows(n)
         yield from process.suite_rows(
             self.feeds(n), self.template(n), runs=self.options.repeat, log=self.log
+        )
+        yield from sidebyside.suite_rows(
+            self.feeds(n), self.work / f"db-{n}", runs=self.options.repeat, log=self.log
         )
         for kind in self.options.kinds:
             if kind != "sku":
