@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     select,
     tuple_,
@@ -52,11 +53,24 @@ def one_of(
     into expanding ``IN`` lists). Elsewhere ``IN`` lists of ``IN_CHUNK`` values each.
     """
     if conn.dialect.name == "postgresql":
-        array = ARRAY(LargeBinary if isinstance(column.type, LargeBinary) else String)
-        yield column == any_(bindparam(None, list(values), type_=array))
+        if isinstance(column.type, LargeBinary):
+            yield column == any_(_bytea_array(values))
+            return
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(String)))
         return
     for chunk in chunks(values):
         yield column.in_(chunk)
+
+
+def _bytea_array(values: Sequence[bytes]) -> ColumnElement[Any]:
+    """``values`` as one ``bytea[]`` parameter, written as its text form here.
+
+    psycopg writes a list of bytes as text with a regular-expression escape per element: 5 ms of
+    CPU for the 2,000 line hashes of a batch, against 1 ms for this join of their hex forms
+    (unquoted elements ``\\\\xHEX``: the array parser reads ``\\\\`` as one backslash).
+    """
+    literal = "{" + ",".join([f"\\\\x{value.hex()}" for value in values]) + "}"
+    return cast(bindparam(None, literal, type_=String), ARRAY(LargeBinary))
 
 
 @dataclass(frozen=True, slots=True)
