@@ -14,11 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from deltahook import __version__, console
 from deltahook.api import errors
+from deltahook.api.deps import storable_parameters
 from deltahook.api.limits import (
     FEED_PATHS,
     BodyLimit,
@@ -75,6 +76,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(storable_parameters)],
     )
     app.state.engine = engine
     for module in (feeds, entities, preview, catalog, events, subscriptions, deliveries, ops):

@@ -91,8 +91,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": CODES[status]} for status in statuses}
 
 
-# Errors every authenticated operation may answer, besides its own.
-COMMON = (401, 408, 413, 503)
+# Errors every authenticated operation may answer, besides its own (422: a parameter holds
+# what no store can keep, a NUL).
+COMMON = (401, 408, 413, 422, 503)
 BUSY_RETRY_AFTER_S = 5
 
 

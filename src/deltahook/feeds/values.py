@@ -147,6 +147,11 @@ def storable_text(text: str) -> bool:
     return _text(text) is None
 
 
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (``NUL`` or ``NOT_UTF8``), or None when it can."""
+    return _text(text)
+
+
 def _field(path: tuple[str | int, ...]) -> str | None:
     return ".".join(str(part) for part in path) or None
 

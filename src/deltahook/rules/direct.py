@@ -56,7 +56,7 @@ def direct_event(
     for field in DEFAULTED:
         if field in props and field not in full and field in constants:
             full[field] = constants[field]
-    _check_values(name, full)
+    _check_values(name, full, idempotency_key)
     events.validate(name, full)
     ident = stable_id("emit", name, idempotency_key) if idempotency_key else str(uuid.uuid4())
     return Notification(
@@ -69,8 +69,11 @@ def direct_event(
     )
 
 
-def _check_values(name: str, payload: Mapping[str, Any]) -> None:
+def _check_values(name: str, payload: Mapping[str, Any], key: str | None) -> None:
     """Refuse what a feed's record could not hold either: a NUL, invalid UTF-8, NaN..."""
+    reason = None if key is None else values.text_problem(key)
+    if reason is not None:
+        raise EventError(f"the Idempotency-Key {reason}", event_type=name)
     found = values.problem(payload)
     if found is not None:
         problem = f"{found.field}: {found.reason}" if found.field else found.reason
