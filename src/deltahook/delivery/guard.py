@@ -19,6 +19,8 @@ from typing import Any
 
 import httpcore
 
+from deltahook.delivery.stream import AsyncioBackend
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -36,7 +38,7 @@ class PublicOnly(httpcore.AsyncNetworkBackend):
         *,
         allowed: Callable[[Address], bool] = is_public,
     ) -> None:
-        self._backend = backend or httpcore.AnyIOBackend()
+        self._backend = backend or AsyncioBackend()
         self._allowed = allowed
 
     async def connect_tcp(

@@ -6,8 +6,9 @@ becomes most of the CPU a delivery costs (profiled: 3x fewer requests per second
 connections than at 8). This pool keeps idle HTTP/1.1 connections per origin on a stack: a
 request takes the most recently used one that is still sound, or opens a new one; the
 response's close puts it back. Concurrency is bounded by the dispatcher's lanes, per
-subscription. Connections go through ``guard.PublicOnly`` (unless ``allowed`` is ``None``), so
-an address is judged when it is connected to.
+subscription. Connections are made by ``stream.AsyncioBackend`` (plain asyncio, not anyio) and go
+through ``guard.PublicOnly`` (unless ``allowed`` is ``None``), so an address is judged when it
+is connected to.
 
 A receiver that answers before reading a request's body and keeps the connection open leaves
 the body's bytes on it; it then reads them as the start of the next request and answers that
@@ -35,6 +36,7 @@ import httpcore
 import httpx
 
 from deltahook.delivery.guard import Address, PublicOnly, is_public
+from deltahook.delivery.stream import AsyncioBackend
 
 logger = logging.getLogger("deltahook.delivery")
 
@@ -224,11 +226,13 @@ class _Transport(httpx.AsyncHTTPTransport):
 
 
 def pooled_transport(
-    *, verify: bool = True, allowed: Callable[[Address], bool] | None = is_public
+    *, verify: bool | ssl.SSLContext = True, allowed: Callable[[Address], bool] | None = is_public
 ) -> httpx.AsyncBaseTransport:
     """The sender's transport: it connects only to addresses ``allowed`` says yes to (public
     ones by default; ``None`` for any, as with ``allow_private_urls``)."""
-    backend = None if allowed is None else PublicOnly(allowed=allowed)
+    backend: httpcore.AsyncNetworkBackend = AsyncioBackend()
+    if allowed is not None:
+        backend = PublicOnly(backend, allowed=allowed)
     return _Transport(
         StackPool(
             ssl_context=lambda: httpx.create_ssl_context(verify=verify, trust_env=False),
