@@ -311,7 +311,10 @@ class DispatcherHealth(Model):
 
 class Health(Model):
     status: Literal["ok", "unavailable"]
-    database: str
+    database: str = Field(
+        description="reachable; unreachable (it does not answer); or busy (every database "
+        "connection of this server is in use: the database may be fine, try again later)"
+    )
     dispatcher: DispatcherHealth | None = Field(
         default=None, description="Null when the database cannot be reached."
     )

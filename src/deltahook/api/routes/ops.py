@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from deltahook.api import metrics
 from deltahook.api.deps import EngineDep
-from deltahook.api.errors import CODES, COMMON
+from deltahook.api.errors import BUSY_RETRY_AFTER_S, CODES, COMMON
 from deltahook.api.models import DispatcherHealth, Health
 from deltahook.delivery import heartbeat
 from deltahook.engine import Engine
@@ -20,11 +21,18 @@ from deltahook.engine import Engine
 router = APIRouter(tags=["operations"])
 ERROR_SCHEMA = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
 logger = logging.getLogger("deltahook.api")
+BUSY, UNREACHABLE = "busy", "unreachable"
 
 
 @router.get(
     "/healthz",
-    responses={503: {"model": Health, "description": "The database cannot be reached."}},
+    responses={
+        503: {
+            "model": Health,
+            "description": "The database cannot be reached, or (database: busy, with "
+            "Retry-After) every database connection of this server is in use.",
+        }
+    },
     response_model=Health,
     summary="Liveness and database reachability",
 )
@@ -33,29 +41,30 @@ async def healthz(engine: EngineDep) -> JSONResponse:
     missing one is reported, not a failure: delivery may be left to other hosts). Needs no
     API key."""
     found = await anyio.to_thread.run_sync(_ping, engine)
-    reachable = found is not None
-    health = Health(
-        status="ok" if reachable else "unavailable",
-        database=("reachable" if reachable else "unreachable"),
-        dispatcher=_dispatcher(found),
-    )
-    return JSONResponse(health.model_dump(), status_code=200 if reachable else 503)
+    if isinstance(found, str):
+        health = Health(status="unavailable", database=found, dispatcher=None)
+        busy = {"Retry-After": str(BUSY_RETRY_AFTER_S)} if found == BUSY else None
+        return JSONResponse(health.model_dump(), status_code=503, headers=busy)
+    health = Health(status="ok", database="reachable", dispatcher=_dispatcher(found))
+    return JSONResponse(health.model_dump(), status_code=200)
 
 
-def _ping(engine: Engine) -> heartbeat.Liveness | None:
-    """The dispatchers' liveness, or None when the database does not answer."""
+def _ping(engine: Engine) -> heartbeat.Liveness | str:
+    """The dispatchers' liveness, or why the database could not be asked: ``BUSY`` (no
+    connection of this server's pool came free in time) or ``UNREACHABLE``."""
     try:
         with engine.db.connect() as conn:
             conn.execute(text("SELECT 1"))
             return heartbeat.liveness(conn, now=engine.clock())
+    except PoolTimeout as exc:
+        logger.warning("health check: every database connection is in use: %s", exc)
+        return BUSY
     except SQLAlchemyError as exc:
         logger.warning("health check: the database does not answer: %s", exc)
-        return None
+        return UNREACHABLE
 
 
-def _dispatcher(alive: heartbeat.Liveness | None) -> DispatcherHealth | None:
-    if alive is None:
-        return None
+def _dispatcher(alive: heartbeat.Liveness) -> DispatcherHealth:
     return DispatcherHealth(running=alive.alive, last_seen_s_ago=alive.age_s, message=alive.detail)
 
 
