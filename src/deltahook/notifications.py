@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -21,7 +21,26 @@ def stable_id(*parts: object) -> str:
     delivery, and the ``UUID`` object ``uuid5`` builds on the way costs twice the hashing.
     """
     name = "\x1f".join(map(str, parts)).encode()
-    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + name).digest()[:16])
+    return _uuid_text(hashlib.sha1(_NAMESPACE.bytes + name).digest())
+
+
+def stable_ids(*prefix: object) -> Callable[[str], str]:
+    """``stable_id(*prefix, last)`` as a function of ``last``: the prefix is hashed once, not
+    once per id (a first load derives hundreds of thousands with the same job and type)."""
+    if not prefix:
+        raise ValueError("stable_ids needs at least one part before the last")
+    start = hashlib.sha1(_NAMESPACE.bytes + ("\x1f".join(map(str, prefix)) + "\x1f").encode())
+
+    def one(last: str) -> str:
+        digest = start.copy()
+        digest.update(last.encode())
+        return _uuid_text(digest.digest())
+
+    return one
+
+
+def _uuid_text(sha1: bytes) -> str:
+    digest = bytearray(sha1[:16])
     digest[6] = digest[6] & 0x0F | 0x50  # version 5
     digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
     text = digest.hex()

@@ -10,6 +10,7 @@ next_attempt_at) index, and the heartbeat gauges the ``dispatchers`` table.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
@@ -60,8 +61,8 @@ def attempt(subscription: str, outcome: str, *, seconds: float) -> None:
 
 def recorded(items: Iterable[Notification]) -> None:
     """Count notifications and events as they are recorded."""
-    for item in items:
-        NOTIFICATIONS.labels(item.type).inc()
+    for type_, count in collections.Counter(item.type for item in items).items():
+        NOTIFICATIONS.labels(type_).inc(count)
 
 
 def job_ended(kind: str, status: str, counts: Mapping[str, int]) -> None:

@@ -23,7 +23,7 @@ with the reason and the values it saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ import orjson
 from sqlalchemy import Connection
 
 from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange
-from deltahook.notifications import Notification, stable_id
+from deltahook.notifications import Notification, stable_ids
 from deltahook.rules import cooldown, state
 from deltahook.rules.breakpoints import step
 from deltahook.rules.conditions import trace
@@ -247,7 +247,8 @@ class RulesDecider:
     def _notify(
         self, conn: Connection, hits: list[Hit], job_id: str, now: datetime
     ) -> list[Notification]:
-        groups: dict[tuple[str, bytes], list[tuple[dict[str, Any], Hit]]] = {}
+        groups: dict[tuple[str, bytes], list[Hit]] = {}
+        payloads: dict[tuple[str, bytes], dict[str, Any]] = {}  # each group's first payload
         # Several rows of an entity often build the same payload: validate each one once.
         valid: dict[tuple[str, bytes], bool] = {}
         for hit in hits:
@@ -262,11 +263,23 @@ class RulesDecider:
                 continue
             if setting.group == "row":
                 identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
-            groups.setdefault((setting.type, identity), []).append((payload, hit))
-        decided = [
-            _notification(kind, identity, members, job_id, now)
-            for (kind, identity), members in sorted(groups.items())
-        ]
+            group = (setting.type, identity)
+            members = groups.get(group)
+            if members is None:
+                groups[group] = [hit]
+                payloads[group] = payload
+            else:
+                members.append(hit)
+        ids: dict[str, Callable[[str], str]] = {}  # per type: the job's and type's part hashed
+        decided = []
+        for group in sorted(groups):
+            kind, identity = group
+            id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind))
+            notification_id = id_of(identity.decode())
+            members = groups[group]
+            decided.append(
+                _notification(notification_id, kind, payloads[group], members, job_id, now)
+            )
         earlier = outbox_ids(conn, [n.id for n in decided])
         return [n for n in decided if n.id not in earlier]
 
@@ -337,27 +350,33 @@ def _entity(hit: Hit) -> tuple[str, str]:
 
 
 def _notification(
+    notification_id: str,
     kind: str,
-    identity: bytes,
-    members: list[tuple[dict[str, Any], Hit]],
+    payload: dict[str, Any],
+    members: list[Hit],
     job_id: str,
     now: datetime,
 ) -> Notification:
-    payload, _first = members[0]
-    hits = sorted(
-        (hit for _payload, hit in members),
-        key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
-    )
-    entity = min(_entity(h) for h in hits)
+    if len(members) == 1:  # most groups: one row of one setting (nothing to sort)
+        hits = members
+        entity = _entity(members[0])
+        settings = [members[0].setting.uid]
+    else:
+        hits = sorted(
+            members,
+            key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
+        )
+        entity = min(_entity(h) for h in hits)
+        settings = sorted({h.setting.uid for h in hits})
     explanation: dict[str, Any] = {
         "rule": kind,
-        "settings": sorted({h.setting.uid for h in hits}),
+        "settings": settings,
         "matches": [match_json(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]],
     }
     if len(hits) > MAX_MATCHES:
         explanation["more_matches"] = len(hits) - MAX_MATCHES
     return Notification(
-        id=stable_id("rule", job_id, kind, identity.decode()),
+        id=notification_id,
         type=kind,
         family="notification",
         payload=payload,

@@ -4,26 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from deltahook.changes.model import EntityChange, FieldChange, RowChange
+from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
 from deltahook.rules.context import Ctx
 from deltahook.rules.model import Setting
 
 MAX_MATCHES = 20
+_OPS = {op: op.value for op in Op}
 
 
 def match_json(
     setting: Setting, ctx: Ctx, fields: list[FieldChange], extra: dict[str, Any]
 ) -> dict[str, Any]:
     """One row change that made a setting fire: which row, which fields, which limits."""
+    change, row = ctx.change, ctx.row
     out: dict[str, Any] = {
         "setting": setting.uid,
         "source": setting.where,
-        **_row(ctx.change, ctx.row),
-        "fields": [f.to_json() for f in fields],
+        "kind": change.kind,  # the keys of ``_row``, spelled out: one per notification
+        "entity": change.key,
+        "table": row.table,
+        "row": dict(row.key),
+        "op": _OPS[row.op],
+        "fields": [
+            {"field": f.field, "new": f.new}  # an inserted field: ``to_json``, inlined
+            if f.old is MISSING and f.new is not MISSING
+            else f.to_json()
+            for f in fields
+        ],
     }
     if setting.filter is not None:
         out["filter"] = setting.filter.text
-    out.update(extra)
+    if extra:
+        out.update(extra)
     return out
 
 
@@ -48,7 +60,7 @@ def _row(change: EntityChange, row: RowChange) -> dict[str, Any]:
         "entity": change.key,
         "table": row.table,
         "row": dict(row.key),
-        "op": row.op.value,
+        "op": _OPS[row.op],
     }
 
 

@@ -110,15 +110,14 @@ class Setting:
     filter_needs_parent: bool = False  # the filter reads parent.X
     fan_out: FanOut | None = None  # notify the entities that reference the changed one
     cooldown: timedelta | None = None  # at most one notification per entity per period
+    # The setting's name in stored rule state and explanations (``Type/id``) and its place
+    # (``path:line``): read for every notification, so made once.
+    uid: str = field(init=False, compare=False, repr=False)
+    where: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def uid(self) -> str:
-        """The setting's name in stored rule state and explanations: ``Type/id``."""
-        return f"{self.type}/{self.id}"
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uid", f"{self.type}/{self.id}")
+        object.__setattr__(self, "where", f"{self.path}:{self.line}")
 
     def watched(self, fields: tuple[FieldChange, ...]) -> list[FieldChange]:
         """The changed fields this setting watches."""

@@ -25,16 +25,26 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     Driver errors are raised as SQLAlchemy's (``IntegrityError`` and so on), as ``execute``
     would raise them.
     """
-    if not rows:
+    if rows:
+        insert_columns(conn, table, {name: [row[name] for row in rows] for name in rows[0]})
+
+
+def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
+    """``insert_many`` of rows given column by column: ``columns[name][i]`` is row i's value
+    (for callers that have their values as columns: no dict per row is built)."""
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    if not lengths.pop():
         return
     dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
     names = list(compiled.positiontup or compiled.binds)
-    columns = [
-        _processed(table.c[name].type.dialect_impl(dialect).bind_processor(dialect), rows, name)
+    processed = [
+        _processed(table.c[name].type.dialect_impl(dialect).bind_processor(dialect), columns[name])
         for name in names
     ]
-    values = list(zip(*columns, strict=True))
+    values = list(zip(*processed, strict=True))
     if dialect.name == "postgresql":
         _copy(conn, table, names, values)
     elif compiled.positional:
@@ -43,10 +53,7 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         conn.exec_driver_sql(compiled.string, [dict(zip(names, v, strict=True)) for v in values])
 
 
-def _processed(
-    process: Callable[[Any], Any] | None, rows: Sequence[Mapping[str, Any]], name: str
-) -> list[Any]:
-    values = [row[name] for row in rows]
+def _processed(process: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:
     if process is None:
         return values
     out: list[Any] = []
