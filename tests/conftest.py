@@ -51,6 +51,16 @@ def postgres_or_skip() -> None:
         pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN_URL} (runs in CI)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _schema_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite keeps its generated validators in a folder of its own, never the user's
+    cache (subprocesses inherit it through the environment)."""
+    folder = tmp_path_factory.mktemp("deltahook-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DELTAHOOK_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search path is a fresh schema of its own, dropped afterwards."""

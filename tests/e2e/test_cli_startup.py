@@ -128,3 +128,19 @@ def test_ingest_into_a_current_database_imports_no_migrations(tmp_path: Path) ->
     loaded = imported(tmp_path, "--database-url", url, "ingest", "sku_onhand", str(feed))
     unwanted = set(HEAVY) - {"prometheus_client"}  # an ingest counts its job
     assert loaded.isdisjoint(unwanted), loaded & unwanted
+
+
+def test_a_warm_ingest_imports_neither_jsonschema_nor_a_progress_bar(tmp_path: Path) -> None:
+    """With the validators kept on disk by an earlier run, an ingest of good records needs
+    no jsonschema (it explains rejects only), and a piped run draws no progress bar."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    imported(tmp_path, "--database-url", url, "db", "upgrade")
+    feed = tmp_path / "sku_onhand.ndjson"
+    stock = {"PartNo": "P1", "WarehouseCode": "STO", "WarehouseId": 3, "LocationCode": "A-12"}
+    feed.write_bytes(orjson.dumps(stock | {"LocationId": 7, "OnhandValue": 5, "MinimumValue": 3}))
+    args = ("--database-url", url, "ingest", "sku_onhand", str(feed))
+    imported(tmp_path, *args)  # cold or warm, it fills the cache
+    report = tmp_path / "modules.json"
+    imported(tmp_path, *args)
+    modules = set(json.loads(report.read_text()))
+    assert {"jsonschema", "rich.progress"}.isdisjoint(modules), modules

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from deltahook.catalog import schema_cache
 from deltahook.catalog.references import Reference, check_references, parse_references
 from deltahook.errors import CatalogError
 
@@ -158,17 +159,21 @@ def load_kind(path: Path) -> EntityKind:
 
 
 def _check_json_schema(path: Path, schema: Any) -> None:
-    from jsonschema import Draft7Validator
-    from jsonschema.exceptions import SchemaError
-
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise CatalogError(
             str(path), 'an entity schema must be an object schema ("type": "object")'
         )
+    passed = schema_cache.voucher("draft7-schema", schema)
+    if schema_cache.vouched(passed):
+        return
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft7Validator.check_schema(schema)
     except SchemaError as exc:
         raise CatalogError(str(path), f"invalid JSON Schema: {exc.message}") from exc
+    schema_cache.vouch(passed)
 
 
 def _kind_from_annotation(path: Path, schema: dict[str, Any], note: dict[str, Any]) -> EntityKind:

@@ -28,9 +28,9 @@ from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
 import fastjsonschema
-import jsonschema
 import orjson
 
+from deltahook.catalog import schema_cache
 from deltahook.errors import CatalogError, EventError
 
 Family = Literal["notification", "event"]
@@ -137,6 +137,8 @@ def unknown_type_message(name: str, known: tuple[str, ...]) -> str:
 
 def readable_errors(schema: Mapping[str, Any], payload: Any) -> list[str]:
     """``jsonschema``'s messages, each prefixed by where in the payload it applies."""
+    import jsonschema  # only to explain a rejection: the fast path never needs it
+
     validator = jsonschema.Draft7Validator(schema)
     found = sorted(
         validator.iter_errors(payload), key=lambda e: (list(map(str, e.path)), e.message)
@@ -220,13 +222,24 @@ def _check_draft_07(path: Path, schema: Mapping[str, Any]) -> None:
     declared = schema.get("$schema")
     if declared is not None and declared not in DRAFT_07:
         raise CatalogError(str(path), f"$schema must be draft-07, not {declared!r}")
+    _check_meta_schema(path, schema)
+    if schema.get("type") != "object":
+        raise CatalogError(str(path), 'an event payload must be an object ("type": "object")')
+
+
+def _check_meta_schema(path: Path, schema: Mapping[str, Any]) -> None:
+    """The schema against draft-07's meta-schema, once per content (``schema_cache``)."""
+    passed = schema_cache.voucher("draft7-schema", schema)
+    if schema_cache.vouched(passed):
+        return
+    import jsonschema
+
     try:
         jsonschema.Draft7Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
         where = "/".join(map(str, error.absolute_path)) or "(root)"
         raise CatalogError(str(path), f"not a valid schema at {where}: {error.message}") from error
-    if schema.get("type") != "object":
-        raise CatalogError(str(path), 'an event payload must be an object ("type": "object")')
+    schema_cache.vouch(passed)
 
 
 def _check_annotation(path: Path, schema: Mapping[str, Any]) -> tuple[Family, Category]:
@@ -265,7 +278,7 @@ def _compile(path: Path, schema: dict[str, Any]) -> Validator:
     handlers = dict.fromkeys(("http", "https", "file"), _refuse_remote_ref)
     try:
         # use_default=False: validating must never fill defaults into the caller's payload.
-        return fastjsonschema.compile(schema, handlers=handlers, use_default=False)
+        return schema_cache.compile_validator(schema, handlers=handlers, use_default=False)
     except fastjsonschema.JsonSchemaDefinitionException as error:
         raise CatalogError(str(path), f"cannot compile schema: {error}") from error
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import orjson
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from deltahook.cli.app import (
     EXIT_REJECTED,
@@ -24,6 +23,9 @@ from deltahook.cli.app import (
 )
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @main.command()
@@ -167,7 +169,22 @@ class _progress:
 
     def __init__(self, feed: Path, *, enabled: bool) -> None:
         self.enabled = enabled and err.is_terminal and str(feed) != "-"
-        self.progress = Progress(
+        self.progress: Progress | None = None
+        self.feed = feed
+        self.records = 0
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import (  # only on a terminal: piped and scripted runs never draw
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        progress = self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
@@ -176,21 +193,15 @@ class _progress:
             console=err,
             transient=True,
         )
-        self.feed = feed
-        self.records = 0
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        self.progress.start()
-        task = self.progress.add_task(f"ingest {self.feed.name}", total=None, records=0)
+        progress.start()
+        task = progress.add_task(f"ingest {self.feed.name}", total=None, records=0)
 
         def advance(count: int) -> None:
             self.records += count
-            self.progress.update(task, records=self.records)
+            progress.update(task, records=self.records)
 
         return advance
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.progress is not None:
             self.progress.stop()

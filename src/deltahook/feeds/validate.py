@@ -10,13 +10,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import best_match
 
+from deltahook.catalog import schema_cache
 from deltahook.catalog.entities import Collection, EntityKind
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,9 @@ class RecordValidator:
     """Checks whole records, or (for merge feeds) partial ones that carry at least their keys."""
 
     def __init__(self, kind: EntityKind, *, partial: bool = False) -> None:
-        schema = _partial_schema(kind) if partial else dict(kind.schema)
-        self._fast: Callable[[Any], Any] = fastjsonschema.compile(schema)
-        # fastjsonschema checks formats (a date, say): the explanation must check them too
-        self._slow = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+        self._schema = _partial_schema(kind) if partial else dict(kind.schema)
+        self._fast: Callable[[Any], Any] = schema_cache.compile_validator(self._schema)
+        self._slow: Draft7Validator | None = None  # built for the first record that fails
 
     def problem(self, record: Mapping[str, Any]) -> Problem | None:
         """None when the record is valid, else the most relevant problem."""
@@ -43,6 +44,13 @@ class RecordValidator:
         return None
 
     def _explain(self, record: Mapping[str, Any]) -> Problem:
+        from jsonschema import Draft7Validator
+        from jsonschema.exceptions import best_match
+
+        if self._slow is None:
+            # fastjsonschema checks formats (a date, say): the explanation must check them too
+            checker = Draft7Validator.FORMAT_CHECKER
+            self._slow = Draft7Validator(self._schema, format_checker=checker)
         error = best_match(self._slow.iter_errors(record))
         if error is None:  # the two validators disagree; trust the stricter verdict
             return Problem(None, "record does not match its schema")

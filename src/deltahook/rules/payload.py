@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 import yaml
 
+from deltahook.catalog import schema_cache
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import SCOPES, Ctx, Getter, constant, parse_ref, resolve
@@ -192,11 +192,26 @@ def _compile_source(
 def _fixed(reader: Reader, node: Node, where: str, value: Any, spec: Any) -> Getter | None:
     """A value known at load time, checked against the property's whole schema."""
     if isinstance(spec, dict):
-        problem = next(iter(jsonschema.Draft7Validator(spec).iter_errors(value)), None)
+        problem = _first_problem(spec, value)
         if problem is not None:
-            reader.error(node, f"{where}: {value!r} is not accepted: {problem.message}")
+            reader.error(node, f"{where}: {value!r} is not accepted: {problem}")
             return None
     return constant(value)
+
+
+def _first_problem(spec: dict[str, Any], value: Any) -> str | None:
+    """jsonschema's first message about ``value`` under ``spec``; an acceptance is kept on disk
+    (``schema_cache``), so a warm start neither imports jsonschema nor checks again."""
+    accepted = schema_cache.voucher("draft7-accepts", spec, value)
+    if schema_cache.vouched(accepted):
+        return None
+    import jsonschema
+
+    problem = next(iter(jsonschema.Draft7Validator(spec).iter_errors(value)), None)
+    if problem is None:
+        schema_cache.vouch(accepted)
+        return None
+    return str(problem.message)
 
 
 def _types_fit(reader: Reader, source: Source, types: Types, spec: Any) -> bool:
