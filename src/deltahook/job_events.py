@@ -1,13 +1,16 @@
 """A job's ``JobCompletedEvent``, recorded when it ends: finished, failed or found abandoned.
 
 Recorded only when the config asks for job events (``job_events``) and the event catalog has
-the type; in the caller's transaction, with the deliveries it queues.
+the type; in the caller's transaction, with the deliveries it queues. Whoever reads a running
+job (the next ingest, ``deltahook status``, ``GET /v1/jobs/{id}``, the console) finds it
+abandoned the same way, here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -46,3 +49,22 @@ def abandon_dead(
     ended = [(str(job["job_id"]), JobStatus.ABANDONED) for job in found if not job["baseline"]]
     record(conn, ended, settings=settings, events=events, now=now)
     return found
+
+
+def find(
+    conn: Connection,
+    job_id: str,
+    *,
+    settings: Settings,
+    events: EventCatalog | None,
+    now: datetime,
+    rejects_limit: int = 1000,
+) -> dict[str, Any] | None:
+    """The job as ``jobs.find`` reads it; a running one is first found abandoned if its process
+    is gone (or its lease ran out), as ``abandon_dead`` does (caller's transaction)."""
+    found = jobs.find(conn, job_id, rejects_limit=rejects_limit)
+    if found is None or found["status"] != JobStatus.RUNNING:
+        return found
+    if not abandon_dead(conn, settings=settings, events=events, now=now):
+        return found
+    return jobs.find(conn, job_id, rejects_limit=rejects_limit)

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from sqlalchemy import func, select
 from deltahook.cli import main
 from deltahook.config import Settings
 from deltahook.engine import Engine
+from deltahook.ownership import this_process
 from deltahook.store import jobs
 from deltahook.store.db import open_engine
 from deltahook.store.tables import entities, ingest_jobs, notifications
-from tests.api_support import ndjson, stock_rows
+from tests.api_support import client, ndjson, stock_rows
 from tests.scale_support import wait_until
 
 BATCH = 20
@@ -123,3 +125,44 @@ def test_the_next_ingest_finds_a_killed_ingest_abandoned(
 
 def ndjson_stream(rows: list[dict[str, Any]]) -> io.BytesIO:
     return io.BytesIO(ndjson(rows))
+
+
+def ended_process() -> str:
+    """The owner name (host:pid) of a process of this host that has ended and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return f"{this_process().rpartition(':')[0]}:{child.pid}"
+
+
+@pytest.mark.parametrize(
+    ("owner", "lease_s", "status"),
+    [
+        (ended_process, 600, "abandoned"),  # its process ended on this host: lease or not
+        (lambda: "another-host:1", -1, "abandoned"),  # another host: the lease ran out
+        (lambda: "another-host:1", 600, "running"),  # another host: the lease still holds
+        (this_process, -1, "running"),  # it runs (a slow feed on this host): kept
+    ],
+)
+def test_get_job_finds_a_running_job_abandoned_as_status_does(
+    database_url: str, owner: Callable[[], str], lease_s: int, status: str
+) -> None:
+    """GET /v1/jobs/{id} applies the rule `deltahook status` applies: a running job whose
+    process is gone (or, elsewhere, whose lease ran out) is abandoned, with its finish time."""
+    with client(database_url) as api:
+        engine = api.app.state.engine  # type: ignore[attr-defined]
+        now = engine.clock()
+        with engine.db.begin() as conn:
+            jobs.start(
+                conn,
+                job_id="j-1",
+                kind="sku_onhand",
+                mode="full",
+                source="-",
+                now=now - timedelta(hours=1),
+                owner=owner(),
+                lease_until=now + timedelta(seconds=lease_s),
+            )
+        job = api.get("/v1/jobs/j-1").json()
+        assert job["status"] == status
+        assert (job["finished_at"] is not None) is (status == "abandoned")
+        assert api.get("/v1/jobs/j-1").json()["status"] == status  # and it stays so

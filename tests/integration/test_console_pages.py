@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -18,10 +19,12 @@ from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.signing import format_detected
 from deltahook.engine import Engine
+from deltahook.store import jobs
 from deltahook.store.tables import entities, notifications
 from tests.api_support import KEY, STOCK, ndjson, settings
 from tests.console_support import form_token, sign_in
 from tests.delivery_support import SECRET
+from tests.integration.test_abandoned_jobs import ended_process
 
 BREAKPOINT = "SkuOnHandBreakPointNotification"
 HEADER_VALUE = "Bearer header-value-never-shown-7f3a"
@@ -274,6 +277,24 @@ def test_the_jobs_pages_list_jobs_and_their_rejects_by_line(console: Console) ->
     assert '<td class="num">2</td>' in job
     assert "required field &#39;WarehouseCode&#39; is missing" in job
     assert console.client.get("/admin/jobs/nope").status_code == 404
+
+
+def test_the_jobs_pages_find_a_job_whose_process_died_abandoned(console: Console) -> None:
+    """A job left running by a process that ended shows as abandoned, as `deltahook status`
+    would mark it, on the list and on its page."""
+    with console.engine.db.begin() as conn:
+        jobs.start(
+            conn,
+            job_id="j-dead",
+            kind="sku_onhand",
+            mode="full",
+            source="-",
+            now=console.engine.clock(),
+            owner=ended_process(),
+            lease_until=console.engine.clock() + timedelta(minutes=10),
+        )
+    assert '<span class="pill warn">abandoned</span>' in console.get("/admin/jobs")
+    assert '<span class="pill warn">abandoned</span>' in console.get("/admin/jobs/j-dead")
 
 
 def test_a_subscription_made_in_the_console_can_be_edited_and_deleted(

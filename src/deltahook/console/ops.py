@@ -6,10 +6,12 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
+from deltahook import job_events
 from deltahook.api.deps import EngineDep
 from deltahook.console.render import back, checked_form, deliveries, page
 from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
+from deltahook.results import JobStatus
 from deltahook.store import jobs
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -43,17 +45,26 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
 
 @router.get("/jobs")
 def recent_jobs(request: Request, engine: EngineDep) -> Response:
-    """The latest ingest jobs with their counts."""
-    with engine.db.connect() as conn:
+    """The latest ingest jobs with their counts (a running one whose process is gone: abandoned,
+    as ``deltahook status`` finds it)."""
+    with engine.db.begin() as conn:
         found = jobs.recent(conn, limit=JOBS_SHOWN)
+        if any(job["status"] == JobStatus.RUNNING for job in found):
+            now = engine.clock()
+            if job_events.abandon_dead(
+                conn, settings=engine.settings, events=engine.events, now=now
+            ):
+                found = jobs.recent(conn, limit=JOBS_SHOWN)
     return page(request, "jobs.html", jobs=found)
 
 
 @router.get("/jobs/{job_id}")
 def one_job(request: Request, job_id: str, engine: EngineDep) -> Response:
     """One job: its counts and rejected records by line and reason."""
-    with engine.db.connect() as conn:
-        found = jobs.find(conn, job_id)
+    with engine.db.begin() as conn:
+        found = job_events.find(
+            conn, job_id, settings=engine.settings, events=engine.events, now=engine.clock()
+        )
     if found is None:
         raise HTTPException(404, f"no ingest job with id {job_id!r}")
     return page(request, "job.html", job=found)

@@ -9,6 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from deltahook import job_events
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import JobRecord, JobResult
@@ -149,9 +150,18 @@ def get_job(
     engine: EngineDep,
     rejects_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
 ) -> JobRecord:
-    """A job's status, counts and (the first ``rejects_limit``) rejected records."""
-    with engine.db.connect() as conn:
-        found = jobs.find(conn, job_id, rejects_limit=rejects_limit)
+    """A job's status, counts and (the first ``rejects_limit``) rejected records. A running job
+    whose process is gone (or whose lease ran out) is found abandoned, as ``deltahook status``
+    finds it."""
+    with engine.db.begin() as conn:
+        found = job_events.find(
+            conn,
+            job_id,
+            settings=engine.settings,
+            events=engine.events,
+            now=engine.clock(),
+            rejects_limit=rejects_limit,
+        )
     if found is None:
         raise HTTPException(404, f"no ingest job with id {job_id!r}")
     return JobRecord.model_validate(found)
