@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bench import data, process, profile, sidebyside
+from bench import data, process, profile, sidebyside, startup
 from bench import table as t
 from bench.measure import (
     REPO,
@@ -74,6 +74,7 @@ class Suite:
         yield from process.suite_rows(
             self.feeds(n), self.template(n), runs=self.options.repeat, log=self.log
         )
+        yield from self.startup_rows(n)
         yield from sidebyside.suite_rows(
             self.feeds(n), self.work / f"db-{n}", runs=self.options.repeat, log=self.log
         )
@@ -291,6 +292,13 @@ class Suite:
             baseline=f"as it runs: {_brief(one)}",
             ratio=f"{no_gc.seconds / one.seconds:.2f}x the time",
         )
+
+    def startup_rows(self, n: int) -> Iterator[Row]:
+        """Issue 18 aim 4: one SKU line of ``v1`` ingested into the ``n``-SKU store."""
+        with self.feeds(n).path("sku").open("rb") as feed:
+            line = feed.readline()
+        repeat = max(self.options.repeat, 5)  # runs of a few tenths of a second: cheap
+        yield from startup.suite_rows(self.template(n), line, n, runs=repeat, log=self.log)
 
     def rules_row(self, with_rules: Measurement, bare: Measurement) -> Row:
         aim = "rules add < 20%"
