@@ -24,6 +24,7 @@ from deltahook.feeds.keys import readable_key
 from deltahook.feeds.merge import merge_records, without_unsent
 from deltahook.feeds.readers import Item, Line, Record, Reject
 from deltahook.feeds.seen import SeenKeys
+from deltahook.feeds.shapes import compile_shape
 from deltahook.feeds.validate import Problem, RecordValidator
 from deltahook.results import Mode, RunResult
 from deltahook.store.snapshots import Stored
@@ -81,6 +82,8 @@ class Admission:
     def __post_init__(self) -> None:
         self._full = RecordValidator(self.kind)
         self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
+        # Checks and normalises a whole record at once when it can (see ``feeds.shapes``).
+        self._shape = compile_shape(self.kind) or _no_shape
 
     def batch(self, items: Sequence[Item | Line], known_lines: KnownLines) -> Batch:
         """Admit ``items``; ``known_lines`` finds the stored entities made from given lines."""
@@ -116,8 +119,10 @@ class Admission:
             self._refuse(Reject(record.line, unfit.field, unfit.reason), record.data)
             return
         key = quick_key(self.kind, record.data) if line_hash is not None else None
+        body = None
         if key is None:
-            problem = (self._partial or self._full).problem(record.data)
+            body = self._shape(record.data) if self._partial is None else None
+            problem = (self._partial or self._full).problem(record.data) if body is None else None
             if problem is not None:
                 self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
                 return
@@ -127,7 +132,7 @@ class Admission:
             batch.lines[key] = (record, line_hash)
         elif self.mode == "merge":
             batch.ready[key] = record
-        elif (candidate := self.candidate(record.line, record.data)) is not None:
+        elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
             batch.ready[key] = candidate
 
     def _note_duplicate(self, key: str, line: int, batch: Batch) -> None:
@@ -164,22 +169,28 @@ class Admission:
         if self.kind.scope:
             self.scopes.update(batch.unchanged.values())
         for key, (record, line_hash) in batch.lines.items():
-            problem = self._full.problem(record.data)
+            body = self._shape(record.data)
+            problem = self._full.problem(record.data) if body is None else None
             if problem is not None:
                 self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
-            elif (candidate := self.candidate(record.line, record.data)) is not None:
+            elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
                 candidate.line_hash = line_hash
                 batch.ready[key] = candidate
         batch.unchanged.clear()
         batch.lines.clear()
 
     def candidate(
-        self, line: int, data: dict[str, Any], *, into: RunResult | None = None
+        self,
+        line: int,
+        data: dict[str, Any],
+        *,
+        into: RunResult | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Candidate | None:
-        """``data`` normalised, keyed and hashed; None (and a reject, counted ``into`` the given
-        result or the run's) if it cannot be."""
+        """``data`` normalised (unless its canonical ``body`` is given), keyed and hashed; None
+        (and a reject, counted ``into`` the given result or the run's) if it cannot be."""
         try:
-            body = canonical.normalise(self.kind, data)
+            body = canonical.normalise(self.kind, data) if body is None else body
         except canonical.NormaliseError as exc:
             self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data, into=into)
             return None
@@ -230,11 +241,14 @@ class Admission:
                 canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
             )
             merged = merge_records(self.kind, base, without_unsent(self.kind, record.data))
-            problem = self._full.problem(merged)
+            body = self._shape(merged)
+            problem = self._full.problem(merged) if body is None else None
             if problem is not None:
                 reason = f"after merging: {problem.reason}"
                 self._refuse(Reject(record.line, problem.field, reason), record.data, into=into)
-            elif (candidate := self.candidate(record.line, merged, into=into)) is not None:
+            elif (
+                candidate := self.candidate(record.line, merged, into=into, body=body)
+            ) is not None:
                 out.append(candidate)
         return out
 
@@ -251,6 +265,11 @@ def _too_long(
         if len(text) > KEY_LENGTH:
             field = max(fields, key=lambda name: len(str(body.get(name, ""))))
             return Problem(field, f"the {what} is longer than {KEY_LENGTH} characters")
+    return None
+
+
+def _no_shape(_record: Any) -> dict[str, Any] | None:
+    """The fast path of a kind whose schema has none: every record goes the slow way."""
     return None
 
 

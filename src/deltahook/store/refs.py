@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from deltahook.catalog.entities import EntityKind
+from deltahook.store.bulk import insert_many
 from deltahook.store.snapshots import one_of
 from deltahook.store.tables import entities, entity_refs
 
@@ -53,8 +54,7 @@ def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) 
         for key in sorted(named)
         for ref_kind, ref_key in sorted(named[key])
     ]
-    if rows:
-        conn.execute(insert(entity_refs), rows)
+    insert_many(conn, entity_refs, rows)  # a first load writes them by the hundred thousand
 
 
 def drop(conn: Connection, kind: str, keys: Sequence[str]) -> None:
