@@ -6,7 +6,8 @@ becomes most of the CPU a delivery costs (profiled: 3x fewer requests per second
 connections than at 8). This pool keeps idle HTTP/1.1 connections per origin on a stack: a
 request takes the most recently used one that is still sound, or opens a new one; the
 response's close puts it back. Concurrency is bounded by the dispatcher's lanes, per
-subscription. Connections are made by ``stream.AsyncioBackend`` (plain asyncio, not anyio) and go
+subscription. Each connection is an ``http11.Connection`` (h11, no locks: the pool gives it to
+one request at a time) over a stream of ``stream.AsyncioBackend`` (plain asyncio, not anyio),
 through ``guard.PublicOnly`` (unless ``allowed`` is ``None``), so an address is judged when it
 is connected to.
 
@@ -18,8 +19,8 @@ when the new answer differs, that origin's connections serve one request each fr
 
 ``pooled_transport()`` plugs it into ``httpx.AsyncClient``, so redirects, timeouts,
 exceptions and the response API stay httpx's. That relies on internals of both libraries:
-``httpx.AsyncHTTPTransport`` forwarding to its ``_pool`` attribute, and httpcore's
-``AsyncHTTPConnection`` and ``ConnectionNotAvailable``. pyproject.toml therefore pins httpx and
+``httpx.AsyncHTTPTransport`` forwarding to its ``_pool`` attribute, and httpcore's request,
+response and error types. pyproject.toml therefore pins httpx and
 httpcore to the minors this was tested with (0.28, 1.0); check this module before widening.
 """
 
@@ -36,6 +37,7 @@ import httpcore
 import httpx
 
 from deltahook.delivery.guard import Address, PublicOnly, is_public
+from deltahook.delivery.http11 import Connection
 from deltahook.delivery.stream import AsyncioBackend
 
 logger = logging.getLogger("deltahook.delivery")
@@ -61,12 +63,12 @@ class StackPool:
         network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._make_ssl_context = ssl_context
-        self._network_backend = network_backend
+        self._network_backend = network_backend or AsyncioBackend()
         self._ssl_context: ssl.SSLContext | None = None  # loading CA certificates takes ~50 ms
         self._socket_options = list(socket_options)
         self._keepalive_expiry = keepalive_expiry
-        self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
-        self._busy: set[httpcore.AsyncHTTPConnection] = set()
+        self._idle: dict[_Key, list[Connection]] = {}
+        self._busy: set[Connection] = set()
         self._single_use: set[_Key] = set()  # receivers that leave request bodies unread
 
     async def __aenter__(self) -> StackPool:
@@ -101,7 +103,7 @@ class StackPool:
         self,
         request: httpcore.Request,
         suspect: httpcore.Response,
-        connection: httpcore.AsyncHTTPConnection,
+        connection: Connection,
     ) -> httpcore.Response:
         """Make ``request`` again on a new connection: the answer on the reused one may be to
         bytes an earlier request left unread. If the new answer differs, the receiver leaves
@@ -128,7 +130,7 @@ class StackPool:
         self,
         response: httpcore.Response,
         origin: httpcore.Origin,
-        connection: httpcore.AsyncHTTPConnection,
+        connection: Connection,
     ) -> httpcore.Response:
         stream = _Returning(response.stream, self, origin, connection)
         return httpcore.Response(
@@ -140,7 +142,7 @@ class StackPool:
 
     async def _checkout(
         self, origin: httpcore.Origin, *, reuse: bool = True
-    ) -> tuple[httpcore.AsyncHTTPConnection, bool]:
+    ) -> tuple[Connection, bool]:
         """An idle connection to ``origin`` that is still sound (and ``True``), or a new one."""
         idle = self._idle.get(_key(origin)) if reuse else None
         while idle:
@@ -151,19 +153,17 @@ class StackPool:
             await connection.aclose()
         if origin.scheme == b"https" and self._ssl_context is None:
             self._ssl_context = self._make_ssl_context()
-        connection = httpcore.AsyncHTTPConnection(
-            origin=origin,
+        connection = Connection(
+            origin,
+            backend=self._network_backend,
             ssl_context=self._ssl_context,
             keepalive_expiry=self._keepalive_expiry,
             socket_options=self._socket_options,
-            network_backend=self._network_backend,
         )
         self._busy.add(connection)
         return connection, False
 
-    async def _checkin(
-        self, origin: httpcore.Origin, connection: httpcore.AsyncHTTPConnection
-    ) -> None:
+    async def _checkin(self, origin: httpcore.Origin, connection: Connection) -> None:
         self._busy.discard(connection)
         key = _key(origin)
         idle = self._idle.setdefault(key, [])
@@ -172,7 +172,7 @@ class StackPool:
         else:
             await connection.aclose()
 
-    async def _discard(self, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _discard(self, connection: Connection) -> None:
         self._busy.discard(connection)
         await connection.aclose()
 
@@ -199,12 +199,12 @@ class _Returning:
         stream: Any,
         pool: StackPool,
         origin: httpcore.Origin,
-        connection: httpcore.AsyncHTTPConnection,
+        connection: Connection,
     ) -> None:
         self._stream = stream
         self._pool = pool
         self._origin = origin
-        self._connection: httpcore.AsyncHTTPConnection | None = connection
+        self._connection: Connection | None = connection
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._stream:
