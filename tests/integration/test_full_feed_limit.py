@@ -55,6 +55,18 @@ def test_the_limit_is_inclusive(engine: Engine) -> None:
         ingest(engine, STORED[:15], "ndjson", max_remove="15%")  # 3 more of the 18 active
 
 
+def test_one_row_of_a_small_scope_may_go_under_the_default(engine: Engine) -> None:
+    """A store with 5 rows drops one (20%): the default 10% allows one entity whatever the
+    share, so it is deactivated; two of the 4 left (50%) are refused."""
+    store = [onhand(f"S{i}", wh="W9") for i in range(5)]
+    ingest(engine, store, "ndjson", mode="upsert")
+    result = ingest(engine, store[:4], "ndjson")
+    assert (result.counts.updated, result.sweep) == (1, "swept")
+    with pytest.raises(SweepRefusedError) as refused:
+        ingest(engine, store[:2], "ndjson")
+    assert (refused.value.removing, refused.value.of) == (2, 4)
+
+
 def test_rows_already_deactivated_count_neither_way(engine: Engine) -> None:
     """Rows a previous feed switched off are no removal: 1 of the 18 still active is 5.6%."""
     ingest(engine, STORED[:18], "ndjson")

@@ -1,15 +1,19 @@
 """How much of its scope one full feed may deactivate or delete: ``max_remove``.
 
 A limit is a count (``500``: at most 500 entities) or a percentage (``10%``: at most a tenth of
-the stored entities of the feed's scope, not counting those a feed removed already). A feed
-over its limit removes nothing. The default is 10%, the kind of safeguard bulk-sync tools
-ship (directory syncs refuse an import that would remove more than a set share): a nightly
-feed rarely drops more than a few percent of a catalog, while an export cut short or filtered
-by mistake drops most of it. A real clean-up raises the limit for that one run.
+the stored entities of the feed's scope, not counting those a feed removed already). A
+percentage above 0% always allows one entity, so that one row going away from a small scope
+(1 of 5 is 20%) is not refused; ``10% or 5`` allows 5 whatever the share (``10% or 0``: the
+share alone). A feed over its limit removes nothing. The default is 10%, the kind of
+safeguard bulk-sync tools ship (directory syncs refuse an import that would remove more than a
+set share): a nightly feed rarely drops more than a few percent of a catalog, while an export
+cut short or filtered by mistake drops most of it. A real clean-up raises the limit for that
+one run.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,30 +23,30 @@ from deltahook.errors import ConfigError, FeedError
 DEFAULT_MAX_REMOVE = "10%"
 
 
+# A percentage with an allowance of its own: "10% or 5".
+_OR_COUNT = re.compile(r"(?P<share>[^%]*%)\s+or\s+(?P<count>[0-9]+)", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemovalLimit:
-    """At most ``count`` entities, or at most ``percent`` % of them (one of the two)."""
+    """At most ``count`` entities, or at most ``percent`` % of them but always ``at_least``."""
 
     count: int | None = None
     percent: Decimal | None = None
+    at_least: int = 0
 
     @classmethod
     def parse(cls, value: object) -> RemovalLimit:
-        """A limit from a count (``500``, ``"500"``) or a percentage (``"10%"``)."""
+        """A limit from a count (``500``, ``"500"``) or a percentage (``"10%"``, ``"10% or 5"``)."""
         if isinstance(value, int) and not isinstance(value, bool):
             return cls._count(value)
         text = value.strip() if isinstance(value, str) else ""
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return cls._count(int(text))
-        try:
-            percent = Decimal(text[:-1]) if text.endswith("%") else None
-        except InvalidOperation:
-            percent = None
-        if percent is None or percent.is_nan():
-            raise ValueError(f"{value!r} is not a count (500) or a percentage (10%)")
-        if not 0 <= percent <= 100:
-            raise ValueError(f"{value!r}: a percentage is from 0% to 100%")
-        return cls(percent=percent)
+        both = _OR_COUNT.fullmatch(text)
+        percent = _percent(both["share"] if both else text, value)
+        at_least = int(both["count"]) if both else _usual_allowance(percent)
+        return cls(percent=percent, at_least=at_least)
 
     @classmethod
     def _count(cls, count: int) -> RemovalLimit:
@@ -55,10 +59,30 @@ class RemovalLimit:
         if self.count is not None:
             return removing <= self.count
         assert self.percent is not None
-        return removing * 100 <= self.percent * of
+        return removing <= self.at_least or removing * 100 <= self.percent * of
 
     def __str__(self) -> str:
-        return f"{self.percent}%" if self.percent is not None else str(self.count)
+        if self.percent is None:
+            return str(self.count)
+        usual = self.at_least == _usual_allowance(self.percent)
+        return f"{self.percent}%" if usual else f"{self.percent}% or {self.at_least}"
+
+
+def _percent(text: str, value: object) -> Decimal:
+    try:
+        percent = Decimal(text[:-1]) if text.endswith("%") else None
+    except InvalidOperation:
+        percent = None
+    if percent is None or percent.is_nan():
+        raise ValueError(f"{value!r} is not a count (500) or a percentage (10%)")
+    if not 0 <= percent <= 100:
+        raise ValueError(f"{value!r}: a percentage is from 0% to 100%")
+    return percent
+
+
+def _usual_allowance(percent: Decimal) -> int:
+    """What a percentage allows whatever the share: one entity, none for 0%."""
+    return 1 if percent > 0 else 0
 
 
 def chosen(asked: str | int | None, configured: RemovalLimit) -> RemovalLimit:
