@@ -12,6 +12,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
+from deltahook import diskcache
 from deltahook.catalog import events as event_module
 from deltahook.catalog import schema_cache
 from deltahook.catalog.entities import load_catalog
@@ -47,7 +48,7 @@ PAYLOADS: list[Any] = [
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty cache folder of this test's own, and no event catalog kept in memory."""
     folder = tmp_path / "cache"
-    monkeypatch.setenv(schema_cache.ENV, str(folder))
+    monkeypatch.setenv(diskcache.ENV, str(folder))
     event_module._load_files.cache_clear()
     yield folder / "schemas"
     event_module._load_files.cache_clear()
@@ -113,7 +114,7 @@ def test_an_edited_schema_is_compiled_again(cache: Path) -> None:
         lambda data: data[: len(data) // 2],  # a write cut short
         lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # one bit flipped
         lambda data: b"",  # an empty file
-        lambda data: b"DHSC1\n" + b"\0" * 16 + b"not marshal data",  # garbage with a header
+        lambda data: b"DHC1\n" + b"\0" * 16 + b"not marshal data",  # garbage with a header
     ],
 )
 def test_a_damaged_entry_is_ignored_and_written_again(cache: Path, damage: Any) -> None:
@@ -132,7 +133,7 @@ def test_an_unwritable_cache_changes_nothing(
     """A cache folder that cannot be made (a file is in the way) is no error: work is redone."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file")
-    monkeypatch.setenv(schema_cache.ENV, str(blocker))
+    monkeypatch.setenv(diskcache.ENV, str(blocker))
     expected = outcomes(fastjsonschema.compile(json.loads(json.dumps(SCHEMA))))
     assert outcomes(schema_cache.compile_validator(SCHEMA)) == expected
     path = schema_cache.voucher("draft7-schema", SCHEMA)

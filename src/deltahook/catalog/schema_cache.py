@@ -11,28 +11,19 @@ results are kept in the user's cache directory:
 - ``vouched`` / ``vouch``: the fact that a check passed (a schema against the draft-07
   meta-schema, a value against a schema), kept as an empty file.
 
-An entry is named by a hash of everything its content depends on (the schema and value as
-canonical JSON, the options, and the versions of Python, deltahook and the library), so an
-edited schema or an upgraded library simply finds no entry. Only successes are kept: a check
-that fails runs every time, so its error is the library's own, word for word. A cache that is
-missing, unwritable, corrupt or stale never changes what a command does: entries carry a digest
-of their bytes, are written to a temporary file and renamed, and any problem reading or writing
-one means the work is done as if there were no cache.
-
-Where: ``$DELTAHOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/deltahook``, else ``~/.cache/deltahook``.
+Entries live in ``deltahook.diskcache`` (its folder ``schemas``), named by a hash of the schema
+and value as canonical JSON, the options and the library's version. Only successes are kept: a
+check that fails runs every time, so its error is the library's own, word for word.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.util
 import json
 import marshal
 import math
 import os
 import re
-import sys
 import types
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -41,29 +32,13 @@ from typing import Any
 
 import fastjsonschema
 
-import deltahook
+from deltahook import diskcache
 
-ENV = "DELTAHOOK_CACHE_DIR"
 FORMAT = b"deltahook-schema-cache-1"
-_MAGIC = b"DHSC1\n"
-_DIGEST = 16
 _DIST_INFO = re.compile(r"jsonschema-[^-]+\.dist-info")
 
 Validator = Callable[[Any], Any]
 Handlers = Mapping[str, Callable[[str], Any]]
-
-
-def directory() -> Path | None:
-    """Where entries are kept (None: no home directory to keep them in)."""
-    configured = os.environ.get(ENV)
-    if configured:
-        return Path(configured) / "schemas"
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    except RuntimeError:  # no home directory can be determined
-        return None
-    return base / "deltahook" / "schemas"
 
 
 def compile_validator(
@@ -75,10 +50,10 @@ def compile_validator(
     ``$ref`` that is not local (``#...``) is compiled every time: what it refers to may change.
     """
     definition, refs = dict(schema), dict(handlers or {})
-    key = _key(b"fastjsonschema", fastjsonschema.VERSION, use_default, definition)
     found_refs = _refs(definition)
     local = all(isinstance(ref, str) and ref.startswith("#") for ref in found_refs)
-    path = _entry(key, ".code") if key is not None and local else None
+    values = (use_default, definition)
+    path = _entry(b"fastjsonschema", fastjsonschema.VERSION, values, ".code") if local else None
     if path is None:
         return fastjsonschema.compile(definition, handlers=refs, use_default=use_default)
     found = _read_code(path)
@@ -92,7 +67,7 @@ def compile_validator(
     validator = _load(name, code)
     if validator is None:  # never seen: the library's own code always loads
         return fastjsonschema.compile(definition, handlers=refs, use_default=use_default)
-    _write(path, marshal.dumps((name, code)))
+    diskcache.write(path, marshal.dumps((name, code)))
     return validator
 
 
@@ -103,19 +78,18 @@ def voucher(check: str, *values: Any) -> Path | None:
     ``vouched(path)`` says whether it passed before; ``vouch(path)`` records that it did.
     """
     version = _jsonschema_version()
-    key = _key(check.encode(), version, *values) if version is not None else None
-    return _entry(key, ".ok") if key is not None else None
+    return _entry(check.encode(), version, values, ".ok") if version is not None else None
 
 
 def vouched(path: Path | None) -> bool:
     """True when the check this ``voucher`` names passed before."""
-    return path is not None and path.is_file()
+    return path is not None and diskcache.read(path) is not None
 
 
 def vouch(path: Path | None) -> None:
     """Remember that the check this ``voucher`` names passed (quietly nothing if it cannot)."""
     if path is not None:
-        _write(path, b"")
+        diskcache.write(path, b"")
 
 
 @cache
@@ -143,17 +117,13 @@ def _jsonschema_version() -> str | None:
         return None
 
 
-def _key(kind: bytes, version: str, *values: Any) -> str | None:
-    """A name for what depends on exactly these values and versions (None: not JSON)."""
-    digest = hashlib.blake2b(digest_size=20)
-    for part in (FORMAT, kind, version.encode(), deltahook.__version__.encode()):
-        digest.update(part + b"\0")
-    digest.update(sys.version.encode() + b"\0")
-    for value in values:
-        if not _plain(value):
-            return None
-        digest.update(json.dumps(value, sort_keys=True, separators=(",", ":")).encode() + b"\0")
-    return digest.hexdigest()
+def _entry(kind: bytes, version: str, values: tuple[Any, ...], suffix: str) -> Path | None:
+    """The entry for what depends on exactly these values (None: one of them is not JSON)."""
+    if not all(_plain(value) for value in values):
+        return None
+    parts = [FORMAT, kind, version.encode()]
+    parts += [json.dumps(v, sort_keys=True, separators=(",", ":")).encode() for v in values]
+    return diskcache.entry("schemas", parts, suffix)
 
 
 def _plain(value: Any) -> bool:
@@ -200,20 +170,10 @@ def _load(name: str, code: types.CodeType) -> Validator | None:
     return validator if callable(validator) else None
 
 
-def _entry(key: str, suffix: str) -> Path | None:
-    folder = directory()
-    return folder / f"{key}{suffix}" if folder is not None else None
-
-
 def _read_code(path: Path) -> tuple[str, types.CodeType] | None:
     """A kept validator's root name and code, or None when it is absent or not intact."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    body = data[len(_MAGIC) + _DIGEST :]
-    head = _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST).digest()
-    if not data.startswith(head):
+    body = diskcache.read(path)
+    if body is None:
         return None
     try:
         name, code = marshal.loads(body)
@@ -222,16 +182,3 @@ def _read_code(path: Path) -> tuple[str, types.CodeType] | None:
     if isinstance(name, str) and isinstance(code, types.CodeType):
         return name, code
     return None
-
-
-def _write(path: Path, body: bytes) -> None:
-    """Write an entry whole or not at all; a cache that cannot be written is not an error."""
-    data = _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST).digest() + body if body else b""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
