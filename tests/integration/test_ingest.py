@@ -197,6 +197,21 @@ def test_full_feed_deletes_where_the_kind_says_so(database_url: str, tmp_path: P
         assert sorted(stored(engine, "tag")) == ["colour|a", "size|a", "size|b"]
 
 
+def test_an_impossible_date_is_rejected_whichever_path_admits_records(engine: Engine) -> None:
+    """No record with a date outside the calendar or in non-ASCII digits is stored, in upsert
+    (the compiled fast path) or merge mode; each reject names the field."""
+    odd = ["2026-02-30", "0000-01-01", "\uff12\uff10\uff12\uff16-12-01"]
+    lines = [onhand(f"P{i}", NextDeliveryDate=date) for i, date in enumerate(odd)]
+    for mode in ("upsert", "merge"):
+        result = ingest(engine, "sku_onhand", lines, mode)  # type: ignore[arg-type]
+        assert [(r.line, r.field) for r in result.rejects] == [
+            (1, "NextDeliveryDate"),
+            (2, "NextDeliveryDate"),
+            (3, "NextDeliveryDate"),
+        ]
+    assert stored(engine, "sku_onhand") == {}
+
+
 def test_bad_records_are_rejected_by_line_and_the_rest_stored(engine: Engine) -> None:
     """Malformed JSON on line 7 and a wrong type on line 12 are rejected; the rest go in."""
     lines: list[dict[str, Any] | str] = [onhand(f"P{i}") for i in range(1, 15)]

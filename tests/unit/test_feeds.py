@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import orjson
 import pytest
 
-from deltahook.catalog.entities import load_catalog
+from deltahook.catalog.entities import load_catalog, load_kind
 from deltahook.errors import FeedError
 from deltahook.feeds import csv_rows
 from deltahook.feeds.readers import Record, Reject, detect_format, read_items
-from deltahook.feeds.validate import RecordValidator
+from deltahook.feeds.validate import Problem, RecordValidator
 from tests.conftest import REPO
 
 CATALOG = load_catalog(REPO / "schemas" / "entities")
@@ -171,3 +172,64 @@ def test_a_badly_formatted_date_names_its_field() -> None:
     wrong = RecordValidator(ONHAND).problem(good | {"NextDeliveryDate": "1_000"})
     assert wrong is not None
     assert (wrong.field, wrong.reason) == ("NextDeliveryDate", "'1_000' is not a 'date'")
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2026-13-45",  # no 13th month, no 45th day
+        "2026-02-30",  # no 30 February
+        "2026-02-29",  # not a leap year
+        "1900-02-29",  # a century that is not a leap year
+        "0000-01-01",  # there is no year 0
+        "\uff12\uff10\uff12\uff16-12-01",  # full-width digits
+        "\u0662\u0660\u0662\u0666-12-01",  # Arabic-Indic digits
+        "2026-12-01\n",  # a line break after it
+    ],
+)
+def test_an_impossible_date_is_rejected_naming_its_field(date: str) -> None:
+    """A date must exist in the calendar and be written in ASCII digits, whichever
+    fastjsonschema is installed; the rejection names the field like any format failure."""
+    good = {"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1}
+    good |= {"LocationCode": "A", "LocationId": 1}
+    validator = RecordValidator(ONHAND)
+    assert validator.problem(good | {"NextDeliveryDate": "2024-02-29"}) is None
+    wrong = validator.problem(good | {"NextDeliveryDate": date})
+    assert wrong == Problem("NextDeliveryDate", f"{date!r} is not a 'date'")
+
+
+STAMPED = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["Id"],
+    "properties": {
+        "Id": {"type": "string"},
+        "At": {"type": "string", "format": "date-time"},
+        "Mail": {"type": "string", "format": "email"},
+    },
+    "x-deltahook": {"kind": "stamped", "table": "tStamped", "key": ["Id"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("At", "2026-13-45T10:00:00Z", "is not a 'date-time'"),  # impossible date
+        ("At", "2026-02-30T10:00:00+01:00", "is not a 'date-time'"),
+        ("At", "2026-02-28T24:00:00Z", "is not a 'date-time'"),  # no hour 24
+        ("At", "2026-02-28T10:00:00", "is not a 'date-time'"),  # no time zone
+        ("At", "\uff12\uff10\uff12\uff16-02-28T10:00:00Z", "is not a 'date-time'"),
+        ("Mail", "a@b", "is not a 'email'"),  # one validator's email is stricter
+    ],
+)
+def test_a_value_of_a_user_kind_breaking_its_format_is_rejected_naming_its_field(
+    tmp_path: Path, field: str, value: str, reason: str
+) -> None:
+    """A kind of one's own with date-time and email fields: the reject names the field and
+    the format, never 'record does not match its schema'."""
+    path = tmp_path / "stamped.json"
+    path.write_bytes(orjson.dumps(STAMPED))
+    validator = RecordValidator(load_kind(path))
+    assert validator.problem({"Id": "1", "At": "2024-02-29T23:59:60.5+14:00"}) is None
+    assert validator.problem({"Id": "1", field: value}) == Problem(field, f"{value!r} {reason}")

@@ -30,7 +30,7 @@ from typing import Any, Literal, cast, get_args
 import fastjsonschema
 import orjson
 
-from deltahook.catalog import schema_cache
+from deltahook.catalog import formats, schema_cache
 from deltahook.errors import CatalogError, EventError
 
 Family = Literal["notification", "event"]
@@ -139,7 +139,7 @@ def readable_errors(schema: Mapping[str, Any], payload: Any) -> list[str]:
     """``jsonschema``'s messages, each prefixed by where in the payload it applies."""
     import jsonschema  # only to explain a rejection: the fast path never needs it
 
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft7Validator(schema, format_checker=formats.checker())
     found = sorted(
         validator.iter_errors(payload), key=lambda e: (list(map(str, e.path)), e.message)
     )

@@ -33,6 +33,7 @@ from typing import Any
 import fastjsonschema
 
 from deltahook import diskcache
+from deltahook.catalog.formats import FORMATS
 
 FORMAT = b"deltahook-schema-cache-1"
 _DIST_INFO = re.compile(r"jsonschema-[^-]+\.dist-info")
@@ -44,7 +45,8 @@ Handlers = Mapping[str, Callable[[str], Any]]
 def compile_validator(
     schema: Mapping[str, Any], *, handlers: Handlers | None = None, use_default: bool = True
 ) -> Validator:
-    """``fastjsonschema.compile(schema, handlers=..., use_default=...)``, generated once.
+    """``fastjsonschema.compile(schema, handlers=..., use_default=...)``, generated once, with
+    deltahook's own ``date`` and ``date-time`` (``catalog.formats``).
 
     Raises what ``fastjsonschema`` raises for a schema it cannot compile. A schema with a
     ``$ref`` that is not local (``#...``) is compiled every time: what it refers to may change.
@@ -52,21 +54,27 @@ def compile_validator(
     definition, refs = dict(schema), dict(handlers or {})
     found_refs = _refs(definition)
     local = all(isinstance(ref, str) and ref.startswith("#") for ref in found_refs)
-    values = (use_default, definition)
+    values = (use_default, definition, FORMATS)
     path = _entry(b"fastjsonschema", fastjsonschema.VERSION, values, ".code") if local else None
     if path is None:
-        return fastjsonschema.compile(definition, handlers=refs, use_default=use_default)
+        return fastjsonschema.compile(
+            definition, handlers=refs, formats=FORMATS, use_default=use_default
+        )
     found = _read_code(path)
     validator = _load(*found) if found is not None else None
     if validator is not None:
         if found_refs:  # compiling rewrites each $ref in place (made absolute): so does a hit
             _root_name(definition, refs)
         return validator
-    source = fastjsonschema.compile_to_code(definition, handlers=refs, use_default=use_default)
+    source = fastjsonschema.compile_to_code(
+        definition, handlers=refs, formats=FORMATS, use_default=use_default
+    )
     name, code = _root_name(definition, refs), compile(source, "<fastjsonschema>", "exec")
     validator = _load(name, code)
     if validator is None:  # never seen: the library's own code always loads
-        return fastjsonschema.compile(definition, handlers=refs, use_default=use_default)
+        return fastjsonschema.compile(
+            definition, handlers=refs, formats=FORMATS, use_default=use_default
+        )
     diskcache.write(path, marshal.dumps((name, code)))
     return validator
 

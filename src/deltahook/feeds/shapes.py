@@ -27,6 +27,7 @@ from fastjsonschema.draft04 import DOLLAR_FINDER
 from fastjsonschema.draft07 import CodeGeneratorDraft07
 
 from deltahook.catalog.entities import Collection, EntityKind
+from deltahook.catalog.formats import FORMATS
 from deltahook.changes import canonical
 
 Shape = Callable[[Any], dict[str, Any] | None]
@@ -229,7 +230,8 @@ class _Writer:
             pattern = self.constant(re.compile(DOLLAR_FINDER.sub(r"\\Z", spec["pattern"])))
             tests.append(f"not {pattern}.search(v)")
         if "format" in spec:
-            regex = CodeGeneratorDraft07.FORMAT_REGEXS.get(spec["format"])
+            fmt = spec["format"]  # deltahook's own where it has one, as the validator's
+            regex = FORMATS.get(fmt) or CodeGeneratorDraft07.FORMAT_REGEXS.get(fmt)
             if regex is None:  # a format the validator does not check (or checks otherwise)
                 raise _Unsupported
             tests.append(f"not {self.constant(re.compile(regex))}.match(v)")

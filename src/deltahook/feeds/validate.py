@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from deltahook.catalog import schema_cache
+from deltahook.catalog import formats, schema_cache
 from deltahook.catalog.entities import Collection, EntityKind
 
 if TYPE_CHECKING:
@@ -39,21 +39,20 @@ class RecordValidator:
         """None when the record is valid, else the most relevant problem."""
         try:
             self._fast(record)
-        except fastjsonschema.JsonSchemaException:
-            return self._explain(record)
+        except fastjsonschema.JsonSchemaException as fast:
+            return self._explain(record, fast)
         return None
 
-    def _explain(self, record: Mapping[str, Any]) -> Problem:
+    def _explain(self, record: Mapping[str, Any], fast: Exception) -> Problem:
         from jsonschema import Draft7Validator
         from jsonschema.exceptions import best_match
 
         if self._slow is None:
             # fastjsonschema checks formats (a date, say): the explanation must check them too
-            checker = Draft7Validator.FORMAT_CHECKER
-            self._slow = Draft7Validator(self._schema, format_checker=checker)
+            self._slow = Draft7Validator(self._schema, format_checker=formats.checker())
         error = best_match(self._slow.iter_errors(record))
         if error is None:  # the two validators disagree; trust the stricter verdict
-            return Problem(None, "record does not match its schema")
+            return _fast_problem(fast)
         path = ".".join(str(part) for part in error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [name for name in error.validator_value if name not in error.instance]
@@ -61,6 +60,16 @@ class RecordValidator:
             field = f"{path}.{name}" if path and name else name
             return Problem(field, f"required field {name!r} is missing")
         return Problem(path or None, error.message)
+
+
+def _fast_problem(fast: Exception) -> Problem:
+    """The problem as fastjsonschema put it (a format only it checks, say an email)."""
+    if not isinstance(fast, fastjsonschema.JsonSchemaValueException) or not fast.path:
+        return Problem(None, "record does not match its schema")
+    field = ".".join(str(part) for part in fast.path[1:]) or None  # path[0] is "data"
+    if fast.rule == "format" and isinstance(fast.definition, Mapping):
+        return Problem(field, f"{fast.value!r} is not a {fast.definition.get('format')!r}")
+    return Problem(field, fast.message.removeprefix(f"{fast.name} "))
 
 
 def _partial_schema(kind: EntityKind) -> dict[str, Any]:
