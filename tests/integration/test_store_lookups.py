@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from deltahook.store.db import open_engine
 from deltahook.store.snapshots import IN_CHUNK, one_of
@@ -68,3 +69,22 @@ def test_one_of_nothing_finds_nothing(database_url: str) -> None:
     finally:
         engine.dispose()
     assert found == []
+
+
+def test_on_postgresql_the_values_reach_the_planner_as_one_constant(pg_url: str) -> None:
+    """The planner sees the array as a constant, which a sequential scan hashes once, not as a
+    cast it would evaluate again for every row it reads (a first load into an empty store scans
+    the table until it has statistics)."""
+    engine = open_engine(pg_url)
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _explain(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> Any:
+        return f"EXPLAIN (VERBOSE) {statement}", params
+
+    try:
+        with engine.connect() as conn:
+            (condition,) = one_of(conn, entities.c.line_hash, [b"a", b"\\"])
+            plan = "\n".join(conn.execute(select(entities.c.key).where(condition)).scalars())
+    finally:
+        engine.dispose()
+    assert """line_hash = ANY ('{"\\\\x61","\\\\x5c"}'::bytea[])""" in plan, plan

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -13,12 +13,13 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
+    Dialect,
     LargeBinary,
     String,
+    TypeDecorator,
     and_,
     any_,
     bindparam,
-    cast,
     delete,
     select,
     tuple_,
@@ -54,7 +55,7 @@ def one_of(
     """
     if conn.dialect.name == "postgresql":
         if isinstance(column.type, LargeBinary):
-            yield column == any_(_bytea_array(values))
+            yield column == any_(bindparam(None, list(values), type_=_ByteaArray()))
             return
         yield column == any_(bindparam(None, list(values), type_=ARRAY(String)))
         return
@@ -62,15 +63,27 @@ def one_of(
         yield column.in_(chunk)
 
 
-def _bytea_array(values: Sequence[bytes]) -> ColumnElement[Any]:
-    """``values`` as one ``bytea[]`` parameter, written as its text form here.
+class _ByteaArray(TypeDecorator[Sequence[bytes]]):
+    """A list of bytes bound as one ``bytea[]`` parameter written out in its text form.
 
     psycopg writes a list of bytes as text with a regular-expression escape per element: 5 ms of
     CPU for the 2,000 line hashes of a batch, against 1 ms for this join of their hex forms
-    (unquoted elements ``\\\\xHEX``: the array parser reads ``\\\\`` as one backslash).
+    (unquoted elements ``\\\\xHEX``: the array parser reads ``\\\\`` as one backslash). The
+    text goes to the server untyped and the statement casts the parameter itself
+    (``$1::BYTEA[]``), so the planner sees a constant array, as with psycopg's own: a cast of a
+    typed text value would be evaluated again for every row a sequential scan reads.
     """
-    literal = "{" + ",".join([f"\\\\x{value.hex()}" for value in values]) + "}"
-    return cast(bindparam(None, literal, type_=String), ARRAY(LargeBinary))
+
+    impl = ARRAY(LargeBinary)
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Sequence[bytes] | None], str | None]:
+        def process(values: Sequence[bytes] | None) -> str | None:
+            if values is None:
+                return None
+            return "{" + ",".join([f"\\\\x{value.hex()}" for value in values]) + "}"
+
+        return process
 
 
 @dataclass(frozen=True, slots=True)
