@@ -202,7 +202,7 @@ class Admission:
             self._refuse(Reject(line, too_long.field, too_long.reason), data, into=into)
             return None
         self.scopes.add(scope)
-        raw = canonical.canonical_bytes(body)
+        raw = canonical.kept(canonical.canonical_bytes(body))  # kept with the batch
         return Candidate(line, key, parent, scope, body, raw, canonical.digest(raw))
 
     def _refuse(

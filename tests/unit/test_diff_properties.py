@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deltahook.changes.canonical import canonical_bytes, digest, normalise
-from deltahook.changes.diff import diff_entity
-from deltahook.changes.model import Op
+from deltahook.changes.diff import _diff_rows, diff_entity
+from deltahook.changes.model import MISSING, Op, RowChange
 from tests.strategies import ROOT_TABLE, THING, things
 
 Change = tuple[str, str, str]  # (table, row key, field or "+"/"-" for a row added/removed)
@@ -97,3 +97,16 @@ def test_integral_floats_equal_integers(body: dict[str, Any]) -> None:
     other = floated(body)
     assert canonical_bytes(normalise(THING, body)) == canonical_bytes(normalise(THING, other))
     assert _diff(body, other) == []
+
+
+@given(things())
+def test_a_new_entity_gets_the_row_changes_the_general_walk_makes(body: dict[str, Any]) -> None:
+    """A new entity's rows, made directly for a first load, are those (and in the order) that
+    the walk over an old and a new body makes, with each field changed from MISSING."""
+    new = normalise(THING, body)
+    direct = diff_entity(THING, key="k", parent_key=None, old=None, new=new).rows
+    walked: list[RowChange] = []
+    _diff_rows(walked, THING.table, {"Code": new["Code"]}, None, new, THING.collections)
+    assert list(direct) == walked
+    assert all(row.op is Op.INSERT and row.old is None for row in direct)
+    assert all(f.old is MISSING and f.new == row.new[f.field] for row in direct for f in row.fields)

@@ -126,6 +126,17 @@ def canonical_bytes(body: Mapping[str, Any]) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
+def kept(data: bytes) -> bytes:
+    """A copy of orjson output that is kept alive by the thousand (a batch's rows).
+
+    Each ``orjson.dumps`` result that stays alive made the C allocator take fresh memory (one
+    page fault per result, even for 40 bytes, on glibc): the change log of a first-load batch
+    spent more time in the kernel than in Python. A copy lets orjson's buffer be freed and
+    reused at once; it costs a tenth of what it saves.
+    """
+    return bytes(memoryview(data))
+
+
 def digest(data: bytes) -> bytes:
     """A 128-bit hash of canonical bytes: equal bytes, equal hash; collisions negligible."""
     return xxhash.xxh3_128_digest(data)

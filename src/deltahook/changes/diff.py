@@ -32,7 +32,10 @@ def diff_entity(
     entity_key = {name: body[name] for name in kind.key}
     op = Op.INSERT if old is None else Op.DELETE if new is None else Op.UPDATE
     rows: list[RowChange] = []
-    _diff_rows(rows, kind.table, entity_key, old, new, kind.collections)
+    if old is None:
+        _inserted_rows(rows, kind.table, entity_key, body, kind.collections)
+    else:
+        _diff_rows(rows, kind.table, entity_key, old, new, kind.collections)
     return EntityChange(
         kind=kind.name, key=key, parent_key=parent_key, op=op, old=old, new=new, rows=tuple(rows)
     )
@@ -64,6 +67,37 @@ def _diff_rows(
             _diff_rows(out, coll.table, child_key, before, after, coll.collections)
 
 
+def _inserted_rows(
+    out: list[RowChange],
+    table: str,
+    key: Mapping[str, Any],
+    new: _Body,
+    collections: Mapping[str, Collection],
+) -> None:
+    """``_diff_rows`` of a new entity, the same row changes in the same order, made directly:
+    a first load inserts every row of every entity."""
+    row = {name: value for name, value in new.items() if name not in collections}
+    out.append(
+        RowChange(table=table, key=key, op=Op.INSERT, fields=_inserted(row), old=None, new=row)
+    )
+    for name, coll in collections.items():
+        rows = new.get(name)
+        if not rows:
+            continue
+        for row_key in sorted(rows):
+            child = rows[row_key]
+            child_key = {**key, **{field: child.get(field) for field in coll.key}}
+            _inserted_rows(out, coll.table, child_key, child, coll.collections)
+
+
+_make_field = tuple.__new__  # FieldChange's own __new__ without its Python-level call
+
+
+def _inserted(row: _Body) -> tuple[FieldChange, ...]:
+    """Every field of an inserted row as a change from ``MISSING``, by name."""
+    return tuple([_make_field(FieldChange, (n, MISSING, v)) for n, v in sorted(row.items())])
+
+
 def diff_row(
     table: str,
     key: Mapping[str, Any],
@@ -75,8 +109,9 @@ def diff_row(
         return None
     if old is None:
         assert new is not None
-        fields = tuple(FieldChange(name, MISSING, value) for name, value in sorted(new.items()))
-        return RowChange(table=table, key=key, op=Op.INSERT, fields=fields, old=None, new=new)
+        return RowChange(
+            table=table, key=key, op=Op.INSERT, fields=_inserted(new), old=None, new=new
+        )
     if new is None:
         fields = tuple(FieldChange(name, value, MISSING) for name, value in sorted(old.items()))
         return RowChange(table=table, key=key, op=Op.DELETE, fields=fields, old=old, new=None)

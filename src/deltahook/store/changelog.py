@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, select
 
-from deltahook.changes.model import MISSING, EntityChange
-from deltahook.store.bulk import insert_many
+from deltahook.changes.canonical import kept
+from deltahook.changes.model import MISSING, EntityChange, Op
+from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import change_log
 
 
@@ -37,22 +38,31 @@ class LoggedChange:
 
 def write(conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime) -> None:
     """Log every row change of ``changes`` in the caller's transaction."""
-    rows = [
-        {
-            "job_id": job_id,
-            "at": now,
-            "kind": change.kind,
-            "entity_key": change.key,
-            "parent_key": change.parent_key,
-            "row_table": row.table,
-            "row_key": orjson.dumps(dict(row.key)),
-            "op": row.op.value,
-            "fields": orjson.dumps([_field(f.field, f.old, f.new) for f in row.fields]),
-        }
-        for change in changes
-        for row in change.rows
-    ]
-    insert_many(conn, change_log, rows)
+    kinds: list[str] = []
+    entity_keys: list[str] = []
+    parent_keys: list[str | None] = []
+    tables: list[str] = []
+    row_keys: list[bytes] = []
+    ops: list[str] = []
+    fields: list[bytes] = []
+    dumps = orjson.dumps
+    for change in changes:
+        for row in change.rows:
+            kinds.append(change.kind)
+            entity_keys.append(change.key)
+            parent_keys.append(change.parent_key)
+            tables.append(row.table)
+            row_keys.append(kept(dumps(dict(row.key))))
+            ops.append(_OPS[row.op])
+            fields.append(kept(dumps([_field(n, old, new) for n, old, new in row.fields])))
+    count = len(tables)
+    columns: dict[str, Sequence[Any]] = {
+        "job_id": [job_id] * count,
+        "at": [now] * count,
+        "kind": kinds,
+    }
+    columns |= {"entity_key": entity_keys, "parent_key": parent_keys, "row_table": tables}
+    insert_columns(conn, change_log, columns | {"row_key": row_keys, "op": ops, "fields": fields})
 
 
 def read(
@@ -89,11 +99,15 @@ def purge(conn: Connection, *, before: datetime) -> int:
     return int(conn.execute(delete(change_log).where(change_log.c.at < before)).rowcount)
 
 
+_OPS = {op: op.value for op in Op}
+
+
 # A field is [name, mask, old, new]: mask bit 1 says old is present, bit 2 new (a missing
 # field is not the same as null).
 def _field(name: str, old: Any, new: Any) -> list[Any]:
-    mask = (old is not MISSING) | (new is not MISSING) << 1
-    return [name, mask, None if old is MISSING else old, None if new is MISSING else new]
+    if old is MISSING:  # an inserted field, the most common by far (a first load)
+        return [name, 0, None, None] if new is MISSING else [name, 2, None, new]
+    return [name, 3, old, new] if new is not MISSING else [name, 1, old, None]
 
 
 def _unfield(item: list[Any]) -> tuple[str, Any, Any]:
