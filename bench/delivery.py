@@ -12,7 +12,15 @@
   database, no signing, no log), at the same concurrency and at 8 (where httpx's own pool
   does best here); the ratio is against the better of the two;
 - latency: ``deltahook deliver`` left running idle while this process commits notifications
-  one at a time (as ingest does); commit-to-arrival times, p50 and p99.
+  one at a time (as ingest does); commit-to-arrival times, p50 and p99;
+- on PostgreSQL (the test server, ``DELTAHOOK_TEST_PG_URL``), beside **procrastinate's
+  worker** (the bench extra): ``PG_N`` payloads (it fetches one job per query, one query
+  at a time: about 50-70 jobs a second here) queued as procrastinate jobs of one async
+  task that POSTs each with a shared ``httpx.AsyncClient`` and raises on a non-2xx answer
+  (procrastinate keeps each job's status and events), run by ``run_worker_async(concurrency=
+  32, wait=False)``; against one dispatcher on a deltahook store in a schema of its own, same
+  receiver, runs interleaved. Queueing is not timed for either. Without the server or the
+  package the row says "not measured".
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ N = 5_000
 CONCURRENCY = 32
 BARE_BEST = 8
 LATENCY_SAMPLES = 150
+PG_URL = os.environ.get("DELTAHOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PROCRASTINATE_AIM = 4.0
+PG_N = 2_000
+"""Deliveries of the PostgreSQL row: procrastinate's worker manages about 50-70 a second here."""
 PAYLOAD = {"ClientId": 1042, "ApplicationId": 7, "PartNo": "TSHIRT-BLK-M"}
 EVENT = "SkuChangedNotification"
 
@@ -202,6 +214,93 @@ def bare(url: str, n: int, concurrency: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "delivered": delivered}
 
 
+def procrastinate_worker(dsn: str, url: str, n: int, concurrency: int) -> dict[str, Any]:
+    """Queue ``n`` jobs in the (empty) schema of ``dsn`` (not timed), then time procrastinate's
+    worker running them all: one async task per job POSTing its payload."""
+    import httpx
+    import procrastinate
+
+    # A pool as large as the concurrency, plus the listener's and the fetcher's connections:
+    # psycopg_pool's default of 4 would hold the worker back.
+    pool = {"min_size": concurrency + 2, "max_size": concurrency + 2}
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn, **pool))
+    clients: list[httpx.AsyncClient] = []
+
+    @app.task(name="deliver", retry=5)
+    async def deliver(message_id: str, payload: dict[str, Any]) -> None:
+        response = await clients[0].post(
+            url,
+            content=orjson.dumps(payload),
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Norce-Event-Message-Id": message_id,
+                "Norce-Event-Type": EVENT,
+            },
+        )
+        response.raise_for_status()  # procrastinate retries the job
+
+    async def main() -> dict[str, Any]:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(limits=limits) as client, app.open_async():
+            clients.append(client)
+            await app.schema_manager.apply_schema_async()
+            for start in range(0, n, 1_000):
+                await deliver.batch_defer_async(
+                    *(
+                        {"message_id": f"proc-{i}", "payload": PAYLOAD | {"PartNo": f"P{i}"}}
+                        for i in range(start, min(n, start + 1_000))
+                    )
+                )
+            started = time.perf_counter()
+            await app.run_worker_async(
+                concurrency=concurrency, wait=False, install_signal_handlers=False
+            )
+            seconds = time.perf_counter() - started
+            rows = await app.connector.execute_query_all_async(
+                "SELECT count(*) AS done FROM procrastinate_jobs WHERE status = 'succeeded'"
+            )
+        return {"seconds": seconds, "delivered": rows[0]["done"]}
+
+    return asyncio.run(main())
+
+
+def against_procrastinate(
+    n: int, concurrency: int, repeat: int, url: str = PG_URL
+) -> dict[str, float] | str:
+    """Median deliveries per second of one dispatcher and of procrastinate's worker on
+    PostgreSQL, interleaved, same receiver; or why they were not measured."""
+    from bench.postgres import schema
+    from bench.sidebyside import server_problem
+
+    problem = server_problem(url)
+    if problem is not None:
+        return f"no PostgreSQL server answers ({problem})"
+    try:
+        import procrastinate  # noqa: F401
+    except ImportError:
+        return "procrastinate is not installed (`pip install -e '.[bench]'`)"
+    receiver = _python("serve", stdout=subprocess.PIPE)
+    assert receiver.stdout is not None
+    target = f"http://127.0.0.1:{int(receiver.stdout.readline())}/hooks"
+    runs: dict[str, list[float]] = {"dispatcher": [], "procrastinate": []}
+    try:
+        for _ in range(repeat):
+            with schema(url, "dispatch") as db:
+                prepare(db, target, n, concurrency)
+                done = _child("dispatch", db)
+            assert done["delivered"] == n, done
+            runs["dispatcher"].append(n / done["seconds"])
+            with schema(url, "procrastinate") as db:
+                dsn = db.replace("+psycopg", "")
+                base = _child("procrastinate", dsn, target, str(n), str(concurrency))
+            assert base["delivered"] == n, base
+            runs["procrastinate"].append(n / base["seconds"])
+    finally:
+        receiver.terminate()
+        receiver.communicate()
+    return {name: statistics.median(rates) for name, rates in runs.items()}
+
+
 # --- orchestration -----------------------------------------------------------------------------
 
 
@@ -313,6 +412,7 @@ def measure(
 
     rates = throughput(n, concurrency, repeat)
     lat = latency(samples)
+    pg = against_procrastinate(min(n, PG_N), concurrency, repeat)
     ratio = rates["dispatcher"] / max(rates["bare"], rates["bare_best"])
     return [
         {
@@ -331,7 +431,28 @@ def measure(
             "aim": "p50 < 50 ms, p99 < 250 ms",
             "met": verdict(lat["p50_ms"] < 50 and lat["p99_ms"] < 250),
         },
+        _procrastinate_row(pg, min(n, PG_N), concurrency),
     ]
+
+
+def _procrastinate_row(pg: dict[str, float] | str, n: int, concurrency: int) -> dict[str, str]:
+    from bench.table import rate, verdict
+
+    row = {
+        "measure": f"delivery on PostgreSQL: one dispatcher, {n:,} deliveries, concurrency "
+        f"{concurrency}, every attempt logged",
+        "aim": f"≥ {PROCRASTINATE_AIM:g}x procrastinate's worker",
+    }
+    if isinstance(pg, str):
+        return row | {"figure": f"not measured: {pg}", "met": "-"}
+    ratio = pg["dispatcher"] / pg["procrastinate"]
+    return row | {
+        "figure": rate(pg["dispatcher"]),
+        "baseline": f"procrastinate's worker, one async task per job POSTing with httpx, same "
+        f"payloads, receiver and concurrency: {rate(pg['procrastinate'])}",
+        "ratio": f"{ratio:.2f}x procrastinate",
+        "met": verdict(ratio >= PROCRASTINATE_AIM),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -343,6 +464,10 @@ def main(argv: list[str] | None = None) -> None:
     bare_cmd = sub.add_parser("bare")
     for name in ("url", "n", "concurrency"):
         bare_cmd.add_argument(name)
+    procrastinate_cmd = sub.add_parser("procrastinate")
+    for name in ("dsn", "url", "n", "concurrency"):
+        procrastinate_cmd.add_argument(name)
+    parser.add_argument("--pg-only", action="store_true", help="only the PostgreSQL row")
     parser.add_argument("--n", type=int, default=N)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--repeat", type=int, default=3)
@@ -354,8 +479,17 @@ def main(argv: list[str] | None = None) -> None:
         print(orjson.dumps(dispatch(args.db_url)).decode())
     elif args.command == "bare":
         print(orjson.dumps(bare(args.url, int(args.n), int(args.concurrency))).decode())
+    elif args.command == "procrastinate":
+        result = procrastinate_worker(args.dsn, args.url, int(args.n), int(args.concurrency))
+        print(orjson.dumps(result).decode())
     else:
-        for row in measure(args.n, args.concurrency, args.repeat, args.samples):
+        if args.pg_only:
+            n = min(args.n, PG_N)
+            pg = against_procrastinate(n, args.concurrency, args.repeat)
+            rows = [_procrastinate_row(pg, n, args.concurrency)]
+        else:
+            rows = measure(args.n, args.concurrency, args.repeat, args.samples)
+        for row in rows:
             print(
                 f"{row['measure']}: {row['figure']}  ({row.get('baseline', '')} "
                 f"{row.get('ratio', '')}; aim {row['aim']}: {row['met']})"
