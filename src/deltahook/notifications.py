@@ -40,11 +40,11 @@ def stable_ids(*prefix: object) -> Callable[[str], str]:
 
 
 def _uuid_text(sha1: bytes) -> str:
-    digest = bytearray(sha1[:16])
-    digest[6] = digest[6] & 0x0F | 0x50  # version 5
-    digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """The first 16 bytes of ``sha1`` as a version-5 UUID's text (``uuid.UUID(..., version=5)``),
+    spelled out in hex: the version nibble is 5, the variant's high bits 10."""
+    text = sha1.hex()
+    variant = "89ab"[int(text[16], 16) & 0x3]
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -176,7 +176,8 @@ class RulesDecider:
                         parent = (setting.parent_kind or "", change.parent_key or "")
                         ctx.parent = parents.get(parent)
                     if setting.filter is not None and not setting.filter.test(ctx):
-                        self._miss_ctx(setting, ctx, "filter", trace(setting.filter, ctx))
+                        if self.explain:  # the trace re-tests every condition: only if kept
+                            self._miss_ctx(setting, ctx, "filter", trace(setting.filter, ctx))
                         continue
                     if setting.breakpoint is not None:
                         pending.append(_Pending(setting, ctx, fields))
