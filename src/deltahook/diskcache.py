@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 import deltahook
@@ -67,7 +68,7 @@ def read(path: Path) -> bytes | None:
 def write(path: Path, body: bytes) -> None:
     """Write an entry whole or not at all; a cache that cannot be written is not an error."""
     data = _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST).digest() + body
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(data)
