@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "deltahook"
 # Imports whose name is not their package's.
@@ -69,13 +71,23 @@ def test_deepdiff_is_a_test_dependency_only() -> None:
     assert "deepdiff" in _dev()
 
 
-def test_duckdb_is_a_bench_dependency_only() -> None:
-    """duckdb is in the bench extra alone (CI installs dev), pinned, and never imported by src/."""
+BENCH_ONLY = ("duckdb", "procrastinate")
+"""The bench's baselines: DuckDB's anti-join (aim 1), procrastinate's worker (aim 5)."""
+
+
+def test_the_bench_extra_holds_the_baselines_alone() -> None:
+    """The bench extra names duckdb and procrastinate and nothing else."""
     project = _pyproject()["project"]
     assert isinstance(project, dict)
-    assert _names(project["optional-dependencies"]["bench"]) == {"duckdb"}
-    assert "duckdb" not in _dev() | _runtime() | _imported_by_src()
-    assert "duckdb==" in (ROOT / "constraints.txt").read_text()
+    assert _names(project["optional-dependencies"]["bench"]) == set(BENCH_ONLY)
+
+
+@pytest.mark.parametrize("name", BENCH_ONLY)
+def test_a_bench_baseline_is_a_bench_dependency_only(name: str) -> None:
+    """A baseline of the bench is in no other extra (CI installs dev), is pinned, and is never
+    imported by src/."""
+    assert name not in _dev() | _runtime() | _imported_by_src()
+    assert f"{name}==" in (ROOT / "constraints.txt").read_text()
 
 
 def test_the_constraints_file_pins_every_declared_dependency_exactly() -> None:
