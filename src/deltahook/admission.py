@@ -5,7 +5,9 @@ before is a duplicate (the last one wins, with a notice); a bad record is reject
 and the reason. A whole NDJSON line is first looked up by its hash among the lines that made the
 stored snapshots: a line identical to one of them is unchanged and skips all of that work, even
 parsing; its key and scope come from the store. Nothing here touches the store: the lookup is
-passed in.
+passed in, per batch (``batch``) or, for a run that read every stored line hash of the kind at
+once, as a ``LineIndex`` (``lines``). There the entities the index holds are known by their
+position in it, and the feed's sight of them is a mark there rather than a key in ``seen``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from deltahook.changes import canonical
 from deltahook.feeds import values
 from deltahook.feeds.keys import readable_key
 from deltahook.feeds.merge import merge_records, without_unsent
-from deltahook.feeds.readers import Item, Line, Record, Reject
+from deltahook.feeds.readers import Item, Line, LineBatch, Record, Reject
 from deltahook.feeds.seen import SeenKeys
 from deltahook.feeds.shapes import compile_shape
 from deltahook.feeds.validate import Problem, RecordValidator
 from deltahook.results import Mode, RunResult
+from deltahook.store.lineindex import SEEN, LineIndex
 from deltahook.store.snapshots import Stored
 from deltahook.store.tables import KEY_LENGTH
 
@@ -47,6 +50,8 @@ class Candidate:
 
 # Key and scope of the stored entities made from lines with the given hashes, by hash.
 KnownLines = Callable[[Sequence[bytes]], Mapping[bytes, tuple[str, str]]]
+# An entity in a batch: its key, or (with a ``LineIndex``) its position there, or ~tag if none.
+Ident = str | int
 
 
 @dataclass(slots=True)
@@ -57,11 +62,13 @@ class Batch:
     result depends on the stored body, see ``Admission.merged``). While the batch is admitted,
     ``unchanged`` holds the scopes of the lines identical to stored ones and ``lines`` the other
     whole lines with their hashes, left for last as a later duplicate may replace them.
+    ``indexed`` holds the position in the ``LineIndex`` of each key admitted by parsing.
     """
 
-    ready: dict[str, Candidate | Record] = field(default_factory=dict)
-    unchanged: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, tuple[Record, bytes]] = field(default_factory=dict)
+    ready: dict[Ident, Candidate | Record] = field(default_factory=dict)
+    unchanged: dict[Ident, str] = field(default_factory=dict)
+    lines: dict[Ident, tuple[Record, bytes]] = field(default_factory=dict)
+    indexed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +91,37 @@ class Admission:
         self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
         # Checks and normalises a whole record at once when it can (see ``feeds.shapes``).
         self._shape = compile_shape(self.kind) or _no_shape
+        self._index: LineIndex | None = None  # while ``lines`` admits a batch
+
+    def lines(self, batch: LineBatch, index: LineIndex, key_at: Callable[[int], str]) -> Batch:
+        """Admit whole lines against ``index`` (not in merge mode); ``key_at`` reads the key of
+        the entity at a position from the store (only to report a duplicate)."""
+        digests = list(map(xxhash.xxh3_128_intdigest, batch.contents()))
+        positions = index.lookup(digests)
+        self.result.counts.received += len(positions)
+        admitted = Batch()
+        unchanged, marks, numbers = admitted.unchanged, index.marks, batch.numbers
+        self._index = index
+        try:
+            for i, at in enumerate(positions):
+                if at >= 0:  # identical to the line of the stored entity at ``at``
+                    if marks[at]:
+                        self._repeated(at, key_at(at), numbers[i], admitted)
+                    else:
+                        marks[at] = SEEN
+                    unchanged[at] = ""
+                    continue
+                parsed = batch.line(i).parse()
+                if isinstance(parsed, Reject):
+                    self._refuse(parsed, parsed.key)
+                else:
+                    self._admit(parsed, admitted, digests[i].to_bytes(16, "big"))
+        finally:
+            self._index = None
+        if self.kind.scope:
+            self.scopes.update(index.scopes(unchanged))  # type: ignore[arg-type]  # positions here
+        self._settle(admitted)
+        return admitted
 
     def batch(self, items: Sequence[Item | Line], known_lines: KnownLines) -> Batch:
         """Admit ``items``; ``known_lines`` finds the stored entities made from given lines."""
@@ -103,6 +141,8 @@ class Admission:
                 self._refuse(parsed, parsed.key)
             else:
                 self._admit(parsed, batch, line_hash)
+        if self.kind.scope:
+            self.scopes.update(batch.unchanged.values())
         self._settle(batch)
         return batch
 
@@ -127,25 +167,47 @@ class Admission:
                 self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
                 return
             key = canonical.entity_key(self.kind, record.data)
-        self._note_duplicate(key, record.line, batch)
+        ident = self._note_duplicate(key, record.line, batch)
         if line_hash is not None:
-            batch.lines[key] = (record, line_hash)
+            batch.lines[ident] = (record, line_hash)
         elif self.mode == "merge":
-            batch.ready[key] = record
+            batch.ready[ident] = record
         elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
-            batch.ready[key] = candidate
+            batch.ready[ident] = candidate
 
-    def _note_duplicate(self, key: str, line: int, batch: Batch) -> None:
+    def _note_duplicate(self, key: str, line: int, batch: Batch) -> Ident:
+        """Note a key the feed carries, reporting it if the feed sent it before; its ident.
+
+        With an index, a key of a stored entity it holds is seen when its position is marked,
+        any other key when its tag is in ``seen``.
+        """
+        tag = xxhash.xxh3_64_intdigest(key)
+        index = self._index
+        if index is None:
+            if self.seen.add(tag):
+                self._repeated(key, key, line, batch)
+            return key
+        at = index.position(tag)
+        if at < 0:
+            if self.seen.add(tag):
+                self._repeated(~tag, key, line, batch)
+            return ~tag
+        batch.indexed[key] = at
+        if index.marks[at]:
+            self._repeated(at, key, line, batch)
+        else:
+            index.marks[at] = SEEN
+        return at
+
+    def _repeated(self, ident: Ident, key: str, line: int, batch: Batch) -> None:
         """Report a key the feed sent before; a copy in this batch is dropped (the last wins).
 
         A copy in an earlier batch was applied (and any change of it notified) already: this one
         is applied over it, so the end state is the last copy's but both changes are notified.
         """
-        if not self.seen.add(xxhash.xxh3_64_intdigest(key)):
-            return
         self.result.counts.duplicates += 1
         here = [
-            found.pop(key, None) is not None
+            found.pop(ident, None) is not None
             for found in (batch.ready, batch.unchanged, batch.lines)
         ]
         if any(here):
@@ -166,8 +228,6 @@ class Admission:
         changed.
         """
         self.result.counts.unchanged += len(batch.unchanged)
-        if self.kind.scope:
-            self.scopes.update(batch.unchanged.values())
         for key, (record, line_hash) in batch.lines.items():
             body = self._shape(record.data)
             problem = self._full.problem(record.data) if body is None else None

@@ -23,6 +23,7 @@ from deltahook.feeds.limits import RemovalLimit
 from deltahook.feeds.readers import Record
 from deltahook.results import RunResult
 from deltahook.store import snapshots
+from deltahook.store.lineindex import LineIndex
 
 
 @dataclass(kw_only=True)
@@ -37,6 +38,7 @@ class Sweep:
     batch_size: int
     commit: bool
     apply: Callable[[list[Candidate | Record]], None]
+    index: LineIndex | None = None  # fresh: the feed's sight of the entities it holds
 
     def run(self) -> None:
         """Sweep, or record why not (``result.sweep``); raise when over the limit."""
@@ -51,6 +53,8 @@ class Sweep:
 
     def _missing(self) -> tuple[int, list[str]]:
         """How many stored entities the scope holds, and the keys of those the feed left out."""
+        if self.index is not None:
+            return self._missing_from(self.index)
         admitted = self.admission
         scopes = admitted.scopes if self.kind.scope else None
         seen, kept = admitted.seen, admitted.kept if len(admitted.kept) else ()
@@ -62,6 +66,27 @@ class Sweep:
             if tag not in seen and tag not in kept:
                 missing.append(key)
         return in_scope, missing
+
+    def _missing_from(self, index: LineIndex) -> tuple[int, list[str]]:
+        """``_missing`` from the index's marks: the entities it holds that the feed did not
+        carry, and those it does not hold (stored without a line hash) found in the store.
+
+        The keys come in the order of ``keys_in_scope`` (by key, within each chunk of scopes).
+        """
+        admitted = self.admission
+        scopes = admitted.scopes if self.kind.scope else None
+        seen, kept = admitted.seen, admitted.kept if len(admitted.kept) else ()
+        kind = self.kind.name
+        unseen = [at for at in index.unseen(scopes) if index.tag(at) not in kept]
+        found = snapshots.known_lines(self.conn, kind, [index.line_hash(at) for at in unseen])
+        rows = list(found.values())
+        for key, scope in snapshots.keys_without_line(self.conn, kind, scopes):
+            tag = xxhash.xxh3_64_intdigest(key)
+            if tag not in seen and tag not in kept:
+                rows.append((key, scope))
+        chunk = snapshots.scope_chunks(scopes)
+        rows.sort(key=lambda row: (chunk.get(row[1], 0), row[0]))
+        return snapshots.count_in_scope(self.conn, kind, scopes), [key for key, _ in rows]
 
     def _guard(self, in_scope: int, missing: list[str]) -> None:
         """Refuse a sweep that would remove more than the limit allows.

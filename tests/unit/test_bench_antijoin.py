@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from bench import antijoin, process
+from bench import antijoin, process, step
 
 OLD = [{"PartNo": f"SKU-{i}", "Name": f"name {i}"} for i in range(5)]
 NEW = [
@@ -32,6 +32,17 @@ def test_dict_of_line_hashes_finds_the_new_and_changed_lines(tmp_path: Path) -> 
     assert (tmp_path / "out").read_text().split() == ["SKU-1", "SKU-9"]
 
 
+def test_the_dict_step_times_the_same_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench.step's dict finds the same keys and prints the CPU seconds of its work."""
+    old, new = _feed(tmp_path / "old", OLD), _feed(tmp_path / "new", NEW)
+    antijoin.main(["dict-state", str(tmp_path / "state"), str(old)])
+    step.main(["dict", str(tmp_path / "state"), str(new), str(tmp_path / "out")])
+    assert (tmp_path / "out").read_text().split() == ["SKU-1", "SKU-9"]
+    assert float(capsys.readouterr().out) >= 0
+
+
 @pytest.mark.skipif(importlib.util.find_spec("duckdb") is None, reason="duckdb not installed")
 def test_duckdb_anti_join_finds_the_new_changed_and_gone_keys(tmp_path: Path) -> None:
     """DuckDB's anti-joins write the new and changed keys and, a full feed, the gone ones."""
@@ -42,14 +53,17 @@ def test_duckdb_anti_join_finds_the_new_changed_and_gone_keys(tmp_path: Path) ->
 
 
 def test_rows_say_whether_deltahook_meets_each_aim() -> None:
-    """Half of DuckDB's CPU meets the DuckDB aim; over twice the dict's misses the floor aim."""
+    """Half of DuckDB's CPU meets the DuckDB aim; over twice the dict's misses the floor aim,
+    and a detection step within twice the dict's meets it."""
     medians = {
         **{("deltahook", c): 1.0 for c in process.CHANGED},
         **{("duckdb", c): 2.0 for c in process.CHANGED},
         **{("dict", c): 0.4 for c in process.CHANGED},
+        **{("deltahook-step", c): 0.5 for c in process.CHANGED},
+        **{("dict-step", c): 0.3 for c in process.CHANGED},
     }
     met = [row.met for row in process.rows(medians, 100_000)]
-    assert met == ["yes", "**no**", "yes", "**no**"]
+    assert met == ["yes", "**no**", "yes"] * 2
 
 
 def test_without_duckdb_the_bench_shows_a_note_instead(

@@ -83,3 +83,37 @@ def as_record(line: int, data: Any, *, checked: bool = False) -> Item:
     if isinstance(data, dict):
         return Record(line, data, checked)
     return Reject(line, None, f"a record must be a JSON object, not {type(data).__name__}")
+
+
+@dataclass(slots=True)
+class LineBatch:
+    """Consecutive non-blank NDJSON lines, unparsed, without one object per line.
+
+    ``raws`` are the lines without their ``\n`` (a byte-order mark dropped from line 1),
+    ``numbers`` their line numbers. ``crlf`` is False when no line can end in ``\r``; ``open_end``
+    when the last line ended the stream without a line break.
+    """
+
+    numbers: list[int]
+    raws: list[bytes]
+    crlf: bool = False
+    open_end: bool = False
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def contents(self) -> list[bytes]:
+        """Each line without its line break (``Line.content``): what a line hash is made of."""
+        if not self.crlf:
+            return self.raws
+        return [raw.rstrip(b"\r") for raw in self.raws]
+
+    def line(self, index: int) -> Line:
+        """The ``index``-th line as the line-by-line reader yields it (line break included)."""
+        raw = self.raws[index]
+        if not (self.open_end and index == len(self.raws) - 1):
+            raw += b"\n"
+        return Line(self.numbers[index], raw)
+
+    def lines(self) -> list[Line]:
+        return [self.line(index) for index in range(len(self.raws))]

@@ -2,8 +2,9 @@
 
 Each reader yields ``Record`` (a parsed object and the line it starts on) or ``Reject`` (the line
 and why it could not be read); asked for ``lazy`` items, NDJSON comes as ``Line`` (the line's
-own bytes, parsed by whoever needs them: a line identical to a stored one never is). Memory
-stays flat: nothing but the current record (and, for a JSON array, one read buffer) is held.
+own bytes, parsed by whoever needs them: a line identical to a stored one never is), or in
+``LineBatch`` es read in large blocks (see ``LineStream``). Memory stays flat: nothing but the
+current record or batch (and one read buffer) is held.
 
 What a store cannot keep (NaN, wide integers, NUL, invalid UTF-8, deep nesting) is read, not
 refused, so that ``feeds.values`` can name the field whatever the format: invalid UTF-8 is
@@ -22,7 +23,7 @@ from deltahook.catalog.entities import EntityKind
 from deltahook.errors import FeedError
 from deltahook.feeds import values
 from deltahook.feeds.csv_rows import read_csv
-from deltahook.feeds.items import Item, Line, Record, Reject, as_record
+from deltahook.feeds.items import Item, Line, LineBatch, Record, Reject, as_record
 from deltahook.feeds.json_stream import JsonStream
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "Format",
     "Item",
     "Line",
+    "LineBatch",
+    "LineStream",
     "Record",
     "Reject",
     "detect_format",
@@ -43,6 +46,8 @@ __all__ = [
 Format = Literal["ndjson", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
 _BOM = b"\xef\xbb\xbf"
+BLOCK = 1 << 18  # bytes read at once: the split into lines is one C call per block
+_ONE_BY_ONE = 256  # lines per batch behind ``LineStream.__iter__``
 
 
 def detect_format(path: Path | None, fmt: str | None) -> Format:
@@ -65,7 +70,7 @@ def detect_format(path: Path | None, fmt: str | None) -> Format:
 
 def read_items(
     stream: IO[bytes], fmt: Format, kind: EntityKind, *, lazy: bool = False
-) -> Iterator[Item | Line]:
+) -> Iterator[Item] | LineStream:
     """Every record of a binary stream in the given format (NDJSON as ``Line`` when ``lazy``)."""
     if fmt == "ndjson":
         return read_lines(stream) if lazy else read_ndjson(stream)
@@ -87,12 +92,75 @@ def read_ndjson(stream: IO[bytes]) -> Iterator[Item]:
         yield line.parse()
 
 
-def read_lines(stream: IO[bytes]) -> Iterator[Line]:
+def read_lines(stream: IO[bytes]) -> LineStream:
     """The non-blank lines of an NDJSON stream, unparsed (a byte-order mark dropped)."""
-    for number, read in enumerate(stream, 1):
-        raw = read[len(_BOM) :] if number == 1 and read.startswith(_BOM) else read
-        if raw and not raw.isspace():
-            yield Line(number, raw)
+    return LineStream(stream)
+
+
+class LineStream:
+    """The non-blank lines of an NDJSON stream: one by one as ``Line``, or ``batches`` of them.
+
+    The stream is read in blocks of ``BLOCK`` bytes and each block split at ``\n`` in one call,
+    so a line costs no Python object of its own until someone asks for it. Line numbers and
+    contents are those of reading the stream line by line.
+    """
+
+    def __init__(self, stream: IO[bytes], *, block: int = BLOCK) -> None:
+        self._stream = stream
+        self._block = block
+        self._crlf = False  # once a block holds a \r, lines may end in one: strip them
+        self._open_end = False  # the last line has no line break (known once it is read)
+
+    def __iter__(self) -> Iterator[Line]:
+        for batch in self.batches(_ONE_BY_ONE):
+            yield from batch.lines()
+
+    def batches(self, size: int) -> Iterator[LineBatch]:
+        """Batches of ``size`` lines (the last one shorter)."""
+        numbers: list[int] = []
+        raws: list[bytes] = []
+        count = 0  # lines read so far, blank ones included
+        for pieces in self._pieces():
+            if count == 0 and pieces[0].startswith(_BOM):
+                pieces[0] = pieces[0][len(_BOM) :]
+            _keep_filled(pieces, count, numbers, raws)
+            count += len(pieces)
+            while len(raws) >= size:
+                open_end = self._open_end and len(raws) == size
+                yield LineBatch(numbers[:size], raws[:size], crlf=self._crlf, open_end=open_end)
+                del numbers[:size], raws[:size]
+        if raws:
+            yield LineBatch(numbers, raws, crlf=self._crlf, open_end=self._open_end)
+
+    def _pieces(self) -> Iterator[list[bytes]]:
+        """The stream's lines without their ``\n``, a block's worth at a time."""
+        parts: list[bytes] = []  # the start of a line that goes on in the next block
+        while block := self._stream.read(self._block):
+            self._crlf = self._crlf or b"\r" in block
+            pieces = block.split(b"\n")
+            if len(pieces) == 1:
+                parts.append(block)
+                continue
+            if parts:
+                pieces[0] = b"".join((*parts, pieces[0]))
+            parts = [pieces.pop()]
+            yield pieces
+        last = b"".join(parts)
+        if last:
+            self._open_end = not last.isspace()
+            yield [last]
+
+
+def _keep_filled(pieces: list[bytes], count: int, numbers: list[int], raws: list[bytes]) -> None:
+    """Append the non-blank ``pieces`` and their line numbers (line ``count + 1`` first)."""
+    if all(pieces) and not any(map(bytes.isspace, pieces)):  # no blank line: all C calls
+        numbers.extend(range(count + 1, count + 1 + len(pieces)))
+        raws.extend(pieces)
+        return
+    for number, piece in enumerate(pieces, count + 1):
+        if piece and not piece.isspace():
+            numbers.append(number)
+            raws.append(piece)
 
 
 def read_json_array(stream: IO[str]) -> Iterator[Item]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 RECENT_LIMIT = 1 << 18
 
@@ -31,6 +33,14 @@ class SeenKeys:
             self._sorted = array("Q", heapq.merge(self._sorted, sorted(self._recent)))
             self._recent = set()
         return False
+
+    def update(self, tags: Iterable[int]) -> None:
+        for tag in tags:
+            self.add(tag)
+
+    def tags(self) -> Iterator[int]:
+        """Every tag added, in no particular order."""
+        return chain(self._sorted, self._recent)
 
     def __contains__(self, tag: object) -> bool:
         return tag in self._recent or (isinstance(tag, int) and self._in_sorted(tag))

@@ -220,6 +220,39 @@ def keys_in_scope(conn: Connection, kind: str, scopes: Iterable[str] | None) -> 
         yield from (key for (key,) in rows)
 
 
+def count_in_scope(conn: Connection, kind: str, scopes: Iterable[str] | None) -> int:
+    """How many entities of ``kind`` ``keys_in_scope`` yields."""
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(entities).where(entities.c.kind == kind)
+    if scopes is None:
+        return int(conn.execute(query).scalar_one())
+    return sum(
+        int(conn.execute(query.where(entities.c.scope.in_(chunk))).scalar_one())
+        for chunk in chunks(sorted(scopes))
+    )
+
+
+def scope_chunks(scopes: Iterable[str] | None) -> dict[str, int]:
+    """The chunk of ``keys_in_scope`` each scope is read in (its keys come in chunk order)."""
+    if scopes is None:
+        return {}
+    return {scope: at // IN_CHUNK for at, scope in enumerate(sorted(scopes))}
+
+
+def keys_without_line(
+    conn: Connection, kind: str, scopes: Iterable[str] | None
+) -> Iterator[tuple[str, str]]:
+    """Key and scope of the entities of ``kind`` (within ``scopes``) stored without a line hash."""
+    columns = (entities.c.key, entities.c.scope)
+    query = select(*columns).where(entities.c.kind == kind, entities.c.line_hash.is_(None))
+    if scopes is None:
+        yield from _plain(conn.execute(query))
+        return
+    for chunk in chunks(sorted(scopes)):
+        yield from _plain(conn.execute(query.where(entities.c.scope.in_(chunk))))
+
+
 def _plain(result: CursorResult[Any]) -> Iterator[tuple[Any, ...]]:
     """The rows of ``result`` as the driver's own tuples, for reads of up to a whole kind.
 

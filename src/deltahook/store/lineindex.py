@@ -1,0 +1,246 @@
+"""The stored line hashes of one kind, read once for a run: which feed lines are unchanged.
+
+A full feed where almost nothing changed is mostly lines identical to the lines its stored
+snapshots were made from. Rather than one ``line_hash IN (...)`` query per batch, the run reads
+every stored line hash of the kind in one scan of the index that holds them (in hash order),
+into three arrays of 64-bit words: the hash's high half (sorted, with a table of where each
+bucket of high bits starts), its low half to confirm, and a tag of the entity's key (the
+``xxh3_64`` of it, as ``SeenKeys`` holds keys). At a million entities that is about 26 MB.
+
+Positions in the arrays stand for the stored entities: ``marks`` says which ones the feed has
+carried (``SEEN``), and which ones this run has rewritten since the scan (``DEAD``: their stored
+line is another one now, so a line identical to the old one is no longer unchanged).
+
+The index is exact only while nobody else writes the kind: SQLite's ``PRAGMA data_version``
+(read inside each batch's transaction, which holds the write lock) tells whether another
+connection committed since the scan, and a count of the checkouts of each pooled connection
+whether someone else had the run's own connection in between (its commits do not move that
+connection's data_version); ``fresh`` answers False then, and the run goes back to asking the
+store per batch. Only SQLite offers such a check cheaply: PostgreSQL runs keep their queries
+per batch.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
+from itertools import compress, islice
+from operator import eq
+from typing import Any
+
+import xxhash
+from sqlalchemy import Connection, event
+
+SEEN = 1
+DEAD = 2  # seen, and rewritten by this run: the stored line is another one now
+
+_MASK = (1 << 64) - 1
+_ROWS = 10_000
+_SCAN = (
+    'SELECT line_hash, "key", scope FROM entities '
+    "WHERE kind = ? AND line_hash IS NOT NULL ORDER BY line_hash"
+)
+_KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
+_CHECKOUTS = "deltahook.checkouts"  # in each pooled connection's ``info``
+
+
+class LineIndex:
+    """The line hashes of one kind's stored entities, by position (see the module)."""
+
+    def __init__(self, kind: str, *, scoped: bool) -> None:
+        self.kind = kind
+        self._his = array("Q")
+        self._los = array("Q")
+        self._tags = array("Q")
+        self._scope_ids: array[int] | None = array("I") if scoped else None
+        self._scope_names: dict[str, int] = {}
+        self._starts = array("I")
+        self._shift = 64
+        self._by_tag: array[int] | None = None
+        self.marks = bytearray()
+        self._owner: Any = None
+        self._version: Any = None
+        self._checkouts = 0
+
+    @classmethod
+    def read(cls, conn: Connection, kind: str, *, scoped: bool) -> LineIndex:
+        """Scan the kind's stored line hashes (in ``conn``'s transaction: SQLite only)."""
+        index = cls(kind, scoped=scoped)
+        result = conn.exec_driver_sql(_SCAN, (kind,))
+        try:
+            while rows := result.cursor.fetchmany(_ROWS):
+                index._add(rows)
+        finally:
+            result.close()
+        index._finish()
+        pool = conn.engine.pool
+        if not event.contains(pool, "checkout", _count_checkout):
+            event.listen(pool, "checkout", _count_checkout)
+        index._owner = conn.connection.dbapi_connection
+        index._version = _data_version(conn)
+        index._checkouts = conn.connection.info.get(_CHECKOUTS, 0)
+        return index
+
+    def _add(self, rows: Sequence[tuple[bytes, str, str]]) -> None:
+        hashes, keys, scopes = zip(*rows, strict=True)
+        if set(map(len, hashes)) != {16}:  # never a feed line's hash: never matched
+            rows = [row for row in rows if len(row[0]) == 16]
+            if not rows:
+                return
+            hashes, keys, scopes = zip(*rows, strict=True)
+        words = array("Q")
+        words.frombytes(b"".join(hashes))
+        if sys.byteorder == "little":
+            words.byteswap()  # big-endian halves keep the store's (memcmp) order
+        self._his.extend(words[0::2])
+        self._los.extend(words[1::2])
+        self._tags.extend(map(xxhash.xxh3_64_intdigest, keys))
+        if self._scope_ids is not None:
+            names = self._scope_names
+            self._scope_ids.extend(names.setdefault(scope, len(names)) for scope in scopes)
+
+    def _finish(self) -> None:
+        his = self._his
+        if any(map(eq, his, islice(his, 1, None))):
+            self._drop_repeats()
+        n = len(self._his)
+        bits = max(1, (n // 8).bit_length())  # about 8 entries per bucket of high bits
+        self._shift = 64 - bits
+        find = partial(bisect_left, self._his)
+        self._starts = array("I", map(find, range(0, 1 << 64, 1 << self._shift)))
+        self._starts.append(n)
+        self.marks = bytearray(n)
+
+    def _drop_repeats(self) -> None:
+        """Keep the last of equal hashes, as a dict built from the rows in order would."""
+        his, los = self._his, self._los
+        last = len(his) - 1
+        keep = [i == last or his[i] != his[i + 1] or los[i] != los[i + 1] for i in range(len(his))]
+        self._his = array("Q", compress(his, keep))
+        self._los = array("Q", compress(los, keep))
+        self._tags = array("Q", compress(self._tags, keep))
+        if self._scope_ids is not None:
+            self._scope_ids = array("I", compress(self._scope_ids, keep))
+
+    def __len__(self) -> int:
+        return len(self._his)
+
+    def lookup(self, digests: Iterable[int]) -> list[int]:
+        """The position of each 128-bit line hash, or -1: not stored, or rewritten since."""
+        his, los, starts, shift, marks = self._his, self._los, self._starts, self._shift, self.marks
+        found: list[int] = []
+        append = found.append
+        for digest in digests:
+            hi = digest >> 64
+            bucket = hi >> shift
+            end = starts[bucket + 1]
+            i = bisect_left(his, hi, starts[bucket], end)
+            if i < end and his[i] == hi:
+                if los[i] != digest & _MASK:
+                    i = self._among_equal(i, end, digest)
+                if i >= 0 and marks[i] != DEAD:
+                    append(i)
+                    continue
+            append(-1)
+        return found
+
+    def _among_equal(self, i: int, end: int, digest: int) -> int:
+        """The position of ``digest`` among the hashes from ``i`` on that share its high half."""
+        hi, lo = digest >> 64, digest & _MASK
+        while i < end and self._his[i] == hi:
+            if self._los[i] == lo:
+                return i
+            i += 1
+        return -1
+
+    def position(self, tag: int) -> int:
+        """The position of the entity whose key has this tag, or -1 if it has none."""
+        table = self._by_tag
+        if table is None:
+            table = self._by_tag = self._tag_table()
+        mask = len(table) - 1
+        slot = tag & mask
+        tags = self._tags
+        while at := table[slot]:
+            if tags[at - 1] == tag:
+                return at - 1
+            slot = (slot + 1) & mask
+        return -1
+
+    def _tag_table(self) -> array[int]:
+        """An open-addressing table of positions + 1 by key tag, half full at most (built the
+        first time a parsed record's key is looked up: a feed with no change never needs it)."""
+        size = 1 << (2 * len(self._tags)).bit_length()
+        mask = size - 1
+        table = array("I", bytes(4 * size))
+        for at, tag in enumerate(self._tags, 1):
+            slot = tag & mask
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = at
+        return table
+
+    def tag(self, position: int) -> int:
+        return self._tags[position]
+
+    def line_hash(self, position: int) -> bytes:
+        return ((self._his[position] << 64) | self._los[position]).to_bytes(16, "big")
+
+    def key(self, conn: Connection, position: int) -> str:
+        """The key of the entity at ``position``, from the store (for the rare report)."""
+        row = conn.exec_driver_sql(_KEY, (self.kind, self.line_hash(position))).first()
+        assert row is not None, "the store changed under a fresh index"
+        return str(row[0])
+
+    def scopes(self, positions: Iterable[int]) -> set[str]:
+        """The scopes of the entities at ``positions`` (a scoped kind's)."""
+        assert self._scope_ids is not None
+        ids = set(map(self._scope_ids.__getitem__, positions))
+        names = list(self._scope_names)
+        return {names[i] for i in ids}
+
+    def unseen(self, scopes: Iterable[str] | None) -> Iterator[int]:
+        """Positions of the entities not marked (within ``scopes``, None = all)."""
+        marks, ids = self.marks, self._scope_ids
+        wanted = None
+        if scopes is not None and ids is not None:
+            wanted = {self._scope_names[s] for s in scopes if s in self._scope_names}
+        at = marks.find(0)
+        while at >= 0:
+            if wanted is None or ids[at] in wanted:  # type: ignore[index]
+                yield at
+            at = marks.find(0, at + 1)
+
+    def seen_tags(self) -> Iterator[int]:
+        """The key tags of every marked entity (to hand the run back to per-batch queries)."""
+        return compress(self._tags, self.marks)
+
+    def mark_seen(self, tags: Iterable[int]) -> None:
+        """Mark the entities with these key tags (keys admitted before the index was read)."""
+        wanted = set(tags)
+        if wanted:
+            positions = range(len(self._tags))
+            for at in compress(positions, map(wanted.__contains__, self._tags)):
+                self.marks[at] = SEEN
+
+    def fresh(self, conn: Connection) -> bool:
+        """Whether nobody but this run wrote to the store since the scan (call it first thing in
+        a transaction: SQLite's BEGIN IMMEDIATE has the write lock, nobody can commit after)."""
+        if conn.connection.dbapi_connection is not self._owner:
+            return False  # another pooled connection: its data_version tells nothing
+        checkouts = conn.connection.info.get(_CHECKOUTS, 0)
+        if checkouts - self._checkouts > 1:  # the run's own checkout for this step, and more
+            return False
+        self._checkouts = checkouts
+        return bool(_data_version(conn) == self._version)
+
+
+def _data_version(conn: Connection) -> Any:
+    return conn.exec_driver_sql("PRAGMA data_version").scalar()
+
+
+def _count_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+    record.info[_CHECKOUTS] = record.info.get(_CHECKOUTS, 0) + 1

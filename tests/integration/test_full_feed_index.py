@@ -1,0 +1,181 @@
+"""A full NDJSON feed on SQLite finds its unchanged lines in an index of the stored line hashes
+read once: every result is the one a query per batch gives, also when another ingest commits to
+the same kind while the feed is read, and for entities stored without a line hash."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from deltahook.config import Settings
+from deltahook.engine import Engine
+from deltahook.results import RunResult
+from tests.integration.test_ingest import ndjson, onhand, stored
+
+UNCHANGED = onhand("P1", OnhandValue=1)
+CHANGED = onhand("P1", OnhandValue=5)
+KIND = "sku_onhand"
+
+
+def line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record) + b"\n"
+
+
+class Trickle(io.RawIOBase):
+    """A feed that arrives one line per read, running ``then`` before line ``at`` (1-based; one
+    past the last line: at the end) is handed over, as a slow upload would let another ingest
+    in between two batches."""
+
+    def __init__(self, lines: list[bytes], at: int, then: Callable[[], None]) -> None:
+        super().__init__()
+        self._lines, self._at, self._then, self._given = lines, at, then, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._given + 1 == self._at:
+            self._then()
+        self._given += 1
+        return self._lines[self._given - 1] if self._given <= len(self._lines) else b""
+
+
+def engine_for(url: str, **settings: Any) -> Engine:
+    options: dict[str, Any] = {"max_remove": {"default": "100%"}} | settings
+    return Engine.from_settings(Settings(database_url=url, **options))
+
+
+@pytest.fixture
+def url(tmp_path: Any) -> str:
+    return f"sqlite:///{tmp_path / 'deltahook.db'}"
+
+
+def upsert(
+    url: str, records: list[dict[str, Any]], fmt: str = "ndjson", engine: Engine | None = None
+) -> None:
+    data = ndjson(records) if fmt == "ndjson" else io.BytesIO(orjson.dumps(records))
+    if engine is not None:
+        engine.ingest(KIND, data, fmt=fmt, mode="upsert")
+        return
+    with engine_for(url) as own:
+        own.ingest(KIND, data, fmt=fmt, mode="upsert")
+
+
+def full(url: str, feed: io.RawIOBase | io.BytesIO, batch_size: int = 2) -> RunResult:
+    with engine_for(url, batch_size=batch_size) as engine:
+        return engine.ingest(KIND, feed, fmt="ndjson", mode="full", collect=True)
+
+
+def bodies(url: str) -> dict[str, tuple[dict[str, Any], int]]:
+    with engine_for(url) as engine:
+        return stored(engine, KIND)
+
+
+PARTS = [onhand(f"P{i}", OnhandValue=1) for i in range(1, 7)]
+
+
+def test_a_commit_by_another_ingest_between_batches_is_seen_by_the_next(url: str) -> None:
+    """Another ingest changes P5 while the feed's first batches are applied: P5's line, the old
+    stored one, is then a change (back to 1), as a query per batch would find."""
+    upsert(url, PARTS)
+    feed = Trickle([line(p) for p in PARTS], 3, lambda: upsert(url, [onhand("P5", OnhandValue=9)]))
+    result = full(url, feed)
+    assert (result.counts.unchanged, result.counts.updated) == (5, 1)
+    assert [change.key for change in result.changes] == ["P5|W1|A"]
+    assert bodies(url)["P5|W1|A"][0]["OnhandValue"] == 1
+
+
+def test_a_commit_through_the_runs_own_pooled_connection_is_seen_too(url: str) -> None:
+    """The other ingest runs on the same engine, so on the very connection the run had (whose
+    own commits SQLite's data_version does not count): the next batch sees it all the same."""
+    upsert(url, PARTS)
+    with engine_for(url, batch_size=2) as engine:
+        change = [onhand("P5", OnhandValue=9)]
+        feed = Trickle([line(p) for p in PARTS], 3, lambda: upsert(url, change, engine=engine))
+        result = engine.ingest(KIND, feed, fmt="ndjson", mode="full", collect=True)
+    assert (result.counts.unchanged, result.counts.updated) == (5, 1)
+    assert [change.key for change in result.changes] == ["P5|W1|A"]
+    assert bodies(url)["P5|W1|A"][0]["OnhandValue"] == 1
+
+
+def test_an_entity_another_ingest_stores_before_the_sweep_is_swept(url: str) -> None:
+    """P9, stored by another ingest after the feed's last line was read, is missing from the
+    feed and deactivated by its sweep, as a sweep reading the store's keys would."""
+    upsert(url, PARTS)
+    feed = Trickle([line(p) for p in PARTS], 7, lambda: upsert(url, [onhand("P9")]))
+    result = full(url, feed)
+    assert (result.counts.unchanged, result.counts.updated) == (6, 1)
+    assert bodies(url)["P9|W1|A"][0]["IsActive"] is False
+
+
+@pytest.mark.parametrize(
+    ("feed", "batch_size", "unchanged", "updated", "value", "version"),
+    [
+        # one batch: the changed copy replaces the unchanged one before anything is applied
+        ([UNCHANGED, CHANGED], 100, 0, 1, 5, 2),
+        # one batch: the unchanged copy wins, so nothing changes at all
+        ([CHANGED, UNCHANGED], 100, 1, 0, 1, 1),
+        # one line per batch: the unchanged copy is counted, then the changed one applied
+        ([UNCHANGED, CHANGED], 1, 1, 1, 5, 2),
+        # one line per batch: the changed copy is applied, and the old line, no longer the
+        # stored one, changes it back
+        ([CHANGED, UNCHANGED], 1, 0, 2, 1, 3),
+        # the same with the changed line twice: its second copy is the stored line by then
+        ([CHANGED, CHANGED, UNCHANGED], 1, 1, 2, 1, 3),
+    ],
+)
+def test_duplicates_of_unchanged_and_rewritten_lines_follow_last_one_wins(
+    url: str,
+    feed: list[dict[str, Any]],
+    batch_size: int,
+    unchanged: int,
+    updated: int,
+    value: int,
+    version: int,
+) -> None:
+    """An unchanged line and changed copies of its key in a full feed: the last one wins."""
+    upsert(url, [UNCHANGED])
+    result = full(url, ndjson(feed), batch_size=batch_size)
+    counts = result.counts
+    duplicates = len(feed) - 1
+    assert (counts.duplicates, counts.unchanged, counts.updated) == (duplicates, unchanged, updated)
+    assert result.notices[0].startswith("line 2: duplicate key 'P1|W1|A' in this feed;")
+    assert len(result.notices) == duplicates
+    body, stored_version = bodies(url)["P1|W1|A"]
+    assert (body["OnhandValue"], stored_version) == (value, version)
+
+
+def test_an_unchanged_line_again_in_a_later_batch_names_its_key(url: str) -> None:
+    """The second copy of an unchanged line, batches later, is reported by the stored key."""
+    upsert(url, PARTS)
+    result = full(url, ndjson([*PARTS, PARTS[0]]))
+    assert (result.counts.duplicates, result.counts.unchanged) == (1, 7)
+    assert result.notices == [
+        "line 7: duplicate key 'P1|W1|A' in this feed; the last one wins, but an earlier copy "
+        "was applied with an earlier batch (and its change notified): this one is applied over it"
+    ]
+
+
+def test_entities_stored_without_a_line_hash_are_swept_like_the_others(url: str) -> None:
+    """P1 and P2 came from a JSON feed (no line hash), P3 and P4 from NDJSON: the full feed of P1
+    and P3 deactivates P2 and P4, in key order."""
+    upsert(url, PARTS[:2], fmt="json")
+    upsert(url, PARTS[2:4])
+    result = full(url, ndjson([PARTS[0], PARTS[2]]))
+    assert [change.key for change in result.changes] == ["P2|W1|A", "P4|W1|A"]
+    assert (result.counts.unchanged, result.counts.updated) == (2, 2)
+
+
+def test_a_preview_sees_its_own_batches_and_stores_nothing(url: str) -> None:
+    """A preview whose feed changes P1 and then sends its old line again: both changes, and the
+    store is left as it was."""
+    upsert(url, PARTS)
+    with engine_for(url, batch_size=1) as engine:
+        feed = ndjson([CHANGED, UNCHANGED, *PARTS[1:]])
+        result = engine.preview(KIND, feed, fmt="ndjson", mode="full")
+    assert (result.counts.updated, result.counts.unchanged, result.counts.duplicates) == (2, 5, 1)
+    assert bodies(url)["P1|W1|A"][1] == 1

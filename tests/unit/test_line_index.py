@@ -1,0 +1,130 @@
+"""A LineIndex answers as the per-batch ``line_hash IN (...)`` query would, read in one scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, create_engine, insert
+
+from deltahook.store import snapshots
+from deltahook.store.db import open_engine
+from deltahook.store.lineindex import DEAD, SEEN, LineIndex
+from deltahook.store.tables import entities, metadata
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+# Line hashes whose high halves often collide, so the low half has to decide.
+HASHES = st.tuples(st.integers(0, 3), st.integers(0, 2**64 - 1)).map(
+    lambda halves: ((halves[0] << 62) << 64 | halves[1]).to_bytes(16, "big")
+)
+
+
+@contextmanager
+def memory() -> Iterator[Connection]:
+    """A connection to a fresh in-memory store."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        yield conn
+
+
+@pytest.fixture
+def conn() -> Iterator[Connection]:
+    with memory() as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Connection]:
+    """One in-memory store for every example of a property (each stores its rows afresh)."""
+    with memory() as conn:
+        yield conn
+
+
+def store(conn: Connection, rows: dict[str, tuple[bytes | None, str]], kind: str = "k") -> None:
+    conn.execute(entities.delete().where(entities.c.kind == kind))
+    for key, (line_hash, scope) in rows.items():
+        values = {"kind": kind, "key": key, "scope": scope, "hash": b"h", "body": b"{}"}
+        values |= {"version": 1, "created_at": NOW, "updated_at": NOW, "line_hash": line_hash}
+        conn.execute(insert(entities).values(**values))
+
+
+# Keys with their line hashes (never two alike: one line makes one key) and scopes.
+STORED = st.lists(
+    st.tuples(HASHES | st.none(), st.sampled_from("xyz")),
+    max_size=12,
+    unique_by=lambda row: row[0] or object(),
+).map(lambda rows: {f"key{i}": row for i, row in enumerate(rows)})
+
+
+@settings(max_examples=60)
+@given(stored=STORED, asked=st.lists(HASHES, max_size=10))
+def test_lookup_finds_exactly_the_stored_lines(
+    shared: Connection, stored: dict[str, tuple[bytes | None, str]], asked: list[bytes]
+) -> None:
+    """Every stored line hash is found at the position of its entity (key tag, scope and key
+    read back), and a hash not stored is not, whatever the hashes share."""
+    conn = shared
+    store(conn, stored)
+    store(conn, {"other": (next(iter(stored.values()))[0] if stored else None, "x")}, kind="j")
+    index = LineIndex.read(conn, "k", scoped=True)
+    with_lines = {h: (key, scope) for key, (h, scope) in stored.items() if h is not None}
+    assert len(index) == len(with_lines)
+    wanted = [*with_lines, *asked]
+    digests = [int.from_bytes(h, "big") for h in wanted]
+    for line_hash, at in zip(wanted, index.lookup(digests), strict=True):
+        if line_hash not in with_lines:
+            assert at == -1
+            continue
+        key, scope = with_lines[line_hash]
+        assert index.line_hash(at) == line_hash
+        assert index.key(conn, at) == key
+        assert index.scopes([at]) == {scope}
+        assert index.position(xxhash.xxh3_64_intdigest(key)) == at
+    assert index.position(xxhash.xxh3_64_intdigest("not stored")) == -1
+    assert snapshots.known_lines(conn, "k", wanted) == with_lines
+
+
+def test_marks_say_what_the_feed_carried_and_what_the_run_rewrote(conn: Connection) -> None:
+    """A rewritten entity's old line is no longer found; unseen() lists the unmarked ones by
+    scope; seen_tags() and mark_seen() carry the marks to and from key tags."""
+    lines = {
+        key: (xxhash.xxh3_128_digest(key.encode()), scope)
+        for key, scope in [("a", "x"), ("b", "x"), ("c", "y"), ("d", "y")]
+    }
+    store(conn, lines)
+    index = LineIndex.read(conn, "k", scoped=True)
+    at = {key: index.position(xxhash.xxh3_64_intdigest(key)) for key in lines}
+    index.mark_seen([xxhash.xxh3_64_intdigest("a"), 12345])
+    index.marks[at["b"]] = DEAD
+    assert index.lookup([int.from_bytes(lines["b"][0], "big")]) == [-1]
+    assert index.lookup([int.from_bytes(lines["a"][0], "big")]) == [at["a"]]
+    assert index.marks[at["a"]] == SEEN
+    assert sorted(index.unseen(None)) == sorted([at["c"], at["d"]])
+    assert list(index.unseen({"x"})) == []
+    assert sorted(index.seen_tags()) == sorted(xxhash.xxh3_64_intdigest(k) for k in "ab")
+
+
+def test_a_commit_by_another_connection_makes_it_stale(tmp_path: Path) -> None:
+    """fresh() holds across the run's own commits and fails once another connection commits."""
+    url = f"sqlite:///{tmp_path}/index.db"
+    engine, other = open_engine(url, check_schema=False), open_engine(url, check_schema=False)
+    metadata.create_all(engine)
+    with engine.connect() as conn:
+        store(conn, {"a": (xxhash.xxh3_128_digest(b"a"), "")})
+        conn.commit()
+        index = LineIndex.read(conn, "k", scoped=False)
+        store(conn, {"b": (xxhash.xxh3_128_digest(b"b"), "")})
+        conn.commit()
+        assert index.fresh(conn)
+        conn.rollback()
+        with other.connect() as theirs:
+            store(theirs, {"c": (None, "")})
+            theirs.commit()
+        assert not index.fresh(conn)

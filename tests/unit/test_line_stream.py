@@ -1,0 +1,45 @@
+"""NDJSON read in blocks gives the very lines, numbers and contents of reading line by line."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deltahook.feeds.items import Line
+from deltahook.feeds.readers import LineStream
+
+BOM = b"\xef\xbb\xbf"
+# Pieces that make lines, blank lines, line breaks of both kinds, stray \r and byte-order marks.
+PIECES = st.sampled_from([b"{}", b'{"a": 1}', b"x" * 40, b"\n", b"\r\n", b"\r", b" ", b"\t", BOM])
+
+
+def by_line(data: bytes) -> list[Line]:
+    """The reference: the stream iterated line by line, as the reader did before blocks."""
+    found = []
+    for number, read in enumerate(io.BytesIO(data), 1):
+        raw = read[len(BOM) :] if number == 1 and read.startswith(BOM) else read
+        if raw and not raw.isspace():
+            found.append(Line(number, raw))
+    return found
+
+
+@given(st.lists(PIECES, max_size=40).map(b"".join), st.integers(1, 64), st.integers(1, 7))
+def test_blocks_and_batches_read_what_lines_read(data: bytes, block: int, size: int) -> None:
+    """Whatever the block and batch sizes: the same lines, with their line breaks, numbers and
+    the contents a line hash is made of; every batch but the last is full."""
+    expected = by_line(data)
+    assert list(LineStream(io.BytesIO(data), block=block)) == expected
+    batches = list(LineStream(io.BytesIO(data), block=block).batches(size))
+    assert [batch.line(i) for batch in batches for i in range(len(batch))] == expected
+    assert [c for batch in batches for c in batch.contents()] == [x.content() for x in expected]
+    assert all(len(batch) == size for batch in batches[:-1])
+    assert all(len(batch) for batch in batches)
+
+
+def test_a_line_longer_than_a_block_is_one_line() -> None:
+    """A line spread over many blocks is joined whole, and the next one keeps its number."""
+    data = b"x" * 100 + b"\n\n" + b"y" * 10
+    lines = list(LineStream(io.BytesIO(data), block=7))
+    assert lines == [Line(1, b"x" * 100 + b"\n"), Line(3, b"y" * 10)]
