@@ -11,10 +11,12 @@ is converted once, then hands the rows to the driver: one ``executemany`` of the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import DBAPIError
 
 
@@ -38,19 +40,37 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     if not lengths.pop():
         return
     dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    names = list(compiled.positiontup or compiled.binds)
-    processed = [
-        _processed(table.c[name].type.dialect_impl(dialect).bind_processor(dialect), columns[name])
-        for name in names
-    ]
+    plan = _plan(table, dialect, tuple(columns))
+    processed = [_processed(process, columns[name]) for name, process in plan.columns]
     values = list(zip(*processed, strict=True))
+    names = [name for name, _ in plan.columns]
     if dialect.name == "postgresql":
         _copy(conn, table, names, values)
-    elif compiled.positional:
-        conn.exec_driver_sql(compiled.string, values)
+    elif plan.positional:
+        conn.exec_driver_sql(plan.sql, values)
     else:
-        conn.exec_driver_sql(compiled.string, [dict(zip(names, v, strict=True)) for v in values])
+        conn.exec_driver_sql(plan.sql, [dict(zip(names, v, strict=True)) for v in values])
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A compiled ``INSERT`` and its columns in parameter order, each with its bind processor."""
+
+    sql: str
+    positional: bool
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
+    """Made once per table, dialect and columns: compiling the statement cost as much as the
+    insert itself for the small batches of a nightly feed (a millisecond a table a batch)."""
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+    names = list(compiled.positiontup or compiled.binds)
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    return _Plan(
+        compiled.string, bool(compiled.positional), tuple(zip(names, processors, strict=True))
+    )
 
 
 def _processed(process: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:
