@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from deltahook.catalog.entities import EntityKind
-from deltahook.store.bulk import insert_many
+from deltahook.store.bulk import insert_columns
 from deltahook.store.snapshots import one_of
 from deltahook.store.tables import entities, entity_refs
 
@@ -49,12 +49,14 @@ def record(
 def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) -> None:
     """Store what each entity of ``kind`` names; the pairs of ``replace`` keys go first."""
     drop(conn, kind, replace)
-    rows = [
-        {"kind": kind, "key": key, "ref_kind": ref_kind, "ref_key": ref_key}
-        for key in sorted(named)
-        for ref_kind, ref_key in sorted(named[key])
-    ]
-    insert_many(conn, entity_refs, rows)  # a first load writes them by the hundred thousand
+    pairs = [(key, pair) for key in sorted(named) for pair in sorted(named[key])]
+    columns = {  # a first load writes them by the hundred thousand: no dict per row
+        "kind": [kind] * len(pairs),
+        "key": [key for key, _ in pairs],
+        "ref_kind": [ref_kind for _, (ref_kind, _) in pairs],
+        "ref_key": [ref_key for _, (_, ref_key) in pairs],
+    }
+    insert_columns(conn, entity_refs, columns)
 
 
 def drop(conn: Connection, kind: str, keys: Sequence[str]) -> None:
