@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from deltahook.changes.canonical import kept
 from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange
 from deltahook.notifications import Notification, stable_ids
 from deltahook.rules import cooldown, state
@@ -255,7 +256,7 @@ class RulesDecider:
         for hit in hits:
             setting = hit.setting
             payload = setting.payload.build(hit.ctx)
-            identity = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+            identity = kept(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
             checked = valid.get((setting.type, identity))
             if checked is None:
                 checked = valid[(setting.type, identity)] = setting.event.is_valid(payload)

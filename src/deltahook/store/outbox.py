@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, select
 
+from deltahook.changes.canonical import kept
 from deltahook.delivery import queue
 from deltahook.notifications import Notification
 from deltahook.store.bulk import insert_columns
@@ -55,7 +56,10 @@ def find(conn: Connection, *, idempotency_key: str) -> Notification | None:
 
 def _notification_columns(items: Sequence[Notification]) -> dict[str, list[object]]:
     """The rows of ``items``, column by column (a first load stores hundreds of thousands)."""
-    dumps = orjson.dumps
+
+    def dumps(value: object) -> bytes:
+        return kept(orjson.dumps(value))  # a batch's worth kept alive: see ``kept``
+
     return {
         "id": [n.id for n in items],
         "type": [n.type for n in items],
