@@ -295,3 +295,19 @@ def test_a_rule_constant_refused_is_refused_alike_every_time(tmp_path: Path, cac
     shipped = REPO / "rules"
     for _ in range(2):
         assert load_rules(shipped, catalog=entities, events=events, constants={"ClientId": 1})
+
+
+def test_a_format_package_installed_later_voids_what_was_vouched(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check jsonschema passed without one of its format packages is made again with it."""
+    schema_cache._jsonschema_version.cache_clear()
+    path = schema_cache.voucher("draft7-schema", SCHEMA)
+    schema_cache.vouch(path)
+    assert schema_cache.vouched(path)
+    monkeypatch.setattr(schema_cache, "_FORMAT_PACKAGES", ("json",))  # now "installed"
+    schema_cache._jsonschema_version.cache_clear()
+    try:
+        assert not schema_cache.vouched(schema_cache.voucher("draft7-schema", SCHEMA))
+    finally:
+        schema_cache._jsonschema_version.cache_clear()

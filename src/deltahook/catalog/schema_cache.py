@@ -37,6 +37,19 @@ from deltahook.catalog.formats import FORMATS
 
 FORMAT = b"deltahook-schema-cache-1"
 _DIST_INFO = re.compile(r"jsonschema-[^-]+\.dist-info")
+# What jsonschema's format checker imports when it can (jsonschema/_format.py).
+_FORMAT_PACKAGES = (
+    "fqdn",
+    "idna",
+    "isoduration",
+    "jsonpointer",
+    "rfc3339_validator",
+    "rfc3986_validator",
+    "rfc3987",
+    "rfc3987_syntax",
+    "uri_template",
+    "webcolors",
+)
 
 Validator = Callable[[Any], Any]
 Handlers = Mapping[str, Callable[[str], Any]]
@@ -102,10 +115,12 @@ def vouch(path: Path | None) -> None:
 
 @cache
 def _jsonschema_version() -> str | None:
-    """The installed jsonschema's version, without importing it (None: unknown, keep nothing).
+    """The installed jsonschema's version and which of the packages its format checker uses
+    are there (a check can pass without one and fail with it), without importing it.
 
-    Its ``*.dist-info`` folder beside the package names it; ``importlib.metadata`` (a few ms
-    more) is asked only when that is not found.
+    None (keep nothing) when jsonschema cannot be found. Its ``*.dist-info`` folder beside the
+    package names the version; ``importlib.metadata`` (a few ms more) is asked only when that
+    is not found.
     """
     spec = importlib.util.find_spec("jsonschema")
     if spec is None or spec.origin is None:
@@ -115,12 +130,13 @@ def _jsonschema_version() -> str | None:
         found = [n for n in os.listdir(folder) if _DIST_INFO.fullmatch(n)]
     except OSError:
         found = []
+    present = [name for name in _FORMAT_PACKAGES if importlib.util.find_spec(name) is not None]
     if len(found) == 1:
-        return found[0]
+        return " ".join([found[0], *present])
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("jsonschema")
+        return " ".join([version("jsonschema"), *present])
     except (PackageNotFoundError, ValueError):
         return None
 
