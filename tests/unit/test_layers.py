@@ -44,7 +44,7 @@ def test_lower_modules_never_import_the_engine_or_the_doors(path: Path) -> None:
 
 
 WRITES = re.compile(
-    r"(insert|update|delete)\((deliveries|attempts)\)|insert_many\(\w+, (deliveries|attempts)"
+    r"(insert|update|delete)\((deliveries|attempts)\)|insert_(many|columns)\(\s*\w+,\s*(deliveries|attempts)"
 )
 
 

@@ -28,9 +28,9 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, inser
 from deltahook.delivery import ratelimit
 from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
-from deltahook.notifications import Notification, stable_id
+from deltahook.notifications import Notification, stable_ids
 from deltahook.store import changelog
-from deltahook.store.bulk import insert_many
+from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import attempts, deliveries, notifications, subscriptions
 
 CHANNEL = "deltahook_deliveries"
@@ -237,27 +237,33 @@ def enqueue(
     Returns the number queued. Runs inside the caller's transaction (the outbox's).
     """
     wanted = _subscribers(conn)
-    rows = [
-        {
-            "id": stable_id("delivery", n.id, name),
-            "notification_id": n.id,
-            "subscription": name,
-            "event_type": n.type,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "retry_base": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
+    pairs = [
+        (n, name)
         for n in items
         for name, types in wanted
         if (n.type in types or "*" in types) and name != skip
     ]
-    if rows:
-        insert_many(conn, deliveries, rows)
+    if pairs:  # column by column: a first load queues one per notification and subscription
+        delivery_id = stable_ids("delivery")  # stable_id("delivery", notification id, name)
+        same = [0] * len(pairs)
+        insert_columns(
+            conn,
+            deliveries,
+            {
+                "id": [delivery_id(f"{n.id}\x1f{name}") for n, name in pairs],
+                "notification_id": [n.id for n, _name in pairs],
+                "subscription": [name for _n, name in pairs],
+                "event_type": [n.type for n, _name in pairs],
+                "status": [DeliveryStatus.PENDING] * len(pairs),
+                "attempts": same,
+                "retry_base": same,
+                "next_attempt_at": [now] * len(pairs),
+                "created_at": [now] * len(pairs),
+                "updated_at": [now] * len(pairs),
+            },
+        )
         announce(conn)
-    return len(rows)
+    return len(pairs)
 
 
 def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
