@@ -127,13 +127,14 @@ class Connection:
                 return event
             # an informational (1xx) response: the real one follows
 
-    async def receive_body(self, timeout: float | None) -> AsyncIterator[bytes]:
+    async def receive_body_event(self, timeout: float | None) -> bytes | None:
+        """The next piece of the response body, or ``None`` at its end."""
         while True:
             event = await self._receive_event(timeout)
             if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
-                return
+                return bytes(event.data)
+            if isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
+                return None
 
     async def _receive_event(self, timeout: float | None) -> Any:
         h11_state = self._h11
@@ -207,8 +208,9 @@ class _Body:
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        connection, timeout = self._connection, self._timeout
         try:
-            async for chunk in self._connection.receive_body(self._timeout):
+            while (chunk := await connection.receive_body_event(timeout)) is not None:
                 yield chunk
         except BaseException:
             await self.aclose()

@@ -206,9 +206,9 @@ class _Returning:
         self._origin = origin
         self._connection: Connection | None = connection
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        iterator: AsyncIterator[bytes] = self._stream.__aiter__()  # no generator of our own
+        return iterator
 
     async def aclose(self) -> None:
         if hasattr(self._stream, "aclose"):
