@@ -234,6 +234,9 @@ def measure(found: Stores, feeds: data.Feeds, *, runs: int, log: Log = print) ->
             seen[store].append(outcome)
             cpu = outcome["client_cpu"] + outcome["server_cpu"]
             log(f"  {store}: {outcome['seconds']:.2f} s wall, {cpu:.2f} s CPU")
+    counts = {store: outcomes[0]["counts"] for store, outcomes in seen.items()}
+    if counts["sqlite"] != counts["postgresql"]:  # the same work, or the ratio means nothing
+        raise RuntimeError(f"the stores did different work: {counts}")
     return {store: _median(outcomes) for store, outcomes in seen.items()}
 
 
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         outcome = child(args.db, args.feed, baseline=args.command == "load")
         print(orjson.dumps(outcome).decode())
         return
-    feeds = data.Feeds(args.work / "data", args.n, 1)
+    feeds = data.Feeds(args.work / f"data-{args.n}", args.n, 1)
     if not feeds.path("sku", CHANGED).exists():
         data.write_feeds(feeds.directory, n=args.n, seed=1, fractions=(CHANGED,), kinds=("sku",))
     before = os.getloadavg()
