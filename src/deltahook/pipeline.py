@@ -176,7 +176,8 @@ class Run:
             self._indexing = self._worth_an_index()
             if self._indexing:
                 kind = self.kind
-                self._index = LineIndex.read(self.conn, kind.name, scoped=bool(kind.scope))
+                scoped, job = bool(kind.scope), self.result.job_id
+                self._index = LineIndex.read(self.conn, kind.name, scoped=scoped, job_id=job)
                 self._index.mark_seen(self._admission.seen.tags())
         return self._index
 
@@ -189,13 +190,11 @@ class Run:
     def _worth_an_index(self) -> bool | None:
         """Whether reading the kind's line hashes once beats a query per batch (None: not yet).
 
-        On SQLite only (see ``LineIndex``). A full feed of an unscoped kind carries the whole
-        kind, whose keys its sweep reads anyway, and so does any feed into a small store. One of
-        a scoped kind may cover a few of many scopes (one warehouse's stock): its first batch,
-        read with queries, shows its scopes, and an index is read if they hold half the kind.
+        A full feed of an unscoped kind carries the whole kind, whose keys its sweep reads anyway,
+        and so does any feed into a small store. One of a scoped kind may cover a few of many
+        scopes (one warehouse's stock): its first batch, read with queries, shows its scopes, and
+        an index is read if they hold half the kind.
         """
-        if self.conn.dialect.name != "sqlite":
-            return False
         if not self.kind.scope:
             return True
         kind = self.kind.name

@@ -117,11 +117,12 @@ class Sweep:
         return [keys[start : start + size] for start in range(0, len(keys), size)]
 
     def _removals(self, keys: list[str]) -> tuple[list[Candidate | Record], int]:
-        """What removing ``keys`` writes, and how many of them that changes."""
+        """What removing ``keys`` writes, in their order, and how many of them that changes."""
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
         gone: list[Candidate | Record] = []
         changes = 0
-        for key, entry in stored.items():
+        # In the order of ``keys``: PostgreSQL returns the rows in no particular order.
+        for key, entry in ((key, stored[key]) for key in keys if key in stored):
             assert entry.body is not None
             body = orjson.loads(entry.body)
             if self.kind.on_missing == "delete":

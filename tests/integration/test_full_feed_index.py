@@ -1,6 +1,7 @@
-"""A full NDJSON feed on SQLite finds its unchanged lines in an index of the stored line hashes
-read once: every result is the one a query per batch gives, also when another ingest commits to
-the same kind while the feed is read, and for entities stored without a line hash."""
+"""A full NDJSON feed finds its unchanged lines in an index of the stored line hashes read once,
+on SQLite and on PostgreSQL: every result is the one a query per batch gives, also when another
+ingest commits to the same kind while the feed is read, and for entities stored without a line
+hash."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def engine_for(url: str, **settings: Any) -> Engine:
 
 
 @pytest.fixture
-def url(tmp_path: Any) -> str:
-    return f"sqlite:///{tmp_path / 'deltahook.db'}"
+def url(database_url: str) -> str:
+    return database_url
 
 
 def upsert(

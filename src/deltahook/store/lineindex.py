@@ -16,8 +16,13 @@ The index is exact only while nobody else writes the kind: SQLite's ``PRAGMA dat
 connection committed since the scan, and a count of the checkouts of each pooled connection
 whether someone else had the run's own connection in between (its commits do not move that
 connection's data_version); ``fresh`` answers False then, and the run goes back to asking the
-store per batch. Only SQLite offers such a check cheaply: PostgreSQL runs keep their queries
-per batch.
+store per batch. On PostgreSQL, where writers do not take turns, every transaction that writes
+entities is an ingest's batch, which also updates its job's row (its lease and counts; see
+``pipeline.Run``), and every ingest records its job before its first batch: a fingerprint of
+the ``(id, xmin)`` of the kind's other jobs, read before the scan, changes as soon as another
+ingest of the kind commits a batch after it (or starts, or is marked abandoned). Checked first
+thing in each batch, it leaves the index the window a query per batch has under READ COMMITTED
+(a commit between the query and the batch's own), no more.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ _SCAN = (
     "WHERE kind = ? AND line_hash IS NOT NULL ORDER BY line_hash"
 )
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
+_OTHER_JOBS = (
+    "SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text, 0)), 0) "
+    "FROM ingest_jobs WHERE kind = %s AND id <> %s"
+)
 _CHECKOUTS = "deltahook.checkouts"  # in each pooled connection's ``info``
 
 
@@ -64,18 +73,25 @@ class LineIndex:
         self._owner: Any = None
         self._version: Any = None
         self._checkouts = 0
+        self._job_id = ""
 
     @classmethod
-    def read(cls, conn: Connection, kind: str, *, scoped: bool) -> LineIndex:
-        """Scan the kind's stored line hashes (in ``conn``'s transaction: SQLite only)."""
+    def read(cls, conn: Connection, kind: str, *, scoped: bool, job_id: str = "") -> LineIndex:
+        """Scan the kind's stored line hashes (in ``conn``'s transaction) for the job ``job_id``."""
         index = cls(kind, scoped=scoped)
-        result = conn.exec_driver_sql(_SCAN, (kind,))
+        postgresql = conn.dialect.name == "postgresql"
+        if postgresql:  # before the scan: a batch committed in between only makes it stale
+            index._job_id = job_id
+            index._version = _other_jobs(conn, kind, job_id)
+        result = conn.exec_driver_sql(_sql(conn, _SCAN), (kind,))
         try:
             while rows := result.cursor.fetchmany(_ROWS):
                 index._add(rows)
         finally:
             result.close()
         index._finish()
+        if postgresql:
+            return index
         pool = conn.engine.pool
         if not event.contains(pool, "checkout", _count_checkout):
             event.listen(pool, "checkout", _count_checkout)
@@ -191,7 +207,7 @@ class LineIndex:
 
     def key(self, conn: Connection, position: int) -> str:
         """The key of the entity at ``position``, from the store (for the rare report)."""
-        row = conn.exec_driver_sql(_KEY, (self.kind, self.line_hash(position))).first()
+        row = conn.exec_driver_sql(_sql(conn, _KEY), (self.kind, self.line_hash(position))).first()
         assert row is not None, "the store changed under a fresh index"
         return str(row[0])
 
@@ -228,7 +244,10 @@ class LineIndex:
 
     def fresh(self, conn: Connection) -> bool:
         """Whether nobody but this run wrote to the store since the scan (call it first thing in
-        a transaction: SQLite's BEGIN IMMEDIATE has the write lock, nobody can commit after)."""
+        a transaction: SQLite's BEGIN IMMEDIATE has the write lock, nobody can commit after;
+        on PostgreSQL, whether no other ingest of the kind committed since, see the module)."""
+        if conn.dialect.name == "postgresql":
+            return bool(_other_jobs(conn, self.kind, self._job_id) == self._version)
         if conn.connection.dbapi_connection is not self._owner:
             return False  # another pooled connection: its data_version tells nothing
         checkouts = conn.connection.info.get(_CHECKOUTS, 0)
@@ -236,6 +255,16 @@ class LineIndex:
             return False
         self._checkouts = checkouts
         return bool(_data_version(conn) == self._version)
+
+
+def _sql(conn: Connection, statement: str) -> str:
+    """``statement`` in the driver's parameter style (psycopg's ``%s`` on PostgreSQL)."""
+    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
+
+
+def _other_jobs(conn: Connection, kind: str, job_id: str) -> tuple[Any, ...]:
+    """How many other jobs of ``kind`` there are and a hash of which row version each is."""
+    return tuple(conn.exec_driver_sql(_OTHER_JOBS, (kind, job_id)).one())
 
 
 def _data_version(conn: Connection) -> Any:
