@@ -28,6 +28,8 @@ class NormaliseError(ValueError):
 
 def key_string(values: Sequence[Any]) -> str:
     """One stable string for a key made of one or more values, ``|``-separated."""
+    if len(values) == 1:  # most keys: the join of one part is that part, without the join
+        return _key_part(values[0])
     return "|".join(_key_part(value) for value in values)
 
 
