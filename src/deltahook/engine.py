@@ -178,11 +178,17 @@ class Engine:
         """What changing one entity from ``before`` (None: new) to ``after`` would notify.
 
         Runs the same pipeline on a scratch database holding only ``before``, so the stored
-        snapshots (and rule state) play no part.
+        snapshots (and rule state) play no part. Raises ``FeedError`` naming the field when
+        ``before`` is a record a feed would reject (it would stand for no entity at all).
         """
         with self._scratch() as scratch:
             if before is not None:
-                scratch.ingest(kind, _one_record(before), fmt="ndjson")
+                loaded = scratch.ingest(kind, _one_record(before), fmt="ndjson")
+                for reject in loaded.rejects[:1]:
+                    where = f"{reject.field}: " if reject.field else ""
+                    raise FeedError(
+                        f"the 'before' record is not a valid {kind}: {where}{reject.reason}"
+                    )
             return scratch.preview(kind, _one_record(after), fmt="ndjson", explain=explain)
 
     def preview_against(

@@ -87,3 +87,16 @@ def test_a_preview_pair_rejects_what_a_feed_rejects(
     assert answer.status_code == 200, answer.text
     rejects = answer.json()["rejects"]
     assert [(r["line"], r["field"], r["reason"]) for r in rejects] == [(1, "OnhandValue", reason)]
+
+
+def test_a_preview_pair_with_a_before_that_a_feed_rejects_is_refused(api: TestClient) -> None:
+    """An invalid 'before' was dropped without a word and the pair previewed as an insert: it
+    is a 400 naming the field, as the 'after' would be rejected naming it."""
+    row = {"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1, "LocationCode": "A"}
+    row |= {"LocationId": 1, "OnhandValue": 5}
+    pair = {"before": row | {"OnhandValue": "five"}, "after": row}
+    answer = api.post("/v1/preview/sku_onhand/pair", json=pair)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"] == (
+        "the 'before' record is not a valid sku_onhand: OnhandValue: 'five' is not of type 'number'"
+    )
