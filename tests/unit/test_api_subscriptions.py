@@ -233,3 +233,17 @@ def test_a_directscale_subscription_needs_a_bearer_header(api: TestClient) -> No
     made = api.post("/v1/subscriptions", json=directscale | bearer)
     assert made.status_code == 201, made.text
     assert made.json()["header_style"] == "directscale"
+
+
+def test_a_header_value_outside_ascii_is_refused(api: TestClient) -> None:
+    """A custom header no request could carry is a 422 naming it (invalid UTF-8 was a 500,
+    and an accented value was stored and then crashed every delivery attempt)."""
+    body = b'{"name": "shop", "url": "https://shop.example/hook", "event_types": ["*"], '
+    for value in (b"caf\\u00e9", b"a\\ud800"):
+        answer = api.post(
+            "/v1/subscriptions",
+            content=body + b'"headers": {"X-Token": "' + value + b'"}}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert "header 'X-Token' has a character outside ASCII" in answer.json()["message"]

@@ -183,6 +183,8 @@ def test_other_custom_headers_are_sent() -> None:
         ("X-Token", "abc\r\nX-Evil: 1", "line break"),  # header injection through the value
         ("X-Token", "abc\n", "line break"),  # a bare LF as well
         ("X-Token", "a\0b", "NUL"),  # NUL bytes
+        ("X-Token", "caf\u00e9", "outside ASCII"),  # httpx sends ASCII only: every try failed
+        ("X-Token", "a\ud800", "outside ASCII"),  # invalid UTF-8 cannot even be stored
         ("", "abc", "invalid header name"),  # an empty name
         ("X-Evil\r\nX", "abc", "invalid header name"),  # injection through the name
         ("X Token", "abc", "invalid header name"),  # spaces are not allowed in names
@@ -192,7 +194,7 @@ def test_other_custom_headers_are_sent() -> None:
 def test_check_header_refuses_what_could_break_the_request(
     name: str, value: str, message: str
 ) -> None:
-    """Header names must be HTTP tokens and values must hold no CR, LF or NUL."""
+    """Header names must be HTTP tokens and values ASCII without CR, LF or NUL."""
     with pytest.raises(ValueError, match=message):
         check_header(name, value)
 

@@ -107,6 +107,8 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"invalid header name {name!r}: use letters, digits and '-'")
     if any(char in value for char in "\r\n\0"):
         raise ValueError(f"header {name!r} has a line break or NUL in its value")
+    if not value.isascii():  # httpx encodes header values as ASCII: no request could be sent
+        raise ValueError(f"header {name!r} has a character outside ASCII in its value")
 
 
 def request_headers(
