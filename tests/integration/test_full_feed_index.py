@@ -180,3 +180,29 @@ def test_a_preview_sees_its_own_batches_and_stores_nothing(url: str) -> None:
         result = engine.preview(KIND, feed, fmt="ndjson", mode="full")
     assert (result.counts.updated, result.counts.unchanged, result.counts.duplicates) == (2, 5, 1)
     assert bodies(url)["P1|W1|A"][1] == 1
+
+
+MANY = [onhand(f"P{i:02d}", OnhandValue=1) for i in range(1, 13)]  # over 4 batches of 2
+
+
+def test_a_scoped_kind_reads_its_index_at_the_second_batch_and_keeps_what_the_first_saw(
+    url: str,
+) -> None:
+    """Twelve stored rows, batches of two: the first batch is looked up by query, the index is
+    read at the second; P01 again at line 6 is still a duplicate, and P12 (left out) is swept."""
+    upsert(url, MANY)
+    feed = [*MANY[:5], MANY[0], *MANY[5:11]]
+    result = full(url, ndjson(feed))
+    counts = result.counts
+    assert (counts.duplicates, counts.unchanged, counts.updated) == (1, 12, 1)
+    assert result.notices[0].startswith("line 6: duplicate key 'P01|W1|A' in this feed; the last")
+    assert [change.key for change in result.changes] == ["P12|W1|A"]
+
+
+def test_a_feed_of_one_scope_among_larger_ones_sweeps_only_its_own(url: str) -> None:
+    """Twelve rows at W1 and two at W2: a full feed of W2 with one of its rows is looked up by
+    query throughout, and sweeps W2's other row only."""
+    upsert(url, [*MANY, onhand("P01", wh="W2"), onhand("P02", wh="W2")])
+    result = full(url, ndjson([onhand("P01", wh="W2")]))
+    assert (result.counts.unchanged, result.counts.updated) == (1, 1)
+    assert [change.key for change in result.changes] == ["P02|W2|A"]

@@ -33,7 +33,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import compress, islice
-from operator import eq
+from operator import eq, itemgetter
 from typing import Any
 
 import xxhash
@@ -45,7 +45,7 @@ DEAD = 2  # seen, and rewritten by this run: the stored line is another one now
 _MASK = (1 << 64) - 1
 _ROWS = 10_000
 _SCAN = (
-    'SELECT line_hash, "key", scope FROM entities '
+    'SELECT line_hash, "key"{scope} FROM entities '
     "WHERE kind = ? AND line_hash IS NOT NULL ORDER BY line_hash"
 )
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
@@ -54,6 +54,7 @@ _OTHER_JOBS = (
     "FROM ingest_jobs WHERE kind = %s AND id <> %s"
 )
 _CHECKOUTS = "deltahook.checkouts"  # in each pooled connection's ``info``
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class LineIndex:
@@ -83,7 +84,8 @@ class LineIndex:
         if postgresql:  # before the scan: a batch committed in between only makes it stale
             index._job_id = job_id
             index._version = _other_jobs(conn, kind, job_id)
-        result = conn.exec_driver_sql(_sql(conn, _SCAN), (kind,))
+        scan = _SCAN.format(scope=", scope" if scoped else "")
+        result = conn.exec_driver_sql(_sql(conn, scan), (kind,))
         try:
             while rows := result.cursor.fetchmany(_ROWS):
                 index._add(rows)
@@ -100,22 +102,23 @@ class LineIndex:
         index._checkouts = conn.connection.info.get(_CHECKOUTS, 0)
         return index
 
-    def _add(self, rows: Sequence[tuple[bytes, str, str]]) -> None:
-        hashes, keys, scopes = zip(*rows, strict=True)
+    def _add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        hashes = list(map(_first, rows))
         if set(map(len, hashes)) != {16}:  # never a feed line's hash: never matched
             rows = [row for row in rows if len(row[0]) == 16]
             if not rows:
                 return
-            hashes, keys, scopes = zip(*rows, strict=True)
+            hashes = list(map(_first, rows))
         words = array("Q")
         words.frombytes(b"".join(hashes))
         if sys.byteorder == "little":
             words.byteswap()  # big-endian halves keep the store's (memcmp) order
         self._his.extend(words[0::2])
         self._los.extend(words[1::2])
-        self._tags.extend(map(xxhash.xxh3_64_intdigest, keys))
+        self._tags.extend(map(xxhash.xxh3_64_intdigest, map(_second, rows)))
         if self._scope_ids is not None:
             names = self._scope_names
+            scopes = map(_third, rows)
             self._scope_ids.extend(names.setdefault(scope, len(names)) for scope in scopes)
 
     def _finish(self) -> None:
@@ -154,13 +157,15 @@ class LineIndex:
             bucket = hi >> shift
             end = starts[bucket + 1]
             i = bisect_left(his, hi, starts[bucket], end)
-            if i < end and his[i] == hi:
-                if los[i] != digest & _MASK:
-                    i = self._among_equal(i, end, digest)
-                if i >= 0 and marks[i] != DEAD:
-                    append(i)
-                    continue
-            append(-1)
+            if (
+                i < end
+                and his[i] == hi
+                and (los[i] == digest & _MASK or (i := self._among_equal(i, end, digest)) >= 0)
+                and marks[i] != DEAD
+            ):
+                append(i)
+            else:
+                append(-1)
         return found
 
     def _among_equal(self, i: int, end: int, digest: int) -> int:
