@@ -100,7 +100,7 @@ def read_lines(stream: IO[bytes]) -> LineStream:
 class LineStream:
     """The non-blank lines of an NDJSON stream: one by one as ``Line``, or ``batches`` of them.
 
-    The stream is read in blocks of ``BLOCK`` bytes and each block split at ``\n`` in one call,
+    The stream is read in blocks of up to ``BLOCK`` bytes and each split at ``\n`` in one call,
     so a line costs no Python object of its own until someone asks for it. Line numbers and
     contents are those of reading the stream line by line.
     """
@@ -135,7 +135,10 @@ class LineStream:
     def _pieces(self) -> Iterator[list[bytes]]:
         """The stream's lines without their ``\n``, a block's worth at a time."""
         parts: list[bytes] = []  # the start of a line that goes on in the next block
-        while block := self._stream.read(self._block):
+        # What the stream has now, up to a block: a streamed upload's first lines are applied
+        # while its client still sends the rest (``read`` would wait for a whole block).
+        read = getattr(self._stream, "read1", self._stream.read)
+        while block := read(self._block):
             self._crlf = self._crlf or b"\r" in block
             pieces = block.split(b"\n")
             if len(pieces) == 1:
