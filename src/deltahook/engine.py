@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook import emission, job_events
+from deltahook import counting, emission, job_events
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
@@ -390,9 +390,8 @@ class Engine:
         ended = [] if result.baseline else [(result.job_id, status)]
         job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
         conn.commit()
-        from deltahook import telemetry  # prometheus_client: only once a job has ended
-
-        telemetry.job_ended(result.kind, status, counts)
+        if (metrics := counting.telemetry()) is not None:
+            metrics.job_ended(result.kind, status, counts)
 
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:

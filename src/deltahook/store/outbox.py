@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Connection, select
 
+from deltahook import counting
 from deltahook.changes.canonical import kept
 from deltahook.delivery import queue
 from deltahook.notifications import Notification
@@ -27,9 +28,8 @@ def record(
     if not items:
         return 0
     insert_columns(conn, notifications, _notification_columns(items))
-    from deltahook import telemetry  # prometheus_client, only once there is something to count
-
-    telemetry.recorded(items)
+    if (metrics := counting.telemetry()) is not None:
+        metrics.recorded(items)
     return queue.enqueue(conn, items, now=now, skip=skip)
 
 
