@@ -9,6 +9,7 @@ previews and events, ``deltahook.delivery`` for subscriptions and the log.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,6 +43,8 @@ from deltahook.config import Settings
 from deltahook.delivery import heartbeat
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.engine import Engine
+
+logger = logging.getLogger("deltahook.api")
 
 
 def create_app(
@@ -109,11 +112,22 @@ async def in_process(engine: Engine, options: DispatcherOptions | None) -> Async
     await anyio.to_thread.run_sync(first_beat)
     dispatcher = Dispatcher(engine.db, options=options, clock=engine.clock)
     running = asyncio.create_task(dispatcher.run())
+    running.add_done_callback(_report_end)
     try:
         yield
     finally:
         dispatcher.stop()
         await running
+
+
+def _report_end(running: asyncio.Task[Any]) -> None:
+    """Say at once that the in-process dispatcher died, not only when the server stops."""
+    if not running.cancelled() and running.exception() is not None:
+        logger.critical(
+            "the in-process dispatcher stopped; deliveries wait until the server restarts "
+            "(or a `deltahook deliver` runs)",
+            exc_info=running.exception(),
+        )
 
 
 def _limits(settings: Settings) -> Callable[[str], int]:

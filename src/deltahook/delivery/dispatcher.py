@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -148,6 +150,7 @@ class Dispatcher:
             self._pool = pool
             async with self._sender or Sender(allow_private=self._options.allow_private) as sender:
                 flusher = asyncio.create_task(recorder.run())
+                flusher.add_done_callback(self._flusher_done)
                 listener = self._listener()
                 try:
                     await self._refresh(force=True)
@@ -156,13 +159,26 @@ class Dispatcher:
                 finally:
                     self._stopping = True
                     recorder.close()  # every attempt has ended (gathered, or cancelled)
-                    await flusher
-                    await recorder.give_back()
-                    self._maybe_summarize(final=True)
-                    await self._in_db(heartbeat.leave, self._options.worker_id)
-                    if listener is not None:
-                        await asyncio.to_thread(listener.stop)
+                    try:
+                        await flusher  # raises what stopped the recorder, after the rest below
+                    finally:
+                        await recorder.give_back()
+                        self._maybe_summarize(final=True)
+                        await self._in_db(heartbeat.leave, self._options.worker_id)
+                        if listener is not None:
+                            await asyncio.to_thread(listener.stop)
         return self.stats
+
+    def _flusher_done(self, task: asyncio.Task[None]) -> None:
+        """A recorder that died stops the dispatcher: sending on unrecorded is sending twice."""
+        if task.cancelled() or task.exception() is None or self._stopping:
+            return
+        logger.critical(
+            "recording attempts failed for good; stopping (claims not recorded are retried "
+            "when their leases run out)",
+            exc_info=task.exception(),
+        )
+        self.stop()
 
     def _listener(self) -> Listener | None:
         if self._once or not self._options.listen or self._db_engine.dialect.name != "postgresql":
@@ -212,7 +228,17 @@ class Dispatcher:
         lane.held += 1
         task = asyncio.create_task(self._attempt(sender, lane, item))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._attempt_done)
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        """Forget an ended attempt; one that raised is logged here, never dropped."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error(
+                "a delivery attempt ended with an unexpected error; its lease will run out "
+                "and it will be tried again",
+                exc_info=error,
+            )
 
     async def _attempt(self, sender: Sender, lane: Lane, item: Claimed) -> None:
         try:
@@ -225,8 +251,19 @@ class Dispatcher:
                     self._recorder.hold_back(item)  # the circuit opened: it waits, uncounted
                     return
                 started_at = self._clock()
-                outcome = await self._send(sender, lane, item, started_at)
-                self._recorder.add(self._finished(lane, item, started_at, outcome))
+                outcome, trace = await self._outcome(sender, lane, item, started_at)
+                try:
+                    finished = self._finished(lane, item, started_at, outcome, trace=trace)
+                except Exception:
+                    logger.exception(
+                        "recording attempt %d of delivery %s (subscription %s) failed; its "
+                        "lease will run out and it will be tried again",
+                        item.attempt,
+                        item.id,
+                        lane.sub.name,
+                    )
+                    return
+                self._recorder.add(finished)
         finally:
             lane.held -= 1
             self._ended += 1
@@ -234,6 +271,22 @@ class Dispatcher:
                 self._once and len(self._tasks) <= 1
             ):
                 self.wake()
+
+    async def _outcome(
+        self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
+    ) -> tuple[Outcome, str | None]:
+        """Send ``item``; an error of our own (building, signing, the HTTP layer) is the
+        attempt's failure, with its traceback. Both are blanked of the lane's credentials."""
+        began = time.perf_counter()
+        try:
+            return await self._send(sender, lane, item, started_at), None
+        except Exception as exc:
+            error = f"{journal.INTERNAL}{type(exc).__name__}: {exc}"
+            outcome = Outcome(
+                result=AttemptResult(error=lane.creds.redact(error)),
+                duration_ms=(time.perf_counter() - began) * 1000.0,
+            )
+            return outcome, lane.creds.redact("".join(traceback.format_exception(exc)))
 
     async def _send(
         self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
@@ -259,8 +312,16 @@ class Dispatcher:
         )
 
     def _finished(
-        self, lane: Lane, item: Claimed, started_at: datetime, outcome: Outcome
+        self,
+        lane: Lane,
+        item: Claimed,
+        started_at: datetime,
+        outcome: Outcome,
+        *,
+        trace: str | None = None,
     ) -> Finished:
+        """The attempt's record and the delivery's next state; ``trace`` marks an error of our
+        own, which says nothing of the endpoint's health."""
         result = outcome.result
         now = self._clock()
         due = None
@@ -276,9 +337,15 @@ class Dispatcher:
         self.stats.count(status)
         telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
         journal.attempt(
-            subscription=lane.sub.name, item=item, result=result, status=status, next_attempt_at=due
+            subscription=lane.sub.name,
+            item=item,
+            result=result,
+            status=status,
+            next_attempt_at=due,
+            trace=trace,
         )
-        self._judge(lane, result, now)
+        if trace is None:
+            self._judge(lane, result, now)
         return Finished(
             delivery_id=item.id,
             attempt=item.attempt,

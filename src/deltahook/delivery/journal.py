@@ -1,6 +1,6 @@
 """The dispatcher's log: one structured line per attempt that is not a plain success (retry
-scheduled, dead, refused address), one per circuit change, and a summary line now and then and
-when a run ends. Successes are only counted, in the summary.
+scheduled, dead, refused address, internal error), one per circuit change, and a summary line
+now and then and when a run ends. Successes are only counted, in the summary.
 
 Each record carries its fields in ``record.fields``; ``JsonFormatter`` writes one JSON object a
 line, ``TextFormatter`` ``time level message key=value ...``. The loggers are
@@ -27,6 +27,8 @@ outcomes = logging.getLogger(f"{NAME}.outcomes")
 summaries = logging.getLogger(f"{NAME}.summary")
 REFUSED = "a private, loopback or link-local address"
 """What the private-address guard's refusal says (``guard.py``)."""
+INTERNAL = "internal error: "
+"""How an attempt's error begins when an error of our own ended it, not the endpoint."""
 
 
 def attempt(
@@ -36,11 +38,15 @@ def attempt(
     result: AttemptResult,
     status: DeliveryStatus,
     next_attempt_at: datetime | None,
+    trace: str | None = None,
 ) -> None:
-    """Log one attempt that did not simply succeed; successes log nothing."""
+    """Log one attempt that did not simply succeed; successes log nothing. An error of our own
+    (``trace``: its traceback, credentials blanked) is an error line whatever comes next."""
     if status is DeliveryStatus.DELIVERED:
         return
-    if result.error is not None and REFUSED in result.error:
+    if trace is not None:
+        event = "internal error"
+    elif result.error is not None and REFUSED in result.error:
         event = "refused address"
     else:
         event = "retry scheduled" if status is DeliveryStatus.RETRYING else status.value
@@ -54,6 +60,9 @@ def attempt(
         "error": result.error,
         "next_attempt_at": next_attempt_at.isoformat() if next_attempt_at else None,
     }
+    if trace is not None:
+        _log(outcomes, logging.ERROR, event, fields | {"traceback": trace})
+        return
     level = logging.WARNING if status is DeliveryStatus.DEAD else logging.INFO
     _log(outcomes, level, event, fields)
 

@@ -49,6 +49,10 @@ class Listener:
                 self.listening.clear()
                 logger.warning("listening for new deliveries failed (%s); polling meanwhile", exc)
                 self._stopped.wait(5.0)
+            except Exception:  # a bug must not end the thread with a line on stderr only
+                self.listening.clear()
+                logger.exception("listening for new deliveries failed; polling meanwhile")
+                self._stopped.wait(5.0)
 
     def _listen(self) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as conn:
