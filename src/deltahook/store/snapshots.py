@@ -209,8 +209,11 @@ def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
 
 
 def keys_in_scope(conn: Connection, kind: str, scopes: Iterable[str] | None) -> Iterator[str]:
-    """Keys of the stored entities of ``kind`` within ``scopes`` (None = the whole kind)."""
-    query = select(entities.c.key).where(entities.c.kind == kind).order_by(entities.c.key)
+    """Keys of the stored entities of ``kind`` within ``scopes`` (None = the whole kind), in
+    code-point order on both databases (the sweep from the line index sorts so in Python; a
+    PostgreSQL database's own collation, e.g. en_US, would order them otherwise)."""
+    by_key = entities.c.key.collate("C") if conn.dialect.name == "postgresql" else entities.c.key
+    query = select(entities.c.key).where(entities.c.kind == kind).order_by(by_key)
     if scopes is None:
         yield from (key for (key,) in _plain(conn.execute(query)))
         return
