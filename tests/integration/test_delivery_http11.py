@@ -6,45 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.sender import Outcome, Sender
+from tests.raw_server import RawServer
 
 
-class Scripted:
+class Scripted(RawServer):
     """Reads one request at a time (head and ``Content-Length`` body) and answers it with the
     next of ``answers``; ``None`` as an answer hangs up instead. ``close`` hangs up after
     every answer."""
 
+    path = "/hook"
+
     def __init__(self, answers: list[bytes | None], *, close: bool = False) -> None:
         self.answers = list(answers)
-        self.close = close
-        self.connections = 0
+        self.hang_up = close
         self.requests = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/hook"
-
-    def stop(self) -> None:
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         with conn:
             while self.answers:
@@ -67,7 +51,7 @@ class Scripted:
                 if answer is None:
                     return
                 conn.sendall(answer)
-                if self.close:
+                if self.hang_up:
                     return
 
 
@@ -76,7 +60,7 @@ def scripted() -> Iterator[list[Scripted]]:
     servers: list[Scripted] = []
     yield servers
     for server in servers:
-        server.stop()
+        server.close()
 
 
 def _serve(servers: list[Scripted], answers: list[bytes | None], **options: bool) -> Scripted:

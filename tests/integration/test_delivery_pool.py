@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.sender import Sender
 from tests.delivery_support import World
+from tests.raw_server import RawServer
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_a_connection_the_server_closed_is_replaced(receiver: Receiver) -> None:
     assert first.client_port != second.client_port
 
 
-class Hasty:
+class Hasty(RawServer):
     """A raw HTTP/1.1 server that answers each request as soon as its head arrives and never
     reads the body, keeping the connection open: the body's bytes stay on the connection and
     start the next "request" it reads, which it answers 501 (as ``http.server`` does)."""
@@ -77,27 +77,9 @@ class Hasty:
     def __init__(self, *, status: int = 200) -> None:
         self.status = status
         self.heads: list[tuple[int, bytes]] = []  # (connection number, request line)
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/"
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self._connections += 1
-            threading.Thread(target=self._handle, args=(conn, self._connections)).start()
-
-    def _handle(self, conn: socket.socket, number: int) -> None:
+    def handle(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         with conn:
             while True:

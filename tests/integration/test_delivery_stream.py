@@ -19,6 +19,7 @@ import pytest
 from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.sender import Sender
 from deltahook.delivery.stream import AsyncioBackend, Stream, _Protocol
+from tests.raw_server import RawServer
 
 TLS = Path(__file__).resolve().parent / "tls"
 """A self-signed certificate for localhost and 127.0.0.1 (valid until 2126) and its key."""
@@ -165,31 +166,16 @@ def test_a_refused_connection_is_httpcores_connect_error() -> None:
     asyncio.run(go())
 
 
-class _Dropping:
+class _Dropping(RawServer):
     """A raw HTTP/1.1 server that answers one request per connection, keeps it (no
     ``Connection: close``), then closes it once ``drop`` is set: a keep-alive timeout."""
 
     def __init__(self) -> None:
-        self.connections = 0
         self.drop = threading.Event()
         self.dropped = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket, number: int) -> None:
         with conn:
             data = b""
             while not data.endswith(b"{}"):
