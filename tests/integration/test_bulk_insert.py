@@ -1,4 +1,5 @@
-"""insert_many on both databases: the rows SQLAlchemy's insert would store, and its errors."""
+"""insert_many and insert_columns on both databases: the rows SQLAlchemy's insert would store,
+and its errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from deltahook.store.bulk import insert_many
+from deltahook.store.bulk import insert_columns, insert_many
 from deltahook.store.db import open_engine
 from deltahook.store.tables import notifications
 
@@ -71,5 +72,36 @@ def test_insert_many_begins_a_transaction_as_execute_does(database_url: str) -> 
             conn.commit()
         with engine.connect() as conn:
             assert conn.execute(select(notifications.c.id)).scalars().all() == ["n-1"]
+    finally:
+        engine.dispose()
+
+
+def test_insert_columns_stores_what_insert_many_stores(database_url: str) -> None:
+    """The same rows given column by column read back exactly as given row by row."""
+    rows = [_row(number) for number in range(1, 6)]
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    columns["id"] = [f"c-{row['id']}" for row in rows]
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            insert_many(conn, notifications, rows)
+            insert_columns(conn, notifications, columns)
+        with engine.connect() as conn:
+            stored = {row.id: row._asdict() for row in conn.execute(select(notifications))}
+    finally:
+        engine.dispose()
+    assert len(stored) == 2 * len(rows)
+    for row in rows:
+        assert stored[f"c-{row['id']}"] | {"id": row["id"]} == stored[str(row["id"])]
+
+
+def test_insert_columns_refuses_columns_of_different_lengths(database_url: str) -> None:
+    """Columns of unequal length are a programming error, raised before anything is sent."""
+    columns = {name: [value] for name, value in _row(1).items()}
+    columns["type"] = []
+    engine = open_engine(database_url)
+    try:
+        with pytest.raises(ValueError, match="different lengths"), engine.begin() as conn:
+            insert_columns(conn, notifications, columns)
     finally:
         engine.dispose()
