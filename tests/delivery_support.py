@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions, RunStats
+from deltahook.delivery.attempts import RunStats
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.notifications import Notification

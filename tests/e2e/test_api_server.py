@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from deltahook.api import create_app
 from deltahook.delivery import heartbeat
-from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions, RunStats
+from deltahook.delivery.attempts import RunStats
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine
 from deltahook.store.db import open_engine

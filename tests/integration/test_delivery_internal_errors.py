@@ -17,7 +17,8 @@ import pytest
 
 from deltahook.api.app import in_process
 from deltahook.delivery import heartbeat, journal
-from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions, RunStats
+from deltahook.delivery.attempts import RunStats
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.listen import Listener
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.recorder import Recorder

@@ -1,4 +1,5 @@
-"""The dispatcher: claim due deliveries, send them, log every attempt, decide what comes next.
+"""The dispatcher: claim due deliveries and start their attempts (``attempts.py`` sends each
+one, logs it and decides what comes next).
 
 One asyncio loop, one pooled HTTP client, one database thread. Each subscription is a *lane*
 with its own concurrency limit: the dispatcher claims at most ``prefetch * max_concurrency``
@@ -18,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,18 +28,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from deltahook import telemetry
 from deltahook.clock import Clock, utc_now
-from deltahook.delivery import heartbeat, journal, log, operational, queue
+from deltahook.delivery import heartbeat, journal, log, queue
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.claims import Claimed, Finished
+from deltahook.delivery.attempts import Attempts, RunStats
+from deltahook.delivery.claims import Claimed
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
 from deltahook.delivery.recorder import Recorder
-from deltahook.delivery.requests import request_for
-from deltahook.delivery.retry import AttemptResult, next_attempt_at
-from deltahook.delivery.sender import Outcome, Sender
-from deltahook.delivery.status import DeliveryStatus
+from deltahook.delivery.sender import Sender
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")
@@ -68,24 +64,6 @@ class DispatcherOptions:
     summary_every: float = 60.0  # seconds between summary lines while running
 
 
-@dataclass(slots=True, kw_only=True)
-class RunStats:
-    """What one ``run`` did."""
-
-    attempts: int = 0
-    delivered: int = 0
-    retrying: int = 0
-    dead: int = 0
-
-    def count(self, status: DeliveryStatus) -> None:
-        self.attempts += 1
-        setattr(self, status, getattr(self, status) + 1)
-
-    def snapshot(self) -> dict[str, int]:
-        ended = (DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING, DeliveryStatus.DEAD)
-        return {"attempts": self.attempts} | {s.value: getattr(self, s.value) for s in ended}
-
-
 class Dispatcher:
     """Delivers what is due; ``run(once=True)`` is the "deliver what is due now" step."""
 
@@ -107,6 +85,7 @@ class Dispatcher:
         self._lanes = Lanes(env)
         self._tasks: set[asyncio.Task[None]] = set()
         self._recorder: Recorder | None = None
+        self._attempts: Attempts | None = None
         self._stopping = False
         self._once = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,12 +128,21 @@ class Dispatcher:
         with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
             self._pool = pool
             async with self._sender or Sender(allow_private=self._options.allow_private) as sender:
+                self._attempts = Attempts(
+                    sender=sender,
+                    recorder=recorder,
+                    stats=self.stats,
+                    clock=self._clock,
+                    jitter=self._jitter,
+                    client_id=self._options.client_id,
+                    categories=self._options.categories,
+                )
                 flusher = asyncio.create_task(recorder.run())
                 flusher.add_done_callback(self._flusher_done)
                 listener = self._listener()
                 try:
                     await self._refresh(force=True)
-                    await self._main(sender, listening=listener is not None)
+                    await self._main(listening=listener is not None)
                     await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
                     self._stopping = True
@@ -185,7 +173,7 @@ class Dispatcher:
             return None
         return Listener(self._db_engine, self.wake).start()
 
-    async def _main(self, sender: Sender, *, listening: bool) -> None:
+    async def _main(self, *, listening: bool) -> None:
         assert self._nudge is not None
         options = self._options
         poll_max = options.poll_max_listening if listening else options.poll_max
@@ -197,7 +185,7 @@ class Dispatcher:
             ended = self._ended
             claimed = await self._claim()
             for item in claimed:
-                self._start(sender, item)
+                self._start(item)
             # An attempt that ended during the claim may have freed its lane: look again.
             if self._once and not claimed and not self._tasks and self._ended == ended:
                 return
@@ -223,10 +211,10 @@ class Dispatcher:
             logger.exception("claiming deliveries failed; trying again shortly")
             return []
 
-    def _start(self, sender: Sender, item: Claimed) -> None:
+    def _start(self, item: Claimed) -> None:
         lane = self._lanes[item.subscription]
         lane.held += 1
-        task = asyncio.create_task(self._attempt(sender, lane, item))
+        task = asyncio.create_task(self._attempt(lane, item))
         self._tasks.add(task)
         task.add_done_callback(self._attempt_done)
 
@@ -240,30 +228,18 @@ class Dispatcher:
                 exc_info=error,
             )
 
-    async def _attempt(self, sender: Sender, lane: Lane, item: Claimed) -> None:
+    async def _attempt(self, lane: Lane, item: Claimed) -> None:
         try:
             async with lane.slots:
                 assert self._recorder is not None
+                assert self._attempts is not None
                 if self._stopping:
                     self._recorder.unstarted(item)
                     return
                 if not lane.active or lane.health.blocked(self._clock()):
                     self._recorder.hold_back(item)  # the circuit opened: it waits, uncounted
                     return
-                started_at = self._clock()
-                outcome, trace = await self._outcome(sender, lane, item, started_at)
-                try:
-                    finished = self._finished(lane, item, started_at, outcome, trace=trace)
-                except Exception:
-                    logger.exception(
-                        "recording attempt %d of delivery %s (subscription %s) failed; its "
-                        "lease will run out and it will be tried again",
-                        item.attempt,
-                        item.id,
-                        lane.sub.name,
-                    )
-                    return
-                self._recorder.add(finished)
+                await self._attempts.make(lane, item)
         finally:
             lane.held -= 1
             self._ended += 1
@@ -271,113 +247,6 @@ class Dispatcher:
                 self._once and len(self._tasks) <= 1
             ):
                 self.wake()
-
-    async def _outcome(
-        self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
-    ) -> tuple[Outcome, str | None]:
-        """Send ``item``; an error of our own (building, signing, the HTTP layer) is the
-        attempt's failure, with its traceback. Both are blanked of the lane's credentials."""
-        began = time.perf_counter()
-        try:
-            return await self._send(sender, lane, item, started_at), None
-        except Exception as exc:
-            error = f"{journal.INTERNAL}{type(exc).__name__}: {exc}"
-            outcome = Outcome(
-                result=AttemptResult(error=lane.creds.redact(error)),
-                duration_ms=(time.perf_counter() - began) * 1000.0,
-            )
-            return outcome, lane.creds.redact("".join(traceback.format_exception(exc)))
-
-    async def _send(
-        self, sender: Sender, lane: Lane, item: Claimed, started_at: datetime
-    ) -> Outcome:
-        try:
-            body, headers = request_for(
-                lane.sub,
-                lane.creds,
-                message_id=item.notification_id,
-                event_type=item.event_type,
-                timestamp=started_at,
-                payload=item.body,
-                detected_at=item.detected_at,
-                client_id=str(self._options.client_id),
-                categories=self._options.categories,
-            )
-        except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
-            return Outcome(
-                result=AttemptResult(error=f"cannot build the request: {exc}"), duration_ms=0.0
-            )
-        return await sender.send(
-            url=lane.sub.url, body=body, headers=headers, timeout=lane.sub.timeout
-        )
-
-    def _finished(
-        self,
-        lane: Lane,
-        item: Claimed,
-        started_at: datetime,
-        outcome: Outcome,
-        *,
-        trace: str | None = None,
-    ) -> Finished:
-        """The attempt's record and the delivery's next state; ``trace`` marks an error of our
-        own, which says nothing of the endpoint's health."""
-        result = outcome.result
-        now = self._clock()
-        due = None
-        if not result.succeeded:
-            due = next_attempt_at(
-                attempt=item.step,
-                result=result,
-                now=now,
-                schedule=lane.sub.schedule,
-                jitter=self._jitter(),
-            )
-        status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
-        self.stats.count(status)
-        telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
-        journal.attempt(
-            subscription=lane.sub.name,
-            item=item,
-            result=result,
-            status=status,
-            next_attempt_at=due,
-            trace=trace,
-        )
-        if trace is None:
-            self._judge(lane, result, now)
-        return Finished(
-            delivery_id=item.id,
-            attempt=item.attempt,
-            started_at=started_at,
-            duration_ms=round(outcome.duration_ms, 3),
-            status_code=result.status_code,
-            excerpt=lane.creds.redact(outcome.excerpt),
-            error=lane.creds.redact(result.error),
-            status=status,
-            next_attempt_at=due,
-        )
-
-    def _judge(self, lane: Lane, result: AttemptResult, now: datetime) -> None:
-        """Update the lane's endpoint health; record it, and any operational event it marks."""
-        verdict = operational.judge(
-            lane.sub.name,
-            lane.health,
-            policy=lane.sub.policy,
-            succeeded=result.succeeded,
-            status_code=result.status_code,
-            client_id=self._options.client_id,
-            now=now,
-        )
-        lane.health = verdict.health
-        if verdict.disabled is not None:
-            lane.active = False
-        if verdict.change is not None:
-            journal.circuit(lane.sub.name, verdict.change, verdict.health, verdict.disabled)
-        assert self._recorder is not None
-        self._recorder.health(
-            lane.sub.name, verdict.health, event=verdict.event, disabled=verdict.disabled
-        )
 
     async def _refresh(self, *, force: bool = False) -> None:
         assert self._loop is not None

@@ -1,0 +1,192 @@
+"""One attempt of a claimed delivery: build its request, send it, map what happened, and record
+the attempt's end (its record, the delivery's next state, the lane's endpoint health).
+
+An error of our own inside an attempt (building, signing, the HTTP layer) is that attempt's
+failure, with its traceback; it says nothing of the endpoint's health. The dispatcher
+(``dispatcher.py``) decides when an attempt starts; this module, what it comes to.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from deltahook import telemetry
+from deltahook.clock import Clock
+from deltahook.delivery import journal, operational
+from deltahook.delivery.claims import Claimed, Finished
+from deltahook.delivery.lanes import Lane
+from deltahook.delivery.recorder import Recorder
+from deltahook.delivery.requests import request_for
+from deltahook.delivery.retry import AttemptResult, next_attempt_at
+from deltahook.delivery.sender import Outcome, Sender
+from deltahook.delivery.status import DeliveryStatus
+
+logger = logging.getLogger("deltahook.delivery")
+
+
+@dataclass(slots=True, kw_only=True)
+class RunStats:
+    """What one ``run`` did."""
+
+    attempts: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    def count(self, status: DeliveryStatus) -> None:
+        self.attempts += 1
+        setattr(self, status, getattr(self, status) + 1)
+
+    def snapshot(self) -> dict[str, int]:
+        ended = (DeliveryStatus.DELIVERED, DeliveryStatus.RETRYING, DeliveryStatus.DEAD)
+        return {"attempts": self.attempts} | {s.value: getattr(self, s.value) for s in ended}
+
+
+class Attempts:
+    """Makes the attempts of one dispatcher ``run``: its sender, recorder and counts."""
+
+    def __init__(
+        self,
+        *,
+        sender: Sender,
+        recorder: Recorder,
+        stats: RunStats,
+        clock: Clock,
+        jitter: Callable[[], float],
+        client_id: int,
+        categories: Mapping[str, str],
+    ) -> None:
+        self._sender = sender
+        self._recorder = recorder
+        self._stats = stats
+        self._clock = clock
+        self._jitter = jitter
+        self._client_id = client_id
+        self._categories = categories
+
+    async def make(self, lane: Lane, item: Claimed) -> None:
+        """Send ``item`` now and hand its end to the recorder; a bug while recording the end is
+        logged, and the lease brings the delivery back."""
+        started_at = self._clock()
+        outcome, trace = await self._outcome(lane, item, started_at)
+        try:
+            finished = self._finished(lane, item, started_at, outcome, trace=trace)
+        except Exception:
+            logger.exception(
+                "recording attempt %d of delivery %s (subscription %s) failed; its "
+                "lease will run out and it will be tried again",
+                item.attempt,
+                item.id,
+                lane.sub.name,
+            )
+            return
+        self._recorder.add(finished)
+
+    async def _outcome(
+        self, lane: Lane, item: Claimed, started_at: datetime
+    ) -> tuple[Outcome, str | None]:
+        """Send ``item``; an error of our own (building, signing, the HTTP layer) is the
+        attempt's failure, with its traceback. Both are blanked of the lane's credentials."""
+        began = time.perf_counter()
+        try:
+            return await self._send(lane, item, started_at), None
+        except Exception as exc:
+            error = f"{journal.INTERNAL}{type(exc).__name__}: {exc}"
+            outcome = Outcome(
+                result=AttemptResult(error=lane.creds.redact(error)),
+                duration_ms=(time.perf_counter() - began) * 1000.0,
+            )
+            return outcome, lane.creds.redact("".join(traceback.format_exception(exc)))
+
+    async def _send(self, lane: Lane, item: Claimed, started_at: datetime) -> Outcome:
+        try:
+            body, headers = request_for(
+                lane.sub,
+                lane.creds,
+                message_id=item.notification_id,
+                event_type=item.event_type,
+                timestamp=started_at,
+                payload=item.body,
+                detected_at=item.detected_at,
+                client_id=str(self._client_id),
+                categories=self._categories,
+            )
+        except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
+            return Outcome(
+                result=AttemptResult(error=f"cannot build the request: {exc}"), duration_ms=0.0
+            )
+        return await self._sender.send(
+            url=lane.sub.url, body=body, headers=headers, timeout=lane.sub.timeout
+        )
+
+    def _finished(
+        self,
+        lane: Lane,
+        item: Claimed,
+        started_at: datetime,
+        outcome: Outcome,
+        *,
+        trace: str | None = None,
+    ) -> Finished:
+        """The attempt's record and the delivery's next state; ``trace`` marks an error of our
+        own, which says nothing of the endpoint's health."""
+        result = outcome.result
+        now = self._clock()
+        due = None
+        if not result.succeeded:
+            due = next_attempt_at(
+                attempt=item.step,
+                result=result,
+                now=now,
+                schedule=lane.sub.schedule,
+                jitter=self._jitter(),
+            )
+        status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
+        self._stats.count(status)
+        telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
+        journal.attempt(
+            subscription=lane.sub.name,
+            item=item,
+            result=result,
+            status=status,
+            next_attempt_at=due,
+            trace=trace,
+        )
+        if trace is None:
+            self._judge(lane, result, now)
+        return Finished(
+            delivery_id=item.id,
+            attempt=item.attempt,
+            started_at=started_at,
+            duration_ms=round(outcome.duration_ms, 3),
+            status_code=result.status_code,
+            excerpt=lane.creds.redact(outcome.excerpt),
+            error=lane.creds.redact(result.error),
+            status=status,
+            next_attempt_at=due,
+        )
+
+    def _judge(self, lane: Lane, result: AttemptResult, now: datetime) -> None:
+        """Update the lane's endpoint health; record it, and any operational event it marks."""
+        verdict = operational.judge(
+            lane.sub.name,
+            lane.health,
+            policy=lane.sub.policy,
+            succeeded=result.succeeded,
+            status_code=result.status_code,
+            client_id=self._client_id,
+            now=now,
+        )
+        lane.health = verdict.health
+        if verdict.disabled is not None:
+            lane.active = False
+        if verdict.change is not None:
+            journal.circuit(lane.sub.name, verdict.change, verdict.health, verdict.disabled)
+        self._recorder.health(
+            lane.sub.name, verdict.health, event=verdict.event, disabled=verdict.disabled
+        )
