@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Dialect,
+    Integer,
     LargeBinary,
     String,
     TypeDecorator,
@@ -21,10 +22,12 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    func,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.types import TypeEngine
 
 from deltahook.errors import ConflictError
 from deltahook.store.bulk import insert_columns
@@ -63,7 +66,7 @@ def one_of(
         yield column.in_(chunk)
 
 
-class _ByteaArray(TypeDecorator[Sequence[bytes]]):
+class _ByteaArray(TypeDecorator[Sequence[bytes | None]]):
     """A list of bytes bound as one ``bytea[]`` parameter written out in its text form.
 
     psycopg writes a list of bytes as text with a regular-expression escape per element: 5 ms of
@@ -77,11 +80,14 @@ class _ByteaArray(TypeDecorator[Sequence[bytes]]):
     impl = ARRAY(LargeBinary)
     cache_ok = True
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[Sequence[bytes] | None], str | None]:
-        def process(values: Sequence[bytes] | None) -> str | None:
+    def bind_processor(
+        self, dialect: Dialect
+    ) -> Callable[[Sequence[bytes | None] | None], str | None]:
+        def process(values: Sequence[bytes | None] | None) -> str | None:
             if values is None:
                 return None
-            return "{" + ",".join([f"\\\\x{value.hex()}" for value in values]) + "}"
+            items = [f"\\\\x{v.hex()}" if v is not None else "NULL" for v in values]
+            return "{" + ",".join(items) + "}"
 
         return process
 
@@ -173,26 +179,86 @@ def write(
     if new:  # a first load inserts by the hundred thousand: straight to the driver
         insert_columns(conn, entities, _new_columns(kind, new, now, job_id))
     if changed:
-        values: dict[str, BindParameter[Any]] = {
-            name: bindparam(name)
-            for name in ("hash", "body", "version", "line_hash", "updated_at", "job_id")
-        }
-        if not refs_follow_key:  # else leave the indexed columns alone: they cannot change
-            values |= {"parent_key": bindparam("parent_key"), "scope": bindparam("scope")}
-        statement = (
-            update(entities)
-            .where(
-                entities.c.kind == bindparam("b_kind"),
-                entities.c.key == bindparam("b_key"),
-                entities.c.version == bindparam("b_version"),
-            )
-            .values(**values)
+        update_rows = _update_postgresql if conn.dialect.name == "postgresql" else _update
+        updated = update_rows(conn, kind, changed, now, job_id, refs_follow_key=refs_follow_key)
+        _expect_rows(updated, len(changed), kind)
+
+
+def _update(
+    conn: Connection,
+    kind: str,
+    changed: Sequence[SnapshotWrite],
+    now: datetime,
+    job_id: str,
+    *,
+    refs_follow_key: bool,
+) -> int:
+    """Update changed entities, one parameter set each; how many rows were updated."""
+    values: dict[str, BindParameter[Any]] = {
+        name: bindparam(name)
+        for name in ("hash", "body", "version", "line_hash", "updated_at", "job_id")
+    }
+    if not refs_follow_key:  # else leave the indexed columns alone: they cannot change
+        values |= {"parent_key": bindparam("parent_key"), "scope": bindparam("scope")}
+    statement = (
+        update(entities)
+        .where(
+            entities.c.kind == bindparam("b_kind"),
+            entities.c.key == bindparam("b_key"),
+            entities.c.version == bindparam("b_version"),
         )
-        params = [
-            _row(kind, w, now, job_id) | {"b_kind": kind, "b_key": w.key, "b_version": w.version}
-            for w in changed
-        ]
-        _expect_rows(conn.execute(statement, params).rowcount, len(changed), kind)
+        .values(**values)
+    )
+    params = [
+        _row(kind, w, now, job_id) | {"b_kind": kind, "b_key": w.key, "b_version": w.version}
+        for w in changed
+    ]
+    return int(conn.execute(statement, params).rowcount)
+
+
+def _update_postgresql(
+    conn: Connection,
+    kind: str,
+    changed: Sequence[SnapshotWrite],
+    now: datetime,
+    job_id: str,
+    *,
+    refs_follow_key: bool,
+) -> int:
+    """``_update`` as one statement joining the rows to arrays of their new values.
+
+    psycopg sends an ``executemany`` as one statement per row, each parsed and planned by the
+    server (no prepared statements, see ``db.open_engine``): this cut a 1%-changed 100k-SKU
+    ingest's server CPU by a tenth. The arrays are in key order and the planner joins them to
+    the rows by primary key in that order, so rows are still locked in one key order (a
+    deadlock with another writer would be retried in any case).
+    """
+    arrays: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
+        "key": (ARRAY(String), [w.key for w in changed]),
+        "version": (ARRAY(Integer), [w.version for w in changed]),
+        "hash": (_ByteaArray(), [w.hash for w in changed]),
+        "body": (_ByteaArray(), [w.body for w in changed]),
+        "line_hash": (_ByteaArray(), [w.line_hash for w in changed]),
+    }
+    if not refs_follow_key:  # else leave the indexed columns alone: they cannot change
+        arrays["parent_key"] = (ARRAY(String), [w.parent_key for w in changed])
+        arrays["scope"] = (ARRAY(String), [w.scope for w in changed])
+    rows = (
+        func.unnest(*(bindparam(None, v, type_=t) for t, v in arrays.values()))
+        .table_valued(*arrays)
+        .render_derived(name="v")
+    )
+    new = {name: rows.c[name] for name in arrays if name not in ("key", "version")}
+    statement = (
+        update(entities)
+        .where(
+            entities.c.kind == kind,
+            entities.c.key == rows.c.key,
+            entities.c.version == rows.c.version,
+        )
+        .values(**new, version=rows.c.version + 1, updated_at=now, job_id=job_id)
+    )
+    return int(conn.execute(statement).rowcount)
 
 
 def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:

@@ -1,0 +1,77 @@
+"""snapshots.write updating stored entities, on both databases: each new value stored, and
+nothing written when one of them moved on since it was read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from deltahook.errors import ConflictError
+from deltahook.store import snapshots
+from deltahook.store.db import open_engine
+from deltahook.store.snapshots import SnapshotWrite
+from deltahook.store.tables import entities
+
+BEFORE = datetime(2024, 5, 6, tzinfo=UTC)
+NOW = datetime(2024, 5, 7, tzinfo=UTC)
+
+
+def _write(key: str, version: int, **fields: object) -> SnapshotWrite:
+    values: dict[str, object] = {
+        "parent_key": f"parent of {key}",
+        "scope": "S1",
+        "hash": f"hash of {key}".encode(),
+        "body": b'{"a": "\\\\ \\" ,{}"}',
+        "line_hash": None,
+    }
+    return SnapshotWrite(key=key, version=version, **(values | fields))  # type: ignore[arg-type]
+
+
+def _stored(url: str) -> dict[str, tuple[object, ...]]:
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            columns = [entities.c[name] for name in ("key", "parent_key", "scope", "hash")]
+            columns += [entities.c[name] for name in ("body", "version", "line_hash", "job_id")]
+            return {row[0]: tuple(row[1:]) for row in conn.execute(select(*columns))}
+    finally:
+        engine.dispose()
+
+
+def _store(url: str, writes: list[SnapshotWrite], *, now: datetime, **options: bool) -> None:
+    engine = open_engine(url)
+    try:
+        with engine.begin() as conn:
+            snapshots.write(conn, "sku", writes, now=now, job_id=f"job {now.day}", **options)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("refs_follow_key", [False, True])
+def test_changed_entities_get_every_new_value(database_url: str, refs_follow_key: bool) -> None:
+    """Hash, body (any bytes), line hash (or none), version and job are replaced, and parent key
+    and scope where they can change (they cannot when the kind's references follow its key)."""
+    _store(database_url, [_write(k, 0, line_hash=b"old") for k in ("A", "B")], now=BEFORE)
+    a, b = ("parent of A", "S1"), ("parent of B", "S1")
+    if not refs_follow_key:
+        a, b = ("P", "S2"), (None, "S1")
+    changed = [
+        _write("A", 1, parent_key=a[0], scope=a[1], hash=b"\x00\\", body=b"\x00{x}"),
+        _write("B", 1, parent_key=b[0], scope=b[1], hash=b"new", line_hash=b'\\x"'),
+    ]
+    _store(database_url, changed, now=NOW, refs_follow_key=refs_follow_key)
+    stored = _stored(database_url)
+    assert stored["A"] == (*a, b"\x00\\", b"\x00{x}", 2, None, "job 7")
+    assert stored["B"] == (*b, b"new", _write("B", 1).body, 2, b'\\x"', "job 7")
+
+
+def test_nothing_is_written_when_one_entity_moved_on(database_url: str) -> None:
+    """A batch naming a version that is no longer stored is refused whole (ConflictError, which
+    the ingest retries), and leaves every entity as it was."""
+    _store(database_url, [_write(k, 0) for k in ("A", "B")], now=BEFORE)
+    before = _stored(database_url)
+    with pytest.raises(ConflictError):
+        _store(database_url, [_write("A", 1, hash=b"x"), _write("B", 7, hash=b"y")], now=NOW)
+    assert _stored(database_url) == before
