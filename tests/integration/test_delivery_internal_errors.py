@@ -24,8 +24,10 @@ from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.recorder import Recorder
 from deltahook.delivery.sender import Sender
 from deltahook.engine import Engine
+from deltahook.notifications import Notification
+from deltahook.store import outbox
 from deltahook.store.db import open_engine
-from tests.delivery_support import T0, World
+from tests.delivery_support import SECRET, T0, World
 
 TOKEN = "Bearer tok-5f1e-9a7c-41d2-b3e8-0c6f"
 
@@ -54,6 +56,17 @@ def _run(world: World, *, jitter: float | None = 0.0) -> RunStats:
         jitter=draw,
     )
     return asyncio.run(dispatcher.run(once=True))
+
+
+def _notification(event_id: str) -> Notification:
+    """A notification with the event id ``event_id``, as an ingest would store it."""
+    return Notification(
+        id=event_id,
+        type="SkuChangedNotification",
+        family="notification",
+        payload={"ClientId": 1042, "PartNo": "P-1"},
+        created_at=T0,
+    )
 
 
 def _journal(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
@@ -128,6 +141,27 @@ def test_an_internal_error_leaves_the_endpoint_health_alone(world: World) -> Non
     world.notify(1)
     _run(world)
     assert world.stored("broken").health.failures == 0
+
+
+def test_a_request_that_cannot_be_built_leaves_the_endpoint_health_alone(world: World) -> None:
+    """An event id that cannot be signed (a '.' in it) fails the attempt with its reason and
+    follows the retry schedule, but says nothing about the endpoint: no failure is counted, so
+    even a circuit that opens after one failure stays closed and the subscription stays on."""
+    world.subscribe("signed", "https://shop.example/hook", secrets=[SECRET], circuit_after=1)
+    with world.db.begin() as conn:
+        outbox.record(conn, [_notification("evt.1")], now=world.now)
+
+    stats = _run(world)
+
+    assert (stats.attempts, stats.retrying) == (1, 1)
+    delivery = world.delivery("signed")
+    assert (delivery.status, delivery.leased_by, delivery.attempts) == ("retrying", None, 1)
+    assert delivery.next_attempt_at.replace(tzinfo=T0.tzinfo) == T0 + timedelta(seconds=5)
+    [attempt] = world.attempts(delivery.id)
+    assert attempt.error.startswith("cannot build the request: a message id must be")
+    stored = world.stored("signed")
+    assert (stored.health.failures, stored.health.circuit_until) == (0, None)
+    assert stored.enabled
 
 
 def test_an_error_after_the_send_is_logged_and_the_lease_brings_the_delivery_back(

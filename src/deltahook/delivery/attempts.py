@@ -2,8 +2,9 @@
 the attempt's end (its record, the delivery's next state, the lane's endpoint health).
 
 An error of our own inside an attempt (building, signing, the HTTP layer) is that attempt's
-failure, with its traceback; it says nothing of the endpoint's health. The dispatcher
-(``dispatcher.py``) decides when an attempt starts; this module, what it comes to.
+failure, with its traceback; a request that cannot be built (e.g. an event id that cannot be
+signed) fails it with that reason. Neither says anything of the endpoint's health. The
+dispatcher (``dispatcher.py``) decides when an attempt starts; this module, what it comes to.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ class Attempts:
         """Send ``item`` now and hand its end to the recorder; a bug while recording the end is
         logged, and the lease brings the delivery back."""
         started_at = self._clock()
-        outcome, trace = await self._outcome(lane, item, started_at)
+        outcome, ours, trace = await self._outcome(lane, item, started_at)
         try:
-            finished = self._finished(lane, item, started_at, outcome, trace=trace)
+            finished = self._finished(lane, item, started_at, outcome, ours=ours, trace=trace)
         except Exception:
             logger.exception(
                 "recording attempt %d of delivery %s (subscription %s) failed; its "
@@ -89,21 +90,24 @@ class Attempts:
 
     async def _outcome(
         self, lane: Lane, item: Claimed, started_at: datetime
-    ) -> tuple[Outcome, str | None]:
-        """Send ``item``; an error of our own (building, signing, the HTTP layer) is the
-        attempt's failure, with its traceback. Both are blanked of the lane's credentials."""
+    ) -> tuple[Outcome, bool, str | None]:
+        """Send ``item``: what happened, whether the error is our own, and the traceback of an
+        unexpected one (building, signing, the HTTP layer), which is the attempt's failure.
+        Both are blanked of the lane's credentials."""
         began = time.perf_counter()
         try:
-            return await self._send(lane, item, started_at), None
+            outcome, ours = await self._send(lane, item, started_at)
+            return outcome, ours, None
         except Exception as exc:
             error = f"{journal.INTERNAL}{type(exc).__name__}: {exc}"
             outcome = Outcome(
                 result=AttemptResult(error=lane.creds.redact(error)),
                 duration_ms=(time.perf_counter() - began) * 1000.0,
             )
-            return outcome, lane.creds.redact("".join(traceback.format_exception(exc)))
+            return outcome, True, lane.creds.redact("".join(traceback.format_exception(exc)))
 
-    async def _send(self, lane: Lane, item: Claimed, started_at: datetime) -> Outcome:
+    async def _send(self, lane: Lane, item: Claimed, started_at: datetime) -> tuple[Outcome, bool]:
+        """What sending ``item`` came to, and whether it failed before reaching the endpoint."""
         try:
             body, headers = request_for(
                 lane.sub,
@@ -117,12 +121,12 @@ class Attempts:
                 categories=self._categories,
             )
         except ValueError as exc:  # e.g. an event id with a '.' cannot be signed
-            return Outcome(
-                result=AttemptResult(error=f"cannot build the request: {exc}"), duration_ms=0.0
-            )
-        return await self._sender.send(
+            error = AttemptResult(error=f"cannot build the request: {exc}")
+            return Outcome(result=error, duration_ms=0.0), True
+        sent = await self._sender.send(
             url=lane.sub.url, body=body, headers=headers, timeout=lane.sub.timeout
         )
+        return sent, False
 
     def _finished(
         self,
@@ -131,10 +135,11 @@ class Attempts:
         started_at: datetime,
         outcome: Outcome,
         *,
+        ours: bool = False,
         trace: str | None = None,
     ) -> Finished:
-        """The attempt's record and the delivery's next state; ``trace`` marks an error of our
-        own, which says nothing of the endpoint's health."""
+        """The attempt's record and the delivery's next state; an error of our own (``ours``;
+        ``trace``, an unexpected one's traceback) says nothing of the endpoint's health."""
         result = outcome.result
         now = self._clock()
         due = None
@@ -157,7 +162,7 @@ class Attempts:
             next_attempt_at=due,
             trace=trace,
         )
-        if trace is None:
+        if not ours:
             self._judge(lane, result, now)
         return Finished(
             delivery_id=item.id,
