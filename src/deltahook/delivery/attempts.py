@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from deltahook import telemetry
+from deltahook import counting
 from deltahook.clock import Clock
 from deltahook.delivery import journal, operational
 from deltahook.delivery.claims import Claimed, Finished
@@ -153,7 +153,8 @@ class Attempts:
             )
         status = DeliveryStatus.after(succeeded=result.succeeded, retry_at=due)
         self._stats.count(status)
-        telemetry.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
+        if (metrics := counting.telemetry()) is not None:
+            metrics.attempt(lane.sub.name, status.value, seconds=outcome.duration_ms / 1000)
         journal.attempt(
             subscription=lane.sub.name,
             item=item,
