@@ -100,6 +100,10 @@ class Run:
     on_batch: Callable[[RunResult], None] | None = None
 
     def __post_init__(self) -> None:
+        if self.commit and self.checkpoint is None:
+            # Each committed batch moves its job's row: how other runs' line indexes learn,
+            # on PostgreSQL, that the kind changed under them (store/lineindex.py).
+            raise ValueError("a run that commits needs its job's checkpoint")
         self._admission = Admission(self.kind, self.mode, self.result)
         self._index: LineIndex | None = None
         # Whether to read a LineIndex: a full feed only (a delta feed may be a few lines

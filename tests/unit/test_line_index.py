@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xxhash
@@ -13,6 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, create_engine, insert
 
+from deltahook.catalog.entities import Catalog
+from deltahook.clock import utc_now
+from deltahook.pipeline import Run
+from deltahook.results import RunResult
 from deltahook.store import snapshots
 from deltahook.store.db import open_engine
 from deltahook.store.lineindex import DEAD, SEEN, LineIndex
@@ -128,3 +133,26 @@ def test_a_commit_by_another_connection_makes_it_stale(tmp_path: Path) -> None:
             store(theirs, {"c": (None, "")})
             theirs.commit()
         assert not index.fresh(conn)
+
+
+def test_a_run_that_commits_without_its_jobs_checkpoint_is_refused(catalog: Catalog) -> None:
+    """A committing run must move its job's row with each batch, or concurrent full feeds on
+    PostgreSQL would trust an index its writes made stale; a preview (no commit) needs none."""
+
+    def run(*, commit: bool) -> Run:
+        conn: Any = None  # never used: the run is refused, or not fed
+        return Run(
+            conn=conn,
+            kind=catalog["sku"],
+            mode="full",
+            decider=None,
+            clock=utc_now,
+            result=RunResult(job_id="j", kind="sku", mode="full"),
+            batch_size=10,
+            commit=commit,
+            collect=False,
+        )
+
+    with pytest.raises(ValueError, match="checkpoint"):
+        run(commit=True)
+    assert run(commit=False).checkpoint is None
