@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import marshal
+import os
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -311,3 +313,22 @@ def test_a_format_package_installed_later_voids_what_was_vouched(
         assert not schema_cache.vouched(schema_cache.voucher("draft7-schema", SCHEMA))
     finally:
         schema_cache._jsonschema_version.cache_clear()
+
+
+@pytest.mark.parametrize("bits", [0o020, 0o002])
+def test_code_in_a_folder_others_can_write_is_never_run(
+    cache: Path, tmp_path: Path, bits: int
+) -> None:
+    """A kept validator is run only from a folder nobody else can write: one planted in a
+    group- or world-writable folder is not run, and validation is the library's own."""
+    expected = outcomes(schema_cache.compile_validator(SCHEMA))
+    (entry,) = cache.glob("*.code")
+    ran = tmp_path / "ran"
+    planted = compile(f"import os\nos.mkdir({str(ran)!r})\n", "<planted>", "exec")
+    diskcache.write(entry, marshal.dumps(("validate", planted)))
+    os.chmod(cache, 0o700 | bits)
+    assert outcomes(schema_cache.compile_validator(SCHEMA)) == expected
+    assert not ran.exists()
+    os.chmod(cache, 0o700)
+    schema_cache.compile_validator(SCHEMA)  # the control: from a private folder it does run
+    assert ran.exists()
