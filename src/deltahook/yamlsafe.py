@@ -15,6 +15,7 @@ line and column. The loader is PyYAML's pure-Python parser with three changes:
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 from collections.abc import Callable
@@ -260,21 +261,42 @@ class Composed:
     duplicates: tuple[YamlProblem, ...] = ()
 
 
-def compose(text: str) -> Composed:
+def compose(text: str, *, keep: bool = False) -> Composed:
     """The document in ``text`` as located nodes; raises ``YamlProblem`` (one line, located).
 
-    A document composed before without a problem is read back from ``deltahook.diskcache``
-    (about a tenth of the CPU of composing it again); one with a problem is composed every
-    time, so its problems are found as they always were.
+    With ``keep`` (rule and rule-test files), a document composed before without a problem is
+    read back from ``deltahook.diskcache`` (about a tenth of the CPU of composing it again); one
+    with a problem is composed every time, so its problems are found as they always were. Its
+    marks then keep only their place (line, column, index, name), not the document's text.
+    Configuration files are never kept: they hold passwords and secrets, and are small.
     """
-    entry = _entry(text)
+    entry = _entry(text) if keep else None
     kept = _read_kept(entry) if entry is not None else None
     if kept is not None:
         return kept
     composed = _compose(text)
     if entry is not None and not composed.duplicates:
+        _forget_text(composed.root)
         diskcache.write(entry, pickle.dumps(composed, protocol=pickle.HIGHEST_PROTOCOL))
     return composed
+
+
+def _forget_text(root: yaml.Node | None) -> None:
+    """Drop the document's text from every mark (what errors read, line and column, stays)."""
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for mark in (node.start_mark, node.end_mark):
+            if mark is not None:
+                mark.buffer, mark.pointer = None, 0
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
 
 
 def _entry(text: str) -> Path | None:
@@ -295,12 +317,31 @@ def _own_source() -> bytes | None:
         return None
 
 
+class _KeptUnpickler(pickle.Unpickler):
+    """Unpickles composed documents only: any other class in an entry makes it a miss."""
+
+    ALLOWED: frozenset[tuple[str, str]] = frozenset(
+        {
+            (__name__, "Composed"),
+            ("yaml.nodes", "ScalarNode"),
+            ("yaml.nodes", "SequenceNode"),
+            ("yaml.nodes", "MappingNode"),
+            ("yaml.error", "Mark"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a composed document's part")
+        return super().find_class(module, name)
+
+
 def _read_kept(entry: Path) -> Composed | None:
     body = diskcache.read(entry)
     if body is None:
         return None
     try:
-        kept = pickle.loads(body)
+        kept = _KeptUnpickler(io.BytesIO(body)).load()
     except Exception:  # an entry that does not unpickle is as good as none
         return None
     ok = isinstance(kept, Composed) and (kept.root is None or isinstance(kept.root, yaml.Node))

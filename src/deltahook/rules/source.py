@@ -54,7 +54,7 @@ class Reader:
     def compose(self, text: str) -> Node | None:
         """The document's root node, or None (with a problem) when it cannot be read."""
         try:
-            composed = compose(text)
+            composed = compose(text, keep=True)
         except YamlProblem as exc:
             self.problems.append(
                 SourceProblem(path=self.path, line=exc.line, column=exc.column, message=exc.message)
