@@ -79,6 +79,8 @@ def read(path: Path) -> bytes | None:
 
 def _read_private(path: Path) -> bytes | None:
     """The file's bytes when it and its folder are the user's alone (see the module's notes)."""
+    if not hasattr(os, "O_NOFOLLOW"):  # not POSIX: no safe way to open it, so no cache
+        return None
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     try:
         folder = os.open(path.parent, flags | os.O_DIRECTORY)

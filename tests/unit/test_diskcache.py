@@ -118,3 +118,11 @@ def test_a_relative_cache_dir_means_no_cache(
         assert diskcache.directory("part") is None
     assert diskcache.entry("part", [b"x"], ".x") is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_o_nofollow_nothing_is_read(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where an entry cannot be opened without following links (no O_NOFOLLOW), every entry
+    is a miss rather than an error."""
+    path = written()
+    monkeypatch.delattr(os, "O_NOFOLLOW")
+    assert diskcache.read(path) is None
