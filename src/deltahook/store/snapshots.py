@@ -229,9 +229,10 @@ def _update_postgresql(
 
     psycopg sends an ``executemany`` as one statement per row, each parsed and planned by the
     server (no prepared statements, see ``db.open_engine``): this cut a 1%-changed 100k-SKU
-    ingest's server CPU by a tenth. The arrays are in key order and the planner joins them to
-    the rows by primary key in that order, so rows are still locked in one key order (a
-    deadlock with another writer would be retried in any case).
+    ingest's server CPU by a tenth. The arrays are in key order, and a nested-loop join over
+    the primary key (the plan for a batch's few rows) locks the rows in that order; PostgreSQL
+    promises no order, though, so two ingests rewriting the same entities may deadlock, and
+    the batch that loses is retried whole (``pipeline._is_conflict``).
     """
     arrays: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
         "key": (ARRAY(String), [w.key for w in changed]),
