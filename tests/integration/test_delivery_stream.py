@@ -166,6 +166,27 @@ def test_a_refused_connection_is_httpcores_connect_error() -> None:
     asyncio.run(go())
 
 
+def test_a_socket_option_the_system_refuses_closes_the_connection(
+    silent: tuple[int, socket.socket],
+) -> None:
+    """A socket option the system refuses raises httpcore's ConnectError with the reason, and
+    the connection already made is closed, not left open."""
+    port, server = silent
+    server.settimeout(10)
+
+    async def go() -> bytes:
+        with pytest.raises(httpcore.ConnectError, match="not available"):
+            await AsyncioBackend().connect_tcp(
+                "127.0.0.1", port, timeout=5, socket_options=[(socket.SOL_SOCKET, 9999, 1)]
+            )
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(10)
+            return await asyncio.to_thread(conn.recv, 100)  # b"": the client closed it
+
+    assert asyncio.run(go()) == b""
+
+
 class _Dropping(RawServer):
     """A raw HTTP/1.1 server that answers one request per connection, keeps it (no
     ``Connection: close``), then closes it once ``drop`` is set: a keep-alive timeout."""
