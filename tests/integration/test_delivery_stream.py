@@ -187,6 +187,28 @@ def test_a_socket_option_the_system_refuses_closes_the_connection(
     assert asyncio.run(go()) == b""
 
 
+def test_a_stream_cancelled_while_closing_is_still_closed(
+    silent: tuple[int, socket.socket],
+) -> None:
+    """Closing a stream whose writes are still queued (the peer does not read), when the
+    closing task is cancelled halfway, still drops the connection rather than leaving it open."""
+    port, _ = silent
+
+    async def go() -> bool:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_connection(_Protocol, "127.0.0.1", port)
+        transport.write(b"x" * (16 * 1024 * 1024))  # more than the socket buffers hold
+        closing = asyncio.create_task(Stream(transport, protocol).aclose())
+        await asyncio.sleep(0)  # aclose starts and yields once
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        await asyncio.sleep(0)  # the loop runs the transport's connection_lost
+        return protocol.closed
+
+    assert asyncio.run(go())
+
+
 class _Dropping(RawServer):
     """A raw HTTP/1.1 server that answers one request per connection, keeps it (no
     ``Connection: close``), then closes it once ``drop`` is set: a keep-alive timeout."""

@@ -143,8 +143,10 @@ class Stream(httpcore.AsyncNetworkStream):
         self._held.clear()
         if not self._transport.is_closing():
             self._transport.close()
-            await asyncio.sleep(0)  # let the transport close its socket
-            self._transport.abort()  # a TLS transport may still wait for the peer's close
+            try:
+                await asyncio.sleep(0)  # let the transport close its socket
+            finally:  # even when cancelled here: a TLS transport may still wait for the peer
+                self._transport.abort()
 
     async def start_tls(
         self,
