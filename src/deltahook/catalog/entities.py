@@ -163,17 +163,9 @@ def _check_json_schema(path: Path, schema: Any) -> None:
         raise CatalogError(
             str(path), 'an entity schema must be an object schema ("type": "object")'
         )
-    passed = schema_cache.voucher("draft7-schema", schema)
-    if schema_cache.vouched(passed):
-        return
-    from jsonschema import Draft7Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft7Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise CatalogError(str(path), f"invalid JSON Schema: {exc.message}") from exc
-    schema_cache.vouch(passed)
+    error = schema_cache.draft7_schema_error(schema)
+    if error is not None:
+        raise CatalogError(str(path), f"invalid JSON Schema: {error.message}") from error
 
 
 def _kind_from_annotation(path: Path, schema: dict[str, Any], note: dict[str, Any]) -> EntityKind:

@@ -229,17 +229,10 @@ def _check_draft_07(path: Path, schema: Mapping[str, Any]) -> None:
 
 def _check_meta_schema(path: Path, schema: Mapping[str, Any]) -> None:
     """The schema against draft-07's meta-schema, once per content (``schema_cache``)."""
-    passed = schema_cache.voucher("draft7-schema", schema)
-    if schema_cache.vouched(passed):
-        return
-    import jsonschema
-
-    try:
-        jsonschema.Draft7Validator.check_schema(schema)
-    except jsonschema.SchemaError as error:
+    error = schema_cache.draft7_schema_error(schema)
+    if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "(root)"
         raise CatalogError(str(path), f"not a valid schema at {where}: {error.message}") from error
-    schema_cache.vouch(passed)
 
 
 def _check_annotation(path: Path, schema: Mapping[str, Any]) -> tuple[Family, Category]:

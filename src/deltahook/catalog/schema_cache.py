@@ -28,12 +28,15 @@ import types
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from deltahook import diskcache
 from deltahook.catalog.formats import FORMATS
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import SchemaError
 
 FORMAT = b"deltahook-schema-cache-1"
 _DIST_INFO = re.compile(r"jsonschema-[^-]+\.dist-info")
@@ -69,27 +72,54 @@ def compile_validator(
     local = all(isinstance(ref, str) and ref.startswith("#") for ref in found_refs)
     values = (use_default, definition, FORMATS)
     path = _entry(b"fastjsonschema", fastjsonschema.VERSION, values, ".code") if local else None
-    if path is None:
-        return fastjsonschema.compile(
+    validator = None
+    if path is not None:
+        validator = _kept(path, definition, refs, use_default=use_default, rewrite=bool(found_refs))
+    if validator is None:  # not to be kept (a remote $ref, a value not JSON) or never loads
+        validator = fastjsonschema.compile(
             definition, handlers=refs, formats=FORMATS, use_default=use_default
         )
+    return validator
+
+
+def _kept(
+    path: Path, schema: dict[str, Any], handlers: Handlers, *, use_default: bool, rewrite: bool
+) -> Validator | None:
+    """The validator kept at ``path``, generated and kept now when it is not there yet (None:
+    the generated code does not load, never seen). ``rewrite``: the schema has ``$ref`` values,
+    which compiling rewrites in place (made absolute), so a kept validator does it too."""
     found = _read_code(path)
     validator = _load(*found) if found is not None else None
     if validator is not None:
-        if found_refs:  # compiling rewrites each $ref in place (made absolute): so does a hit
-            _root_name(definition, refs)
+        if rewrite:
+            _root_name(schema, handlers)
         return validator
     source = fastjsonschema.compile_to_code(
-        definition, handlers=refs, formats=FORMATS, use_default=use_default
+        schema, handlers=handlers, formats=FORMATS, use_default=use_default
     )
-    name, code = _root_name(definition, refs), compile(source, "<fastjsonschema>", "exec")
+    name, code = _root_name(schema, handlers), compile(source, "<fastjsonschema>", "exec")
     validator = _load(name, code)
-    if validator is None:  # never seen: the library's own code always loads
-        return fastjsonschema.compile(
-            definition, handlers=refs, formats=FORMATS, use_default=use_default
-        )
-    diskcache.write(path, marshal.dumps((name, code)))
+    if validator is not None:
+        diskcache.write(path, marshal.dumps((name, code)))
     return validator
+
+
+def draft7_schema_error(schema: Any) -> SchemaError | None:
+    """Why ``schema`` is not a valid draft-07 schema (``jsonschema``'s ``check_schema``), or
+    None when it is. A pass is kept (``voucher``), so jsonschema is imported only for a schema
+    not seen passing before."""
+    passed = voucher("draft7-schema", schema)
+    if vouched(passed):
+        return None
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft7Validator.check_schema(schema)
+    except SchemaError as error:
+        return error
+    vouch(passed)
+    return None
 
 
 def voucher(check: str, *values: Any) -> Path | None:
