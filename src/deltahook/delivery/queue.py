@@ -266,11 +266,23 @@ def enqueue(
     return len(pairs)
 
 
+_SUBSCRIBERS = select(subscriptions.c.name, subscriptions.c.event_types).where(
+    subscriptions.c.enabled.is_(True)
+)
+# The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
+# decides a notification asks, and the statement's caching and compiling cost more than the query.
+_SUBSCRIBERS_SQLITE = (
+    "SELECT subscriptions.name, subscriptions.event_types FROM subscriptions "
+    "WHERE subscriptions.enabled IS 1"
+)
+
+
 def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
-    query = select(subscriptions.c.name, subscriptions.c.event_types).where(
-        subscriptions.c.enabled.is_(True)
-    )
-    return [(name, frozenset(orjson.loads(types))) for name, types in conn.execute(query)]
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(_SUBSCRIBERS_SQLITE)
+    else:
+        rows = conn.execute(_SUBSCRIBERS)
+    return [(name, frozenset(orjson.loads(types))) for name, types in rows]
 
 
 def announce(conn: Connection) -> None:

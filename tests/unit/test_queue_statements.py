@@ -1,0 +1,12 @@
+"""The delivery queue's statements written out for SQLite say what SQLAlchemy compiles."""
+
+from sqlalchemy.dialects import sqlite
+
+from deltahook.delivery import queue
+
+
+def test_the_written_out_subscribers_query_is_the_compiled_one() -> None:
+    """The SQLite text of the enabled-subscriptions query is the compiled statement's, so the
+    written-out query reads exactly the rows (and in the same order) the statement would."""
+    compiled = str(queue._SUBSCRIBERS.compile(dialect=sqlite.dialect()))
+    assert " ".join(compiled.split()) == queue._SUBSCRIBERS_SQLITE
