@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
+import xxhash
+from sqlalchemy import create_engine, insert
 
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.results import RunResult
+from deltahook.store.lineindex import _ROWS, LineIndex
+from deltahook.store.tables import entities, metadata
 from tests.integration.test_ingest import ndjson, onhand, stored
 
 UNCHANGED = onhand("P1", OnhandValue=1)
 CHANGED = onhand("P1", OnhandValue=5)
 KIND = "sku_onhand"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def line(record: dict[str, Any]) -> bytes:
@@ -206,3 +212,23 @@ def test_a_feed_of_one_scope_among_larger_ones_sweeps_only_its_own(url: str) -> 
     result = full(url, ndjson([onhand("P01", wh="W2")]))
     assert (result.counts.unchanged, result.counts.updated) == (1, 1)
     assert [change.key for change in result.changes] == ["P02|W2|A"]
+
+
+def test_the_index_reads_every_line_of_its_transaction_in_several_fetches(url: str) -> None:
+    """The scan (on PostgreSQL a server-side cursor) reads every line hash stored so far in the
+    transaction it is given, uncommitted ones too, across more than one fetch of rows."""
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    lines = {f"K{i}": xxhash.xxh3_128_digest(str(i).encode()) for i in range(2 * _ROWS + 1)}
+    values = {"kind": "k", "scope": "", "hash": b"h", "body": b"{}", "version": 1}
+    values |= {"created_at": NOW, "updated_at": NOW}
+    rows = [values | {"key": key, "line_hash": line_hash} for key, line_hash in lines.items()]
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(entities), rows)
+            index = LineIndex.read(conn, "k", scoped=False)
+            found = index.lookup(int.from_bytes(line_hash, "big") for line_hash in lines.values())
+            assert sorted(found) == list(range(len(lines)))
+            assert index.key(conn, found[-1]) == f"K{2 * _ROWS}"
+    finally:
+        engine.dispose()

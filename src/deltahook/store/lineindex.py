@@ -85,12 +85,8 @@ class LineIndex:
             index._job_id = job_id
             index._version = _other_jobs(conn, kind, job_id)
         scan = _SCAN.format(scope=", scope" if scoped else "")
-        result = conn.exec_driver_sql(_sql(conn, scan), (kind,))
-        try:
-            while rows := result.cursor.fetchmany(_ROWS):
-                index._add(rows)
-        finally:
-            result.close()
+        for rows in _scan(conn, _sql(conn, scan), kind):
+            index._add(rows)
         index._finish()
         if postgresql:
             return index
@@ -260,6 +256,25 @@ class LineIndex:
             return False
         self._checkouts = checkouts
         return bool(_data_version(conn) == self._version)
+
+
+def _scan(conn: Connection, sql: str, kind: str) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """The scan's rows, ``_ROWS`` at a time. On PostgreSQL through a server-side cursor in
+    ``conn``'s transaction (a client-side one holds the whole result in libpq's memory first):
+    psycopg's own, as SQLAlchemy's ``stream_results`` reads one row ahead of its DBAPI cursor."""
+    if conn.dialect.name == "postgresql":
+        psycopg: Any = conn.connection.dbapi_connection  # PEP 249 has no named cursors
+        with psycopg.cursor(name="deltahook_line_index") as cursor:
+            cursor.execute(sql, (kind,))
+            while rows := cursor.fetchmany(_ROWS):
+                yield rows
+        return
+    result = conn.exec_driver_sql(sql, (kind,))
+    try:
+        while rows := result.cursor.fetchmany(_ROWS):
+            yield rows
+    finally:
+        result.close()
 
 
 def _sql(conn: Connection, statement: str) -> str:
