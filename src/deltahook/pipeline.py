@@ -12,11 +12,11 @@ code inside one transaction that is rolled back at the end.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 import orjson
@@ -31,16 +31,14 @@ from deltahook.changes.model import EntityChange
 from deltahook.errors import ConflictError
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, LineBatch, LineStream, Record
+from deltahook.gcpolicy import collected_between_batches, fewer_collections
+from deltahook.indexing import RunIndex
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
 from deltahook.store import changelog, outbox, refs, snapshots
-from deltahook.store.lineindex import DEAD, LineIndex
 from deltahook.sweep import Sweep
 
 _CONFLICT_RETRIES = 5
-_FULL_EVERY = 50  # batches between full collections of the heap while feeding (see below)
-_YOUNG = 50_000  # containers alive since the last collection that call for one between batches
-_SMALL_STORE = 4  # batches' worth of stored entities: an index of them is cheap whatever the feed
 
 
 class Decider(Protocol):
@@ -105,10 +103,13 @@ class Run:
             # on PostgreSQL, that the kind changed under them (store/lineindex.py).
             raise ValueError("a run that commits needs its job's checkpoint")
         self._admission = Admission(self.kind, self.mode, self.result)
-        self._index: LineIndex | None = None
-        # Whether to read a LineIndex: a full feed only (a delta feed may be a few lines
-        # against a large store); decided at its first batch (a scoped kind's at its second).
-        self._indexing: bool | None = None if self.mode == "full" else False
+        self._lines = RunIndex(
+            kind=self.kind,
+            mode=self.mode,
+            admission=self._admission,
+            result=self.result,
+            batch_size=self.batch_size,
+        )
         self._written: list[str] = []  # keys of the snapshots the last batch rewrote
         self._settler = _settler(self.decider, self.kind.name) if self.baseline else None
         # A baseline diffs an entity only when its rule state or the caller needs the changes.
@@ -120,8 +121,8 @@ class Run:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
-        with _fewer_collections():
-            with _collected_between_batches() as collect:
+        with fewer_collections():
+            with collected_between_batches() as collect:
                 for batch in _batched(items, self.batch_size):
                     with self._connection():
                         self._batch(batch)
@@ -143,10 +144,10 @@ class Run:
             yield
 
     def _batch(self, items: list[Item | Line] | LineBatch) -> None:
-        index = self._line_index() if isinstance(items, LineBatch) else None
+        index = self._lines.current(self.conn) if isinstance(items, LineBatch) else None
         if index is not None:
             assert isinstance(items, LineBatch)
-            batch = self._admission.lines(items, index, self._key_at)
+            batch = self._admission.lines(items, index, partial(self._lines.key_at, self.conn))
         else:
             lines = items.lines() if isinstance(items, LineBatch) else items
             batch = self._admission.batch(lines, self._known_lines)
@@ -154,60 +155,13 @@ class Run:
             self._written = []
             self._apply_with_retry(list(batch.ready.values()))
             if index is not None:
-                for key in self._written:  # its stored line is another one now
-                    if (at := batch.indexed.get(key)) is not None:
-                        index.marks[at] = DEAD
+                self._lines.rewritten(index, self._written, batch.indexed)
         elif self.checkpoint is not None and self.checkpoint.due():
             self.checkpoint.write(self.conn, self.result.counts)
             self.conn.commit()
 
     def _known_lines(self, line_hashes: Sequence[bytes]) -> dict[bytes, tuple[str, str]]:
         return snapshots.known_lines(self.conn, self.kind.name, line_hashes)
-
-    def _key_at(self, position: int) -> str:
-        assert self._index is not None
-        return self._index.key(self.conn, position)
-
-    def _line_index(self) -> LineIndex | None:
-        """The run's LineIndex if it has a fresh one, first thing in a batch's transaction.
-
-        One that another connection's commit made stale is dropped for good: the feed's sight
-        of its entities goes back into ``seen``, and the run asks the store per batch.
-        """
-        if self._index is not None and not self._index.fresh(self.conn):
-            self._drop_index()
-        if self._indexing is None:
-            self._indexing = self._worth_an_index()
-            if self._indexing:
-                kind = self.kind
-                scoped, job = bool(kind.scope), self.result.job_id
-                self._index = LineIndex.read(self.conn, kind.name, scoped=scoped, job_id=job)
-                self._index.mark_seen(self._admission.seen.tags())
-        return self._index
-
-    def _drop_index(self) -> None:
-        assert self._index is not None
-        self._admission.seen.update(self._index.seen_tags())
-        self._index = None
-        self._indexing = False
-
-    def _worth_an_index(self) -> bool | None:
-        """Whether reading the kind's line hashes once beats a query per batch (None: not yet).
-
-        A full feed of an unscoped kind carries the whole kind, whose keys its sweep reads anyway,
-        and so does any feed into a small store. One of a scoped kind may cover a few of many
-        scopes (one warehouse's stock): its first batch, read with queries, shows its scopes, and
-        an index is read if they hold half the kind.
-        """
-        if not self.kind.scope:
-            return True
-        kind = self.kind.name
-        stored = snapshots.count_in_scope(self.conn, kind, None)
-        if stored <= _SMALL_STORE * self.batch_size:
-            return True
-        if self.result.counts.received == 0:
-            return None
-        return 2 * snapshots.count_in_scope(self.conn, kind, self._admission.scopes) >= stored
 
     def _apply_with_retry(self, batch: list[Candidate | Record]) -> None:
         if not batch:
@@ -328,8 +282,7 @@ class Run:
             tally.notifications.extend(decided)
 
     def _sweep(self) -> None:
-        if self._index is not None and not self._index.fresh(self.conn):
-            self._drop_index()
+        index = self._lines.for_sweep(self.conn)
         sweep = Sweep(
             conn=self.conn,
             kind=self.kind,
@@ -339,7 +292,7 @@ class Run:
             batch_size=self.batch_size,
             commit=self.commit,
             apply=self._apply_with_retry,
-            index=self._index,
+            index=index,
         )
         sweep.run()
 
@@ -383,58 +336,6 @@ def _is_conflict(exc: Exception) -> bool:
     if isinstance(exc, ConflictError | IntegrityError):
         return True
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the young-generation collector less often while parsing a feed.
-
-    Parsing allocates many short-lived containers; at the default threshold the collector runs
-    every 700 of them and costs about a fifth of an ingest's time. Batches are dropped whole,
-    so their garbage is freed by reference counting anyway.
-    """
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-@contextmanager
-def _collected_between_batches() -> Iterator[Callable[[], None]]:
-    """Collect cyclic garbage between batches only, not while a batch is being built.
-
-    A batch keeps its tens of thousands of containers (parsed records, row and field changes,
-    notifications) alive until it is written, so an automatic collection in the middle of
-    it traverses all of them and frees almost nothing: at a first load that was an eighth of
-    the CPU. Between batches they are already freed by reference counting: the young
-    generations are collected there once ``_YOUNG`` more containers are alive than at the last
-    collection (as the automatic collector would), and every ``_FULL_EVERY`` batches the whole
-    heap is, so what a batch leaves in cycles is reclaimed as the feed goes on. The heap as it
-    was before the feed is frozen meanwhile: a full collection traverses only what the feed
-    made (at 100k SKUs, the one full collection of a nightly feed cost a tenth of its CPU).
-    """
-    if not gc.isenabled():  # the caller switched the collector off: leave it so
-        yield lambda: None
-        return
-    batches = 0
-
-    def collect() -> None:
-        nonlocal batches
-        batches += 1
-        if batches % _FULL_EVERY == 0:
-            gc.collect()
-        elif gc.get_count()[0] >= _YOUNG:
-            gc.collect(1)
-
-    gc.disable()
-    gc.freeze()  # what was alive before the feed (modules, the engine) is never traversed
-    try:
-        yield collect
-    finally:
-        gc.unfreeze()
-        gc.enable()
 
 
 def _batched(

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from deltahook import pipeline
+from deltahook import gcpolicy, pipeline
 from deltahook.config import Settings
 from deltahook.engine import Engine
 
@@ -53,7 +53,7 @@ def test_no_automatic_collection_inside_a_batch_and_one_after_each(
 ) -> None:
     """Batches run with the collector off; the young generations are collected after a batch
     once enough containers are alive (here: any)."""
-    monkeypatch.setattr(pipeline, "_YOUNG", 0)
+    monkeypatch.setattr(gcpolicy, "_YOUNG", 0)
     engine.ingest("sku", _feed(7), fmt="ndjson", mode="upsert")
     assert seen["enabled"] == [False, False, False]
     assert len(seen["collections"]) >= 3
