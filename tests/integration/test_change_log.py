@@ -18,26 +18,19 @@ from deltahook.engine import Engine
 from deltahook.notifications import Notification
 from deltahook.store import changelog
 from deltahook.store.tables import change_log
+from tests.clocks import MovableClock
 from tests.integration.test_rules_ingest import ingest, ndjson
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(database_url: str, clock: Clock) -> Iterator[Engine]:
+def engine(database_url: str, clock: MovableClock) -> Iterator[Engine]:
     settings = Settings(database_url=database_url, batch_size=2)
     with Engine.from_settings(settings, clock=clock) as engine:
         yield engine
@@ -72,7 +65,7 @@ def test_preview_and_unchanged_records_log_nothing(engine: Engine) -> None:
     assert logged(engine) == 1
 
 
-def test_purged_with_the_delivery_log(engine: Engine, clock: Clock) -> None:
+def test_purged_with_the_delivery_log(engine: Engine, clock: MovableClock) -> None:
     """Purging the delivery log before a time removes the changes logged before it too."""
     ingest(engine, "sku", [{"PartNo": "P1"}])
     clock.now = T0 + timedelta(days=8)
@@ -85,7 +78,7 @@ def test_purged_with_the_delivery_log(engine: Engine, clock: Clock) -> None:
 
 
 def test_replaying_the_recent_past_fires_what_the_ingests_fired(
-    engine: Engine, clock: Clock
+    engine: Engine, clock: MovableClock
 ) -> None:
     """Replayed from the log against today's snapshots, the last jobs' row changes give the
     same notifications their ingests gave (a culture change, an insert, a delete of a row)."""

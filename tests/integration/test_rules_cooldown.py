@@ -14,6 +14,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.rules.explain import miss_text
 from deltahook.store.tables import rule_state
+from tests.clocks import MovableClock
 from tests.integration.test_rules_ingest import ingest, ndjson, of_type, price
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -37,15 +38,7 @@ rules:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def engine_with(database_url: str, tmp_path: Path, extra: str, clock: Clock) -> Engine:
+def engine_with(database_url: str, tmp_path: Path, extra: str, clock: MovableClock) -> Engine:
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "rule.yaml").write_text(PRICE_RULE.format(extra=extra))
@@ -54,17 +47,17 @@ def engine_with(database_url: str, tmp_path: Path, extra: str, clock: Clock) -> 
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def cooled(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Engine]:
+def cooled(database_url: str, tmp_path: Path, clock: MovableClock) -> Iterator[Engine]:
     with engine_with(database_url, tmp_path, "        cooldown: 10m", clock) as engine:
         yield engine
 
 
-def sent(engine: Engine, clock: Clock, minute: int, sale: float) -> list[Any]:
+def sent(engine: Engine, clock: MovableClock, minute: int, sale: float) -> list[Any]:
     clock.now = T0 + timedelta(minutes=minute)
     result = ingest(engine, "sku_price", [price("P1", sale)])
     held = "1 firing(s) suppressed by a setting's cooldown"
@@ -73,7 +66,7 @@ def sent(engine: Engine, clock: Clock, minute: int, sale: float) -> list[Any]:
 
 
 def test_changes_inside_the_cooldown_fire_once_and_after_it_again(
-    cooled: Engine, clock: Clock
+    cooled: Engine, clock: MovableClock
 ) -> None:
     """Changes at 0, 4 and 9 minutes fire once; the change at 12 minutes fires again."""
     fired = [sent(cooled, clock, m, s) for m, s in ((0, 10), (4, 11), (9, 12), (12, 13))]
@@ -81,7 +74,7 @@ def test_changes_inside_the_cooldown_fire_once_and_after_it_again(
 
 
 def test_a_suppressed_change_is_explained_and_preview_agrees_writing_nothing(
-    cooled: Engine, clock: Clock
+    cooled: Engine, clock: MovableClock
 ) -> None:
     """Preview inside the cooldown says 'cooldown until T', like the ingest, and stores nothing."""
     sent(cooled, clock, 0, 10)
@@ -102,7 +95,7 @@ def test_a_suppressed_change_is_explained_and_preview_agrees_writing_nothing(
 
 
 def test_without_a_cooldown_every_change_fires(
-    database_url: str, tmp_path: Path, clock: Clock
+    database_url: str, tmp_path: Path, clock: MovableClock
 ) -> None:
     """Off by default: the same setting without ``cooldown`` fires on each change."""
     with engine_with(database_url, tmp_path, "", clock) as engine:

@@ -15,24 +15,17 @@ from deltahook.api import create_app
 from deltahook.console import ROUTERS
 from deltahook.engine import Engine
 from tests.api_support import AUTH, KEY, settings
+from tests.clocks import MovableClock
 from tests.console_support import form_token, sign_in
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def console(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+def console(tmp_path: Path, clock: MovableClock) -> Iterator[TestClient]:
     engine = Engine.from_settings(settings(f"sqlite:///{tmp_path / 'db.sqlite'}"), clock=clock)
     with TestClient(create_app(engine.settings, engine=engine), follow_redirects=False) as c:
         yield c
@@ -78,7 +71,7 @@ def test_a_post_without_the_csrf_token_is_refused(console: TestClient) -> None:
 
 
 def test_the_session_cookie_is_signed_http_only_strict_and_expiring(
-    console: TestClient, clock: Clock
+    console: TestClient, clock: MovableClock
 ) -> None:
     """The cookie carries HttpOnly, SameSite=Strict and a Max-Age, not the key; it stops
     working when it expires, and sign-out clears it."""
