@@ -15,17 +15,18 @@ from deltahook.cli import main
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.rulestats import setting_stats
-from tests.integration.test_change_log import T0, Clock
+from tests.clocks import MovableClock
+from tests.integration.test_change_log import T0
 from tests.integration.test_rules_ingest import ingest
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def engine(database_url: str, clock: Clock) -> Iterator[Engine]:
+def engine(database_url: str, clock: MovableClock) -> Iterator[Engine]:
     with Engine.from_settings(Settings(database_url=database_url), clock=clock) as engine:
         yield engine
 
@@ -34,7 +35,9 @@ def sku(status: int, ean: str = "7310000000001") -> dict[str, object]:
     return {"PartNo": "P1", "StatusId": status, "EanCode": ean}
 
 
-def test_counts_by_day_and_week_with_the_triggering_fields(engine: Engine, clock: Clock) -> None:
+def test_counts_by_day_and_week_with_the_triggering_fields(
+    engine: Engine, clock: MovableClock
+) -> None:
     """A change 8 days ago counts for neither, 3 days ago for the week, 1 hour ago for both;
     the fields are those of the matches of that setting."""
     ingest(engine, "sku", [sku(1)])
