@@ -110,6 +110,16 @@ def test_a_csv_cell_of_a_number_or_string_column_that_is_no_number_stays_text() 
     assert csv_rows._typed_row(["Code"], ["1000"], types) == {"Code": 1000}
 
 
+def test_a_csv_header_that_names_a_column_twice_refuses_the_feed() -> None:
+    """Two cells for one field leave its value unknown: the header is rejected, no row is read
+    (a full feed's sweep then does not run, as for an unknown column)."""
+    header = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue,OnhandValue\n"
+    (got,) = items(f"{header}P1,W1,3,A,4,5,6\n", "csv")
+    assert isinstance(got, Reject)
+    assert (got.line, got.field, got.key) == (1, "OnhandValue", None)
+    assert "named more than once" in got.reason
+
+
 def test_csv_is_refused_for_kinds_with_collections() -> None:
     """Only flat kinds can be read from CSV."""
     with pytest.raises(FeedError, match="cannot be read from CSV"):

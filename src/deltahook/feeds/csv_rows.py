@@ -33,6 +33,10 @@ def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
     if unknown:
         yield Reject(1, unknown[0], f"unknown column(s) for kind {kind.name!r}: {unknown}")
         return
+    repeated = sorted({name for name in header[1] if header[1].count(name) > 1})
+    if repeated:  # which of the two cells holds the value cannot be known
+        yield Reject(1, repeated[0], f"column(s) named more than once in the header: {repeated}")
+        return
     yield from _csv_records(rows, kind, header[1], types)
 
 
