@@ -15,3 +15,17 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """Now, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A timezone-aware ``when`` in UTC; ``ValueError`` if that falls outside years 1 to 9999.
+
+    ``9999-12-31T23:59:59-14:00`` is a valid time whose UTC reading is not a ``datetime``:
+    times from users pass through here before they reach the store.
+    """
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{when.isoformat()} is out of range: in UTC it is past year 9999 or before year 1"
+        ) from None

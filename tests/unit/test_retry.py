@@ -192,12 +192,21 @@ def test_parse_schedule(text: str, expected: tuple[int, ...]) -> None:
         ("5", r"item 1 \('5'\) is not a duration"),  # a number without unit
         ("0s, 5s", "item 1 must be longer than zero"),  # no zero delays
         ("1m, 5s", r"item 2 \(5s\) is shorter than item 1 \(1m\)"),  # delays never shrink
+        ("5s, 99999999999d", r"item 2 \('99999999999d'\) is longer than 10 years"),  # no timedelta
+        ("5s, 3651d", "item 2 .* is longer than 10 years"),  # now + it could overflow at a retry
     ],
 )
 def test_parse_schedule_errors_name_the_item(text: str, message: str) -> None:
     """A bad schedule raises ValueError naming the item and what is wrong with it."""
     with pytest.raises(ValueError, match=message):
         parse_schedule(text)
+
+
+def test_a_delay_longer_than_ten_years_is_refused_in_seconds_too() -> None:
+    """A schedule given as seconds (the config's numeric form) has the same ceiling."""
+    with pytest.raises(ValueError, match="item 2 is longer than 10 years"):
+        check_schedule((timedelta(seconds=5), timedelta(days=3651)))
+    check_schedule((timedelta(seconds=5), timedelta(days=3650)))  # the ceiling itself is fine
 
 
 def test_default_schedule_round_trips_through_config_text() -> None:

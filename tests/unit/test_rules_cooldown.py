@@ -46,7 +46,7 @@ def test_the_loader_reads_a_cooldown_and_settings_without_one_have_none(
     assert setting.cooldown is None
 
 
-@pytest.mark.parametrize("value", ["soon", "0m", "10", "1m, 2m"])
+@pytest.mark.parametrize("value", ["soon", "0m", "10", "1m, 2m", "99999999999d"])
 def test_a_bad_cooldown_is_located(
     tmp_path: Path, catalog: Catalog, events: EventCatalog, value: str
 ) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from deltahook.clock import as_utc
 from deltahook.delivery.status import DeliveryStatus
 from deltahook.notifications import Notification
 from deltahook.results import JobStatus, Mode, RunResult
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(as_utc)]
+"""A time from a client: with its zone, and one whose UTC reading a store can keep (422 else)."""
 
 
 class Model(BaseModel):
@@ -254,8 +258,8 @@ class TestSendOut(Model):
 
 
 class RecoverIn(Model):
-    since: AwareDatetime
-    until: AwareDatetime | None = None
+    since: UtcTime
+    until: UtcTime | None = None
 
 
 class RecoverOut(Model):

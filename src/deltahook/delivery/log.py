@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
+from deltahook.clock import as_utc
 from deltahook.delivery import queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.retry import parse_schedule
@@ -55,7 +56,12 @@ def parse_when(text: str, *, now: datetime) -> datetime:
                 f"{text!r} is not a time: use ISO 8601 (2026-11-24T10:00:00Z) or a duration "
                 "ago such as 30m, 2h or 7d"
             ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return as_utc(when)
+    except ValueError as exc:
+        raise DeliveryError(str(exc)) from None
 
 
 def parse_age(text: str) -> timedelta:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from deltahook.clock import as_utc
 from deltahook.delivery import log
 
 CURSOR_MAX = 200
@@ -61,8 +62,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, delivery_id = raw.split("|", 1)
         when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise problem
+        return as_utc(when), delivery_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise problem from None
-    if when.tzinfo is None:
-        raise problem
-    return when, delivery_id

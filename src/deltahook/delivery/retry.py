@@ -33,6 +33,10 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 JITTER_SHARE = 0.10
 """A jitter draw of ``j`` in [0, 1) lengthens a delay by ``j * JITTER_SHARE`` of itself."""
 
+LONGEST_DELAY = timedelta(days=3650)
+"""The longest delay or duration a schedule may name (10 years): a time that far off still
+fits in a ``datetime``, while ``999999999d`` would overflow when a retry is scheduled."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptResult:
@@ -144,7 +148,10 @@ def _parse_delay(number: int, item: str) -> timedelta:
             f"retry schedule item {number} ({item!r}) is not a duration: "
             "use numbers with units s, m, h or d, e.g. '30s' or '1h30m'"
         )
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(item)))
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(item))
+    if seconds > LONGEST_DELAY.total_seconds():
+        raise ValueError(f"retry schedule item {number} ({item!r}) is longer than 10 years (3650d)")
+    return timedelta(seconds=seconds)
 
 
 def check_schedule(schedule: Sequence[timedelta]) -> None:
@@ -154,6 +161,8 @@ def check_schedule(schedule: Sequence[timedelta]) -> None:
     for number, delay in enumerate(schedule, start=1):
         if delay <= timedelta(0):
             raise ValueError(f"retry schedule item {number} must be longer than zero")
+        if delay > LONGEST_DELAY:
+            raise ValueError(f"retry schedule item {number} is longer than 10 years (3650d)")
         if number > 1 and delay < schedule[number - 2]:
             raise ValueError(
                 f"retry schedule item {number} ({format_delay(delay)}) is shorter than item "

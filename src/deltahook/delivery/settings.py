@@ -46,7 +46,12 @@ from deltahook.delivery.health import (
     DEFAULT_COOLDOWN,
     DEFAULT_DISABLE_AFTER,
 )
-from deltahook.delivery.retry import DEFAULT_SCHEDULE, check_schedule, parse_schedule
+from deltahook.delivery.retry import (
+    DEFAULT_SCHEDULE,
+    LONGEST_DELAY,
+    check_schedule,
+    parse_schedule,
+)
 from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -79,9 +84,12 @@ def _duration(value: Any) -> Any:
         return delay
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return timedelta(seconds=value)
+            delay = timedelta(seconds=value)
         except (OverflowError, ValueError):
             raise ValueError("a duration in seconds is out of range") from None
+        if delay > LONGEST_DELAY:
+            raise ValueError("a duration longer than 10 years (3650d)")
+        return delay
     return value
 
 

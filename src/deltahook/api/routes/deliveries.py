@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
-from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut
+from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut, UtcTime
 from deltahook.delivery import log, pages
 from deltahook.delivery.status import Resent, StatusFilter
 
@@ -19,8 +18,8 @@ router = APIRouter(prefix="/v1", tags=["deliveries"])
 @router.get("/deliveries", responses=responses(*COMMON, 400, 422), summary="The delivery log")
 def list_deliveries(
     engine: EngineDep,
-    since: Annotated[AwareDatetime | None, Query(description="Queued at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Queued before.")] = None,
+    since: Annotated[UtcTime | None, Query(description="Queued at or after.")] = None,
+    until: Annotated[UtcTime | None, Query(description="Queued before.")] = None,
     status: Annotated[StatusFilter | None, Query(description="failed = retrying or dead.")] = None,
     subscription: str | None = None,
     event_type: Annotated[str | None, Query(alias="type")] = None,

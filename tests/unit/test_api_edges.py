@@ -1,0 +1,86 @@
+"""Values at the edge of their range get a 4xx naming the field, never a 500.
+
+Each row is a request a hostile or careless client sent to a running server, which answered
+500 (an ``OverflowError`` deep in the store or the dispatcher) before it was caught here.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deltahook.delivery.pages import decode_cursor, encode_cursor
+from tests.api_support import client
+
+SHOP = {"name": "shop", "url": "https://shop.example/hook", "event_types": ["*"]}
+# Valid ISO 8601 times whose UTC reading is past year 9999 or before year 1.
+PAST_9999 = "9999-12-31T23:59:59-14:00"
+BEFORE_1 = "0001-01-01T00:00:00+14:00"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    with client(f"sqlite:///{tmp_path / 'db.sqlite'}", subscriptions=[SHOP]) as test_client:
+        yield test_client
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(f"{text}|some-id".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"since": PAST_9999}, 422),  # a time zone pushes it past 9999 in UTC
+        ({"until": BEFORE_1}, 422),  # ... or before year 1
+        ({"since": "9999-12-31T23:59:59Z"}, 200),  # the last second there is, in UTC, is fine
+        ({"cursor": _cursor(PAST_9999)}, 400),  # a forged cursor with such a time
+        ({"cursor": _cursor(BEFORE_1)}, 400),
+    ],
+)
+def test_times_whose_utc_reading_is_out_of_range_are_refused(
+    api: TestClient, params: dict[str, str], status: int
+) -> None:
+    """The delivery log refuses a time no store can hold instead of failing on it."""
+    answer = api.get("/v1/deliveries", params=params)
+    assert answer.status_code == status, answer.text
+
+
+def test_a_cursor_the_api_gave_out_still_pages() -> None:
+    """The check on cursors leaves real ones alone (their time is already UTC)."""
+    when = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(when, "abc")) == (when, "abc")
+
+
+@pytest.mark.parametrize("since", [PAST_9999, BEFORE_1])
+def test_recover_refuses_a_time_out_of_range(api: TestClient, since: str) -> None:
+    """POST .../recover names the field whose time cannot be kept."""
+    answer = api.post("/v1/subscriptions/shop/recover", json={"since": since})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"][0]["loc"] == ["body", "since"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"retry_schedule": "9999999999999999d"},  # beyond what a timedelta holds
+        {"retry_schedule": "5s, 999999999d"},  # holds, but now + it overflows at the retry
+        {"retry_schedule": [5, 1e13]},  # in seconds (the API allows 7 days at most)
+        {"circuit_cooldown": "99999999999999d"},
+        {"circuit_cooldown": 1e13},  # now + it overflows when the circuit opens
+        {"disable_after": "99999999999d"},
+    ],
+)
+def test_durations_too_long_to_schedule_are_refused(
+    api: TestClient, bad: dict[str, object]
+) -> None:
+    """A subscription's durations are at most 10 years: 422, not a 500 or a stuck dispatcher."""
+    answer = api.post("/v1/subscriptions", json=SHOP | {"name": "long"} | bad)
+    assert answer.status_code == 422, answer.text
+    [field] = bad
+    assert field in answer.json()["message"]
