@@ -84,3 +84,28 @@ def test_durations_too_long_to_schedule_are_refused(
     assert answer.status_code == 422, answer.text
     [field] = bad
     assert field in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/v1/subscriptions/shop", "DELETE, GET, PATCH"),  # three routes, one path
+        ("PUT", "/v1/subscriptions", "GET, POST"),
+        ("DELETE", "/v1/event-types", "GET"),
+    ],
+)
+def test_a_405_lists_every_method_of_the_path(
+    api: TestClient, method: str, path: str, allow: str
+) -> None:
+    """``Allow`` names what the resource supports (RFC 9110), not just its first route's."""
+    answer = api.request(method, path)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allow
+    assert answer.json()["error"] == "method_not_allowed"
+
+
+def test_healthz_answers_head_as_load_balancers_send_it(api: TestClient) -> None:
+    """``HEAD /healthz`` (no key) answers as GET does, without a body."""
+    answer = api.head("/healthz", headers={"Authorization": ""})
+    assert answer.status_code == 200
+    assert answer.content == b""
