@@ -91,8 +91,9 @@ class RunResult:
         if len(self.unkeyed_lines) < MAX_REJECTS_KEPT:
             self.unkeyed_lines.append(line)
 
-    def sweep_line(self) -> str | None:
-        """One line saying why a full feed's sweep did not run, naming the lines (or None)."""
+    def sweep_line(self, *, preview: bool = False) -> str | None:
+        """One line saying why a full feed's sweep did not run, naming the lines (or None);
+        a ``preview`` says what an ingest would do, since it writes nothing."""
         if self.sweep != "skipped":
             return None
         lines = self.unkeyed_lines
@@ -102,6 +103,11 @@ class RunResult:
             if len(lines) == 1
             else (f"records rejected on lines {shown} are")
         )
+        if preview:
+            return (
+                f"sweep skipped: the key of the {which} unknown, so an ingest would deactivate or "
+                "delete nothing and apply the rest of the feed"
+            )
         return (
             f"sweep skipped: the key of the {which} unknown, so nothing was deactivated or "
             "deleted; the rest of the feed was applied"

@@ -147,6 +147,19 @@ def test_a_full_feed_with_an_unkeyed_reject_sweeps_nothing_and_exits_4(tmp_path:
     assert doc["counts"]["deleted"] + doc["counts"]["updated"] == 0
 
 
+def test_a_preview_of_a_full_feed_with_an_unkeyed_reject_says_what_an_ingest_would_do(
+    tmp_path: Path,
+) -> None:
+    """A preview writes nothing, so its sweep line says what an ingest would do, never that the
+    feed "was applied"; the store is as before."""
+    run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=20)))
+    feed = stock_feed(tmp_path, {7: '{"PartNo": '}, count=14)
+    _, _, err = run(tmp_path, "preview", "sku_onhand", str(feed), "--mode", "full")
+    assert "sweep skipped: the key of the record rejected on line 7 is unknown" in err
+    assert "an ingest would deactivate or delete nothing and apply the rest of the feed" in err
+    assert "was applied" not in err
+
+
 def test_a_short_full_feed_is_refused_in_one_line_unless_the_run_allows_it(
     tmp_path: Path,
 ) -> None:

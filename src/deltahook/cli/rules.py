@@ -233,7 +233,7 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
         out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
     for reject in result.rejects[:50]:
         err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
-    if (sweep_line := result.sweep_line()) is not None:
+    if (sweep_line := result.sweep_line(preview=True)) is not None:
         err.print(sweep_line, soft_wrap=True, markup=False)
 
 
