@@ -10,7 +10,7 @@ import pytest
 
 from deltahook.catalog.entities import load_catalog, load_kind
 from deltahook.errors import FeedError
-from deltahook.feeds import csv_rows
+from deltahook.feeds import csv_rows, json_stream, values
 from deltahook.feeds.readers import Record, Reject, detect_format, read_items
 from deltahook.feeds.validate import Problem, RecordValidator
 from tests.conftest import REPO
@@ -52,6 +52,19 @@ def test_json_array_malformed_element_ends_the_read_with_its_line() -> None:
     assert isinstance(got[1], Reject)
     assert got[1].line == 3
     assert "malformed JSON at line 3" in got[1].reason
+
+
+def test_a_json_array_element_over_the_limit_is_rejected_as_too_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An element larger than a record may be is named as such, not as malformed JSON."""
+    monkeypatch.setattr(values, "MAX_RECORD", 64)
+    monkeypatch.setattr(json_stream, "_CHUNK", 16)
+    got = items('[{"a": 1},\n {"b": "' + "x" * 100 + '"}, {"c": 3}]', "json")
+    assert isinstance(got[0], Record)
+    assert got[1] == Reject(
+        2, None, f"an element {values.TOO_LONG}; the rest of the array could not be read"
+    )
 
 
 def test_json_feed_must_be_an_array() -> None:

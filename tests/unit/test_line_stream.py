@@ -7,8 +7,9 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deltahook.feeds.items import Line
+from deltahook.feeds.items import TOO_LONG_LINE, Line, Reject
 from deltahook.feeds.readers import LineStream
+from deltahook.feeds.values import TOO_LONG
 
 BOM = b"\xef\xbb\xbf"
 # Pieces that make lines, blank lines, line breaks of both kinds, stray \r and byte-order marks.
@@ -43,3 +44,39 @@ def test_a_line_longer_than_a_block_is_one_line() -> None:
     data = b"x" * 100 + b"\n\n" + b"y" * 10
     lines = list(LineStream(io.BytesIO(data), block=7))
     assert lines == [Line(1, b"x" * 100 + b"\n"), Line(3, b"y" * 10)]
+
+
+def long_lines_stand_in(lines: list[Line], data: bytes, most: int) -> list[Line]:
+    """The reference for a limit: a line of more than ``most`` bytes before its ``\\n`` (a
+    byte-order mark counted) is read as ``TOO_LONG_LINE``, blank or not."""
+    found = []
+    for number, read in enumerate(io.BytesIO(data), 1):
+        if len(read.removesuffix(b"\n")) > most:
+            found.append(Line(number, TOO_LONG_LINE + b"\n" * read.endswith(b"\n")))
+    kept = {line.line: line for line in lines} | {line.line: line for line in found}
+    return [kept[number] for number in sorted(kept)]
+
+
+@given(st.lists(PIECES, max_size=40).map(b"".join), st.integers(1, 24), st.integers(24, 60))
+def test_a_line_over_the_limit_stands_as_too_long_and_the_rest_read_as_ever(
+    data: bytes, block: int, most: int
+) -> None:
+    """Whatever the blocks: every line over the limit is one TOO_LONG_LINE, never held whole,
+    and every other line, its number and its line break are those of reading line by line."""
+    expected = long_lines_stand_in(by_line(data), data, most)
+    stream = LineStream(io.BytesIO(data), block=block, max_line=most)
+    assert list(stream) == expected
+
+
+def test_a_line_over_the_limit_is_rejected_by_line_and_the_next_lines_are_read() -> None:
+    """A 100-byte line with a limit of 32: rejected with its line and why; nothing else lost."""
+    data = b'{"a": 1}\n{"b": "' + b"x" * 100 + b'"}\n{"c": 3}\n' + b"y" * 50
+    stream = LineStream(io.BytesIO(data), block=8, max_line=32)
+    parsed = [line.parse() for line in stream]
+    assert [(item.line, type(item).__name__) for item in parsed] == [
+        (1, "Record"),
+        (2, "Reject"),
+        (3, "Record"),
+        (4, "Reject"),
+    ]
+    assert parsed[1] == Reject(2, None, f"the line is {TOO_LONG}")

@@ -44,6 +44,9 @@ class Reject:
 
 
 Item = Record | Reject
+# Stands for an NDJSON line over ``values.MAX_RECORD`` bytes, which is read past, not kept: not
+# JSON (so no stored line has its hash), and parsed to the line's rejection.
+TOO_LONG_LINE = b"\x00line too long\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class Line:
         try:
             data = orjson.loads(self.raw)
         except orjson.JSONDecodeError as exc:
+            if self.raw.startswith(TOO_LONG_LINE):
+                return Reject(self.line, None, f"the line is {values.TOO_LONG}")
             reject = Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
             return self._reread(reject)
         if values.suspect(self.raw):

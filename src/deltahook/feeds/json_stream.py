@@ -12,7 +12,6 @@ from typing import IO, Any
 from deltahook.feeds import values
 
 _CHUNK = 1 << 20
-_MAX_RECORD = 16 << 20
 
 
 class JsonStream:
@@ -59,8 +58,11 @@ class JsonStream:
             try:
                 data, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if len(self.buf) - self.pos < _MAX_RECORD and self._fill():
+                held = len(self.buf) - self.pos
+                if held < values.MAX_RECORD and self._fill():
                     continue
+                if held >= values.MAX_RECORD:
+                    raise ValueError(f"an element {values.TOO_LONG}") from None
                 line = self.line + self.buf.count("\n", self.pos, exc.pos)
                 raise ValueError(f"malformed JSON at line {line}: {exc.msg}") from None
             self.line += self.buf.count("\n", self.pos, end)

@@ -23,7 +23,7 @@ from deltahook.catalog.entities import EntityKind
 from deltahook.errors import FeedError
 from deltahook.feeds import values
 from deltahook.feeds.csv_rows import read_csv
-from deltahook.feeds.items import Item, Line, LineBatch, Record, Reject, as_record
+from deltahook.feeds.items import TOO_LONG_LINE, Item, Line, LineBatch, Record, Reject, as_record
 from deltahook.feeds.json_stream import JsonStream
 
 __all__ = [
@@ -105,9 +105,12 @@ class LineStream:
     contents are those of reading the stream line by line.
     """
 
-    def __init__(self, stream: IO[bytes], *, block: int = BLOCK) -> None:
+    def __init__(
+        self, stream: IO[bytes], *, block: int = BLOCK, max_line: int = values.MAX_RECORD
+    ) -> None:
         self._stream = stream
         self._block = block
+        self._max_line = max(max_line, block)  # a line within one block is never too long
         self._crlf = False  # once a block holds a \r, lines may end in one: strip them
         self._open_end = False  # the last line has no line break (known once it is read)
 
@@ -133,8 +136,14 @@ class LineStream:
             yield LineBatch(numbers, raws, crlf=self._crlf, open_end=self._open_end)
 
     def _pieces(self) -> Iterator[list[bytes]]:
-        """The stream's lines without their ``\n``, a block's worth at a time."""
+        """The stream's lines without their ``\n``, a block's worth at a time.
+
+        A line over ``max_line`` bytes (its ``\n`` aside) is not kept: it is read past and stands
+        as ``TOO_LONG_LINE``, which parses to its rejection.
+        """
+        limit = self._max_line
         parts: list[bytes] = []  # the start of a line that goes on in the next block
+        held = 0  # bytes in ``parts``; -1 while reading past a line that is too long
         # What the stream has now, up to a block: a streamed upload's first lines are applied
         # while its client still sends the rest (``read`` would wait for a whole block).
         read = getattr(self._stream, "read1", self._stream.read)
@@ -142,16 +151,28 @@ class LineStream:
             self._crlf = self._crlf or b"\r" in block
             pieces = block.split(b"\n")
             if len(pieces) == 1:
-                parts.append(block)
+                held = _hold(parts, held, block, limit)
                 continue
-            if parts:
+            if held < 0 or held + len(pieces[0]) > limit:
+                pieces[0] = TOO_LONG_LINE
+            elif parts:
                 pieces[0] = b"".join((*parts, pieces[0]))
-            parts = [pieces.pop()]
+            parts = []
+            held = _hold(parts, 0, pieces.pop(), limit)
             yield pieces
-        last = b"".join(parts)
+        last = TOO_LONG_LINE if held < 0 else b"".join(parts)
         if last:
             self._open_end = not last.isspace()
             yield [last]
+
+
+def _hold(parts: list[bytes], held: int, piece: bytes, limit: int) -> int:
+    """Keep ``piece``, the start of a line, unless the line is too long (then -1: drop it)."""
+    if held < 0 or held + len(piece) > limit:
+        parts.clear()
+        return -1
+    parts.append(piece)
+    return held + len(piece)
 
 
 def _keep_filled(pieces: list[bytes], count: int, numbers: list[int], raws: list[bytes]) -> None:

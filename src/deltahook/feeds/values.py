@@ -27,6 +27,10 @@ from typing import Any, Final
 from deltahook.feeds.validate import Problem
 
 MAX_DEPTH: Final = 64
+# A record's most bytes (an NDJSON line, a JSON array element): one larger is rejected unread, so
+# that memory stays bounded whatever the feed (a record costs ~10x its size once parsed).
+MAX_RECORD: Final = 16 << 20
+TOO_LONG = f"larger than {MAX_RECORD >> 20} MB, the most a record may be"
 WIDE = "integer does not fit in 64 bits"
 NOT_FINITE = "not a finite number: NaN, Infinity and numbers beyond ±1.8e308 cannot be stored"
 NUL = "contains a NUL character (\\u0000), which cannot be stored"
