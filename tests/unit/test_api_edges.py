@@ -29,8 +29,8 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def _cursor(text: str) -> str:
-    return base64.urlsafe_b64encode(f"{text}|some-id".encode()).decode().rstrip("=")
+def _cursor(text: str, delivery_id: str = "some-id") -> str:
+    return base64.urlsafe_b64encode(f"{text}|{delivery_id}".encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(
@@ -41,12 +41,13 @@ def _cursor(text: str) -> str:
         ({"since": "9999-12-31T23:59:59Z"}, 200),  # the last second there is, in UTC, is fine
         ({"cursor": _cursor(PAST_9999)}, 400),  # a forged cursor with such a time
         ({"cursor": _cursor(BEFORE_1)}, 400),
+        ({"cursor": _cursor("2026-11-30T11:00:00+00:00", "a\x00b")}, 400),  # PostgreSQL: 503
     ],
 )
-def test_times_whose_utc_reading_is_out_of_range_are_refused(
+def test_log_parameters_no_store_can_hold_are_refused(
     api: TestClient, params: dict[str, str], status: int
 ) -> None:
-    """The delivery log refuses a time no store can hold instead of failing on it."""
+    """The delivery log refuses a time (or a cursor's id) no store can hold, not fail on it."""
     answer = api.get("/v1/deliveries", params=params)
     assert answer.status_code == status, answer.text
 

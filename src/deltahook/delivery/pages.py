@@ -62,7 +62,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, delivery_id = raw.split("|", 1)
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None:
+        if when.tzinfo is None or "\x00" in delivery_id:  # PostgreSQL refuses a NUL in text
             raise problem
         return as_utc(when), delivery_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
