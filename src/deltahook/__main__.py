@@ -1,3 +1,3 @@
-from deltahook.cli import main
+from deltahook.cli import run
 
-main()
+run()

@@ -1,12 +1,25 @@
-"""The command group, the shared options and the one place user errors become one line."""
+"""The command group, the shared options, the one place user errors become one line, and how
+the process ends.
+
+Tearing the interpreter down after an ingest (freeing every module, class and object one by
+one, with full garbage collections on the way) costs about a tenth of the CPU of a nightly
+100k-SKU ingest and changes nothing a user can see. A command that has closed its store and
+written its output calls ``finished()``; ``run``, the process's entry point, then ends the
+process as Python would (exit handlers run, standard streams flushed, the same exit code) with
+``os._exit``. Other commands, and in-process runners such as click's ``CliRunner`` (which
+never go through ``run``), end as before.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -24,6 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
 EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
+
+_finished = False  # see finished()
 
 # Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
 _WIDTH = None if sys.stdout.isatty() else 140
@@ -82,3 +97,44 @@ def friendly(func: F) -> F:
 def print_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     sys.stdout.flush()
+
+
+def finished() -> None:
+    """Say that this process's work is durable and its output written: what is left of it is
+    exit handlers and the exit code (see the module's docstring)."""
+    global _finished  # noqa: PLW0603  # one flag for the one process
+    _finished = True
+
+
+def run() -> NoReturn:
+    """The ``deltahook`` process: ``main`` in standalone mode (it ends with ``SystemExit``),
+    then the exit, without the interpreter's teardown when the command ``finished()``."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+        if _finished and (code is None or isinstance(code, int)) and _alone():
+            _end(code or 0)
+        raise
+    raise SystemExit(0)
+
+
+def _alone() -> bool:
+    """No thread but this one that Python would wait for at exit."""
+    first = threading.main_thread()
+    return threading.current_thread() is first and all(
+        thread is first or thread.daemon for thread in threading.enumerate()
+    )
+
+
+def _end(code: int) -> None:
+    """Exit handlers, the standard streams flushed, then ``os._exit(code)``. A stream that
+    cannot be flushed (a closed pipe) returns instead: the usual exit reports it as it would."""
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)

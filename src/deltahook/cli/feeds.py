@@ -16,6 +16,7 @@ from deltahook.cli.app import (
     EXIT_SWEEP_SKIPPED,
     State,
     err,
+    finished,
     friendly,
     main,
     out,
@@ -109,6 +110,7 @@ def ingest(
         print_json(result_json(result, elapsed))
     else:
         print_summary(result, elapsed)
+    finished()  # the store is closed and the summary written: no teardown needed
     sweep_line = result.sweep_line()
     if sweep_line is not None:
         err.print(sweep_line, soft_wrap=True, markup=False)
