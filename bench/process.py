@@ -38,10 +38,33 @@ def duckdb_installed() -> bool:
     return importlib.util.find_spec("duckdb") is not None
 
 
+def environment() -> dict[str, str]:
+    """The children's: bytecode written and read, as after an install (with
+    ``PYTHONDONTWRITEBYTECODE`` set, every run would compile deltahook's sources again)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def compiled() -> None:
+    """deltahook's sources compiled to bytecode before any run is timed."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src")],
+        cwd=REPO,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+
+
 def cpu(args: list[str]) -> float:
     """CPU seconds (user + sys) of one run of ``python ARGS``, from start to exit."""
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, *args],
+        cwd=REPO,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
     err = process.stderr.read()
@@ -53,7 +76,9 @@ def cpu(args: list[str]) -> float:
 
 def step_cpu(args: list[str]) -> float:
     """The CPU seconds a ``bench.step`` process prints for its timed part."""
-    done = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, check=False)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=environment(), capture_output=True, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"failed: python {' '.join(args)}\n{done.stderr.decode()[-2000:]}")
     return float(done.stdout.split()[-1])
@@ -83,6 +108,7 @@ def measure(
     feeds: data.Feeds, store: Path, work: Path, *, runs: int, log: Log = print
 ) -> dict[tuple[str, str], float]:
     """Median CPU seconds of each (who, changed), runs interleaved; states made first."""
+    compiled()
     for who in ("duckdb", "dict"):
         cpu(
             [
