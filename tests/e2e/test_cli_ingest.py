@@ -134,6 +134,28 @@ def test_bad_config_file_is_one_clear_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("bogus://x", "cannot use the database URL bogus://x: Can't load plugin"),  # no dialect
+        ("mysql://u:pw@h/x", "cannot use the database URL mysql://u:***@h/x: No module"),  # driver
+        ("sqlite:///{tmp}/feed.ndjson", "/feed.ndjson: file is not a database"),  # a feed given
+        ("sqlite:///{tmp}/feed.ndjson/x.db", "cannot open the database at"),  # folder is a file
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_one_clear_line(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    """Exit 1 and one line naming the URL (never its password) and why; no traceback."""
+    (tmp_path / "feed.ndjson").write_text('{"PartNo": "P1"}\n')
+    url = url.format(tmp=tmp_path)
+    result = CliRunner().invoke(main, ["--database-url", url, "status"])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "pw@" not in result.stderr
+
+
 def test_a_full_feed_with_an_unkeyed_reject_sweeps_nothing_and_exits_4(tmp_path: Path) -> None:
     """The sweep is skipped: exit 4, the line named on stderr and in --json, the rest stored."""
     run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=20)))

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from deltahook.errors import StoreError
 
@@ -37,23 +37,30 @@ def open_engine(
         raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    shown = parsed.render_as_string(hide_password=True)  # what an error may print
     pool = _pool(parsed.database, pool_size, pool_timeout_s)
-    if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(parsed.render_as_string(hide_password=False), pool)
-    else:
-        # No server-side prepared statements: PostgreSQL would keep the generic plan it made
-        # while the tables were small (a sequential scan) for the whole of a large first load.
-        engine = create_engine(
-            parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}, **pool
-        )
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed.render_as_string(hide_password=False), pool)
+        else:
+            # No server-side prepared statements: PostgreSQL would keep the generic plan it made
+            # while the tables were small (a sequential scan) for the whole of a large first load.
+            engine = create_engine(
+                parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None}, **pool
+            )
+    except (ArgumentError, ImportError) as exc:  # an unknown dialect, a driver not installed
+        raise StoreError(f"cannot use the database URL {shown}: {exc}") from exc
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise StoreError(f"cannot open the database at {shown}: {exc}") from exc
     if check_schema:
         from deltahook.store.schema import ensure_current
 
         try:
             ensure_current(engine)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # cannot connect, or not a database file
             engine.dispose()
-            raise StoreError(f"cannot open the database at {url}: {exc.orig}") from exc
+            reason = " ".join(str(exc.orig).split())  # psycopg's hint is a line of its own
+            raise StoreError(f"cannot open the database at {shown}: {reason}") from exc
         except BaseException:
             engine.dispose()
             raise
