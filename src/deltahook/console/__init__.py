@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from deltahook.console import docs, home, logtab, manage, ops, settings, types
-from deltahook.console.auth import ConsoleGate, Sessions, session_opens
+from deltahook.console.auth import ConsoleGate, Sessions, is_console, session_opens
+from deltahook.console.render import error_page
 from deltahook.engine import Engine
 
 __all__ = ["ROUTERS", "install", "session_opens"]
@@ -27,9 +30,26 @@ ROUTERS = (
 
 
 def install(app: FastAPI, *, keys: Sequence[str], engine: Engine) -> None:
-    """Mount the console's pages; add the gate after the API's key check so it runs first."""
+    """Mount the console's pages; add the gate after the API's key check so it runs first.
+
+    Call it after the API's error handlers are installed: on a console path their JSON
+    answers become pages (a stale form, an unknown job or type).
+    """
     sessions = Sessions(keys, clock=engine.clock)
     app.state.sessions = sessions
     for router in ROUTERS:
         app.include_router(router)
+    for cls, handler in list(app.exception_handlers.items()):
+        app.add_exception_handler(cls, _as_page(handler))
     app.add_middleware(ConsoleGate, sessions=sessions)
+
+
+def _as_page(handler: Callable[[Request, Exception], Any]) -> Callable[..., Awaitable[Response]]:
+    async def answer(request: Request, exc: Exception) -> Response:
+        found = handler(request, exc)
+        response: Response = await found if inspect.isawaitable(found) else found
+        if request.scope["type"] != "http" or not is_console(request.url.path):
+            return response
+        return error_page(request, response) if response.status_code >= 400 else response
+
+    return answer

@@ -8,12 +8,13 @@ own stylesheet and script.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltahook.console.auth import Session, same_token
@@ -74,6 +75,28 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+KEPT_HEADERS = ("allow", "location", "retry-after")
+"""Headers of an error answer its page keeps (what the status means depends on them)."""
+
+
+def error_page(request: Request, answer: Response) -> Response:
+    """A console path's error answer (the API's JSON ``ErrorBody``) as a page a browser shows.
+
+    It asks the store nothing (the error may be that the store does not answer)."""
+    message = orjson.loads(bytes(answer.body)).get("message", "") if answer.body else ""
+    session = session_of(request)
+    html = templates.get_template("error.html").render(
+        status=answer.status_code,
+        title=HTTPStatus(answer.status_code).phrase,
+        message=message,
+        csrf=session.csrf if session else "",
+        signed_in=session is not None,
+        path=request.url.path,
+    )
+    headers = {k: v for k, v in answer.headers.items() if k in KEPT_HEADERS}
+    return HTMLResponse(html, answer.status_code, headers=SECURITY_HEADERS | headers)
 
 
 def _liveness(request: Request) -> heartbeat.Liveness:
