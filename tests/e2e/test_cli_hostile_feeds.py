@@ -143,3 +143,17 @@ def test_preview_of_a_pair_rejects_what_a_feed_rejects(
     code, out, err = run(tmp_path, "preview", "sku_onhand", "--after", str(after))
     assert (code, "Traceback" in out + err) == (0, False)
     assert line in err
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_utf16_feed_is_one_clear_line_and_nothing_is_stored(tmp_path: Path, fmt: Format) -> None:
+    """A feed saved as UTF-16 (Excel's "Unicode text") is refused before any record is read."""
+    path = tmp_path / f"stock.{SUFFIX[fmt]}"
+    path.write_bytes(feed([stock("U1"), stock("U2")], fmt).decode().encode("utf-16"))
+    code, out, err = run(tmp_path, "ingest", "sku_onhand", str(path), "--mode", "full")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: the feed is UTF-16 or UTF-32 (its byte-order mark says so); feeds are read as "
+        "UTF-8: save or convert it as UTF-8\n"
+    )
+    assert "error: no sku_onhand entity" in run(tmp_path, "show", "sku_onhand", "U1|W1|A")[2]

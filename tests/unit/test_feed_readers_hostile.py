@@ -7,6 +7,7 @@ import io
 import pytest
 
 from deltahook.catalog.entities import load_catalog
+from deltahook.errors import FeedError
 from deltahook.feeds import values
 from deltahook.feeds.readers import Line, Record, Reject, read_items
 from deltahook.feeds.validate import Problem
@@ -34,6 +35,27 @@ def test_a_byte_order_mark_does_not_lose_the_first_ndjson_record(lazy: bool) -> 
         (1, {"PartNo": "P1"}),
         (2, {"PartNo": "P2"}),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        "utf-16",  # what a Windows "Unicode" export writes: little-endian with its mark
+        "utf-16-be",  # big-endian, the mark written by hand below
+        "utf-32",
+    ],
+)
+def test_a_feed_in_utf16_or_utf32_is_refused_whole_by_its_byte_order_mark(
+    fmt: str, encoding: str
+) -> None:
+    """Read as UTF-8, each of its lines would be rejected as garbage: one error says why."""
+    text = {"ndjson": '{"PartNo": "P1"}\n', "json": '[{"PartNo": "P1"}]', "csv": "PartNo\nP1\n"}
+    data = ("\ufeff" if encoding == "utf-16-be" else "") + text[fmt]
+    stream = io.BufferedReader(io.BytesIO(data.encode(encoding)))  # type: ignore[arg-type]
+    with pytest.raises(FeedError, match="the feed is UTF-16 or UTF-32"):
+        read_items(stream, fmt, ONHAND)  # type: ignore[arg-type]
+    assert stream.tell() == 0  # nothing consumed
 
 
 def test_a_json_array_nested_10000_deep_is_rejected_by_its_line() -> None:

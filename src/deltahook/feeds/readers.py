@@ -46,6 +46,8 @@ __all__ = [
 Format = Literal["ndjson", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
 _BOM = b"\xef\xbb\xbf"
+# Byte-order marks of UTF-16 and UTF-32 (UTF-32's little-endian one starts as UTF-16's does).
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 BLOCK = 1 << 18  # bytes read at once: the split into lines is one C call per block
 _ONE_BY_ONE = 256  # lines per batch behind ``LineStream.__iter__``
 
@@ -72,11 +74,24 @@ def read_items(
     stream: IO[bytes], fmt: Format, kind: EntityKind, *, lazy: bool = False
 ) -> Iterator[Item] | LineStream:
     """Every record of a binary stream in the given format (NDJSON as ``Line`` when ``lazy``)."""
+    _refuse_wide_encoding(stream)
     if fmt == "ndjson":
         return read_lines(stream) if lazy else read_ndjson(stream)
     if fmt == "csv" and not kind.is_flat:
         raise FeedError(f"kind {kind.name!r} has nested collections and cannot be read from CSV")
     return _read_text(stream, fmt, kind)
+
+
+def _refuse_wide_encoding(stream: IO[bytes]) -> None:
+    """Refuse a feed whose byte-order mark says UTF-16 or UTF-32 (a Windows "Unicode" export):
+    read as UTF-8, every line of it would be rejected as garbage. Only a stream that can peek
+    (files, standard input, API bodies) is checked; nothing is consumed."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None and peek(4)[:4].startswith(_WIDE_BOMS):
+        raise FeedError(
+            "the feed is UTF-16 or UTF-32 (its byte-order mark says so); feeds are read as "
+            "UTF-8: save or convert it as UTF-8"
+        )
 
 
 def _read_text(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
