@@ -121,3 +121,18 @@ def test_ndjson_lines_are_checked_by_the_reader_only_when_nothing_is_suspect(
     assert isinstance(record, Record)
     assert record.checked is checked
     assert (values.problem(record.data) is None) is checked
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_an_ndjson_feed_with_cr_only_line_ends_is_rejected_saying_so(lazy: bool) -> None:
+    """Old Mac line ends make the feed one line: its rejection names the cause, not only the
+    column where JSON stopped."""
+    data = b'{"PartNo": "P1"}\r{"PartNo": "P2"}\r'
+    (reject,) = read(data, "ndjson", lazy=lazy)
+    assert isinstance(reject, Reject)
+    assert reject.line == 1
+    assert reject.reason.endswith(
+        "; the line holds CR (\\r) line breaks: write lines ending in LF or CRLF"
+    )
+    crlf = read(data.replace(b"\r", b"\r\n"), "ndjson", lazy=lazy)
+    assert [(i.line, type(i).__name__) for i in crlf] == [(1, "Record"), (2, "Record")]

@@ -66,8 +66,10 @@ class Line:
         except orjson.JSONDecodeError as exc:
             if self.raw.startswith(TOO_LONG_LINE):
                 return Reject(self.line, None, f"the line is {values.TOO_LONG}")
-            reject = Reject(self.line, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
-            return self._reread(reject)
+            reason = f"malformed JSON at column {exc.colno}: {exc.msg}"
+            if b"\r" in self.raw.rstrip(b"\r\n"):  # old Mac line ends: the feed is one line
+                reason += "; the line holds CR (\\r) line breaks: write lines ending in LF or CRLF"
+            return self._reread(Reject(self.line, None, reason))
         if values.suspect(self.raw):
             return self._reread(as_record(self.line, data))
         return as_record(self.line, data, checked=True)
