@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, insert, inspect, select
 
 from deltahook.cli import main
 from deltahook.errors import SchemaBehindError
 from deltahook.store import schema
 from deltahook.store.db import open_engine
-from deltahook.store.tables import metadata
+from deltahook.store.tables import deliveries, metadata, notifications
 
 
 def test_migrations_produce_exactly_the_tables_of_the_code(database_url: str) -> None:
@@ -49,3 +52,61 @@ def test_db_upgrade_command_reports_what_it_did(database_url: str) -> None:
 def test_the_newest_revision_is_read_from_the_files_as_alembic_reads_it() -> None:
     """``schema.newest()`` (no Alembic import) names the head Alembic's script directory finds."""
     assert schema.newest() == schema.head()
+
+
+def test_upgrading_a_store_with_notifications_keeps_them_and_indexes_them_by_entity(
+    database_url: str,
+) -> None:
+    """0014 indexes the notifications a store already holds by entity; nothing is lost."""
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    engine = open_engine(database_url, check_schema=False)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0013")
+            conn.execute(insert(notifications), [_notification(i, now) for i in range(3)])
+            conn.execute(insert(deliveries), [_delivery(i, now) for i in range(3)])
+        assert schema.upgrade(engine) == ("0013", schema.head())
+        with engine.connect() as conn:
+            indexes = {
+                ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("notifications")
+            }
+            kept = conn.execute(select(notifications.c.id).order_by(notifications.c.id)).scalars()
+            queued = conn.execute(select(deliveries.c.notification_id)).scalars().all()
+            assert list(kept) == ["n-0", "n-1", "n-2"]
+    finally:
+        engine.dispose()
+    assert indexes["ix_notifications_entity_kind_entity_key_created_at"] == [
+        "entity_kind",
+        "entity_key",
+        "created_at",
+    ]
+    assert sorted(queued) == ["n-0", "n-1", "n-2"]
+
+
+def _notification(i: int, now: datetime) -> dict[str, object]:
+    return {
+        "id": f"n-{i}",
+        "type": "SkuChangedNotification",
+        "family": "notification",
+        "entity_kind": "sku",
+        "entity_key": f"SKU-{i}",
+        "job_id": None,
+        "idempotency_key": None,
+        "created_at": now,
+        "payload": b"{}",
+        "explanation": None,
+    }
+
+
+def _delivery(i: int, now: datetime) -> dict[str, object]:
+    return {
+        "id": f"d-{i}",
+        "notification_id": f"n-{i}",
+        "subscription": "webshop",
+        "event_type": "SkuChangedNotification",
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }

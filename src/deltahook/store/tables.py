@@ -165,6 +165,8 @@ notifications = Table(
     Column("explanation", LargeBinary, nullable=True),
     Index(None, "created_at"),
     Index(None, "type", "created_at"),
+    # An entity's newest notifications (``entities show``): one range, not a scan of them all.
+    Index(None, "entity_kind", "entity_key", "created_at"),
 )
 
 rule_state = Table(
