@@ -56,6 +56,42 @@ def test_each_stored_row_change_is_logged_with_its_job(engine: Engine) -> None:
     assert ("EanCode", MISSING, "73361031960") in inserted.fields  # absent is not null
 
 
+def test_a_logged_insert_reads_back_as_every_field_of_the_row_from_absent(engine: Engine) -> None:
+    """An inserted row's fields read back sorted by name, each from absent."""
+    first = ingest(engine, "sku", [{"StatusId": 1, "PartNo": "P1", "EanCode": "73361031960"}])
+    with engine.db.connect() as conn:
+        (inserted,) = changelog.read(conn, job_ids=[first.job_id])
+    assert inserted.op == "insert"
+    assert inserted.fields == (
+        ("EanCode", MISSING, "73361031960"),
+        ("PartNo", MISSING, "P1"),
+        ("StatusId", MISSING, 1),
+    )
+
+
+def test_changes_logged_field_by_field_by_an_earlier_version_still_read(engine: Engine) -> None:
+    """Rows whose fields are stored as [name, mask, old, new] lists (every row before inserts
+    were stored whole) read as they always did."""
+    fields = [["EanCode", 2, None, None], ["PartNo", 2, None, "P1"], ["StatusId", 3, 1, 2]]
+    with engine.db.begin() as conn:
+        conn.execute(
+            change_log.insert().values(
+                job_id="old-job",
+                at=T0,
+                kind="sku",
+                entity_key="P1",
+                parent_key=None,
+                row_table="tClientProductSku",
+                row_key=orjson.dumps({"PartNo": "P1"}),
+                op="insert",
+                fields=orjson.dumps(fields),
+            )
+        )
+    with engine.db.connect() as conn:
+        (row,) = changelog.read(conn, job_ids=["old-job"])
+    assert row.fields == (("EanCode", MISSING, None), ("PartNo", MISSING, "P1"), ("StatusId", 1, 2))
+
+
 def test_preview_and_unchanged_records_log_nothing(engine: Engine) -> None:
     """A preview writes no change; a record stored unchanged adds none."""
     engine.preview("sku", ndjson([{"PartNo": "P1"}]), fmt="ndjson")

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from deltahook.changes.canonical import kept
-from deltahook.changes.model import MISSING, EntityChange, Op
+from deltahook.changes.model import MISSING, EntityChange, Op, RowChange
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import change_log
 
@@ -54,7 +54,7 @@ def write(conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now
             tables.append(row.table)
             row_keys.append(kept(dumps(dict(row.key))))
             ops.append(_OPS[row.op])
-            fields.append(kept(dumps([_field(n, old, new) for n, old, new in row.fields])))
+            fields.append(kept(dumps(_logged_fields(row))))
     count = len(tables)
     columns: dict[str, Sequence[Any]] = {
         "job_id": [job_id] * count,
@@ -88,7 +88,7 @@ def read(
             table=r.row_table,
             row_key=orjson.loads(r.row_key),
             op=r.op,
-            fields=tuple(_unfield(f) for f in orjson.loads(r.fields)),
+            fields=_read_fields(orjson.loads(r.fields)),
         )
         for r in conn.execute(query)
     ]
@@ -100,6 +100,21 @@ def purge(conn: Connection, *, before: datetime) -> int:
 
 
 _OPS = {op: op.value for op in Op}
+
+
+def _logged_fields(row: RowChange) -> Any:
+    """What ``fields`` holds for ``row``: an inserted row is every field of its new row, each
+    from absent, so it is stored as that row, ``{name: new}`` (orjson writes it whole: a first
+    load logs every row of every entity); any other as ``[_field, ...]``."""
+    if row.op is Op.INSERT and row.new is not None and len(row.fields) == len(row.new):
+        return row.new
+    return [_field(n, old, new) for n, old, new in row.fields]
+
+
+def _read_fields(stored: Any) -> tuple[tuple[str, Any, Any], ...]:
+    if isinstance(stored, dict):  # an inserted row (see ``_logged_fields``), fields by name
+        return tuple((name, MISSING, new) for name, new in sorted(stored.items()))
+    return tuple(_unfield(f) for f in stored)
 
 
 # A field is [name, mask, old, new]: mask bit 1 says old is present, bit 2 new (a missing
