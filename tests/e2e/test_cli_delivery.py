@@ -184,7 +184,7 @@ def test_recover_status_and_purge(cli: Cli) -> None:
     cli("deliver", "--once")
     assert cli.json("status")[0]["delivered_last_hour"] == 3
     code, out, _ = cli("purge", "--older-than", "1d")
-    assert out.strip() == "0 deliveries, 0 attempts, 0 notifications, 0 changes removed"
+    assert out.strip() == "0 deliveries, 0 attempts, 0 notifications, 0 changes, 0 jobs removed"
     code, out, _ = cli("status")
     assert code == 0
     assert "shop" in out
@@ -197,7 +197,7 @@ def test_purge_removes_what_is_older(cli: Cli) -> None:
     cli.world.notify()
     cli.world.run()
     _, out, _ = cli("purge")
-    assert out.strip() == "1 deliveries, 1 attempts, 1 notifications, 0 changes removed"
+    assert out.strip() == "1 deliveries, 1 attempts, 1 notifications, 0 changes, 0 jobs removed"
 
 
 @pytest.mark.parametrize(

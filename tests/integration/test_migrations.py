@@ -13,9 +13,11 @@ from sqlalchemy import create_engine, insert, inspect, select
 
 from deltahook.cli import main
 from deltahook.errors import SchemaBehindError
-from deltahook.store import schema
+from deltahook.store import jobs, schema
 from deltahook.store.db import open_engine
 from deltahook.store.tables import deliveries, metadata, notifications
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def test_migrations_produce_exactly_the_tables_of_the_code(database_url: str) -> None:
@@ -110,3 +112,24 @@ def _delivery(i: int, now: datetime) -> dict[str, object]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def test_upgrading_a_store_with_jobs_indexes_them_by_kind(database_url: str) -> None:
+    """A store at the revision before 0015, holding a job, upgrades: the job is kept and
+    ``ingest_jobs`` gets its index on kind (the line index's freshness check reads by kind)."""
+    engine = open_engine(database_url, check_schema=False)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0014")
+            jobs.start(conn, job_id="j1", kind="sku", mode="full", source="-", now=NOW)
+        assert schema.upgrade(engine)[1] == schema.head()
+        with engine.connect() as conn:
+            indexes = {
+                i["name"]: i["column_names"] for i in inspect(conn).get_indexes("ingest_jobs")
+            }
+            found = jobs.find(conn, "j1")
+    finally:
+        engine.dispose()
+    assert indexes["ix_ingest_jobs_kind"] == ["kind"]
+    assert found is not None
+    assert found["kind"] == "sku"

@@ -204,7 +204,8 @@ def recover(state: State, subscription: str, since: str, until: str | None) -> N
 @click.pass_obj
 @friendly
 def purge(state: State, older_than: str) -> None:
-    """Delete delivered and dead deliveries (and their attempts and payloads) older than this."""
+    """Delete delivered and dead deliveries (and their attempts and payloads), the change log
+    and ended ingest jobs older than this."""
     before = utc_now() - log.parse_age(older_than)
     with open_store(state).begin() as conn:
         removed = queue.purge(conn, before=before)

@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("rules", "Show what ingesting FEED of KIND would notify, and why; writes nothing."),
     "purge": (
         "delivery_log",
-        "Delete delivered and dead deliveries (and their attempts and payloads) older than this.",
+        "Delete delivered and dead deliveries (and their attempts and payloads), the change log "
+        "and ended ingest jobs older than this.",
     ),
     "receiver": (
         "delivery_log",

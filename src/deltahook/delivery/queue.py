@@ -29,7 +29,7 @@ from deltahook.delivery import ratelimit
 from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_ids
-from deltahook.store import changelog
+from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import attempts, deliveries, notifications, subscriptions
 
@@ -325,7 +325,8 @@ def end_queued(conn: Connection, subscription: str, reason: str, *, now: datetim
 
 def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
     """Delete delivered and dead deliveries last changed before ``before``, with their attempts,
-    notifications older than that which no delivery needs any more, and the change log."""
+    notifications older than that which no delivery needs any more, the change log, and the
+    ingest jobs that ended before it and have no notification left."""
     d = deliveries.c
     old = select(d.id).where(d.status.in_(TERMINAL), d.updated_at < before)
     removed_attempts = conn.execute(delete(attempts).where(attempts.c.delivery_id.in_(old)))
@@ -334,9 +335,11 @@ def purge(conn: Connection, *, before: datetime) -> dict[str, int]:
     orphaned = ~select(d.id).where(d.notification_id == n.id).exists()
     removed_notes = conn.execute(delete(notifications).where(n.created_at < before, orphaned))
     removed_changes = changelog.purge(conn, before=before)  # kept as long as the log
+    removed_jobs = jobs.purge(conn, before=before)
     return {
         "deliveries": int(removed.rowcount),
         "attempts": int(removed_attempts.rowcount),
         "notifications": int(removed_notes.rowcount),
         "changes": removed_changes,
+        "jobs": removed_jobs,
     }

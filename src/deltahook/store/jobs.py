@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from deltahook.clock import Clock
 from deltahook.results import Counts, JobStatus
-from deltahook.store.tables import ingest_jobs, job_rejects
+from deltahook.store.tables import ingest_jobs, job_rejects, notifications
 
 # Whether a job's owner process is gone: True, False, or None when it cannot be told.
 Gone = Callable[[str | None], bool | None]
+
+# A job's JobCompletedEvent is stamped a moment after its ``finished_at``; an hour spares a
+# clock step as well.
+_END_SLACK = timedelta(hours=1)
+_DELETE_CHUNK = 500
 
 COUNTS = ("received", "rejected", "duplicates", "unchanged", "inserted", "updated", "deleted")
 
@@ -126,6 +131,38 @@ def finish(
     )
     if rejects:
         conn.execute(insert(job_rejects), [{"job_id": job_id, **r} for r in rejects])
+
+
+def purge(conn: Connection, *, before: datetime) -> int:
+    """Delete the jobs that ended before ``before`` (never a running one) and whose
+    notifications are all gone, with their rejects; returns how many (caller's transaction).
+
+    Run after the notifications' purge (``queue.purge``): a job with a notification a delivery
+    still needs stays, so the log can still name it. A job's notifications were made while it
+    ran, so each is looked for in its own time range of the ``created_at`` index.
+    """
+    j, n = ingest_jobs.c, notifications.c
+    ended = conn.execute(
+        select(j.id, j.started_at, j.finished_at).where(
+            j.status != JobStatus.RUNNING, j.finished_at < before
+        )
+    ).all()
+    gone = [
+        row.id
+        for row in ended
+        if conn.execute(
+            select(n.id)
+            .where(n.created_at >= row.started_at, n.created_at <= row.finished_at + _END_SLACK)
+            .where(n.job_id == row.id)
+            .limit(1)
+        ).first()
+        is None
+    ]
+    for at in range(0, len(gone), _DELETE_CHUNK):
+        chunk = gone[at : at + _DELETE_CHUNK]
+        conn.execute(delete(job_rejects).where(job_rejects.c.job_id.in_(chunk)))
+        conn.execute(delete(ingest_jobs).where(j.id.in_(chunk)))
+    return len(gone)
 
 
 def recent(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:

@@ -137,6 +137,8 @@ ingest_jobs = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     # A baseline load: snapshots and rule state stored, no notification decided or queued.
     Column("baseline", Boolean, nullable=False, default=False, server_default=false()),
+    # PostgreSQL's line index checks the other jobs of its kind in every batch (lineindex.py).
+    Index(None, "kind"),
 )
 
 job_rejects = Table(
