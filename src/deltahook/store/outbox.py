@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 import orjson
 from sqlalchemy import Connection, select
@@ -29,7 +30,7 @@ def record(
         return 0
     insert_columns(conn, notifications, _notification_columns(items))
     if (metrics := counting.telemetry()) is not None:
-        metrics.recorded(items)
+        counting.on_commit(conn, partial(metrics.recorded, items))
     return queue.enqueue(conn, items, now=now, skip=skip)
 
 
