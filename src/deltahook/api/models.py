@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from deltahook.clock import as_utc
-from deltahook.delivery.status import DeliveryStatus
+from deltahook.delivery.status import DeliveryStatus, FailedFilter
 from deltahook.notifications import Notification
 from deltahook.results import JobStatus, Mode, RunResult
 
@@ -260,6 +260,30 @@ class TestSendOut(Model):
 class RecoverIn(Model):
     since: UtcTime
     until: UtcTime | None = None
+
+
+class RetryFailedIn(Model):
+    """Which failed deliveries to queue again (the console Log tab's filters)."""
+
+    event_type: str | None = Field(default=None, alias="type", description="An event type.")
+    subscription: str | None = Field(default=None, description="One subscription (it must be on).")
+    since: UtcTime | None = Field(default=None, description="Queued at or after.")
+    until: UtcTime | None = Field(default=None, description="Queued before.")
+    status: FailedFilter = Field(
+        default=FailedFilter.FAILED, description="failed = retrying or dead."
+    )
+    limit: int = Field(default=1000, ge=1, le=1000, description="The most one call queues.")
+
+    @model_validator(mode="after")
+    def _window(self) -> RetryFailedIn:
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class RetryFailedOut(Model):
+    queued: int = Field(description="Deliveries queued again, due now, same message ids.")
+    more: bool = Field(description="The limit was reached: call again for the rest.")
 
 
 class RecoverOut(Model):

@@ -252,12 +252,7 @@ def recover(
     now: datetime,
 ) -> int:
     """Queue every failed (retrying or dead) delivery of a subscription queued in the window."""
-    sub = subs.get(conn, subscription)
-    if not sub.enabled:
-        raise DeliveryError(
-            f"subscription {subscription!r} is off: switch it on first "
-            f"(deltahook subscriptions enable {subscription})"
-        )
+    require_on(conn, subscription)
     d = deliveries.c
     window = [
         d.subscription == subscription,
@@ -268,6 +263,15 @@ def recover(
     if until is not None:
         window.append(d.created_at < until)
     return queue.requeue(conn, and_(*window), now=now)
+
+
+def require_on(conn: Connection, subscription: str) -> None:
+    """Refuse a subscription that is unknown or off: what it would queue again would wait."""
+    if not subs.get(conn, subscription).enabled:
+        raise DeliveryError(
+            f"subscription {subscription!r} is off: switch it on first "
+            f"(deltahook subscriptions enable {subscription})"
+        )
 
 
 def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: int) -> int:

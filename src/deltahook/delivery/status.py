@@ -59,6 +59,15 @@ class StatusFilter(StrEnum):
     """Retrying or dead ones: the last attempt failed."""
 
 
+class FailedFilter(StrEnum):
+    """The statuses "retry all failed" can be narrowed to."""
+
+    FAILED = StatusFilter.FAILED.value
+    """Retrying or dead."""
+    RETRYING = StatusFilter.RETRYING.value
+    DEAD = StatusFilter.DEAD.value
+
+
 FILTERS: dict[str, tuple[DeliveryStatus, ...]] = {
     **{StatusFilter(status): (status,) for status in DeliveryStatus},
     StatusFilter.FAILED: FAILED,

@@ -1,4 +1,5 @@
-"""The delivery log: list with filters, paged; resend one delivery (or all of a notification)."""
+"""The delivery log: list with filters, paged; resend one delivery (or all of a notification);
+queue again every failed delivery matching filters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from fastapi import APIRouter, HTTPException, Query
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
-from deltahook.api.models import DeliveryOut, DeliveryPage, ResendOut, UtcTime
+from deltahook.api.models import (
+    DeliveryOut,
+    DeliveryPage,
+    ResendOut,
+    RetryFailedIn,
+    RetryFailedOut,
+    UtcTime,
+)
+from deltahook.api.routes.catalog import events_of
+from deltahook.catalog.events import unknown_type_message
 from deltahook.delivery import log, pages
 from deltahook.delivery.status import Resent, StatusFilter
 
@@ -70,3 +80,31 @@ def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
         reasons = ", ".join(sorted(set(outcome.values())))
         raise HTTPException(409, f"nothing was queued again: {reasons}")
     return ResendOut(outcome=outcome)
+
+
+@router.post(
+    "/deliveries/retry-failed",
+    responses=responses(*COMMON, 400, 404, 409, 422),
+    summary="Queue again every failed delivery matching filters",
+)
+def retry_failed(body: RetryFailedIn, engine: EngineDep) -> RetryFailedOut:
+    """The console Log tab's "Retry all failed": up to ``limit`` failed (retrying or dead)
+    deliveries matching the filters, newest first, are queued again, due now with the same
+    message ids and their retry schedule restarted; those of a subscription that is off, or
+    that a dispatcher is attempting, are left. ``more``: the limit was reached, call again."""
+    events = events_of(engine)
+    if body.event_type is not None and events.get(body.event_type) is None:
+        raise HTTPException(404, unknown_type_message(body.event_type, events.names()))
+    where = log.LogFilter(
+        subscription=body.subscription,
+        event_type=body.event_type,
+        since=body.since,
+        until=body.until,
+        status=body.status,
+        limit=body.limit,
+    )
+    with engine.db.begin() as conn:
+        if body.subscription is not None:
+            log.require_on(conn, body.subscription)
+        queued = log.retry_failed(conn, where, now=engine.clock(), limit=body.limit)
+    return RetryFailedOut(queued=queued, more=queued == body.limit)
