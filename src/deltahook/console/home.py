@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.routes.catalog import events_of
+from deltahook.console import words
 from deltahook.console.auth import (
     SESSION_COOKIE,
     SESSION_TTL,
@@ -25,7 +26,7 @@ from deltahook.console.auth import (
 from deltahook.console.render import SECURITY_HEADERS, checked_form, page
 from deltahook.delivery import stats
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.status import FAILED, DeliveryStatus
+from deltahook.delivery.status import FAILED
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
 from deltahook.type_usage import event_types
@@ -35,12 +36,6 @@ logger = logging.getLogger("deltahook.console")
 CATEGORIES = ("Customer", "Order", "Product", "Supplier", "System")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 RECENT = timedelta(hours=24)
-_SHOWN = (
-    DeliveryStatus.DELIVERED,
-    DeliveryStatus.RETRYING,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.PENDING,
-)
 
 
 def sessions_of(request: Request) -> Sessions:
@@ -146,7 +141,7 @@ def type_rows(engine: Engine) -> list[dict[str, Any]]:
         figures = stats.by_type(conn, [r["type"] for r in rows], since=engine.clock() - RECENT)
     for row in rows:
         counts = figures.get(row["type"], {})
-        row["recent"] = {status.value: counts.get(status, 0) for status in _SHOWN}
+        row["recent"] = {status.value: counts.get(status, 0) for status in words.RECENT}
         row["warning"] = any(row["recent"][status] for status in FAILED)
     return rows
 

@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from deltahook.console import words
 from deltahook.console.auth import Session, same_token
 from deltahook.delivery import heartbeat
 
@@ -56,6 +57,7 @@ templates = Environment(
 templates.filters["when"] = _when
 templates.filters["pretty"] = _pretty
 templates.globals["query"] = _query
+words.install(templates.globals)
 
 
 def session_of(request: Request) -> Session | None:
