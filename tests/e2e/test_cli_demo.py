@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -26,3 +27,19 @@ def test_demo_delivers_every_notification_of_v2_to_its_receiver(
     assert "SkuOnHandBreakPointNotification" in result.output
     assert (tmp_path / ".deltahook" / "demo.db").exists()
     assert "serve`, then http://127.0.0.1:8080/admin/" in result.output  # how to open the console
+
+
+def test_the_console_sees_the_demo_subscription_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's subscription lives in the store, not in a config file the console never
+    reads: opened with only the database URL (as the demo says to open it), it is still there
+    and on, so the console lists every type it received as active."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["demo"], catch_exceptions=False).exit_code == 0
+    url = f"sqlite:///{tmp_path / '.deltahook' / 'demo.db'}"
+    listed = CliRunner().invoke(main, ["--database-url", url, "subscriptions", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [sub] = orjson.loads(listed.stdout)
+    assert (sub["name"], sub["enabled"], sub["source"]) == ("demo-receiver", True, "api")
+    assert sub["event_types"] == ["*"]

@@ -18,8 +18,8 @@ from rich.table import Table
 
 from deltahook.cli.app import State, friendly, main, out
 from deltahook.cli.feeds import print_summary
-from deltahook.config import Settings, shipped
-from deltahook.delivery import log
+from deltahook.config import shipped
+from deltahook.delivery import log, managed
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.signing import generate_secret
@@ -70,9 +70,10 @@ def demo(state: State, folder: Path, database: Path) -> None:
     with Engine.from_settings(base) as engine:
         _ingest_all(engine, folder / "v1", first=True)
     with Receiver() as receiver:
-        settings = _subscribed(base, receiver.url)
+        settings = base.model_copy(update={"allow_private_urls": True})
         out.rule(f"[bold]v2[/]: {folder / 'v2'}, a local receiver subscribed at {receiver.url}")
         with Engine.from_settings(settings) as engine:
+            _subscribe(engine, receiver.url)
             results = _ingest_all(engine, folder / "v2", first=False)
             out.print(_changes_table(results))
             _deliver(engine)
@@ -86,7 +87,7 @@ def demo(state: State, folder: Path, database: Path) -> None:
     out.print(
         "Open it in the console: `DELTAHOOK_API_KEYS=<any key of 16+ characters> deltahook "
         f"--database-url {url} serve`, then http://127.0.0.1:8080/admin/ and sign in with "
-        "that key.",
+        "that key. Its subscription demo-receiver stays on, at the receiver this demo stopped.",
         soft_wrap=True,
     )
 
@@ -103,17 +104,21 @@ def _ingest_all(engine: Engine, folder: Path, *, first: bool) -> list[RunResult]
     return results
 
 
-def _subscribed(settings: Settings, url: str) -> Settings:
-    """The settings with one signed subscription to every type, at the local receiver."""
-    subscription = {
-        "name": "demo-receiver",
-        "url": url,
-        "event_types": ["*"],
-        "secrets": [generate_secret(os.urandom(32))],
-    }
-    return Settings.model_validate(
-        settings.model_dump() | {"allow_private_urls": True, "subscriptions": [subscription]}
+def _subscribe(engine: Engine, url: str) -> None:
+    """One signed subscription to every type, at the local receiver, made in the store as the
+    API makes one (not in a config file): the console, opened on the demo's store alone,
+    shows it and what it received, and can point it at another URL."""
+    settings = managed.validated(
+        {
+            "name": "demo-receiver",
+            "url": url,
+            "event_types": ["*"],
+            "secrets": [generate_secret(os.urandom(32))],
+        },
+        allow_private=True,
     )
+    with engine.db.begin() as conn:
+        managed.create(conn, settings, declared=frozenset(), now=engine.clock())
 
 
 def _deliver(engine: Engine) -> None:
