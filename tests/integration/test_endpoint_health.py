@@ -9,7 +9,9 @@ from datetime import timedelta
 import orjson
 import pytest
 
+from deltahook.delivery import shared_health
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.health import Change
 from deltahook.delivery.receiver import Receiver
 from tests.delivery_support import T0, World
 
@@ -145,3 +147,45 @@ def test_rate_limit_of_five_per_second_holds_over_fifty_deliveries(
         assert len(within) <= 5 + 5
     assert sent_at[-1] - sent_at[0] >= timedelta(seconds=9)
     assert len(world.attempts()) == 50
+
+
+def test_two_dispatchers_failures_add_up_in_the_store_and_open_the_circuit_once(
+    world: World, receiver: Receiver
+) -> None:
+    """Each dispatcher's batch merges its outcomes into the stored health (it no longer writes
+    its own count over the other's): two failures from one and two from another are four in a
+    row, which opens the circuit once, in the batch that made the fourth."""
+    world.subscribe("shop", receiver.url, circuit_after=4, circuit_cooldown="1m")
+    failed = [shared_health.Outcome(succeeded=False, status_code=503, at=T0)] * 2
+    found = []
+    for _dispatcher in ("a", "b"):
+        with world.db.begin() as conn:
+            merged = shared_health.merge(conn, {"shop": failed}, client_id=1, now=T0)
+        found.append([verdict.change for _name, verdict in merged.moments])
+    assert found == [[], [Change.OPENED]]
+    shop = world.stored("shop")
+    assert (shop.health.failures, shop.health.last_status_code) == (4, 503)
+    assert shop.health.circuit_until == T0 + timedelta(minutes=1)
+
+
+def test_a_switch_off_is_told_once_however_many_dispatchers_see_it(
+    world: World, receiver: Receiver
+) -> None:
+    """Failing for the whole window switches the subscription off once; a straggler's failure
+    merged afterwards (another dispatcher's) tells nobody again."""
+    world.subscribe("shop", receiver.url, disable_after="1h", circuit_after=1000)
+    late = T0 + timedelta(hours=1)
+    failures = [
+        [shared_health.Outcome(succeeded=False, status_code=500, at=T0)],
+        [shared_health.Outcome(succeeded=False, status_code=500, at=late)],
+        [shared_health.Outcome(succeeded=False, status_code=500, at=late)],
+    ]
+    found = []
+    for outcomes in failures:
+        with world.db.begin() as conn:
+            merged = shared_health.merge(conn, {"shop": outcomes}, client_id=1, now=late)
+        found.append([verdict.change for _name, verdict in merged.moments])
+    assert found == [[], [Change.DISABLED], []]
+    shop = world.stored("shop")
+    assert not shop.enabled
+    assert shop.health.failures == 3

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from deltahook.delivery.health import Health
+from deltahook.delivery.health import Health, HealthPolicy
 from deltahook.delivery.lanes import Lane, Lanes
+from deltahook.delivery.shared_health import Outcome
 from deltahook.delivery.subscriptions import Credentials
 from tests.delivery_support import T0
 from tests.delivery_support import subscription as sub
@@ -93,3 +94,34 @@ def test_lanes_follow_the_store() -> None:
     assert lanes["shop"].slots is not before
     assert lanes.wants(prefetch=2, margin=MARGIN, now=T0)["shop"].count == 6
     assert set(lanes.wants(prefetch=2, margin=MARGIN, now=T0)) == {"shop"}  # erp is gone
+
+
+def _open_lanes() -> Lanes:
+    """Lanes whose one lane, shop, holds a clean record in memory."""
+    lanes = Lanes()
+    lanes.update([sub()])
+    return lanes
+
+
+def test_a_lane_takes_the_health_another_dispatcher_left_in_the_store() -> None:
+    """Another dispatcher opened shop's circuit: the next read of the subscriptions holds this
+    dispatcher's lane back too (it kept its own clean record before)."""
+    lanes = _open_lanes()
+    opened = Health(failures=20, failing_since=T0, circuit_until=T0 + timedelta(minutes=1))
+    lanes.update([sub(health=opened)])
+    assert lanes["shop"].health == opened
+    assert lanes.wants(prefetch=2, margin=MARGIN, now=T0) == {}
+
+
+def test_a_lanes_own_outcomes_not_yet_stored_count_on_top_of_the_store() -> None:
+    """Two failures in the store, two of this dispatcher's on their way to it: four in a row,
+    the policy's limit, open the lane's circuit now."""
+    policy = HealthPolicy(circuit_after=4)
+    stored = Health(failures=2, failing_since=T0)
+    failed = [Outcome(succeeded=False, status_code=503, at=T0)] * 2
+    lanes = Lanes()
+    lanes.update([sub(health=stored, policy=policy)], {"shop": failed})
+    assert lanes["shop"].health.failures == 4
+    assert lanes["shop"].health.blocked(T0)
+    lanes.adopt({"shop": Health()}, {})  # a success merged meanwhile closes it again
+    assert not lanes["shop"].health.blocked(T0)

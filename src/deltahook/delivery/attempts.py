@@ -18,8 +18,9 @@ from datetime import datetime
 
 from deltahook import counting
 from deltahook.clock import Clock
-from deltahook.delivery import journal, operational
+from deltahook.delivery import journal, shared_health
 from deltahook.delivery.claims import Claimed, Finished
+from deltahook.delivery.health import Change, after_attempt
 from deltahook.delivery.lanes import Lane
 from deltahook.delivery.recorder import Recorder
 from deltahook.delivery.requests import request_for
@@ -178,21 +179,20 @@ class Attempts:
         )
 
     def _judge(self, lane: Lane, result: AttemptResult, now: datetime) -> None:
-        """Update the lane's endpoint health; record it, and any operational event it marks."""
-        verdict = operational.judge(
-            lane.sub.name,
+        """Update the lane's endpoint health at once (it stops sending as soon as it can tell);
+        the recorder merges the outcome into the store's, which decides the moments."""
+        lane.health, change = after_attempt(
             lane.health,
-            policy=lane.sub.policy,
             succeeded=result.succeeded,
             status_code=result.status_code,
-            client_id=self._client_id,
             now=now,
+            policy=lane.sub.policy,
         )
-        lane.health = verdict.health
-        if verdict.disabled is not None:
+        if change is Change.DISABLED:
             lane.active = False
-        if verdict.change is not None:
-            journal.circuit(lane.sub.name, verdict.change, verdict.health, verdict.disabled)
-        self._recorder.health(
-            lane.sub.name, verdict.health, event=verdict.event, disabled=verdict.disabled
+        self._recorder.outcome(
+            lane.sub.name,
+            shared_health.Outcome(
+                succeeded=result.succeeded, status_code=result.status_code, at=now
+            ),
         )

@@ -124,6 +124,8 @@ class Dispatcher:
             clock=self._clock,
             flush_delay=self._options.flush_delay,
             stopping=lambda: self._stopping,
+            client_id=self._options.client_id,
+            on_health=self._lanes.adopt,
         )
         with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
             self._pool = pool
@@ -261,7 +263,8 @@ class Dispatcher:
                 raise
             logger.exception("reading subscriptions failed; keeping the ones known")
             return
-        reasons = self._lanes.update(stored)
+        unmerged = self._recorder.unmerged() if self._recorder is not None else {}
+        reasons = self._lanes.update(stored, unmerged)
         changed = {
             s.name: reasons[s.name] for s in stored if reasons.get(s.name, s.paused) != s.paused
         }

@@ -7,7 +7,8 @@ and the lease (``claims.lease_for``) covers it.
 
 A lane with a rate limit claims no more than its token bucket holds (``ratelimit.py``, in the
 claim's transaction); one whose circuit is open (``health.py``) claims nothing until the
-cooldown ends, then one probe.
+cooldown ends, then one probe. A lane's health is the store's, shared by every dispatcher
+(``shared_health.py``), judged locally between reads.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from deltahook.delivery import claims
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.health import Health
+from deltahook.delivery.shared_health import Outcome, replay
 from deltahook.delivery.subscriptions import Credentials, Subscription
 from deltahook.errors import DeliveryError
 
@@ -83,18 +85,32 @@ class Lanes:
                 found[name] = want
         return found
 
-    def update(self, stored: Iterable[Subscription]) -> dict[str, str | None]:
+    def adopt(self, found: Mapping[str, Health], unmerged: Mapping[str, Sequence[Outcome]]) -> None:
+        """Take the endpoint health the store holds now, the lanes' own outcomes not merged
+        into it yet replayed on top."""
+        for name, health in found.items():
+            lane = self._lanes.get(name)
+            if lane is not None:
+                outcomes = unmerged.get(name, ())
+                lane.health = replay(health, outcomes, policy=lane.sub.policy)
+
+    def update(
+        self,
+        stored: Iterable[Subscription],
+        unmerged: Mapping[str, Sequence[Outcome]] | None = None,
+    ) -> dict[str, str | None]:
         """Open, change or pause lanes; claims already made finish on the lane they hold.
 
         Returns, for each enabled subscription, why its lane is paused (a ``${VAR}`` that
-        cannot be filled) or ``None``; a reason is logged when it first appears.
+        cannot be filled) or ``None``; a reason is logged when it first appears. Each lane takes
+        the stored endpoint health, with its ``unmerged`` outcomes replayed on top.
         """
         seen = set()
         reasons: dict[str, str | None] = {}
         for sub in stored:
             seen.add(sub.name)
             if sub.enabled:
-                reasons[sub.name] = self._update_one(sub)
+                reasons[sub.name] = self._update_one(sub, (unmerged or {}).get(sub.name, ()))
             elif sub.name in self._lanes:
                 self._lanes[sub.name].active = False
         for name, lane in self._lanes.items():
@@ -102,7 +118,7 @@ class Lanes:
                 lane.active = False
         return reasons
 
-    def _update_one(self, sub: Subscription) -> str | None:
+    def _update_one(self, sub: Subscription, unmerged: Sequence[Outcome]) -> str | None:
         lane = self._lanes.get(sub.name)
         try:
             creds = subs.resolve(sub, self._env)
@@ -115,13 +131,12 @@ class Lanes:
                 lane.active = False
             return reason
         self._paused.pop(sub.name, None)
+        health = replay(sub.health, unmerged, policy=sub.policy)
         if lane is None:
             slots = asyncio.Semaphore(sub.max_concurrency)
-            self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots, health=sub.health)
+            self._lanes[sub.name] = Lane(sub=sub, creds=creds, slots=slots, health=health)
             return None
         if sub.max_concurrency != lane.sub.max_concurrency:
             lane.slots = asyncio.Semaphore(sub.max_concurrency)
-        if not lane.active:  # switched on again: the store's health (reset by enable) counts
-            lane.health = sub.health
-        lane.sub, lane.creds, lane.active = sub, creds, True
+        lane.sub, lane.creds, lane.active, lane.health = sub, creds, True, health
         return None

@@ -4,8 +4,9 @@ Results gather for ``flush_delay`` (20 ms or so) and go to the store in one tran
 insert of attempts, one update of deliveries (``queue.finish``). A failed write is tried again
 a few times; after that the leases run out and the deliveries are attempted again, so none is
 lost. Claims a stopping dispatcher never started are released (``queue.release``); so are,
-with the next batch, claims a lane's open circuit holds back. The lanes' endpoint health and
-the operational events it marks (``health.py``) are written with the batch too.
+with the next batch, claims a lane's open circuit holds back. The attempts' outcomes are merged
+into the store's endpoint health with the batch, with the operational events that marks
+(``shared_health.py``), and the lanes take the merged health back.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from typing import Any
 from sqlalchemy import Connection
 
 from deltahook.clock import Clock
-from deltahook.delivery import queue
-from deltahook.delivery import subscriptions as subs
+from deltahook.delivery import journal, queue, shared_health
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.health import Health
-from deltahook.notifications import Notification
+from deltahook.delivery.shared_health import Merged, Outcome
 from deltahook.store import outbox
 
 logger = logging.getLogger("deltahook.delivery")
 InDb = Callable[..., Coroutine[Any, Any, Any]]
 """Runs ``func(conn, *args, **kwargs)`` in a transaction on the dispatcher's database thread."""
+OnHealth = Callable[[Mapping[str, Health], Mapping[str, Sequence[Outcome]]], None]
+"""Told the stored endpoint health of the subscriptions a batch had outcomes of, and the
+outcomes not merged yet."""
 
 
 class Recorder:
@@ -42,18 +45,21 @@ class Recorder:
         clock: Clock,
         flush_delay: float,
         stopping: Callable[[], bool],
+        client_id: int = 0,
+        on_health: OnHealth | None = None,
     ) -> None:
         self._in_db = in_db
         self._worker = worker
         self._clock = clock
         self._flush_delay = flush_delay
         self._stopping = stopping
+        self._client_id = client_id
+        self._on_health = on_health
         self._results: list[Finished] = []
         self._unstarted: list[Claimed] = []
         self._held_back: list[Claimed] = []
-        self._health: dict[str, Health] = {}
-        self._disabled: dict[str, str] = {}
-        self._events: list[tuple[str, Notification]] = []
+        self._outcomes: dict[str, list[Outcome]] = {}
+        self._merging: Mapping[str, Sequence[Outcome]] = {}
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -71,22 +77,18 @@ class Recorder:
         self._held_back.append(claim)
         self._ready.set()
 
-    def health(
-        self,
-        name: str,
-        health: Health,
-        *,
-        event: Notification | None = None,
-        disabled: str | None = None,
-    ) -> None:
-        """Record ``name``'s endpoint health with the next batch, the operational ``event`` it
-        marks, and why it is switched off (``disabled``)."""
-        self._health[name] = health
-        if event is not None:
-            self._events.append((name, event))
-        if disabled is not None:
-            self._disabled[name] = disabled
+    def outcome(self, name: str, outcome: Outcome) -> None:
+        """Merge an attempt's outcome into ``name``'s stored endpoint health with the next
+        batch."""
+        self._outcomes.setdefault(name, []).append(outcome)
         self._ready.set()
+
+    def unmerged(self) -> dict[str, list[Outcome]]:
+        """The outcomes not in the store yet (being written, or waiting for the next batch)."""
+        found = {name: list(outcomes) for name, outcomes in self._merging.items()}
+        for name, outcomes in self._outcomes.items():
+            found.setdefault(name, []).extend(outcomes)
+        return found
 
     def close(self) -> None:
         """No more results will come (every attempt has ended): ``run`` writes the rest and
@@ -113,23 +115,34 @@ class Recorder:
     async def _flush(self) -> None:
         batch, self._results = self._results, []
         held, self._held_back = self._held_back, []
-        health, self._health = self._health, {}
-        disabled, self._disabled = self._disabled, {}
-        events, self._events = self._events, []
-        if not (batch or held or health):
+        outcomes, self._outcomes = self._outcomes, {}
+        if not (batch or held or outcomes):
             return
+        self._merging = outcomes
+        try:
+            await self._write(batch, held, outcomes)
+        finally:
+            self._merging = {}
+
+    async def _write(
+        self,
+        batch: Sequence[Finished],
+        held: Sequence[Claimed],
+        outcomes: Mapping[str, Sequence[Outcome]],
+    ) -> None:
         for wait in (0.1, 0.5, 2.0, None):
             try:
-                await self._in_db(
+                merged = await self._in_db(
                     _write,
                     batch,
                     held,
-                    health,
-                    disabled,
-                    events,
+                    outcomes,
                     worker=self._worker,
+                    client_id=self._client_id,
                     now=self._clock(),
                 )
+                self._merging = {}
+                self._merged(merged)
                 return
             except Exception:
                 if wait is None:
@@ -140,6 +153,13 @@ class Recorder:
                     return
                 logger.warning("recording attempts failed; retrying in %s s", wait)
                 await asyncio.sleep(wait)
+
+    def _merged(self, merged: Merged) -> None:
+        for name, verdict in merged.moments:
+            assert verdict.change is not None
+            journal.circuit(name, verdict.change, verdict.health, verdict.disabled)
+        if self._on_health is not None and merged.health:
+            self._on_health(merged.health, self.unmerged())
 
     async def give_back(self) -> None:
         """Release the claims never attempted: due now, attempt uncounted."""
@@ -152,16 +172,18 @@ def _write(
     conn: Connection,
     batch: Sequence[Finished],
     held: Sequence[Claimed],
-    health: Mapping[str, Health],
-    disabled: Mapping[str, str],
-    events: Sequence[tuple[str, Notification]],
+    outcomes: Mapping[str, Sequence[Outcome]],
     *,
     worker: str,
+    client_id: int,
     now: datetime,
-) -> None:
-    """One batch in one transaction: results, held-back claims, health, operational events."""
+) -> Merged:
+    """One batch in one transaction: results, held-back claims, the endpoints' health and the
+    operational events it marks."""
     queue.finish(conn, batch, worker=worker, now=now)
     queue.release(conn, held, worker=worker, now=now)
-    subs.record_health(conn, health, disabled, now=now)
-    for about, event in events:  # never to the subscription the news is about
-        outbox.record(conn, [event], now=now, skip=about)
+    merged = shared_health.merge(conn, outcomes, client_id=client_id, now=now)
+    for about, verdict in merged.moments:  # never to the subscription the news is about
+        if verdict.event is not None:
+            outbox.record(conn, [verdict.event], now=now, skip=about)
+    return merged

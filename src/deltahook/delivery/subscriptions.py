@@ -211,8 +211,10 @@ def load(conn: Connection) -> list[Subscription]:
     return [_from_row(row) for row in rows]
 
 
-def get(conn: Connection, name: str) -> Subscription:
-    row = conn.execute(select(subscriptions).where(_named(name))).first()
+def get(conn: Connection, name: str, *, locked: bool = False) -> Subscription:
+    """The stored subscription ``name``; ``locked``: its row locked until the transaction ends."""
+    query = select(subscriptions).where(_named(name))
+    row = conn.execute(query.with_for_update() if locked else query).first()
     if row is None:
         raise UnknownSubscriptionError(name)
     return _from_row(row)
@@ -227,24 +229,12 @@ def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) ->
         )
     values: dict[str, Any] = {"enabled": enabled, "updated_at": now}
     if enabled and not current.enabled:  # switched on again: its health starts afresh
-        values |= _health_values(Health()) | {"disabled_reason": None}
+        values |= health_values(Health()) | {"disabled_reason": None}
     conn.execute(update(subscriptions).where(_named(name)).values(**values))
     return current.enabled == enabled
 
 
-def record_health(
-    conn: Connection, found: Mapping[str, Health], disabled: Mapping[str, str], *, now: datetime
-) -> None:
-    """Record each named subscription's endpoint health; switch off those in ``disabled``
-    (name: why)."""
-    for name, health in found.items():
-        values = _health_values(health)
-        if name in disabled:
-            values |= {"enabled": False, "disabled_reason": disabled[name], "updated_at": now}
-        conn.execute(update(subscriptions).where(_named(name)).values(**values))
-
-
-def _health_values(health: Health) -> dict[str, Any]:
+def health_values(health: Health) -> dict[str, Any]:
     return {
         "failures": health.failures,
         "failing_since": health.failing_since,

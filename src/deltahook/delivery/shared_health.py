@@ -1,0 +1,97 @@
+"""Endpoint health kept in the store and shared by every dispatcher.
+
+A dispatcher judges its lanes' health as attempts end (so a lane stops at once), but the store
+decides: each attempt's outcome goes to the recorder, which applies the batch's outcomes to the
+health the store holds, its row locked (``FOR UPDATE`` on PostgreSQL; SQLite's batch holds the
+write lock), in the transaction that records the attempts. Failures from several dispatchers add
+up to one count, each moment (circuit opened, closed, subscription switched off) is found once,
+and every dispatcher's lanes take the merged health back (after each batch, and when they read
+the subscriptions again), with their own outcomes not merged yet replayed on top (``replay``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, update
+
+from deltahook.delivery import operational
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.health import Change, Health, HealthPolicy, after_attempt
+from deltahook.errors import UnknownSubscriptionError
+from deltahook.store.tables import subscriptions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """How one attempt that reached (or tried to reach) the endpoint ended."""
+
+    succeeded: bool
+    status_code: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Merged:
+    """The stored health after a batch, and the moments it marked (with their events)."""
+
+    health: dict[str, Health]
+    moments: list[tuple[str, operational.Verdict]]
+
+
+def merge(
+    conn: Connection,
+    outcomes: Mapping[str, Sequence[Outcome]],
+    *,
+    client_id: int,
+    now: datetime,
+) -> Merged:
+    """Apply each subscription's outcomes, in time order, to its stored health; record it, and
+    switch off the subscriptions that failed for their whole window (caller's transaction)."""
+    merged = Merged(health={}, moments=[])
+    for name in sorted(outcomes):  # one lock order for every dispatcher
+        try:
+            sub = subs.get(conn, name, locked=True)
+        except UnknownSubscriptionError:
+            continue  # deleted meanwhile: nothing to keep
+        health, enabled = sub.health, sub.enabled
+        values: dict[str, object] = {}
+        for outcome in sorted(outcomes[name], key=lambda o: o.at):
+            verdict = operational.judge(
+                name,
+                health,
+                policy=sub.policy,
+                succeeded=outcome.succeeded,
+                status_code=outcome.status_code,
+                client_id=client_id,
+                now=outcome.at,
+            )
+            health = verdict.health
+            if verdict.change is None or (verdict.change is Change.DISABLED and not enabled):
+                continue  # a straggler's failure after the switch-off tells nobody again
+            merged.moments.append((name, verdict))
+            if verdict.disabled is not None:
+                enabled = False
+                values = {"enabled": False, "disabled_reason": verdict.disabled, "updated_at": now}
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.name == name)
+            .values(**subs.health_values(health), **values)
+        )
+        merged.health[name] = health
+    return merged
+
+
+def replay(health: Health, outcomes: Sequence[Outcome], *, policy: HealthPolicy) -> Health:
+    """``health`` after ``outcomes`` (a lane's own, not merged into the store yet)."""
+    for outcome in outcomes:
+        health, _change = after_attempt(
+            health,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            now=outcome.at,
+            policy=policy,
+        )
+    return health
