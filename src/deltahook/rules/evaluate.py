@@ -7,10 +7,10 @@ One ``RulesDecider`` serves one ingest (or preview) job. Per batch it
 2. runs the breakpoint settings against their stored per-row state (one query per batch) and
    writes the transitions in the batch's transaction;
 3. loads the parent entities the payload mappings need (one query per batch);
-4. builds each payload, validates it with the type's compiled validator, and groups: one
-   notification per type and distinct payload per job (so one ``SkuChangedNotification`` per
-   SKU and table however many rows and fields changed; a price or stock payload names its row,
-   so those are one per row).
+4. builds each payload, validates it with the type's compiled validator, and groups
+   (``grouping.py``): one notification per type and distinct payload per job (so one
+   ``SkuChangedNotification`` per SKU and table however many rows and fields changed; a price
+   or stock payload names its row, so those are one per row).
 
 Ids are ``stable_id(job, type, payload)``: the same job deciding the same thing gives the same
 id. A group already notified by an earlier batch of the job is found by that id in the store
@@ -23,7 +23,7 @@ with the reason and the values it saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,15 +31,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from deltahook.changes.canonical import kept
 from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange
-from deltahook.notifications import Notification, stable_ids
-from deltahook.rules import cooldown, state
+from deltahook.notifications import Notification
+from deltahook.rules import cooldown, grouping, state
 from deltahook.rules.breakpoints import step
 from deltahook.rules.conditions import trace
 from deltahook.rules.context import Ctx
-from deltahook.rules.explain import MAX_MATCHES, match_json, near_miss
+from deltahook.rules.explain import near_miss
 from deltahook.rules.fanout import referrer_hits
+from deltahook.rules.grouping import Hit
 from deltahook.rules.model import RuleSet, Setting
 from deltahook.rules.state import outbox_ids
 from deltahook.store.snapshots import bodies_by_key
@@ -47,16 +47,6 @@ from deltahook.store.snapshots import bodies_by_key
 Routes = Mapping[tuple[str, str], Sequence[Setting]]
 MAX_NEAR_MISSES = 10_000
 MAX_PROBLEMS = 1_000
-
-
-@dataclass(slots=True)
-class Hit:
-    """A setting that said yes to a row change, and why."""
-
-    setting: Setting
-    ctx: Ctx
-    fields: list[FieldChange]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -249,39 +239,7 @@ class RulesDecider:
     def _notify(
         self, conn: Connection, hits: list[Hit], job_id: str, now: datetime
     ) -> list[Notification]:
-        groups: dict[tuple[str, bytes], list[Hit]] = {}
-        payloads: dict[tuple[str, bytes], dict[str, Any]] = {}  # each group's first payload
-        # Several rows of an entity often build the same payload: validate each one once.
-        valid: dict[tuple[str, bytes], bool] = {}
-        for hit in hits:
-            setting = hit.setting
-            payload = setting.payload.build(hit.ctx)
-            identity = kept(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-            checked = valid.get((setting.type, identity))
-            if checked is None:
-                checked = valid[(setting.type, identity)] = setting.event.is_valid(payload)
-            if not checked:
-                self._invalid(hit, payload)
-                continue
-            if setting.group == "row":
-                identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
-            group = (setting.type, identity)
-            members = groups.get(group)
-            if members is None:
-                groups[group] = [hit]
-                payloads[group] = payload
-            else:
-                members.append(hit)
-        ids: dict[str, Callable[[str], str]] = {}  # per type: the job's and type's part hashed
-        decided = []
-        for group in sorted(groups):
-            kind, identity = group
-            id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind))
-            notification_id = id_of(identity.decode())
-            members = groups[group]
-            decided.append(
-                _notification(notification_id, kind, payloads[group], members, job_id, now)
-            )
+        decided = grouping.notifications(hits, job_id=job_id, now=now, invalid=self._invalid)
         earlier = outbox_ids(conn, [n.id for n in decided])
         return [n for n in decided if n.id not in earlier]
 
@@ -341,50 +299,3 @@ def _parents(conn: Connection, wanted: set[tuple[str, str]]) -> dict[tuple[str, 
     if not wanted:
         return {}
     return {k: orjson.loads(body) for k, body in bodies_by_key(conn, sorted(wanted)).items()}
-
-
-def _entity(hit: Hit) -> tuple[str, str]:
-    """The entity a hit notifies about: the referrer for a fan-out, else the changed one."""
-    reached = hit.extra.get("referrer")
-    if reached is not None:
-        return reached["kind"], reached["key"]
-    return hit.ctx.change.kind, hit.ctx.change.key
-
-
-def _notification(
-    notification_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    members: list[Hit],
-    job_id: str,
-    now: datetime,
-) -> Notification:
-    if len(members) == 1:  # most groups: one row of one setting (nothing to sort)
-        hits = members
-        entity = _entity(members[0])
-        settings = [members[0].setting.uid]
-    else:
-        hits = sorted(
-            members,
-            key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
-        )
-        entity = min(_entity(h) for h in hits)
-        settings = sorted({h.setting.uid for h in hits})
-    explanation: dict[str, Any] = {
-        "rule": kind,
-        "settings": settings,
-        "matches": [match_json(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]],
-    }
-    if len(hits) > MAX_MATCHES:
-        explanation["more_matches"] = len(hits) - MAX_MATCHES
-    return Notification(
-        id=notification_id,
-        type=kind,
-        family="notification",
-        payload=payload,
-        created_at=now,
-        entity_kind=entity[0],
-        entity_key=entity[1],
-        job_id=job_id,
-        explanation=explanation,
-    )

@@ -23,7 +23,7 @@ from deltahook.rules.tables import TableInfo, Types
 from deltahook.store import refs
 
 if TYPE_CHECKING:
-    from deltahook.rules.evaluate import Hit
+    from deltahook.rules.grouping import Hit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +90,7 @@ def _split_key(text: str) -> list[str]:
 
 def referrer_hits(conn: Connection, hit: Hit, *, page: int) -> Iterator[list[Hit]]:
     """The hit once per referrer of the changed entity, a page of referrers at a time."""
-    from deltahook.rules.evaluate import Hit
+    from deltahook.rules.grouping import Hit
 
     setting, ctx = hit.setting, hit.ctx
     fan = setting.fan_out

@@ -1,0 +1,119 @@
+"""Hits into notifications: each payload built and validated once, grouped into one
+notification per type and distinct payload per job (per row for a setting grouped by row),
+with a stable id and the explanation of every hit in it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from deltahook.changes.canonical import kept
+from deltahook.changes.model import FieldChange
+from deltahook.notifications import Notification, stable_ids
+from deltahook.rules.context import Ctx
+from deltahook.rules.explain import MAX_MATCHES, match_json
+from deltahook.rules.model import Setting
+
+
+@dataclass(slots=True)
+class Hit:
+    """A setting that said yes to a row change, and why."""
+
+    setting: Setting
+    ctx: Ctx
+    fields: list[FieldChange]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Invalid = Callable[[Hit, dict[str, Any]], None]
+"""Told of a hit whose payload its event type's schema refuses."""
+
+
+def notifications(
+    hits: list[Hit], *, job_id: str, now: datetime, invalid: Invalid
+) -> list[Notification]:
+    """One notification per type and distinct payload (per row, for a setting grouped by
+    row), its id stable for the job; a hit whose payload is not valid goes to ``invalid``."""
+    groups: dict[tuple[str, bytes], list[Hit]] = {}
+    payloads: dict[tuple[str, bytes], dict[str, Any]] = {}  # each group's first payload
+    # Several rows of an entity often build the same payload: validate each one once.
+    valid: dict[tuple[str, bytes], bool] = {}
+    for hit in hits:
+        setting = hit.setting
+        payload = setting.payload.build(hit.ctx)
+        identity = kept(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+        checked = valid.get((setting.type, identity))
+        if checked is None:
+            checked = valid[(setting.type, identity)] = setting.event.is_valid(payload)
+        if not checked:
+            invalid(hit, payload)
+            continue
+        if setting.group == "row":
+            identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
+        group = (setting.type, identity)
+        members = groups.get(group)
+        if members is None:
+            groups[group] = [hit]
+            payloads[group] = payload
+        else:
+            members.append(hit)
+    ids: dict[str, Callable[[str], str]] = {}  # per type: the job's and type's part hashed
+    decided = []
+    for group in sorted(groups):
+        kind, identity = group
+        id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind))
+        notification_id = id_of(identity.decode())
+        members = groups[group]
+        decided.append(_notification(notification_id, kind, payloads[group], members, job_id, now))
+    return decided
+
+
+def _entity(hit: Hit) -> tuple[str, str]:
+    """The entity a hit notifies about: the referrer for a fan-out, else the changed one."""
+    reached = hit.extra.get("referrer")
+    if reached is not None:
+        return reached["kind"], reached["key"]
+    return hit.ctx.change.kind, hit.ctx.change.key
+
+
+def _notification(
+    notification_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    members: list[Hit],
+    job_id: str,
+    now: datetime,
+) -> Notification:
+    if len(members) == 1:  # most groups: one row of one setting (nothing to sort)
+        hits = members
+        entity = _entity(members[0])
+        settings = [members[0].setting.uid]
+    else:
+        hits = sorted(
+            members,
+            key=lambda h: (h.setting.id, h.ctx.change.kind, h.ctx.change.key, h.ctx.row.table),
+        )
+        entity = min(_entity(h) for h in hits)
+        settings = sorted({h.setting.uid for h in hits})
+    explanation: dict[str, Any] = {
+        "rule": kind,
+        "settings": settings,
+        "matches": [match_json(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]],
+    }
+    if len(hits) > MAX_MATCHES:
+        explanation["more_matches"] = len(hits) - MAX_MATCHES
+    return Notification(
+        id=notification_id,
+        type=kind,
+        family="notification",
+        payload=payload,
+        created_at=now,
+        entity_kind=entity[0],
+        entity_key=entity[1],
+        job_id=job_id,
+        explanation=explanation,
+    )
