@@ -31,7 +31,7 @@ from deltahook.errors import FeedError
 from deltahook.feeds import limits
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.ownership import this_process
-from deltahook.pipeline import Decider, Run
+from deltahook.pipeline import Idles, Run
 from deltahook.results import MODES, JobStatus, Mode, RunResult
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
@@ -39,6 +39,7 @@ from deltahook.rules.model import RuleSet
 from deltahook.store import jobs, readback, refs
 from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
 from deltahook.store.tables import entities, rule_state
+from deltahook.writing import Decider
 
 Source = Path | IO[bytes]
 
@@ -332,6 +333,8 @@ class Engine:
                 change_log=self.settings.change_log,
                 on_batch=on_batch,
             )
+            if not dry_run and isinstance(stream, Idles):
+                stream.when_idle(run.idle)  # an upload that stalls has its changes so far stored
             try:
                 run.feed(items, progress)
             except BaseException:

@@ -59,6 +59,11 @@ class RunIndex:
                 self._index.mark_seen(self._admission.seen.tags())
         return self._index
 
+    @property
+    def undecided(self) -> bool:
+        """Whether the run may yet read an index (at its next batch, or the one after)."""
+        return self._indexing is None
+
     def key_at(self, conn: Connection, position: int) -> str:
         """The key of the stored entity at ``position`` in the index."""
         assert self._index is not None

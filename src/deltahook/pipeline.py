@@ -1,75 +1,49 @@
 """Ingest and preview: the one path from a feed to stored snapshots and notifications.
 
-Per batch of records: admit them (find whole lines identical to stored ones by their hash;
-validate, key, normalise and hash the rest; see ``admission``), fetch the stored hashes of the
-batch's keys in one query; a full NDJSON feed on SQLite finds the identical lines in a
-``LineIndex`` of the kind's stored line hashes read once (while nobody else writes the kind),
-other runs ask the store per batch; diff only the entities whose hash changed; decide notifications;
-write snapshots and notifications in one transaction, retried whole when a concurrent ingest
-got there first. A full feed ends with a sweep of what it left out. Preview runs exactly this
-code inside one transaction that is rolled back at the end.
+Per read batch of records: admit them (find whole lines identical to stored ones by their hash;
+validate, key, normalise and hash the rest; see ``admission``); a full NDJSON feed on SQLite
+finds the identical lines in a ``LineIndex`` of the kind's stored line hashes read once (while
+nobody else writes the kind), other runs ask the store per batch. What is left (changed or new)
+waits in a write batch that spans read batches (``writebatch``). Per write batch: fetch the
+stored hashes of its keys in one query; diff only the entities whose hash changed; decide
+notifications; write snapshots, notifications and the job's checkpoint in one transaction,
+retried whole when a concurrent ingest got there first. A full feed ends with a sweep of what
+it left out. Preview runs exactly this code inside one transaction rolled back at the end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Protocol, runtime_checkable
 
-import orjson
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deltahook.admission import Admission, Candidate, key_of
 from deltahook.catalog.entities import EntityKind
-from deltahook.changes.diff import diff_entity
-from deltahook.changes.model import EntityChange
-from deltahook.errors import ConflictError
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
-from deltahook.feeds.readers import Item, Line, LineBatch, LineStream, Record
+from deltahook.feeds.readers import Item, Line, LineBatch, LineStream
 from deltahook.gcpolicy import collected_between_batches, fewer_collections
 from deltahook.indexing import RunIndex
-from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
-from deltahook.store import changelog, outbox, refs, snapshots
+from deltahook.store import snapshots
 from deltahook.sweep import Sweep
+from deltahook.writebatch import WriteBatch
+from deltahook.writing import Checkpoint, Decider, Writer
 
-_CONFLICT_RETRIES = 5
-
-
-class Decider(Protocol):
-    """Turns the entity changes of one batch into notifications (the rules engine)."""
-
-    def decide(
-        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
-    ) -> list[Notification]: ...
+_ReadBatch = list[Item | Line] | LineBatch
 
 
 @runtime_checkable
-class Settler(Protocol):
-    """A decider that can store the rule state changes lead to without deciding anything."""
+class Idles(Protocol):
+    """A feed source that can tell the run it is about to wait for more (a streamed upload)."""
 
-    def settles(self, kind: str) -> bool:
-        """Whether changes of ``kind`` can move stored rule state (breakpoints)."""
-        ...
-
-    def settle(
-        self, conn: Connection, changes: Sequence[EntityChange], *, now: datetime
-    ) -> None: ...
-
-
-class Checkpoint(Protocol):
-    """Records what a run applied, in the transaction of each batch it commits (a job lease)."""
-
-    def due(self) -> bool:
-        """Whether a batch that commits nothing should record progress anyway."""
-        ...
-
-    def write(self, conn: Connection, counts: Counts) -> None: ...
+    def when_idle(self, idle: Callable[[], None]) -> None: ...
 
 
 @dataclass(kw_only=True)
@@ -96,6 +70,7 @@ class Run:
     change_log: bool = True  # log the stored row changes (not a baseline's)
     # Called with each committed batch's tally; its changes and notifications are then dropped.
     on_batch: Callable[[RunResult], None] | None = None
+    write_batch: int | None = None  # changes written per commit (default: ``batch_size``)
 
     def __post_init__(self) -> None:
         if self.commit and self.checkpoint is None:
@@ -110,10 +85,23 @@ class Run:
             result=self.result,
             batch_size=self.batch_size,
         )
-        self._written: list[str] = []  # keys of the snapshots the last batch rewrote
-        self._settler = _settler(self.decider, self.kind.name) if self.baseline else None
-        # A baseline diffs an entity only when its rule state or the caller needs the changes.
-        self._diff = not self.baseline or self.collect or self._settler is not None
+        # Changed and new records of several read batches, written and committed together.
+        self._pending = WriteBatch(max_changes=self.write_batch or self.batch_size)
+        self._between_batches = False  # while the feed's next batch is being read
+        self._writer = Writer(
+            kind=self.kind,
+            mode=self.mode,
+            admission=self._admission,
+            decider=self.decider,
+            clock=self.clock,
+            result=self.result,
+            commit=self.commit,
+            collect=self.collect,
+            checkpoint=self.checkpoint,
+            baseline=self.baseline,
+            change_log=self.change_log,
+            on_batch=self.on_batch,
+        )
 
     def feed(
         self,
@@ -123,15 +111,50 @@ class Run:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
         with fewer_collections():
             with collected_between_batches() as collect:
-                for batch in _batched(items, self.batch_size):
+                for batch in self._reading(_batched(items, self.batch_size)):
                     with self._connection():
                         self._batch(batch)
                     collect()
                     if progress is not None:
                         progress(len(batch))
+            self._flush_waiting()
             if self.mode == "full":
                 with self._connection():
                     self._sweep()
+
+    def idle(self) -> None:
+        """Write and commit the records waiting in the write batch, if any, while the run waits
+        for more of its feed: a stream calls this before it blocks (anywhere else in the run,
+        it does nothing)."""
+        if self._between_batches:
+            self._flush_waiting()
+
+    def _flush_waiting(self) -> None:
+        """Write and commit the write batch in a step of its own (if it holds anything)."""
+        if not self._pending:
+            return
+        with self._connection():
+            self._lines.for_sweep(self.conn)  # first thing in the transaction, as every step
+            self._flush(self.result.counts)
+
+    def _reading(self, batches: Iterator[_ReadBatch]) -> Iterator[_ReadBatch]:
+        """``batches``, with ``_between_batches`` set while the next one is being read.
+
+        A feed that fails to be read (an upload cut short) still has what came before applied,
+        as when each read batch was written on its own; a full feed is not swept then.
+        """
+        while True:
+            self._between_batches = True
+            try:
+                batch = next(batches, None)
+            except Exception:
+                self._flush_waiting()
+                raise
+            finally:
+                self._between_batches = False
+            if batch is None:
+                return
+            yield batch
 
     @contextmanager
     def _connection(self) -> Iterator[None]:
@@ -143,143 +166,46 @@ class Run:
             self.conn = conn
             yield
 
-    def _batch(self, items: list[Item | Line] | LineBatch) -> None:
+    def _batch(self, items: _ReadBatch) -> None:
+        if self._pending and self._lines.undecided:
+            self._flush(self.result.counts)  # an index read now sees what waited as stored
         index = self._lines.current(self.conn) if isinstance(items, LineBatch) else None
+        claim = copy(self.result.counts)  # what the lines before this batch make the job's
         if index is not None:
             assert isinstance(items, LineBatch)
             batch = self._admission.lines(items, index, partial(self._lines.key_at, self.conn))
+            # Their stored lines are about to be another: a copy of one later in the feed is
+            # compared with the store, not taken for unchanged (whether or not they change).
+            keys = [c.key for c in batch.ready.values() if isinstance(c, Candidate)]
+            self._lines.rewritten(index, keys, batch.indexed)
         else:
             lines = items.lines() if isinstance(items, LineBatch) else items
             batch = self._admission.batch(lines, self._known_lines)
-        if batch.ready:
-            self._written = []
-            self._apply_with_retry(list(batch.ready.values()))
-            if index is not None:
-                self._lines.rewritten(index, self._written, batch.indexed)
-        elif self.checkpoint is not None and self.checkpoint.due():
+        ready = {key_of(self.kind, item): item for item in batch.ready.values()}
+        if self._pending.repeats(ready):
+            self._flush(claim)  # the earlier copy first, as if it had been written with its batch
+        now = self.clock()
+        self._pending.add(ready, now)
+        due = self.checkpoint is not None and self.checkpoint.due()
+        if self._pending.full(now) or (due and self._pending):
+            self._flush(self.result.counts)
+        elif due:
+            assert self.checkpoint is not None
             self.checkpoint.write(self.conn, self.result.counts)
             self.conn.commit()
 
     def _known_lines(self, line_hashes: Sequence[bytes]) -> dict[bytes, tuple[str, str]]:
-        return snapshots.known_lines(self.conn, self.kind.name, line_hashes)
+        """The stored entities made from these lines, but those the write batch will rewrite:
+        a line identical to one of those is a change over the waiting record, not unchanged."""
+        found = snapshots.known_lines(self.conn, self.kind.name, line_hashes)
+        if not self._pending:
+            return found
+        return {line: hit for line, hit in found.items() if hit[0] not in self._pending}
 
-    def _apply_with_retry(self, batch: list[Candidate | Record]) -> None:
-        if not batch:
-            return
-        for attempt in range(1, _CONFLICT_RETRIES + 1):
-            tally = self.result.tally()  # a retried batch starts a fresh one: counted once
-            try:
-                self._apply(batch, tally)
-            except (ConflictError, IntegrityError, OperationalError) as exc:
-                if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
-                    raise
-                self.conn.rollback()
-                continue
-            if self.commit:
-                if self.checkpoint is not None:
-                    self.checkpoint.write(self.conn, _sum(self.result.counts, tally.counts))
-                _commit_batch(self.conn)
-            if self.on_batch is not None:
-                self.on_batch(tally)
-                tally.changes.clear()
-                tally.notifications.clear()
-            self.result.add(tally)
-            return
-
-    def _apply(self, batch: Sequence[Candidate | Record], tally: RunResult) -> None:
-        keys = [key_of(self.kind, item) for item in batch]
-        merge = self.mode == "merge"
-        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=merge)
-        if merge:
-            candidates = self._admission.merged(batch, stored, into=tally)
-        else:
-            candidates = [c for c in batch if isinstance(c, Candidate)]
-        changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
-        if changed and not merge:
-            old_keys = [c.key for c in changed if c.key in stored]
-            stored.update(snapshots.fetch(self.conn, self.kind.name, old_keys, bodies=True))
-            # A concurrent ingest may have committed between the two reads: compare again, or
-            # a record it already stored would be written once more (an empty change).
-            changed = [c for c in changed if (s := stored.get(c.key)) is None or s.hash != c.hash]
-        tally.counts.unchanged += len(candidates) - len(changed)
-        self._written = [c.key for c in changed]
-        if changed:
-            self._commit_changes(changed, stored, tally)
-
-    def _commit_changes(
-        self, changed: list[Candidate], stored: dict[str, snapshots.Stored], tally: RunResult
-    ) -> None:
-        changes: list[EntityChange] = []
-        writes: list[snapshots.SnapshotWrite] = []
-        removals: dict[str, int] = {}
-        for c in changed:
-            old = stored.get(c.key)
-            if self._diff:
-                old_body = orjson.loads(old.body) if old is not None and old.body else None
-                changes.append(
-                    diff_entity(
-                        self.kind, key=c.key, parent_key=c.parent_key, old=old_body, new=c.body
-                    )
-                )
-            if c.body is None:
-                assert old is not None
-                removals[c.key] = old.version
-                tally.counts.deleted += 1
-                continue
-            version = old.version if old is not None else 0
-            writes.append(
-                snapshots.SnapshotWrite(
-                    key=c.key,
-                    parent_key=c.parent_key,
-                    scope=c.scope,
-                    hash=c.hash,
-                    body=c.data,
-                    version=version,
-                    line_hash=c.line_hash,
-                )
-            )
-            if old is None:
-                tally.counts.inserted += 1
-            else:
-                tally.counts.updated += 1
-        now = self.clock()
-        snapshots.write(
-            self.conn,
-            self.kind.name,
-            writes,
-            now=now,
-            job_id=self.result.job_id,
-            refs_follow_key=self.kind.refs_follow_key,
-        )
-        snapshots.remove(self.conn, self.kind.name, removals)
-        if self.commit and self.change_log and not self.baseline:
-            changelog.write(self.conn, changes, job_id=self.result.job_id, now=now)
-        bodies = {c.key: c.body for c in changed}
-        refs.record(
-            self.conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored}
-        )
-        self._notify(changes, now, tally)
-
-    def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
-        if self.collect:
-            tally.changes.extend(changes)
-        if self.baseline:
-            if self._settler is not None:
-                self._settler.settle(self.conn, changes, now=now)
-            return
-        if self.decider is None:
-            return
-        job = self.result.job_id
-        self._record(self.decider.decide(self.conn, changes, job_id=job, now=now), now, tally)
-        fan_out = getattr(self.decider, "fan_out", None)
-        for page in fan_out(self.conn, job_id=job, now=now) if fan_out is not None else ():
-            self._record(page, now, tally)  # before the next page is read (see fan_out)
-
-    def _record(self, decided: list[Notification], now: datetime, tally: RunResult) -> None:
-        tally.counts.notifications += len(decided)
-        tally.counts.deliveries += outbox.record(self.conn, decided, now=now)
-        if self.collect:
-            tally.notifications.extend(decided)
+    def _flush(self, claim: Counts) -> None:
+        """Write and commit the write batch; the job's checkpoint then claims ``claim`` (the
+        counts of the lines read so far, whose changes this batch holds) and what it applied."""
+        self._writer.apply(self.conn, self._pending.take(), claim)
 
     def _sweep(self) -> None:
         index = self._lines.for_sweep(self.conn)
@@ -291,56 +217,13 @@ class Run:
             limit=self.max_remove,
             batch_size=self.batch_size,
             commit=self.commit,
-            apply=self._apply_with_retry,
+            apply=lambda batch: self._writer.apply(self.conn, batch),
             index=index,
         )
         sweep.run()
 
 
-def _settler(decider: Decider | None, kind: str) -> Settler | None:
-    """The decider as a ``Settler`` when it keeps rule state for ``kind``, else None."""
-    settles = getattr(decider, "settles", None)
-    if settles is None or not settles(kind):
-        return None
-    assert isinstance(decider, Settler)
-    return decider
-
-
-def _commit_batch(conn: Connection) -> None:
-    """Commit an applied batch; on PostgreSQL without waiting for the disk to have its WAL.
-
-    Each batch's commit waited for an fsync (``synchronous_commit`` off for that transaction
-    only; SQLite in WAL mode with ``synchronous=NORMAL`` does not wait either). The batch stays
-    atomic and visible at once. A crash of the server may undo the batches of its last moments
-    (a fraction of a second) of an ingest still running: its job is then abandoned, and running
-    the feed again applies them, as after any crash mid-feed (changes streamed to ``on_batch``
-    may then come twice, never not at all). Nothing confirmed outside is lost: the job's end
-    commits durably, and with it every commit before it (the WAL is one sequence), as does a
-    dispatcher's claim of a delivery before it is sent.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    conn.commit()
-
-
-def _sum(a: Counts, b: Counts) -> Counts:
-    return Counts(**{name: getattr(a, name) + getattr(b, name) for name in Counts.__slots__})
-
-
-# PostgreSQL's deadlock and serialisation failures: the batch lost a race and is retried.
-_RETRYABLE_SQLSTATES = {"40P01", "40001"}
-
-
-def _is_conflict(exc: Exception) -> bool:
-    """True for errors that mean another writer got there first, not for real failures."""
-    if isinstance(exc, ConflictError | IntegrityError):
-        return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
-
-
-def _batched(
-    items: Iterable[Item | Line] | LineStream, size: int
-) -> Iterator[list[Item | Line] | LineBatch]:
+def _batched(items: Iterable[Item | Line] | LineStream, size: int) -> Iterator[_ReadBatch]:
     if isinstance(items, LineStream):
         yield from items.batches(size)
         return

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import orjson
@@ -134,3 +136,47 @@ def test_an_upload_stalled_mid_body_holds_no_database_connection(
         status, _, body = answer_of(sock)
     assert held_while_stalled == 0
     assert (status, body["job"]["counts"]["inserted"]) == (408, BATCH)
+
+
+@pytest.fixture
+def patient_api(database_url: str) -> Iterator[tuple[Engine, str]]:
+    """The API with a body window long enough that a stall outlasts the test's look at it."""
+    engine = Engine.from_settings(settings(database_url, api_body_window_s=60, batch_size=BATCH))
+    with served(create_app(engine.settings, engine=engine)) as base:
+        yield engine, base
+    engine.close()
+
+
+def test_an_upload_stalled_mid_body_has_what_it_sent_stored_while_it_waits(
+    patient_api: tuple[Engine, str],
+) -> None:
+    """Two read batches with a change each, then silence: those changes (too few to fill a
+    write batch) are committed while the upload waits, its job still running."""
+    engine, base = patient_api
+    engine.ingest("sku_onhand", io.BytesIO(ndjson(stock_rows(2 * BATCH))), fmt="ndjson")
+    rows = stock_rows(2 * BATCH)
+    rows[3]["OnhandValue"] = rows[BATCH + 3]["OnhandValue"] = 7
+
+    def stored(row: dict[str, Any]) -> Any:
+        entity = engine.snapshot("sku_onhand", f"{row['PartNo']}|STHLM-DC|B2")
+        return None if entity is None else entity.body["OnhandValue"]
+
+    def statuses() -> list[str]:
+        with engine.db.connect() as conn:
+            return list(conn.execute(select(ingest_jobs.c.status)).scalars())
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        head = (
+            "POST /v1/feeds/sku_onhand HTTP/1.1\r\n"
+            f"Host: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+            "Content-Type: application/x-ndjson\r\nContent-Length: 1000000\r\n\r\n"
+        )
+        sock.sendall(head.encode() + ndjson(rows))
+        wait_until(
+            lambda: stored(rows[3]) == stored(rows[BATCH + 3]) == 7,
+            timeout=30,
+            what="the changes sent stored",
+        )
+        assert sorted(statuses()) == ["running", "succeeded"]
+    wait_until(lambda: "running" not in statuses(), timeout=30, what="the upload's job ended")

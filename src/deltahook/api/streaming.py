@@ -35,6 +35,8 @@ class BodyReader(io.RawIOBase):
         self._channel = channel
         self._pending = memoryview(b"")
         self._ended = False
+        # Called (in the worker thread) before it waits for a chunk that has not come yet.
+        self.idle: Callable[[], None] | None = None
 
     def readable(self) -> bool:
         return True
@@ -44,7 +46,11 @@ class BodyReader(io.RawIOBase):
             if self._ended:
                 return 0
             try:
-                item = anyio.from_thread.run(self._channel.receive)
+                item = anyio.from_thread.run(self._next)
+                if item is None:
+                    assert self.idle is not None
+                    self.idle()
+                    item = anyio.from_thread.run(self._channel.receive)
             except anyio.EndOfStream:
                 self._ended = True
                 return 0
@@ -56,6 +62,24 @@ class BodyReader(io.RawIOBase):
         buffer[:count] = self._pending[:count]
         self._pending = self._pending[count:]
         return count
+
+    async def _next(self) -> Chunk | None:
+        """The next chunk; None, with an ``idle`` to call, when it has not come yet."""
+        if self.idle is None:
+            return await self._channel.receive()
+        try:
+            return self._channel.receive_nowait()
+        except anyio.WouldBlock:
+            return None
+
+
+class BodyStream(io.BufferedReader):
+    """The body as ``work`` reads it: a buffered ``BodyReader``."""
+
+    def when_idle(self, idle: Callable[[], None]) -> None:
+        """Call ``idle`` before waiting for more of the body (see ``pipeline.Run.idle``)."""
+        assert isinstance(self.raw, BodyReader)
+        self.raw.idle = idle
 
 
 async def with_body(request: Request, work: Callable[[IO[bytes]], T]) -> T:
@@ -91,7 +115,7 @@ async def _first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
 
 def _read(work: Callable[[IO[bytes]], T], channel: MemoryObjectReceiveStream[Chunk]) -> T:
     try:
-        with io.BufferedReader(BodyReader(channel), READ_BUFFER) as stream:
+        with BodyStream(BodyReader(channel), READ_BUFFER) as stream:
             return work(stream)
     finally:
         anyio.from_thread.run_sync(channel.close)

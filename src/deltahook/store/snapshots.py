@@ -232,7 +232,7 @@ def _update_postgresql(
     ingest's server CPU by a tenth. The arrays are in key order, and a nested-loop join over
     the primary key (the plan for a batch's few rows) locks the rows in that order; PostgreSQL
     promises no order, though, so two ingests rewriting the same entities may deadlock, and
-    the batch that loses is retried whole (``pipeline._is_conflict``).
+    the batch that loses is retried whole (``writing._is_conflict``).
     """
     arrays: dict[str, tuple[TypeEngine[Any], list[Any]]] = {
         "key": (ARRAY(String), [w.key for w in changed]),

@@ -1,0 +1,260 @@
+"""Writing a write batch: snapshots, row changes, notifications and the job's checkpoint in one
+transaction, retried whole when a concurrent ingest got there first.
+
+Per write batch: fetch the stored hashes of its keys in one query; diff only the entities whose
+hash changed; decide notifications (or, for a baseline, settle rule state); write snapshots,
+the change log, references and the outbox; write the job's checkpoint and commit (not in a
+preview). ``pipeline.Run`` collects the batches (``writebatch``) and hands them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import orjson
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from deltahook.admission import Admission, Candidate, key_of
+from deltahook.catalog.entities import EntityKind
+from deltahook.changes.diff import diff_entity
+from deltahook.changes.model import EntityChange
+from deltahook.errors import ConflictError
+from deltahook.feeds.readers import Record
+from deltahook.notifications import Notification
+from deltahook.results import Counts, Mode, RunResult
+from deltahook.store import changelog, outbox, refs, snapshots
+
+_CONFLICT_RETRIES = 5
+
+
+class Decider(Protocol):
+    """Turns the entity changes of one batch into notifications (the rules engine)."""
+
+    def decide(
+        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
+    ) -> list[Notification]: ...
+
+
+@runtime_checkable
+class Settler(Protocol):
+    """A decider that can store the rule state changes lead to without deciding anything."""
+
+    def settles(self, kind: str) -> bool:
+        """Whether changes of ``kind`` can move stored rule state (breakpoints)."""
+        ...
+
+    def settle(
+        self, conn: Connection, changes: Sequence[EntityChange], *, now: datetime
+    ) -> None: ...
+
+
+class Checkpoint(Protocol):
+    """Records what a run applied, in the transaction of each batch it commits (a job lease)."""
+
+    def due(self) -> bool:
+        """Whether a batch that commits nothing should record progress anyway."""
+        ...
+
+    def write(self, conn: Connection, counts: Counts) -> None: ...
+
+
+@dataclass(kw_only=True)
+class Writer:
+    """Writes the write batches of one run (see ``pipeline.Run`` for the fields)."""
+
+    kind: EntityKind
+    mode: Mode
+    admission: Admission
+    decider: Decider | None
+    clock: Callable[[], datetime]
+    result: RunResult
+    commit: bool
+    collect: bool
+    checkpoint: Checkpoint | None
+    baseline: bool
+    change_log: bool
+    on_batch: Callable[[RunResult], None] | None
+
+    def __post_init__(self) -> None:
+        self.conn: Connection | None = None
+        self._settler = _settler(self.decider, self.kind.name) if self.baseline else None
+        # A baseline diffs an entity only when its rule state or the caller needs the changes.
+        self._diff = not self.baseline or self.collect or self._settler is not None
+
+    def apply(
+        self, conn: Connection, batch: list[Candidate | Record], claim: Counts | None = None
+    ) -> None:
+        """Write ``batch`` over ``conn`` and commit it; the job's checkpoint then claims ``claim``
+        (default: the run's counts) and what the batch applied."""
+        self.conn = conn
+        self._apply_with_retry(batch, claim)
+
+    @property
+    def _conn(self) -> Connection:
+        assert self.conn is not None
+        return self.conn
+
+    def _apply_with_retry(
+        self, batch: list[Candidate | Record], claim: Counts | None = None
+    ) -> None:
+        if not batch:
+            return
+        for attempt in range(1, _CONFLICT_RETRIES + 1):
+            tally = self.result.tally()  # a retried batch starts a fresh one: counted once
+            try:
+                self._apply(batch, tally)
+            except (ConflictError, IntegrityError, OperationalError) as exc:
+                if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
+                    raise
+                self._conn.rollback()
+                continue
+            if self.commit:
+                if self.checkpoint is not None:
+                    claimed = self.result.counts if claim is None else claim
+                    self.checkpoint.write(self._conn, _sum(claimed, tally.counts))
+                _commit_batch(self._conn)
+            if self.on_batch is not None:
+                self.on_batch(tally)
+                tally.changes.clear()
+                tally.notifications.clear()
+            self.result.add(tally)
+            return
+
+    def _apply(self, batch: Sequence[Candidate | Record], tally: RunResult) -> None:
+        keys = [key_of(self.kind, item) for item in batch]
+        merge = self.mode == "merge"
+        stored = snapshots.fetch(self._conn, self.kind.name, keys, bodies=merge)
+        if merge:
+            candidates = self.admission.merged(batch, stored, into=tally)
+        else:
+            candidates = [c for c in batch if isinstance(c, Candidate)]
+        changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
+        if changed and not merge:
+            old_keys = [c.key for c in changed if c.key in stored]
+            stored.update(snapshots.fetch(self._conn, self.kind.name, old_keys, bodies=True))
+            # A concurrent ingest may have committed between the two reads: compare again, or
+            # a record it already stored would be written once more (an empty change).
+            changed = [c for c in changed if (s := stored.get(c.key)) is None or s.hash != c.hash]
+        tally.counts.unchanged += len(candidates) - len(changed)
+        if changed:
+            self._commit_changes(changed, stored, tally)
+
+    def _commit_changes(
+        self, changed: list[Candidate], stored: dict[str, snapshots.Stored], tally: RunResult
+    ) -> None:
+        changes: list[EntityChange] = []
+        writes: list[snapshots.SnapshotWrite] = []
+        removals: dict[str, int] = {}
+        for c in changed:
+            old = stored.get(c.key)
+            if self._diff:
+                old_body = orjson.loads(old.body) if old is not None and old.body else None
+                changes.append(
+                    diff_entity(
+                        self.kind, key=c.key, parent_key=c.parent_key, old=old_body, new=c.body
+                    )
+                )
+            if c.body is None:
+                assert old is not None
+                removals[c.key] = old.version
+                tally.counts.deleted += 1
+                continue
+            version = old.version if old is not None else 0
+            writes.append(
+                snapshots.SnapshotWrite(
+                    key=c.key,
+                    parent_key=c.parent_key,
+                    scope=c.scope,
+                    hash=c.hash,
+                    body=c.data,
+                    version=version,
+                    line_hash=c.line_hash,
+                )
+            )
+            if old is None:
+                tally.counts.inserted += 1
+            else:
+                tally.counts.updated += 1
+        now = self.clock()
+        snapshots.write(
+            self._conn,
+            self.kind.name,
+            writes,
+            now=now,
+            job_id=self.result.job_id,
+            refs_follow_key=self.kind.refs_follow_key,
+        )
+        snapshots.remove(self._conn, self.kind.name, removals)
+        if self.commit and self.change_log and not self.baseline:
+            changelog.write(self._conn, changes, job_id=self.result.job_id, now=now)
+        bodies = {c.key: c.body for c in changed}
+        refs.record(
+            self._conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored}
+        )
+        self._notify(changes, now, tally)
+
+    def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
+        if self.collect:
+            tally.changes.extend(changes)
+        if self.baseline:
+            if self._settler is not None:
+                self._settler.settle(self._conn, changes, now=now)
+            return
+        if self.decider is None:
+            return
+        job = self.result.job_id
+        self._record(self.decider.decide(self._conn, changes, job_id=job, now=now), now, tally)
+        fan_out = getattr(self.decider, "fan_out", None)
+        for page in fan_out(self._conn, job_id=job, now=now) if fan_out is not None else ():
+            self._record(page, now, tally)  # before the next page is read (see fan_out)
+
+    def _record(self, decided: list[Notification], now: datetime, tally: RunResult) -> None:
+        tally.counts.notifications += len(decided)
+        tally.counts.deliveries += outbox.record(self._conn, decided, now=now)
+        if self.collect:
+            tally.notifications.extend(decided)
+
+
+def _settler(decider: Decider | None, kind: str) -> Settler | None:
+    """The decider as a ``Settler`` when it keeps rule state for ``kind``, else None."""
+    settles = getattr(decider, "settles", None)
+    if settles is None or not settles(kind):
+        return None
+    assert isinstance(decider, Settler)
+    return decider
+
+
+def _commit_batch(conn: Connection) -> None:
+    """Commit an applied batch; on PostgreSQL without waiting for the disk to have its WAL.
+
+    Each batch's commit waited for an fsync (``synchronous_commit`` off for that transaction
+    only; SQLite in WAL mode with ``synchronous=NORMAL`` does not wait either). The batch stays
+    atomic and visible at once. A crash of the server may undo the batches of its last moments
+    (a fraction of a second) of an ingest still running: its job is then abandoned, and running
+    the feed again applies them, as after any crash mid-feed (changes streamed to ``on_batch``
+    may then come twice, never not at all). Nothing confirmed outside is lost: the job's end
+    commits durably, and with it every commit before it (the WAL is one sequence), as does a
+    dispatcher's claim of a delivery before it is sent.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    conn.commit()
+
+
+def _sum(a: Counts, b: Counts) -> Counts:
+    return Counts(**{name: getattr(a, name) + getattr(b, name) for name in Counts.__slots__})
+
+
+# PostgreSQL's deadlock and serialisation failures: the batch lost a race and is retried.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """True for errors that mean another writer got there first, not for real failures."""
+    if isinstance(exc, ConflictError | IntegrityError):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
