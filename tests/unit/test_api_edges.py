@@ -39,6 +39,8 @@ def _cursor(text: str, delivery_id: str = "some-id") -> str:
         ({"since": PAST_9999}, 422),  # a time zone pushes it past 9999 in UTC
         ({"until": BEFORE_1}, 422),  # ... or before year 1
         ({"since": "9999-12-31T23:59:59Z"}, 200),  # the last second there is, in UTC, is fine
+        ({"since": "1700000000"}, 422),  # not read as seconds since 1970
+        ({"until": "0"}, 422),
         ({"cursor": _cursor(PAST_9999)}, 400),  # a forged cursor with such a time
         ({"cursor": _cursor(BEFORE_1)}, 400),
         ({"cursor": _cursor("2026-11-30T11:00:00+00:00", "a\x00b")}, 400),  # PostgreSQL: 503
@@ -58,12 +60,22 @@ def test_a_cursor_the_api_gave_out_still_pages() -> None:
     assert decode_cursor(encode_cursor(when, "abc")) == (when, "abc")
 
 
-@pytest.mark.parametrize("since", [PAST_9999, BEFORE_1])
-def test_recover_refuses_a_time_out_of_range(api: TestClient, since: str) -> None:
-    """POST .../recover names the field whose time cannot be kept."""
-    answer = api.post("/v1/subscriptions/shop/recover", json={"since": since})
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"since": PAST_9999},
+        {"since": BEFORE_1},
+        {"since": 0},  # a number is not read as seconds since 1970
+        {"since": "2026-11-30T10:00:00Z", "until": 0},  # "until 0" is no "until none"
+    ],
+)
+def test_recover_refuses_a_time_out_of_range_or_not_written_out(
+    api: TestClient, body: dict[str, object]
+) -> None:
+    """POST .../recover names the field whose time is refused."""
+    answer = api.post("/v1/subscriptions/shop/recover", json=body)
     assert answer.status_code == 422, answer.text
-    assert answer.json()["details"][0]["loc"] == ["body", "since"]
+    assert answer.json()["details"][0]["loc"] == ["body", list(body)[-1]]
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from deltahook.clock import as_utc
 from deltahook.delivery.status import DeliveryStatus, FailedFilter
 from deltahook.notifications import Notification
 from deltahook.results import JobStatus, Mode, RunResult
 
-UtcTime = Annotated[AwareDatetime, AfterValidator(as_utc)]
-"""A time from a client: with its zone, and one whose UTC reading a store can keep (422 else)."""
+
+def _written_out(value: Any) -> Any:
+    """Refuse what pydantic would read as seconds since 1970 (``0``, ``"1700000000"``): the
+    API documents ISO 8601 times, and ``"until": 0`` meant as "no end" would find nothing."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("a time is ISO 8601 with its zone, e.g. 2026-11-30T10:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+UtcTime = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(as_utc)]
+"""A time from a client: ISO 8601 with its zone, whose UTC reading a store can keep (else 422)."""
 
 
 class Model(BaseModel):
