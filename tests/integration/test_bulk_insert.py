@@ -1,5 +1,4 @@
-"""insert_many and insert_columns on both databases: the rows SQLAlchemy's insert would store,
-and its errors."""
+"""insert_columns on both databases: the rows SQLAlchemy's insert would store, and its errors."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from deltahook.store.bulk import insert_columns, insert_many
+from deltahook.store.bulk import insert_columns
 from deltahook.store.db import open_engine
 from deltahook.store.tables import notifications
 
@@ -32,14 +31,18 @@ def _row(number: int, created_at: datetime = NOW) -> dict[str, object]:
     }
 
 
-def test_insert_many_stores_what_insert_stores(database_url: str) -> None:
+def _columns(rows: list[dict[str, object]]) -> dict[str, list[object]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def test_insert_columns_stores_what_insert_stores(database_url: str) -> None:
     """Each value, the shared timestamp and other offsets included, reads back as with insert."""
     elsewhere = NOW.astimezone(timezone(timedelta(hours=2)))
     rows = [_row(1), _row(2, elsewhere), _row(3), _row(4)]
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
-            insert_many(conn, notifications, rows)
+            insert_columns(conn, notifications, _columns(rows))
             conn.execute(insert(notifications), [r | {"id": f"x-{r['id']}"} for r in rows])
         with engine.connect() as conn:
             stored = {row.id: row._asdict() for row in conn.execute(select(notifications))}
@@ -51,24 +54,24 @@ def test_insert_many_stores_what_insert_stores(database_url: str) -> None:
         assert bulk["created_at"] == NOW
 
 
-def test_insert_many_raises_sqlalchemy_errors(database_url: str) -> None:
+def test_insert_columns_raises_sqlalchemy_errors(database_url: str) -> None:
     """A duplicate key is an IntegrityError, which the ingest treats as a conflict to retry."""
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
-            insert_many(conn, notifications, [_row(1)])
+            insert_columns(conn, notifications, _columns([_row(1)]))
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            insert_many(conn, notifications, [_row(2), _row(1)])
+            insert_columns(conn, notifications, _columns([_row(2), _row(1)]))
     finally:
         engine.dispose()
 
 
-def test_insert_many_begins_a_transaction_as_execute_does(database_url: str) -> None:
+def test_insert_columns_begins_a_transaction_as_execute_does(database_url: str) -> None:
     """On a connection with no transaction yet, the rows are kept by the caller's commit."""
     engine = open_engine(database_url)
     try:
         with engine.connect() as conn:
-            insert_many(conn, notifications, [_row(1)])
+            insert_columns(conn, notifications, _columns([_row(1)]))
             conn.commit()
         with engine.connect() as conn:
             assert conn.execute(select(notifications.c.id)).scalars().all() == ["n-1"]
@@ -76,16 +79,17 @@ def test_insert_many_begins_a_transaction_as_execute_does(database_url: str) -> 
         engine.dispose()
 
 
-def test_insert_columns_stores_what_insert_many_stores(database_url: str) -> None:
-    """The same rows given column by column read back exactly as given row by row."""
+def test_values_every_row_shares_are_stored_in_every_row(database_url: str) -> None:
+    """Columns given once in ``same`` read back in every row as if given row by row."""
     rows = [_row(number) for number in range(1, 6)]
-    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    columns = _columns(rows)
+    shared = {name: columns.pop(name)[0] for name in ("type", "job_id", "created_at")}
     columns["id"] = [f"c-{row['id']}" for row in rows]
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
-            insert_many(conn, notifications, rows)
-            insert_columns(conn, notifications, columns)
+            insert_columns(conn, notifications, _columns(rows))
+            insert_columns(conn, notifications, columns, same=shared)
         with engine.connect() as conn:
             stored = {row.id: row._asdict() for row in conn.execute(select(notifications))}
     finally:

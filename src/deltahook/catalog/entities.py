@@ -72,7 +72,10 @@ class EntityKind:
 
     def referenced(self, body: Mapping[str, Any]) -> set[tuple[str, str]]:
         """The (kind, key) pairs of the entities ``body`` references."""
-        return {(ref.kind, value) for ref in self.references for value in ref.values(body)}
+        found: set[tuple[str, str]] = set()
+        for ref in self.references:
+            ref.add_named(body, found)
+        return found
 
     @property
     def refs_follow_key(self) -> bool:

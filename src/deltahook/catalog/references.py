@@ -9,10 +9,11 @@ that reference it without reading their snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from deltahook.changes.canonical import key_string
 from deltahook.errors import CatalogError
 
 
@@ -27,21 +28,21 @@ class Reference:
     def field(self) -> str:
         return ".".join(self.path)
 
-    def values(self, body: Mapping[str, Any]) -> Iterator[str]:
-        """The keys this reference names in one entity body (absent and null name nothing)."""
-        from deltahook.changes.canonical import key_string  # canonical imports the catalog
-
-        if len(self.path) == 1:
-            value = body.get(self.path[0])
-            if value is not None:
-                yield key_string([value])
+    def add_named(self, body: Mapping[str, Any], found: set[tuple[str, str]]) -> None:
+        """Add the (kind, key) pairs this reference names in one entity body to ``found``
+        (absent and null name nothing). A first load runs this for every entity: written out."""
+        value = body.get(self.path[0])
+        if value is None:
             return
-        rows = body.get(self.path[0])
-        items = rows.values() if isinstance(rows, dict) else rows if isinstance(rows, list) else ()
-        for row in items:
-            value = row.get(self.path[1]) if isinstance(row, dict) else None
-            if value is not None:
-                yield key_string([value])
+        if len(self.path) == 1:
+            found.add((self.kind, key_string([value])))
+            return
+        # A collection: a list of rows, or in a canonical body a mapping by row key.
+        rows = value.values() if type(value) is dict else value if type(value) is list else ()
+        name = self.path[1]
+        for row in rows:
+            if type(row) is dict and (named := row.get(name)) is not None:
+                found.add((self.kind, key_string([named])))
 
 
 def parse_references(

@@ -10,12 +10,13 @@ Absent fields stay absent, which keeps ``null`` and absent apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import xxhash
 
-from deltahook.catalog.entities import Collection, EntityKind
+if TYPE_CHECKING:  # the catalog's references need key_string: no import the other way round
+    from deltahook.catalog.entities import Collection, EntityKind
 
 
 class NormaliseError(ValueError):

@@ -3,46 +3,49 @@
 ``conn.execute(insert(table), rows)`` builds and type-processes one parameter set per row in
 Python, which took longer than SQLite's own inserting of the 500,000 notifications of a
 first load of 100k SKUs; on PostgreSQL each row is still one statement the server plans and
-runs. ``insert_many`` converts each column's values with the column type's bind processor
-(the one SQLAlchemy would use) once per distinct object, so the timestamp every row shares
-is converted once, then hands the rows to the driver: one ``executemany`` of the compiled
-``INSERT`` on SQLite, one ``COPY`` on PostgreSQL.
+runs. ``insert_columns`` takes the rows column by column, converts each column's values with
+the column type's bind processor (the one SQLAlchemy would use) once per distinct object, so
+the timestamp every row shares is converted once, then hands the rows to the driver: one
+``executemany`` of the compiled ``INSERT`` on SQLite, one ``COPY`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
 
 
-def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows``, each naming the same columns, in the caller's transaction.
+def insert_columns(
+    conn: Connection,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert rows given column by column, in the caller's transaction: ``columns[name][i]`` is
+    row i's value, ``same[name]`` every row's (converted once; no list of copies is built).
 
-    Column defaults are not applied: give every column a value or leave it to the database.
-    Driver errors are raised as SQLAlchemy's (``IntegrityError`` and so on), as ``execute``
-    would raise them.
+    No dict per row is built. Column defaults are not applied: give every column a value or
+    leave it to the database. Driver errors are raised as SQLAlchemy's (``IntegrityError`` and
+    so on), as ``execute`` would raise them.
     """
-    if rows:
-        insert_columns(conn, table, {name: [row[name] for row in rows] for name in rows[0]})
-
-
-def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
-    """``insert_many`` of rows given column by column: ``columns[name][i]`` is row i's value
-    (for callers that have their values as columns: no dict per row is built)."""
     lengths = {len(values) for values in columns.values()}
     if len(lengths) != 1:
         raise ValueError(f"columns of different lengths: {sorted(lengths)}")
-    if not lengths.pop():
+    count = lengths.pop()
+    if not count:
         return
+    same = same or {}
     dialect = conn.dialect
-    plan = _plan(table, dialect, tuple(columns))
-    processed = [_processed(process, columns[name]) for name, process in plan.columns]
-    values = list(zip(*processed, strict=True))
+    plan = _plan(table, dialect, (*columns, *same))
+    values = list(zip(*(_column(p, n, columns, same, count) for n, p in plan.columns), strict=True))
     names = [name for name, _ in plan.columns]
     if dialect.name == "postgresql":
         _copy(conn, table, names, values)
@@ -50,6 +53,20 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
         conn.exec_driver_sql(plan.sql, values)
     else:
         conn.exec_driver_sql(plan.sql, [dict(zip(names, v, strict=True)) for v in values])
+
+
+def _column(
+    process: Callable[[Any], Any] | None,
+    name: str,
+    columns: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any],
+    count: int,
+) -> Iterable[Any]:
+    """The values of one column as the driver takes them, row by row."""
+    if name in columns:
+        return _processed(process, columns[name])
+    value = same[name]
+    return repeat(value if process is None else process(value), count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +84,18 @@ def _plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
     insert itself for the small batches of a nightly feed (a millisecond a table a batch)."""
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     names = list(compiled.positiontup or compiled.binds)
-    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    processors = [_bind_processor(table.c[n].type, dialect) for n in names]
     return _Plan(
         compiled.string, bool(compiled.positional), tuple(zip(names, processors, strict=True))
     )
+
+
+def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor, but none for binary columns: both drivers take
+    ``bytes`` as they are (SQLAlchemy wraps each value in the driver's ``Binary``)."""
+    if isinstance(column_type, LargeBinary):
+        return None
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _processed(process: Callable[[Any], Any] | None, values: Sequence[Any]) -> Sequence[Any]:

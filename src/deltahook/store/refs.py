@@ -49,14 +49,16 @@ def record(
 def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) -> None:
     """Store what each entity of ``kind`` names; the pairs of ``replace`` keys go first."""
     drop(conn, kind, replace)
-    pairs = [(key, pair) for key in sorted(named) for pair in sorted(named[key])]
-    columns = {  # a first load writes them by the hundred thousand: no dict per row
-        "kind": [kind] * len(pairs),
-        "key": [key for key, _ in pairs],
-        "ref_kind": [ref_kind for _, (ref_kind, _) in pairs],
-        "ref_key": [ref_key for _, (_, ref_key) in pairs],
-    }
-    insert_columns(conn, entity_refs, columns)
+    keys: list[str] = []
+    ref_kinds: list[str] = []
+    ref_keys: list[str] = []
+    for key in sorted(named):  # a first load writes them by the hundred thousand: no dict per row
+        for ref_kind, ref_key in sorted(named[key]):
+            keys.append(key)
+            ref_kinds.append(ref_kind)
+            ref_keys.append(ref_key)
+    columns = {"key": keys, "ref_kind": ref_kinds, "ref_key": ref_keys}
+    insert_columns(conn, entity_refs, columns, same={"kind": kind})
 
 
 def drop(conn: Connection, kind: str, keys: Sequence[str]) -> None:

@@ -118,15 +118,25 @@ def fetch(
     conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool = False
 ) -> dict[str, Stored]:
     """Stored hash and version (and body) of those ``keys`` that exist."""
+    if conn.dialect.name == "sqlite":
+        body = ", body" if bodies else ""
+        sql = f'SELECT "key", hash, version{body} FROM entities WHERE kind = ? AND "key" IN'
+        rows = _sqlite_in(conn, sql, kind, keys)
+    else:
+        rows = _fetch(conn, kind, keys, bodies=bodies)
+    if bodies:
+        return {row[0]: Stored(row[1], row[2], row[3]) for row in rows}
+    return {row[0]: Stored(row[1], row[2]) for row in rows}
+
+
+def _fetch(
+    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool
+) -> Iterator[tuple[Any, ...]]:
     columns = [entities.c.key, entities.c.hash, entities.c.version]
     if bodies:
         columns.append(entities.c.body)
-    found: dict[str, Stored] = {}
     for key_in in one_of(conn, entities.c.key, keys):
-        query = select(*columns).where(entities.c.kind == kind, key_in)
-        for row in conn.execute(query):
-            found[row[0]] = Stored(row[1], row[2], row[3] if bodies else None)
-    return found
+        yield from _plain(conn.execute(select(*columns).where(entities.c.kind == kind, key_in)))
 
 
 def known_lines(
@@ -134,7 +144,7 @@ def known_lines(
 ) -> dict[bytes, tuple[str, str]]:
     """Key and scope of the stored entities made from feed lines with these hashes, by hash."""
     if conn.dialect.name == "sqlite":
-        rows = _sqlite_known_lines(conn, kind, line_hashes)
+        rows = _sqlite_in(conn, _SQLITE_KNOWN_LINES, kind, line_hashes)
     else:
         rows = _known_lines(conn, kind, line_hashes)
     return {line_hash: (key, scope) for line_hash, key, scope in rows}
@@ -151,15 +161,16 @@ def _known_lines(
 _SQLITE_KNOWN_LINES = 'SELECT line_hash, "key", scope FROM entities WHERE kind = ? AND line_hash IN'
 
 
-def _sqlite_known_lines(
-    conn: Connection, kind: str, line_hashes: Sequence[bytes]
+def _sqlite_in(
+    conn: Connection, sql: str, kind: str, values: Sequence[Any]
 ) -> Iterator[tuple[Any, ...]]:
-    """``_known_lines`` with the statement written out: SQLAlchemy binds each value of an ``IN``
-    list on its own, which cost as much again as the lookup (100k hashes: about 0.2 s).
-    """
-    for chunk in chunks(line_hashes):
-        sql = f"{_SQLITE_KNOWN_LINES} ({', '.join('?' * len(chunk))})"
-        yield from _plain(conn.exec_driver_sql(sql, (kind, *chunk)))
+    """The rows of ``sql`` (ending in ``IN``) for ``kind`` and ``values``, the statement written
+    out: SQLAlchemy binds each value of an ``IN`` list on its own, which cost as much again as
+    the query (100k line hashes: about 0.2 s)."""
+    for chunk in chunks(values):
+        yield from _plain(
+            conn.exec_driver_sql(f"{sql} ({', '.join('?' * len(chunk))})", (kind, *chunk))
+        )
 
 
 def write(
@@ -177,7 +188,8 @@ def write(
     new = [w for w in ordered if w.version == 0]
     changed = [w for w in ordered if w.version > 0]
     if new:  # a first load inserts by the hundred thousand: straight to the driver
-        insert_columns(conn, entities, _new_columns(kind, new, now, job_id))
+        same = {"kind": kind, "version": 1, "created_at": now, "updated_at": now, "job_id": job_id}
+        insert_columns(conn, entities, _new_columns(new), same=same)
     if changed:
         update_rows = _update_postgresql if conn.dialect.name == "postgresql" else _update
         updated = update_rows(conn, kind, changed, now, job_id, refs_follow_key=refs_follow_key)
@@ -359,23 +371,16 @@ def count(conn: Connection, kind: str | None = None) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _new_columns(
-    kind: str, new: Sequence[SnapshotWrite], now: datetime, job_id: str
-) -> dict[str, list[Any]]:
-    """The rows of new entities column by column, as ``_row`` would make them one by one."""
-    count = len(new)
+def _new_columns(new: Sequence[SnapshotWrite]) -> dict[str, list[Any]]:
+    """The rows of new entities column by column (the columns all of them share aside), as
+    ``_row`` would make them one by one."""
     return {
-        "kind": [kind] * count,
         "key": [w.key for w in new],
         "parent_key": [w.parent_key for w in new],
         "scope": [w.scope for w in new],
         "hash": [w.hash for w in new],
         "body": [w.body for w in new],
-        "version": [w.version + 1 for w in new],
         "line_hash": [w.line_hash for w in new],
-        "updated_at": [now] * count,
-        "job_id": [job_id] * count,
-        "created_at": [now] * count,
     }
 
 
