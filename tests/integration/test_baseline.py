@@ -18,7 +18,14 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.results import RunResult
 from deltahook.store import jobs
-from deltahook.store.tables import deliveries, entities, metadata, notifications, rule_state
+from deltahook.store.tables import (
+    deliveries,
+    entities,
+    entity_refs,
+    metadata,
+    notifications,
+    rule_state,
+)
 from tests.conftest import REPO
 from tests.integration.test_rules_ingest import stock
 
@@ -168,3 +175,34 @@ def test_changes_handed_over_per_batch_are_not_kept_in_the_result(database_url: 
     assert seen == [2, 2, 1]
     assert (result.changes, result.notifications) == ([], [])
     assert result.counts.inserted == 5
+
+
+def everything_stored(engine: Engine) -> dict[str, Any]:
+    """All a later ingest can read of the snapshots: every column of each (but when and by
+    which job it was written), the references between entities, and the breakpoint state."""
+    kept = [c for c in entities.c if c.name not in ("created_at", "updated_at", "job_id")]
+    with engine.db.connect() as conn:
+        snaps = conn.execute(select(*kept)).all()
+        refs = conn.execute(select(entity_refs)).all()
+    return stored(engine) | {"snapshots": sorted(map(tuple, snaps)), "refs": sorted(refs)}
+
+
+@pytest.mark.parametrize("kind", ["sku", "sku_onhand", "sku_price"])
+def test_a_baseline_full_load_stores_what_a_notifying_first_load_stores(
+    database_url: str, kind: str
+) -> None:
+    """A full feed loaded as a baseline into an empty store leaves it exactly as a notifying
+    first load does (line hashes, references and rule state included), so the next full feed
+    fires and stores the same after either."""
+    first, then = REPO / "fixtures" / "v1" / f"{kind}.ndjson", REPO / "fixtures" / "v2"
+    settings = Settings(database_url=database_url, batch_size=64)
+    outcome = {}
+    with Engine.from_settings(settings) as engine:
+        for baseline in (False, True):
+            clear(engine)
+            engine.ingest(kind, first, mode="full", baseline=baseline)
+            loaded = everything_stored(engine)
+            result = engine.ingest(kind, then / f"{kind}.ndjson", mode="full", collect=True)
+            outcome[baseline] = (loaded, fired(result), everything_stored(engine))
+    assert outcome[False][0]["snapshots"]
+    assert outcome[True] == outcome[False]
