@@ -97,25 +97,27 @@ class Admission:
         """Admit whole lines against ``index`` (not in merge mode); ``key_at`` reads the key of
         the entity at a position from the store (only to report a duplicate)."""
         digests = list(map(xxhash.xxh3_128_intdigest, batch.contents()))
-        positions = index.lookup(digests)
-        self.result.counts.received += len(positions)
+        self.result.counts.received += len(digests)
         admitted = Batch()
-        unchanged, marks, numbers = admitted.unchanged, index.marks, batch.numbers
+        unchanged, numbers = admitted.unchanged, batch.numbers
+
+        def other(i: int, at: int) -> None:
+            """The ``i``-th line, unless it is identical to a stored line the feed had not
+            carried yet (``index.admit`` took those): a repeat of one it had (at ``at``), or
+            one to parse."""
+            if at >= 0:
+                self._repeated(at, key_at(at), numbers[i], admitted)
+                unchanged[at] = ""
+                return
+            parsed = batch.line(i).parse()
+            if isinstance(parsed, Reject):
+                self._refuse(parsed, parsed.key)
+            else:
+                self._admit(parsed, admitted, digests[i].to_bytes(16, "big"))
+
         self._index = index
         try:
-            for i, at in enumerate(positions):
-                if at >= 0:  # identical to the line of the stored entity at ``at``
-                    if marks[at]:
-                        self._repeated(at, key_at(at), numbers[i], admitted)
-                    else:
-                        marks[at] = SEEN
-                    unchanged[at] = ""
-                    continue
-                parsed = batch.line(i).parse()
-                if isinstance(parsed, Reject):
-                    self._refuse(parsed, parsed.key)
-                else:
-                    self._admit(parsed, admitted, digests[i].to_bytes(16, "big"))
+            index.admit(digests, unchanged, other)
         finally:
             self._index = None
         if self.kind.scope:

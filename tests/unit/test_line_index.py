@@ -156,3 +156,47 @@ def test_a_run_that_commits_without_its_jobs_checkpoint_is_refused(catalog: Cata
     with pytest.raises(ValueError, match="checkpoint"):
         run(commit=True)
     assert run(commit=False).checkpoint is None
+
+
+@settings(max_examples=60)
+@given(
+    stored=STORED,
+    marked=st.lists(st.sampled_from([0, SEEN, DEAD]), max_size=12),
+    asked=st.lists(st.integers(0, 15) | HASHES, max_size=16),
+)
+def test_admit_takes_the_unmarked_stored_lines_and_hands_over_the_rest_in_order(
+    shared: Connection,
+    stored: dict[str, tuple[bytes | None, str]],
+    marked: list[int],
+    asked: list[int | bytes],
+) -> None:
+    """admit() marks SEEN each stored line not marked yet (its first copy only) and notes it;
+    every other line goes to ``other`` in feed order, with the position of a line the feed
+    carried before, -1 for one not stored or rewritten: as a line-by-line walk would."""
+    conn = shared
+    store(conn, stored)
+    index = LineIndex.read(conn, "k", scoped=False)
+    index.marks[: len(marked)] = bytes(marked[: len(index)])
+    by_hash = {index.line_hash(at): at for at in range(len(index))}
+    hashes = [
+        index.line_hash(h % len(index)) if isinstance(h, int) and by_hash else h for h in asked
+    ]
+    hashes = [h if isinstance(h, bytes) else bytes(16) for h in hashes]
+    marks = bytearray(index.marks)
+    expected_found: dict[int, str] = {}
+    expected_other: list[tuple[int, int]] = []
+    for i, line_hash in enumerate(hashes):
+        at = by_hash.get(line_hash, -1)
+        if at >= 0 and not marks[at]:
+            marks[at] = SEEN
+            expected_found[at] = ""
+        else:
+            expected_other.append((i, -1 if at < 0 or marks[at] == DEAD else at))
+    found: dict[int, str] = {}
+    other: list[tuple[int, int]] = []
+    index.admit(
+        [int.from_bytes(h, "big") for h in hashes], found, lambda i, at: other.append((i, at))
+    )
+    assert found == expected_found
+    assert other == expected_other
+    assert index.marks == marks

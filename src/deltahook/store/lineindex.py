@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from itertools import compress, islice
 from operator import eq, itemgetter
@@ -55,6 +55,7 @@ _OTHER_JOBS = (
 )
 _CHECKOUTS = "deltahook.checkouts"  # in each pooled connection's ``info``
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+Other = Callable[[int, int], None]
 
 
 class LineIndex:
@@ -67,6 +68,8 @@ class LineIndex:
         self._tags = array("Q")
         self._scope_ids: array[int] | None = array("I") if scoped else None
         self._scope_names: dict[str, int] = {}
+        # Where each bucket of high bits starts. An array, not a list: at a million entities a
+        # list's int objects, spread over the heap, cost a lookup more than making a new one.
         self._starts = array("I")
         self._shift = 64
         self._by_tag: array[int] | None = None
@@ -145,24 +148,44 @@ class LineIndex:
 
     def lookup(self, digests: Iterable[int]) -> list[int]:
         """The position of each 128-bit line hash, or -1: not stored, or rewritten since."""
-        his, los, starts, shift, marks = self._his, self._los, self._starts, self._shift, self.marks
-        found: list[int] = []
-        append = found.append
-        for digest in digests:
+        return [at if at >= 0 and self.marks[at] != DEAD else -1 for at in map(self._find, digests)]
+
+    def _find(self, digest: int) -> int:
+        """The position of a 128-bit line hash, or -1 if it is not stored."""
+        hi = digest >> 64
+        bucket = hi >> self._shift
+        end = self._starts[bucket + 1]
+        i = bisect_left(self._his, hi, self._starts[bucket], end)
+        if i < end and self._his[i] == hi:
+            return i if self._los[i] == digest & _MASK else self._among_equal(i, end, digest)
+        return -1
+
+    def admit(self, digests: Sequence[int], found: dict[Any, str], other: Other) -> None:
+        """Mark each line hash stored and not marked yet ``SEEN`` and note its position in
+        ``found``; call ``other(i, at)`` for each other line, in the order of ``digests``: ``at``
+        the position of a line the feed carried before, -1 for a line not stored (or rewritten).
+
+        ``_find`` and ``lookup`` inlined: one Python step per line for the nightly feed's lines,
+        nearly all of them unchanged."""
+        his, los, marks = self._his, self._los, self.marks
+        starts, shift, mask, seen = self._starts, self._shift, _MASK, SEEN
+        for i, digest in enumerate(digests):
             hi = digest >> 64
             bucket = hi >> shift
             end = starts[bucket + 1]
-            i = bisect_left(his, hi, starts[bucket], end)
+            at = bisect_left(his, hi, starts[bucket], end)
             if (
-                i < end
-                and his[i] == hi
-                and (los[i] == digest & _MASK or (i := self._among_equal(i, end, digest)) >= 0)
-                and marks[i] != DEAD
+                at < end
+                and his[at] == hi
+                and (los[at] == digest & mask or (at := self._among_equal(at, end, digest)) >= 0)
             ):
-                append(i)
+                if not (mark := marks[at]):
+                    marks[at] = seen
+                    found[at] = ""
+                    continue
+                other(i, -1 if mark == DEAD else at)
             else:
-                append(-1)
-        return found
+                other(i, -1)
 
     def _among_equal(self, i: int, end: int, digest: int) -> int:
         """The position of ``digest`` among the hashes from ``i`` on that share its high half."""
