@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,31 +11,15 @@ import orjson
 import pytest
 from sqlalchemy import Connection, select
 
-from deltahook.changes.model import EntityChange
 from deltahook.config import Settings
 from deltahook.engine import Engine
-from deltahook.notifications import Notification
 from deltahook.store import jobs
 from deltahook.store.tables import ingest_jobs, notifications
 from tests.api_support import ndjson, stock_rows
+from tests.deciders import FailsOnCall
 
 BATCH = 10
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-
-
-class FailsOnThirdBatch:
-    """A decider that decides nothing for two batches and fails inside the third."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def decide(
-        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
-    ) -> list[Notification]:
-        self.calls += 1
-        if self.calls == 3:
-            raise RuntimeError("the rules failed")
-        return []
 
 
 @pytest.fixture
@@ -53,7 +37,7 @@ def the_job(engine: Engine, job_id: str) -> dict[str, Any]:
 
 def test_a_job_that_fails_inside_a_batch_counts_only_what_it_committed(engine: Engine) -> None:
     """The third batch fails and rolls back: the failed job counts the first two, as stored."""
-    engine.decider = FailsOnThirdBatch()
+    engine.decider = FailsOnCall(3)
     engine.new_id = lambda: "job-1"
     with pytest.raises(RuntimeError, match="the rules failed"):
         engine.ingest("sku_onhand", io.BytesIO(ndjson(stock_rows(50))), fmt="ndjson")

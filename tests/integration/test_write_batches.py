@@ -10,7 +10,7 @@ counts never claim a line whose change is not committed.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,10 +21,10 @@ from deltahook.changes.model import EntityChange
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import SweepRefusedError
-from deltahook.notifications import Notification
 from deltahook.results import RunResult
 from deltahook.store import jobs
 from tests.clocks import MovableClock
+from tests.deciders import FailsOnCall
 from tests.full_feed_support import encode, ingest, onhand
 
 BATCH = 3
@@ -198,28 +198,13 @@ def test_the_job_never_claims_lines_whose_changes_wait(
     assert claims == ([0, 6, 9] if lease_due else [0, 0, 9])
 
 
-class FailsOnSecondWrite:
-    """A decider that decides nothing and fails the second time it is asked."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def decide(
-        self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
-    ) -> list[Notification]:
-        self.calls += 1
-        if self.calls == 2:
-            raise RuntimeError("the rules failed")
-        return []
-
-
 def test_a_feed_run_again_after_a_failure_applies_what_waited_and_nothing_twice(
     engine: Engine,
 ) -> None:
     """The second write batch fails: its changes are not stored and the failed job does not
     count them; the feed run again applies them, and only them."""
     values = {"P0": 1, "P1": 1, "P2": 1, "P5": 2, "P8": 3}
-    engine.decider = FailsOnSecondWrite()
+    engine.decider = FailsOnCall(2)
     first = Commits()
     with pytest.raises(RuntimeError, match="the rules failed"):
         ingest(engine, feed(**values), "ndjson", on_batch=first)
