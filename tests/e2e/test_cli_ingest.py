@@ -176,10 +176,31 @@ def test_a_preview_of_a_full_feed_with_an_unkeyed_reject_says_what_an_ingest_wou
     feed "was applied"; the store is as before."""
     run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path, count=20)))
     feed = stock_feed(tmp_path, {7: '{"PartNo": '}, count=14)
-    _, _, err = run(tmp_path, "preview", "sku_onhand", str(feed), "--mode", "full")
+    code, _, err = run(tmp_path, "preview", "sku_onhand", str(feed), "--mode", "full")
+    assert code == 4  # the exit code the ingest would give
     assert "sweep skipped: the key of the record rejected on line 7 is unknown" in err
     assert "an ingest would deactivate or delete nothing and apply the rest of the feed" in err
     assert "was applied" not in err
+    code, out, err = run(tmp_path, "preview", "sku_onhand", str(feed), "--mode", "full", "--json")
+    assert (code, json.loads(out)["unkeyed_lines"]) == (4, [7])
+    assert "sweep skipped: the key of the record rejected on line 7 is unknown" in err
+
+
+@pytest.mark.parametrize("options", [(), ("--json",), ("--explain",)])
+def test_a_preview_with_rejected_records_exits_3_as_the_ingest_would(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    """A preview ends with the exit code its ingest would: 3 when a record was rejected (the
+    reject on stderr, or in the JSON document), 0 when none was; it still writes nothing."""
+    feed = stock_feed(tmp_path, {7: '{"PartNo": '})
+    code, out, err = run(tmp_path, "preview", "sku_onhand", str(feed), *options)
+    assert code == 3
+    if options == ("--json",):
+        assert [r["line"] for r in json.loads(out)["rejects"]] == [7]
+    else:
+        assert "line 7" in err
+    assert run(tmp_path, "preview", "sku_onhand", str(stock_feed(tmp_path)), *options)[0] == 0
+    assert "error: no sku_onhand entity" in run(tmp_path, "show", "sku_onhand", "P1|W1|A")[2]
 
 
 def test_a_short_full_feed_is_refused_in_one_line_unless_the_run_allows_it(

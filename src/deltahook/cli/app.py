@@ -31,6 +31,7 @@ from deltahook.errors import DeltahookError
 
 if TYPE_CHECKING:
     from deltahook.config import Settings
+    from deltahook.results import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +98,18 @@ def friendly(func: F) -> F:
 def print_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     sys.stdout.flush()
+
+
+def exit_for(result: RunResult, *, preview: bool = False) -> None:
+    """End as a feed's result says, ingest and preview alike: 4 (with its one line on stderr)
+    when a full feed's sweep did not run, or would not; 3 when records were rejected. Returns
+    when neither happened."""
+    sweep_line = result.sweep_line(preview=preview)
+    if sweep_line is not None:
+        err.print(sweep_line, soft_wrap=True, markup=False)
+        sys.exit(EXIT_SWEEP_SKIPPED)
+    if result.counts.rejected:
+        sys.exit(EXIT_REJECTED)
 
 
 def finished() -> None:

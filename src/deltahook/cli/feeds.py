@@ -12,10 +12,9 @@ import orjson
 from rich.markup import escape
 
 from deltahook.cli.app import (
-    EXIT_REJECTED,
-    EXIT_SWEEP_SKIPPED,
     State,
     err,
+    exit_for,
     finished,
     friendly,
     main,
@@ -111,12 +110,7 @@ def ingest(
     else:
         print_summary(result, elapsed)
     finished()  # the store is closed and the summary written: no teardown needed
-    sweep_line = result.sweep_line()
-    if sweep_line is not None:
-        err.print(sweep_line, soft_wrap=True, markup=False)
-        sys.exit(EXIT_SWEEP_SKIPPED)
-    if result.counts.rejected:
-        sys.exit(EXIT_REJECTED)
+    exit_for(result)
 
 
 def result_json(result: RunResult, elapsed: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from deltahook.cli.app import State, err, friendly, main, out, print_json
+from deltahook.cli.app import State, err, exit_for, friendly, main, out, print_json
 from deltahook.errors import FeedError, RuleError
 from deltahook.feeds import values
 from deltahook.feeds.readers import FORMATS
@@ -160,7 +160,8 @@ def preview(
 
     Or, with --after (and --before, unless the entity is new), what changing one entity
     would notify, whatever the store holds. With --base, what FEED would notify after the
-    feed BASE, whatever the store holds.
+    feed BASE, whatever the store holds. Exits as the ingest would: 3 when records were
+    rejected, 4 when a full feed's sweep would not run.
     """
     from deltahook.engine import Engine
 
@@ -190,6 +191,7 @@ def preview(
         print_json(preview_json(result))
     else:
         _print_preview(result, explain=explain)
+    exit_for(result, preview=True)  # the exit codes an ingest of the feed would give
 
 
 def preview_json(result: RunResult) -> dict[str, Any]:
@@ -233,8 +235,6 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
         out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
     for reject in result.rejects[:50]:
         err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
-    if (sweep_line := result.sweep_line(preview=True)) is not None:
-        err.print(sweep_line, soft_wrap=True, markup=False)
 
 
 def _payload_lines(payload: Mapping[str, Any]) -> str:
