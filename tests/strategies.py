@@ -18,13 +18,15 @@ THING = EntityKind(
     schema={"type": "object", "properties": {}},
     table=ROOT_TABLE,
     key=("Code",),
-    fields=frozenset({"Code", "Name", "Qty", "Price", "IsActive", "Note", "Attrs", "Tags"}),
+    fields=frozenset(
+        {"Code", "Name", "Qty", "Price", "IsActive", "Note", "Attrs", "Tags", "Parts"}
+    ),
     collections={
         "Rows": Collection(
             name="Rows",
             table=ROW_TABLE,
             key=("RowCode",),
-            fields=frozenset({"RowCode", "Value", "Label", "IsOn"}),
+            fields=frozenset({"RowCode", "Value", "Label", "IsOn", "Codes"}),
         )
     },
 )
@@ -39,6 +41,12 @@ numbers = st.one_of(
 )
 texts = st.text(alphabet="abcåäö XY-", max_size=6)
 maybe_null = st.none()
+# Lists that are not keyed collections: multisets, so small alphabets make repeats likely.
+# (No booleans among numbers: DeepDiff's numeric mode takes true for 1 there, deltahook never.)
+plain_lists = st.lists(st.sampled_from(["a", "b", "å"]) | st.integers(1, 3), max_size=4)
+unkeyed_objects = st.lists(
+    st.fixed_dictionaries({}, optional={"x": st.integers(1, 2), "y": plain_lists}), max_size=3
+)
 
 
 def _optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -50,6 +58,7 @@ rows = _optional(
     Value=numbers | maybe_null,
     Label=texts,
     IsOn=st.booleans(),
+    Codes=plain_lists,
 )
 
 
@@ -73,7 +82,8 @@ def things(draw: st.DrawFn, code: str | None = None) -> dict[str, Any]:
             IsActive=st.booleans(),
             Note=texts,
             Attrs=st.dictionaries(st.sampled_from(["color", "size"]), texts | numbers, max_size=2),
-            Tags=st.lists(texts, max_size=3),
+            Tags=plain_lists,
+            Parts=unkeyed_objects,
             Rows=row_list(),
         )
     )

@@ -197,6 +197,45 @@ def test_full_feed_deletes_where_the_kind_says_so(database_url: str, tmp_path: P
         assert sorted(stored(engine, "tag")) == ["colour|a", "size|a", "size|b"]
 
 
+LISTED_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "required": ["Code"],
+    "properties": {
+        "Code": {"type": "string"},
+        "Tags": {"type": "array", "items": {"type": "string"}},
+        "Parts": {"type": "array", "items": {"type": "object"}},
+    },
+    "x-deltahook": {"kind": "listed", "table": "tListed", "key": ["Code"]},
+}
+
+
+def test_a_reordered_plain_list_is_unchanged_and_a_changed_one_says_what_changed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A user's kind with lists of values and of objects with no key: the same items in another
+    order are unchanged (no row change); one item more is an update naming it."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    (schemas / "entities" / "listed.json").write_bytes(orjson.dumps(LISTED_SCHEMA))
+    settings = Settings(database_url=database_url, schemas_dir=schemas)
+    with Engine.from_settings(settings) as engine:
+        first = {"Code": "L1", "Tags": ["b", "a", "a"], "Parts": [{"n": 1}, {"n": 2}]}
+        ingest(engine, "listed", [first])
+        reordered = {"Parts": [{"n": 2}, {"n": 1}], "Tags": ["a", "b", "a"], "Code": "L1"}
+        again = ingest(engine, "listed", [reordered])
+        assert (again.counts.unchanged, again.changes) == (1, [])
+        grown = ingest(engine, "listed", [reordered | {"Tags": ["a", "c", "b", "a"]}])
+        ((field,),) = [row.fields for change in grown.changes for row in change.rows]
+        assert field.to_json() == {
+            "field": "Tags",
+            "old": ["a", "a", "b"],
+            "new": ["a", "a", "b", "c"],
+            "added": ["c"],
+            "removed": [],
+        }
+
+
 def test_an_impossible_date_is_rejected_whichever_path_admits_records(engine: Engine) -> None:
     """No record with a date outside the calendar or in non-ASCII digits is stored, in upsert
     (the compiled fast path) or merge mode; each reject names the field."""

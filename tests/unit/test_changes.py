@@ -89,3 +89,67 @@ def test_duplicate_row_keys_are_refused() -> None:
 def test_key_strings(values: list[Any], expected: str) -> None:
     """Keys render as one stable string."""
     assert key_string(values) == expected
+
+
+def test_reordering_a_list_of_plain_values_is_no_change() -> None:
+    """A list that is not a keyed collection is a multiset: the same items in another order
+    hash the same and diff to nothing, in a field, inside an object and inside a keyed row."""
+    old = {"Code": "T1", "Tags": ["b", 1, "a"], "Attrs": {"sizes": [3, 1, 2]}}
+    old |= {"Rows": [{"RowCode": "A", "Codes": ["x", "y"]}]}
+    new = {"Code": "T1", "Tags": ["a", "b", 1.0], "Attrs": {"sizes": [1, 2, 3]}}
+    new |= {"Rows": [{"RowCode": "A", "Codes": ["y", "x"]}]}
+    assert canonical_bytes(normalise(THING, old)) == canonical_bytes(normalise(THING, new))
+    assert rows_of(old, new) == []
+
+
+def test_a_list_change_says_which_items_it_gained_and_lost() -> None:
+    """Old and new are both lists in canonical order; ``added`` and ``removed`` name the items
+    that came and went (a repeat counts: one 'a' fewer is one 'a' removed)."""
+    (row,) = rows_of({"Code": "T1", "Tags": ["b", "a", "a"]}, {"Code": "T1", "Tags": ["c", "a"]})
+    (change,) = row.fields
+    assert change.to_json() == {
+        "field": "Tags",
+        "old": ["a", "a", "b"],
+        "new": ["a", "c"],
+        "added": ["c"],
+        "removed": ["a", "b"],
+    }
+
+
+def test_a_repeated_item_is_a_change() -> None:
+    """Duplicates count: ["a"] and ["a", "a"] differ, and so do their hashes."""
+    (row,) = rows_of({"Code": "T1", "Tags": ["a"]}, {"Code": "T1", "Tags": ["a", "a"]})
+    assert row.fields[0].to_json() | {"old": None, "new": None} == {
+        "field": "Tags",
+        "old": None,
+        "new": None,
+        "added": ["a"],
+        "removed": [],
+    }
+
+
+def test_objects_with_no_declared_key_are_their_own_key() -> None:
+    """A list of objects that is not a keyed collection: reordering it is no change; changing
+    one object's field is that object removed and the changed one added."""
+    old = {"Code": "T1", "Parts": [{"x": 1, "y": ["b", "a"]}, {"x": 2}]}
+    assert rows_of(old, {"Code": "T1", "Parts": [{"x": 2}, {"y": ["a", "b"], "x": 1}]}) == []
+    (row,) = rows_of(old, {"Code": "T1", "Parts": [{"x": 2}, {"x": 3, "y": ["a", "b"]}]})
+    (change,) = row.fields
+    assert (change.to_json()["added"], change.to_json()["removed"]) == (
+        [{"x": 3, "y": ["a", "b"]}],
+        [{"x": 1, "y": ["a", "b"]}],
+    )
+
+
+def test_a_body_stored_with_a_list_in_sent_order_diffs_equal_to_its_reordering() -> None:
+    """A snapshot stored before lists were put in canonical order holds a list as it was sent:
+    the same items again are no change (its hash differs once, the diff finds nothing)."""
+    stored = {"Code": "T1", "Tags": ["b", "a"], "Attrs": {"sizes": [2, 1]}}
+    new = normalise(THING, {"Code": "T1", "Tags": ["a", "b"], "Attrs": {"sizes": [1, 2]}})
+    assert diff_entity(THING, key="T1", parent_key=None, old=stored, new=new).rows == ()
+
+
+def test_true_and_one_differ_inside_lists_too() -> None:
+    """[1] and [true] differ, whatever the order of the rest."""
+    (row,) = rows_of({"Code": "T1", "Tags": [True, "a"]}, {"Code": "T1", "Tags": ["a", 1]})
+    assert row.fields[0].to_json()["added"] == [1]

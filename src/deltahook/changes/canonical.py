@@ -5,6 +5,11 @@ key to row (so reordering a list is no change), integral floats within 64 bits b
 (so ``5`` and ``5.0`` are equal), and the bytes are serialised with sorted keys (so key order
 never matters).
 Absent fields stay absent, which keeps ``null`` and absent apart.
+
+Any other list (of plain values, or of objects with no declared key) is a multiset: its items
+are put in one order, that of their canonical bytes, so reordering it is no change either, while
+an item added, removed or repeated is one. An object with no key is its own key: changing one
+of its fields is that object removed and another added.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def _normalise_object(
             if value:  # an empty keyed collection and an absent one both mean "no rows"
                 out[name] = _normalise_collection(value, coll, f"{where}{name}")
         else:
-            out[name] = _normalise_value(value)
+            out[name] = normalise_value(value)
     return out
 
 
@@ -96,15 +101,24 @@ def _normalise_collection(rows: list[Any], coll: Collection, where: str) -> dict
 _LOWEST_INT, _INT_BOUND = -(2.0**63), 2.0**64
 
 
-def _normalise_value(value: Any) -> Any:
+def normalise_value(value: Any) -> Any:
+    """A field's value in canonical form. Canonical values stay as they are (so the diff can
+    compare a body stored before lists were put in order as if it had been)."""
     kind = type(value)
     if kind is float:
         return int(value) if value.is_integer() and _LOWEST_INT <= value < _INT_BOUND else value
     if kind is dict:
-        return {k: _normalise_value(v) for k, v in value.items()}
+        return {k: normalise_value(v) for k, v in value.items()}
     if kind is list:
-        return [_normalise_value(v) for v in value]
+        return _in_order([normalise_value(v) for v in value])
     return value
+
+
+def _in_order(items: list[Any]) -> list[Any]:
+    """The items of a list that is not a keyed collection, in their canonical order."""
+    if len(items) < 2:
+        return items
+    return sorted(items, key=canonical_bytes)
 
 
 def denormalise(kind: EntityKind, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,7 +139,8 @@ def _denormalise_object(
     return out
 
 
-def canonical_bytes(body: Mapping[str, Any]) -> bytes:
+def canonical_bytes(body: Any) -> bytes:
+    """The bytes of a canonical body (or value): equal bytes, equal under the diff."""
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deltahook.catalog.entities import Collection, EntityKind
-from deltahook.changes.canonical import canonical_bytes
+from deltahook.changes.canonical import canonical_bytes, normalise_value
 from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
 
 _Body = Mapping[str, Any]
@@ -136,11 +136,25 @@ def _ordered_union(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equality of canonical values that tells ``true`` from ``1`` at any depth."""
+    """Equality of canonical values that tells ``true`` from ``1`` at any depth and takes a list
+    as a multiset (as the canonical form does)."""
     if a is b:
         return True
-    if type(a) is not type(b) or a != b:
+    if type(a) is not type(b):
         return False
     if isinstance(a, dict | list):
-        return canonical_bytes({"v": a}) == canonical_bytes({"v": b})
-    return True
+        return (a == b and canonical_bytes(a) == canonical_bytes(b)) or _same_unordered(a, b)
+    return bool(a == b)
+
+
+def _same_unordered(a: Any, b: Any) -> bool:
+    """Whether two unequal-looking objects or lists are equal once every list in them is a
+    multiset: a body stored before plain lists were put in their canonical order keeps the
+    order it was sent in."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(value, b[name]) for name, value in a.items())
+    return len(a) == len(b) and _items(a) == _items(b)
+
+
+def _items(values: list[Any]) -> list[bytes]:
+    return sorted(canonical_bytes(normalise_value(value)) for value in values)

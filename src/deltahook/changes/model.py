@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
+
+from deltahook.changes.canonical import canonical_bytes, normalise_value
 
 
 class _Missing:
@@ -48,12 +51,40 @@ class FieldChange(NamedTuple):
     new: Any
 
     def to_json(self) -> dict[str, Any]:
+        """The change as JSON; a list that changed (a multiset) also says which items it gained
+        (``added``) and lost (``removed``)."""
         out: dict[str, Any] = {"field": self.field}
         if self.old is not MISSING:
             out["old"] = self.old
         if self.new is not MISSING:
             out["new"] = self.new
+        if type(self.old) is list and type(self.new) is list:
+            out["added"], out["removed"] = _added_removed(self.old, self.new)
         return out
+
+
+def _added_removed(old: list[Any], new: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The items of ``new`` beyond those of ``old``, and of ``old`` beyond ``new`` (a repeated
+    item counts as often as it is there), each in its list's order."""
+    left = Counter(_item_key(item) for item in old)
+    added = []
+    for item in new:
+        key = _item_key(item)
+        if left[key]:
+            left[key] -= 1
+        else:
+            added.append(item)
+    removed = []
+    for item in old:
+        key = _item_key(item)
+        if left[key]:
+            left[key] -= 1
+            removed.append(item)
+    return added, removed
+
+
+def _item_key(item: Any) -> bytes:
+    return canonical_bytes(normalise_value(item))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

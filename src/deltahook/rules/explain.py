@@ -88,6 +88,10 @@ def summary(explanation: dict[str, Any]) -> str:
 
 
 def _field_text(change: dict[str, Any]) -> str:
+    if "added" in change:  # a list: what it gained and lost says more than both lists
+        gained = [f"added {change['added']!r}"] if change["added"] else []
+        lost = [f"removed {change['removed']!r}"] if change["removed"] else []
+        return f"{change['field']} {', '.join(gained + lost)}"
     old = repr(change["old"]) if "old" in change else "(absent)"
     new = repr(change["new"]) if "new" in change else "(absent)"
     return f"{change['field']} {old} -> {new}"
