@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import orjson
@@ -355,3 +356,25 @@ def test_the_log_tab_shows_the_detection_time_and_the_form_offers_directscale(
     assert "Deltahook-Event-Detected-At" in html
     assert format_detected(detected) in html
     assert 'value="directscale"' in console.get("/admin/subscriptions/new")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",  # an empty field
+        "yes",  # a word that is neither
+        "ON",  # the switch posts lower case only
+        None,  # no field at all
+    ],
+)
+def test_the_switch_refuses_a_value_other_than_on_or_off(
+    console: Console, value: str | None
+) -> None:
+    """A value the switch never posts is a 422 page that names the two values; the
+    subscription stays as it was."""
+    fields = {} if value is None else {"enabled": value}
+    answer = console.post("/admin/subscriptions/erp/enabled", **fields)
+    assert answer.status_code == 422
+    assert "enabled must be 'on' or 'off'" in unescape(answer.text)
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "erp").enabled is True

@@ -24,6 +24,7 @@ TABS = (
     ("/settings", "Event Settings"),
     ("/log", "Log"),
 )
+SWITCH = {"on": True, "off": False}
 
 
 def event_type(engine: Engine, name: str) -> EventType:
@@ -76,7 +77,7 @@ def _duration(seconds: float) -> str:
 async def switch(request: Request, name: str, engine: EngineDep) -> Response:
     """Switch a subscription on or off, persisted as ``deltahook subscriptions enable`` does."""
     fields = await checked_form(request)
-    enabled = fields.get("enabled") == "on"
+    enabled = _switch_value(fields.get("enabled"))
 
     def change() -> None:
         with engine.db.begin() as conn:
@@ -91,6 +92,14 @@ async def switch(request: Request, name: str, engine: EngineDep) -> Response:
     await anyio.to_thread.run_sync(change)
     notice = f"{name} is now {'on' if enabled else 'off'}"
     return RedirectResponse(back(fields, "/admin/subscriptions", notice=notice), status_code=303)
+
+
+def _switch_value(value: str | None) -> bool:
+    """``on`` or ``off``, as the switch posts them; anything else is refused, never read as off."""
+    if value not in SWITCH:
+        shown = "nothing" if value is None else repr(value[:40])
+        raise HTTPException(422, f"enabled must be 'on' or 'off', not {shown}")
+    return SWITCH[value]
 
 
 @router.post("/types/{name}/test")
