@@ -247,3 +247,25 @@ def test_a_header_value_outside_ascii_is_refused(api: TestClient) -> None:
         )
         assert answer.status_code == 422, answer.text
         assert "header 'X-Token' has a character outside ASCII" in answer.json()["message"]
+
+
+def test_the_document_names_the_event_types_a_subscription_may_list(api: TestClient) -> None:
+    """Items are non-empty names from the catalog or "*": what the server accepts, so a client
+    generating from the document makes no request the server refuses for its event types."""
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    made = schemas["SubscriptionIn"]["properties"]["event_types"]["items"]
+    (patched,) = [
+        v["items"]
+        for v in schemas["SubscriptionPatch"]["properties"]["event_types"]["anyOf"]
+        if v.get("type") == "array"
+    ]
+    assert made == patched
+    assert made["minLength"] == 1
+    assert made["enum"][0] == "*"
+    assert "OrderConfirmedEvent" in made["enum"]
+    for number, name in enumerate(made["enum"]):
+        sub = SHOP | {"name": f"shop{number}", "event_types": [name]}
+        assert api.post("/v1/subscriptions", json=sub).status_code == 201, name
+    for refused in ("", "NoSuchEvent"):
+        sub = SHOP | {"name": "refused", "event_types": [refused]}
+        assert api.post("/v1/subscriptions", json=sub).status_code == 422, refused

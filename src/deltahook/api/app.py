@@ -93,7 +93,7 @@ def create_app(
     # The key check runs before any body is read; the console's gate, added last, runs first.
     app.add_middleware(BearerAuth, keys=keys, steps_aside=console.session_opens)
     console.install(app, keys=keys, engine=engine)
-    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.openapi = _openapi(app, engine)  # type: ignore[method-assign]
     return app
 
 
@@ -138,8 +138,9 @@ def _limits(settings: Settings) -> Callable[[str], int]:
     return limit_for
 
 
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The generated document, plus the bearer scheme every operation but /healthz needs."""
+def _openapi(app: FastAPI, engine: Engine) -> Callable[[], dict[str, Any]]:
+    """The generated document, plus the bearer scheme every operation but /healthz needs and
+    the event types a subscription may name."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -157,7 +158,19 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
                     operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
+            _name_event_types(document, ["*", *sorted(subscriptions.known_types(engine))])
             app.openapi_schema = document
         return app.openapi_schema
 
     return build
+
+
+def _name_event_types(document: dict[str, Any], names: list[str]) -> None:
+    """A subscription's ``event_types`` items as the enum of the names the server accepts (a
+    pattern alone lets a client make up names the catalog does not know, which get 422)."""
+    schemas = document["components"]["schemas"]
+    for model in ("SubscriptionIn", "SubscriptionPatch"):
+        field = schemas[model]["properties"]["event_types"]
+        for variant in field.get("anyOf", [field]):
+            if variant.get("type") == "array":
+                variant["items"]["enum"] = names

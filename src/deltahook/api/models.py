@@ -225,6 +225,9 @@ class SubscriptionOut(Model):
 
 
 Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
+# An event type's name or "*" (all), as the subscription settings check it; the served document
+# also lists the catalog's names as an enum (``api.app``): an unknown name is refused too.
+EventTypeName = Annotated[str, Field(min_length=1, pattern=r"^(\*|[A-Za-z0-9_.-]+)$")]
 
 
 class SubscriptionIn(Model):
@@ -232,7 +235,7 @@ class SubscriptionIn(Model):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
     url: str = Field(max_length=2048)
-    event_types: list[str] = Field(min_length=1, max_length=200)
+    event_types: list[EventTypeName] = Field(min_length=1, max_length=200)
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list, max_length=4)
@@ -255,7 +258,7 @@ class SubscriptionPatch(Model):
     """What to change; a config-declared subscription takes only ``enabled``."""
 
     url: str | None = Field(default=None, max_length=2048)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=200)
+    event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=200)
     headers: dict[str, str] | None = None
     secrets: list[str] | None = Field(default=None, max_length=4)
     enabled: bool | None = None
