@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from deltahook.api import create_app
+from deltahook.api.server import uvicorn_options
 from deltahook.config import Settings
 from deltahook.engine import Engine
 
@@ -70,13 +71,20 @@ def client(url: str, **values: Any) -> Iterator[TestClient]:
 
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
-    """``app`` on uvicorn in a thread, on a free loopback port; yields its base URL."""
+    """``app`` on uvicorn in a thread, on a free loopback port, with the guards ``deltahook
+    serve`` gives it; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            **uvicorn_options(app.state.engine.settings),
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

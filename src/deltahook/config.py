@@ -69,6 +69,10 @@ class Settings(BaseModel):
     # of `api_body_window_s` seconds, else it is answered 408: a stalled upload ends.
     api_body_window_s: float = Field(default=30.0, gt=0, le=3600)
     api_body_window_bytes: int = Field(default=16 << 10, ge=1)
+    # A request's headers must be complete this long after the connection opened (or the
+    # last answer ended), else 408; a header block over `api_max_header_bytes` is 431.
+    api_header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    api_max_header_bytes: int = Field(default=16 << 10, ge=1024, le=1 << 20)
     # Feed uploads (and feed previews) at once; each holds a worker thread and a database
     # connection. Beyond it an upload is answered 503 with Retry-After.
     api_max_uploads: int = Field(default=8, ge=1, le=32)

@@ -50,6 +50,7 @@ CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    431: "headers_too_large",
     500: "internal_error",
     503: "unavailable",
 }

@@ -34,6 +34,7 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     import uvicorn
 
     from deltahook.api import create_app
+    from deltahook.api.server import uvicorn_options
     from deltahook.cli.delivery import worker_id
     from deltahook.delivery.dispatcher import DispatcherOptions
     from deltahook.delivery.envelope import event_categories
@@ -50,4 +51,5 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")
     err.print("delivering in this process" if deliver else "not delivering (--no-deliver)")
     err.print("Ctrl-C to stop")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    guards = uvicorn_options(state.settings)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **guards)
