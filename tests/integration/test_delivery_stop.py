@@ -63,3 +63,33 @@ def test_stop_records_a_request_in_flight_that_ends_after_the_first_was_recorded
     assert not thread.is_alive()
     assert len(world.attempts()) == 2
     assert [(d.status, d.leased_by) for d in world.deliveries()] == [("delivered", None)] * 2
+
+
+def test_a_dispatcher_delivers_again_on_its_second_run_once(world: World) -> None:
+    """run(once=True) twice on one dispatcher: each run delivers what is due then, and
+    counts only its own attempts (the first run's end does not stop the second)."""
+    world.subscribe("shop", "https://shop.example/hook")
+    sent: list[str] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["Norce-Event-Message-Id"])
+        return httpx.Response(200)
+
+    dispatcher = Dispatcher(
+        world.db,
+        options=DispatcherOptions(worker_id="twice", listen=False),
+        sender=Sender(transport=httpx.MockTransport(answer)),
+        clock=world.clock,
+        jitter=lambda: 0.0,
+    )
+
+    async def twice() -> tuple[int, int]:
+        first = await dispatcher.run(once=True)
+        world.notify(2)
+        second = await dispatcher.run(once=True)
+        return first.snapshot()["attempts"], second.snapshot()["attempts"]
+
+    world.notify(1)
+    assert asyncio.run(twice()) == (1, 2)
+    assert len(sent) == 3
+    assert {row.status for row in world.deliveries()} == {"delivered"}

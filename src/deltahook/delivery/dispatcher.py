@@ -93,9 +93,9 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._refreshed_at = -1e9
         self._purged_at: datetime | None = None
-        self._summarized: tuple[float, dict[str, int]] | None = None
         self._ended = 0  # attempts ended (or given back) so far
         self.stats = RunStats()
+        self._summaries = journal.SummaryLines(self.stats.snapshot, every=options.summary_every)
 
     def wake(self) -> None:
         """New work may be due: skip the rest of the idle wait (safe from any thread)."""
@@ -114,8 +114,12 @@ class Dispatcher:
             task.cancel()
 
     async def run(self, *, once: bool = False) -> RunStats:
-        """Deliver until ``stop()``; with ``once``, deliver what is due now and return."""
-        self._once = once
+        """Deliver until ``stop()``; with ``once``, deliver what is due now and return (the
+        dispatcher may run again after a run returns: each run has its own stats)."""
+        self._once, self.stats = once, RunStats()
+        self._summaries = journal.SummaryLines(
+            self.stats.snapshot, every=self._options.summary_every
+        )
         self._loop = asyncio.get_running_loop()
         self._nudge = asyncio.Event()
         recorder = self._recorder = Recorder(
@@ -157,6 +161,7 @@ class Dispatcher:
                         await self._in_db(heartbeat.leave, self._options.worker_id)
                         if listener is not None:
                             await asyncio.to_thread(listener.stop)
+                        self._stopping = False  # this run is over: another may start
         return self.stats
 
     def _flusher_done(self, task: asyncio.Task[None]) -> None:
@@ -282,19 +287,8 @@ class Dispatcher:
             logger.exception("recording the heartbeat failed; trying again later")
 
     def _maybe_summarize(self, *, final: bool = False) -> None:
-        """A summary line every ``summary_every`` seconds, and one when the run ends."""
         assert self._loop is not None
-        now = self._loop.time()
-        if self._summarized is None:
-            self._summarized = (now, self.stats.snapshot())
-            if not final:
-                return
-        at, before = self._summarized
-        if not final and now - at < self._options.summary_every:
-            return
-        counts = self.stats.snapshot()
-        self._summarized = (now, counts)
-        journal.summary({k: v - before[k] for k, v in counts.items()}, elapsed_s=now - at)
+        self._summaries.tick(self._loop.time(), final=final)
 
     async def _maybe_purge(self) -> None:
         every = self._options.purge_every

@@ -11,7 +11,7 @@ and silence the rest (``deliver --once`` does).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +98,28 @@ def summary(counts: Mapping[str, int], *, elapsed_s: float) -> None:
     )
     fields = {**counts, "elapsed_s": round(elapsed_s, 3), "message": message}
     _log(summaries, logging.INFO, "summary", fields, message=message)
+
+
+class SummaryLines:
+    """A run's summary lines: one every ``every`` seconds while it goes, and one at its end."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]], *, every: float) -> None:
+        self._counts = counts
+        self._every = every
+        self._last: tuple[float, dict[str, int]] | None = None
+
+    def tick(self, now: float, *, final: bool = False) -> None:
+        """Log a summary if one is due at ``now`` (a monotonic time), or ``final``."""
+        if self._last is None:
+            self._last = (now, self._counts())
+            if not final:
+                return
+        at, before = self._last
+        if not final and now - at < self._every:
+            return
+        counts = self._counts()
+        self._last = (now, counts)
+        summary({k: v - before[k] for k, v in counts.items()}, elapsed_s=now - at)
 
 
 def _log(
