@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from deltahook.api import create_app
 from deltahook.console import ROUTERS
 from deltahook.engine import Engine
+from deltahook.store.db import open_engine
+from deltahook.store.tables import console_signouts
 from tests.api_support import AUTH, KEY, settings
 from tests.clocks import MovableClock
 from tests.console_support import form_token, sign_in
@@ -97,6 +100,37 @@ def test_sign_out_clears_the_session(console: TestClient) -> None:
     assert answer.status_code == 303
     assert 'deltahook_session=""' in answer.headers["set-cookie"]
     assert console.get("/admin/").status_code == 303
+
+
+def test_a_copy_of_the_cookie_opens_nothing_after_sign_out(
+    console: TestClient, clock: MovableClock
+) -> None:
+    """Sign-out ends the session on the server: its cookie, kept or replayed within its 8 h,
+    is redirected to sign in; another session of the same key goes on."""
+    other = TestClient(console.app, follow_redirects=False)
+    sign_in(other)
+    token = sign_in(console)
+    kept = console.cookies["deltahook_session"]
+    assert console.post("/admin/signout", data={"csrf": token}).status_code == 303
+    clock.now += timedelta(hours=1)
+    console.cookies.clear()
+    console.cookies.set("deltahook_session", kept)
+    assert console.get("/admin/").status_code == 303
+    assert console.post("/admin/signout", data={"csrf": token}).status_code == 303
+    assert other.get("/admin/").status_code == 200
+
+
+def test_sign_outs_are_forgotten_once_their_sessions_expire(
+    console: TestClient, clock: MovableClock, tmp_path: Path
+) -> None:
+    """A recorded sign-out is removed by a later one after its session's expiry: the table
+    does not grow with every sign-out ever made."""
+    console.post("/admin/signout", data={"csrf": sign_in(console)})
+    clock.now += timedelta(hours=9)
+    console.post("/admin/signout", data={"csrf": sign_in(console)})
+    with open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}").connect() as conn:
+        left = conn.execute(select(console_signouts.c.session)).scalars().all()
+    assert len(left) == 1
 
 
 def test_a_forged_cookie_is_no_session(console: TestClient) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -16,6 +17,7 @@ from deltahook.console import docs, home, logtab, manage, ops, settings, types
 from deltahook.console.auth import ConsoleGate, Sessions, is_console, session_opens
 from deltahook.console.render import error_page
 from deltahook.engine import Engine
+from deltahook.store import signouts
 
 __all__ = ["ROUTERS", "install", "session_opens"]
 ROUTERS = (
@@ -41,7 +43,12 @@ def install(app: FastAPI, *, keys: Sequence[str], engine: Engine) -> None:
         app.include_router(router)
     for cls, handler in list(app.exception_handlers.items()):
         app.add_exception_handler(cls, _as_page(handler))
-    app.add_middleware(ConsoleGate, sessions=sessions)
+    app.add_middleware(ConsoleGate, sessions=sessions, ended=partial(_signed_out, engine))
+
+
+def _signed_out(engine: Engine, session: str) -> bool:
+    with engine.db.connect() as conn:
+        return signouts.ended(conn, session)
 
 
 def _as_page(handler: Callable[[Request, Exception], Any]) -> Callable[..., Awaitable[Response]]:

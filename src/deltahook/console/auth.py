@@ -4,6 +4,8 @@ A user signs in with one of the API keys. The answer is a cookie signed with a s
 from the configured keys (so every server process with the same keys accepts it, and changing
 the keys signs everyone out) holding the key's fingerprint, a CSRF token and an expiry: never
 the key. The cookie is ``HttpOnly`` and ``SameSite=Strict``, and ``Secure`` over HTTPS.
+Signing out records the session in the store (``store/signouts.py``): a copy of its cookie
+opens nothing afterwards, in any process.
 
 Every console path (``/``, ``/admin/...``, ``/docs``) without a valid session is redirected
 to the sign-in form; every POST carries the session's CSRF token in a form field
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +45,11 @@ class Session:
     key: str
     csrf: str
     expires: datetime
+
+    @property
+    def id(self) -> str:
+        """What the store knows a signed-out session by (a digest: the token stays secret)."""
+        return hashlib.sha256(self.csrf.encode()).hexdigest()
 
 
 class Sessions:
@@ -112,9 +120,10 @@ class ConsoleGate:
     is also served to a session, for the docs page; the rest of the API wants its key.
     """
 
-    def __init__(self, app: ASGIApp, *, sessions: Sessions) -> None:
+    def __init__(self, app: ASGIApp, *, sessions: Sessions, ended: Callable[[str], bool]) -> None:
         self.app = app
         self.sessions = sessions
+        self.ended = ended  # whether a session id was signed out (a database read)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,6 +131,8 @@ class ConsoleGate:
             return
         path: str = scope["path"]
         session = self.sessions.read(cookie(scope, SESSION_COOKIE))
+        if session is not None and await anyio.to_thread.run_sync(self.ended, session.id):
+            session = None
         scope.setdefault("state", {})["session"] = session
         if path == "/":
             await RedirectResponse("/admin/", status_code=303)(scope, receive, send)

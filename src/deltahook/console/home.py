@@ -9,6 +9,7 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -23,12 +24,13 @@ from deltahook.console.auth import (
     Sessions,
     same_token,
 )
-from deltahook.console.render import SECURITY_HEADERS, checked_form, page
+from deltahook.console.render import SECURITY_HEADERS, checked_form, page, session_of
 from deltahook.delivery import stats
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import FAILED
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
+from deltahook.store import signouts
 from deltahook.type_usage import event_types
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -102,9 +104,18 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout(request: Request) -> Response:
-    """Clear the session cookie."""
+async def signout(request: Request, engine: EngineDep) -> Response:
+    """End the session: recorded in the store (a copy of the cookie opens nothing more), and
+    its cookie cleared."""
     await checked_form(request)
+    session = session_of(request)
+    assert session is not None  # checked_form vouched for it
+
+    def end() -> None:
+        with engine.db.begin() as conn:
+            signouts.end(conn, session.id, expires=session.expires, now=engine.clock())
+
+    await anyio.to_thread.run_sync(end)
     response = RedirectResponse(SIGNIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -270,6 +270,15 @@ attempts = Table(
     Index(None, "delivery_id"),
 )
 
+# Console sessions signed out before they expire (console/auth.py): a signed cookie would
+# outlive its sign-out otherwise. A row goes once its session would have expired anyway.
+console_signouts = Table(
+    "console_signouts",
+    metadata,
+    Column("session", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 # One row per running dispatcher, touched every few seconds; a clean stop removes its row.
 dispatchers = Table(
     "dispatchers",
