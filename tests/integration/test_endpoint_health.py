@@ -3,16 +3,20 @@ operational events other subscriptions receive about both."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 
 from deltahook.delivery import shared_health
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.health import Change
 from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.sender import Sender
 from tests.delivery_support import T0, World
 
 OPERATIONAL = [
@@ -189,3 +193,77 @@ def test_a_switch_off_is_told_once_however_many_dispatchers_see_it(
     shop = world.stored("shop")
     assert not shop.enabled
     assert shop.health.failures == 3
+
+
+def test_two_dispatchers_at_a_cooldowns_end_send_one_probe(world: World) -> None:
+    """Both dispatchers find the cooldown over; one takes the probe in the store and sends
+    it, the other finds the circuit still open and sends nothing (the probe is held until
+    the other's run has ended, so both had their chance to claim)."""
+    world.subscribe(
+        "shop",
+        "https://shop.example/hook",
+        max_concurrency=1,
+        circuit_after=2,
+        circuit_cooldown="1m",
+    )
+    world.notify(5)
+    sent: list[str] = []
+    other_done = asyncio.Event()
+
+    async def failing(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["Norce-Event-Message-Id"])
+        if len(sent) > 2:  # a probe: wait for the other dispatcher, or a second probe
+            if len(sent) == 4:
+                other_done.set()
+            await other_done.wait()
+        return httpx.Response(503)
+
+    def dispatcher(worker: str) -> Dispatcher:
+        return Dispatcher(
+            world.db,
+            options=DispatcherOptions(worker_id=worker, listen=False, allow_private=True),
+            sender=Sender(transport=httpx.MockTransport(failing)),
+            clock=world.clock,
+            jitter=lambda: 0.0,
+        )
+
+    asyncio.run(dispatcher("opener").run(once=True))
+    assert len(sent) == 2
+    assert world.stored("shop").health.circuit_until == T0 + timedelta(minutes=1)
+    world.advance(60)
+
+    async def one_ends(worker: str) -> None:
+        try:
+            await dispatcher(worker).run(once=True)
+        finally:
+            other_done.set()
+
+    async def both() -> None:
+        await asyncio.gather(one_ends("a"), one_ends("b"))
+
+    asyncio.run(both())
+    assert len(sent) == 3
+    health = world.stored("shop").health
+    assert health.failures == 3
+    assert health.circuit_until == world.now + timedelta(minutes=1)
+
+
+def test_a_probe_is_taken_once_per_cooldown_and_again_after_its_hold(world: World) -> None:
+    """claim_probe: the first taker wins, a second in the same cooldown is refused; after the
+    hold (the prober died, say) the next one may probe; nothing due, nothing taken."""
+    world.subscribe("shop", "https://shop.example/hook", circuit_after=1, circuit_cooldown="1m")
+    failed = [shared_health.Outcome(succeeded=False, status_code=503, at=T0)]
+    with world.db.begin() as conn:
+        shared_health.merge(conn, {"shop": failed}, client_id=1, now=T0)
+    hold = timedelta(minutes=1)
+
+    def take(at: datetime) -> bool:
+        with world.db.begin() as conn:
+            return shared_health.claim_probe(conn, "shop", hold=hold, now=at)
+
+    end = T0 + hold
+    assert not take(end)  # nothing queued to probe with
+    world.notify(1)
+    assert not take(end - timedelta(seconds=1))  # the cooldown still runs
+    assert [take(end), take(end)] == [True, False]
+    assert take(end + hold)

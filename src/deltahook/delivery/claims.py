@@ -54,6 +54,9 @@ class Want:
     """The subscription's rate limit (requests a second), if it has one."""
     burst: int = 1
     """Requests its rate limit allows at once."""
+    probe: timedelta | None = None
+    """Set when the claim is its open circuit's probe: how long taking the probe holds the
+    circuit open for the other dispatchers (``shared_health.claim_probe``)."""
 
 
 def lease_for(timeout: float, *, margin: timedelta) -> timedelta:

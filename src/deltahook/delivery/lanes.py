@@ -7,7 +7,8 @@ and the lease (``claims.lease_for``) covers it.
 
 A lane with a rate limit claims no more than its token bucket holds (``ratelimit.py``, in the
 claim's transaction); one whose circuit is open (``health.py``) claims nothing until the
-cooldown ends, then one probe. A lane's health is the store's, shared by every dispatcher
+cooldown ends, then one probe, which one dispatcher alone takes
+(``shared_health.claim_probe``). A lane's health is the store's, shared by every dispatcher
 (``shared_health.py``), judged locally between reads.
 """
 
@@ -48,7 +49,8 @@ class Lane:
         if not self.active or self.held > (prefetch - 1) * limit or self.health.blocked(now):
             return None
         count = prefetch * limit - self.held
-        if self.health.circuit_until is not None:  # cooldown over: one probe at a time
+        probe = self.health.circuit_until is not None  # cooldown over: one probe at a time
+        if probe:
             count = 0 if self.held else 1
         if count <= 0:
             return None
@@ -59,6 +61,7 @@ class Lane:
             retries=len(self.sub.schedule),
             rate=rate,
             burst=self.sub.rate_burst or max(1, math.ceil(rate or 1)),
+            probe=self.sub.policy.cooldown if probe else None,
         )
 
     def refill_due(self, *, prefetch: int) -> bool:

@@ -22,16 +22,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
-from deltahook.delivery import ratelimit
+from deltahook.delivery import ratelimit, shared_health
+from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_ids
 from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
-from deltahook.store.tables import attempts, deliveries, notifications, subscriptions
+from deltahook.store.tables import attempts, deliveries, notifications
 
 CHANNEL = "deltahook_deliveries"
 """PostgreSQL channel notified when deliveries are queued, so idle dispatchers wake at once."""
@@ -63,6 +63,8 @@ def claim(
 def _claim_one(
     conn: Connection, name: str, want: Want, *, worker: str, now: datetime
 ) -> list[Claimed]:
+    if want.probe and not shared_health.claim_probe(conn, name, hold=want.probe, now=now):
+        return []  # another dispatcher probes this cooldown's end
     if want.rate is None:
         return _claim_due(conn, name, want.count, want, worker=worker, now=now)
     tokens = ratelimit.available(conn, name, rate=want.rate, burst=want.burst, now=now)
@@ -236,7 +238,7 @@ def enqueue(
 
     Returns the number queued. Runs inside the caller's transaction (the outbox's).
     """
-    wanted = _subscribers(conn)
+    wanted = subs.wanted(conn)
     pairs = [
         (n, name)
         for n in items
@@ -264,25 +266,6 @@ def enqueue(
         )
         announce(conn)
     return len(pairs)
-
-
-_SUBSCRIBERS = select(subscriptions.c.name, subscriptions.c.event_types).where(
-    subscriptions.c.enabled.is_(True)
-)
-# The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
-# decides a notification asks, and the statement's caching and compiling cost more than the query.
-_SUBSCRIBERS_SQLITE = (
-    "SELECT subscriptions.name, subscriptions.event_types FROM subscriptions "
-    "WHERE subscriptions.enabled IS 1"
-)
-
-
-def _subscribers(conn: Connection) -> list[tuple[str, frozenset[str]]]:
-    if conn.dialect.name == "sqlite":
-        rows = conn.exec_driver_sql(_SUBSCRIBERS_SQLITE)
-    else:
-        rows = conn.execute(_SUBSCRIBERS)
-    return [(name, frozenset(orjson.loads(types))) for name, types in rows]
 
 
 def announce(conn: Connection) -> None:

@@ -7,21 +7,24 @@ write lock), in the transaction that records the attempts. Failures from several
 up to one count, each moment (circuit opened, closed, subscription switched off) is found once,
 and every dispatcher's lanes take the merged health back (after each batch, and when they read
 the subscriptions again), with their own outcomes not merged yet replayed on top (``replay``).
+When a cooldown ends, one dispatcher takes the probe (``claim_probe``); the others see the
+circuit still open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from deltahook.delivery import operational
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.health import Change, Health, HealthPolicy, after_attempt
+from deltahook.delivery.status import QUEUED
 from deltahook.errors import UnknownSubscriptionError
-from deltahook.store.tables import subscriptions
+from deltahook.store.tables import deliveries, subscriptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +85,24 @@ def merge(
         )
         merged.health[name] = health
     return merged
+
+
+def claim_probe(conn: Connection, name: str, *, hold: timedelta, now: datetime) -> bool:
+    """Take the probe of ``name``'s circuit, whose cooldown has ended, for this dispatcher alone.
+
+    One compare-and-set: the stored ``circuit_until`` moves ``hold`` on only if it has passed
+    and a delivery is due to probe with. Every other dispatcher then finds the circuit open and
+    waits; the probe's outcome closes it or opens it again (``merge``), and a prober that dies
+    leaves the next probe to whoever comes after ``hold``. False when another took it first.
+    """
+    s, d = subscriptions.c, deliveries.c
+    due = select(d.id).where(d.subscription == name, d.next_attempt_at <= now, d.status.in_(QUEUED))
+    taken = conn.execute(
+        update(subscriptions)
+        .where(s.name == name, s.circuit_until <= now, due.exists())
+        .values(circuit_until=now + hold)
+    )
+    return taken.rowcount == 1
 
 
 def replay(health: Health, outcomes: Sequence[Outcome], *, policy: HealthPolicy) -> Health:

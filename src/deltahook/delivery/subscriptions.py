@@ -220,6 +220,26 @@ def get(conn: Connection, name: str, *, locked: bool = False) -> Subscription:
     return _from_row(row)
 
 
+_SUBSCRIBERS = select(subscriptions.c.name, subscriptions.c.event_types).where(
+    subscriptions.c.enabled.is_(True)
+)
+# The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
+# decides a notification asks, and the statement's caching and compiling cost more than the query.
+_SUBSCRIBERS_SQLITE = (
+    "SELECT subscriptions.name, subscriptions.event_types FROM subscriptions "
+    "WHERE subscriptions.enabled IS 1"
+)
+
+
+def wanted(conn: Connection) -> list[tuple[str, frozenset[str]]]:
+    """Each enabled subscription's name and event types: whom a notification is queued for."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(_SUBSCRIBERS_SQLITE)
+    else:
+        rows = conn.execute(_SUBSCRIBERS)
+    return [(name, frozenset(orjson.loads(types))) for name, types in rows]
+
+
 def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) -> bool:
     """Switch a subscription on or off; returns whether it was already so."""
     current = get(conn, name)
