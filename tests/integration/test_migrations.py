@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, insert, inspect, select
+from sqlalchemy import Connection, create_engine, event, insert, inspect, select
 
 from deltahook.cli import main
 from deltahook.errors import SchemaBehindError
@@ -133,3 +134,52 @@ def test_upgrading_a_store_with_jobs_indexes_them_by_kind(database_url: str) -> 
     assert indexes["ix_ingest_jobs_kind"] == ["kind"]
     assert found is not None
     assert found["kind"] == "sku"
+
+
+def test_upgrading_a_store_with_jobs_indexes_them_by_status_and_start(database_url: str) -> None:
+    """0017 indexes the jobs a store holds by status and by start time; the job is kept, and
+    the abandoned-job check and the newest-jobs list read those indexes, not the table."""
+    engine = open_engine(database_url, check_schema=False)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0016")
+            jobs.start(conn, job_id="j1", kind="sku", mode="full", source="-", now=NOW)
+        assert schema.upgrade(engine) == ("0016", schema.head())
+        with engine.connect() as conn:
+            indexes = {
+                i["name"]: i["column_names"] for i in inspect(conn).get_indexes("ingest_jobs")
+            }
+            plans = _plans(conn)
+    finally:
+        engine.dispose()
+    assert indexes["ix_ingest_jobs_status"] == ["status"]
+    assert indexes["ix_ingest_jobs_started_at_id"] == ["started_at", "id"]
+    assert len(plans) == 2
+    assert "ix_ingest_jobs_status" in plans[0]
+    assert "ix_ingest_jobs_started_at_id" in plans[1]
+    assert "SORT" not in plans[1].upper()
+    assert "B-TREE" not in plans[1].upper()
+
+
+def _plans(conn: Connection) -> list[str]:
+    """The query plans of the statements that read ``ingest_jobs`` in the abandoned-job check
+    and the newest-jobs list (PostgreSQL told to prefer an index, as on a large table)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "ingest_jobs" in statement:
+            seen.append((statement, params))
+
+    event.listen(conn, "before_cursor_execute", record)
+    jobs.abandon_dead(conn, now=NOW, gone=lambda _owner: False)
+    jobs.recent(conn, limit=50)
+    event.remove(conn, "before_cursor_execute", record)
+    explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET enable_seqscan = off")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    plans = []
+    for statement, params in seen:
+        cursor.execute(explain + statement, params)
+        plans.append("\n".join(" ".join(map(str, row)) for row in cursor.fetchall()))
+    return plans

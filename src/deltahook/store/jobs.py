@@ -166,10 +166,10 @@ def purge(conn: Connection, *, before: datetime) -> int:
 
 
 def recent(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The ``limit`` most recently started jobs, newest first, with their counts."""
-    rows = conn.execute(
-        select(ingest_jobs).order_by(ingest_jobs.c.started_at.desc(), ingest_jobs.c.id).limit(limit)
-    )
+    """The ``limit`` most recently started jobs, newest first, with their counts (read backwards
+    along the ``(started_at, id)`` index: no sort of the whole table)."""
+    j = ingest_jobs.c
+    rows = conn.execute(select(ingest_jobs).order_by(j.started_at.desc(), j.id.desc()).limit(limit))
     return [_job(row) for row in rows]
 
 

@@ -139,6 +139,9 @@ ingest_jobs = Table(
     Column("baseline", Boolean, nullable=False, default=False, server_default=false()),
     # PostgreSQL's line index checks the other jobs of its kind in every batch (lineindex.py).
     Index(None, "kind"),
+    # The abandoned-job check reads the running jobs; the console lists the newest first.
+    Index(None, "status"),
+    Index(None, "started_at", "id"),
 )
 
 job_rejects = Table(
