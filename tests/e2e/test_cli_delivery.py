@@ -18,6 +18,7 @@ from deltahook.cli import main
 from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
 from deltahook.store.tables import deliveries
+from tests.conftest import REPO
 from tests.delivery_support import SECRET, World
 
 
@@ -297,3 +298,27 @@ def test_the_plain_log_shows_every_status(cli: Cli) -> None:
     for note, word in zip(notes, expected, strict=True):
         assert f"  {word}  " in lines[by_note[note.id]]
     assert "last [bold]gone[/]" in lines[by_note[notes[3].id]]
+
+
+def test_the_readmes_delivery_story_sends_the_burst_and_leaves_the_rest_due(cli: Cli) -> None:
+    """The README's story: a baseline first load queues nothing; fixtures v2 make 28
+    notifications, 25 for the webshop; with rate_limit 10 and rate_burst 20, `deliver --once`
+    sends the burst (and no more than the bucket refilled meanwhile) and leaves the rest due."""
+    webshop = ["SkuChangedNotification", "SkuPriceChangedNotification"]
+    pace = {"rate_limit": 10, "rate_burst": 20}
+    cli.declare({"name": "webshop", "url": cli.receiver.url, "event_types": webshop, **pace})
+    assert cli("ingest", "--baseline", "sku", str(REPO / "fixtures/v1/sku.ndjson"))[0] == 0
+    code, out, err = cli("ingest", "sku", str(REPO / "fixtures/v2/sku.ndjson"))
+    assert code == 0
+    assert "notifications 28" in out + err
+    assert _status(cli, "webshop")["pending"] == 25
+    cli("deliver", "--once")
+    row = _status(cli, "webshop")
+    assert 20 <= row["delivered_last_hour"] < 25
+    assert row["pending"] == 25 - row["delivered_last_hour"]
+    assert len(cli.receiver.requests) == row["delivered_last_hour"]
+
+
+def _status(cli: Cli, name: str) -> dict[str, Any]:
+    (row,) = [row for row in cli.json("status") if row["subscription"] == name]
+    return row
