@@ -113,6 +113,31 @@ def test_disable_holds_until_enabled_again(cli: Cli) -> None:
     assert cli("subscriptions", "enable", "shop")[1].strip() == "shop is now on"
 
 
+def test_a_410_gone_switches_the_subscription_off_until_an_operator_switches_it_on(
+    cli: Cli,
+) -> None:
+    """The endpoint answers 410 Gone: the delivery is dead at once, the subscription off, and
+    `subscriptions list` says why; `enable` switches it on and points at `recover`, which sends
+    it again."""
+    [note] = cli.world.notify()
+    cli.receiver.fail(1, status=410)
+    code, _, err = cli("deliver", "--once")
+    assert (code, "1 attempts: 0 delivered, 0 to retry, 1 dead" in err) == (0, True)
+    code, out, _ = cli("subscriptions", "list")
+    assert "shop switched off: the endpoint answered 410 Gone at" in out
+    [row] = cli.json("subscriptions", "list")
+    assert (row["enabled"], row["last_status_code"]) == (False, 410)
+    [entry] = cli.json("log", "--status", "dead")
+    assert entry["message_id"] == note.id
+    code, out, _ = cli("subscriptions", "enable", "shop")
+    assert out.splitlines()[0] == "shop is now on"
+    assert "`deltahook recover shop --since ...`" in out
+    assert cli("recover", "shop", "--since", "1h")[1].strip() == "1 deliveries of shop queued again"
+    cli("deliver", "--once")
+    assert [r.message_id for r in cli.receiver.requests] == [note.id, note.id]
+    assert cli.json("subscriptions", "list")[0]["disabled_reason"] is None
+
+
 def test_subscriptions_test_sends_a_signed_test_event(cli: Cli) -> None:
     """`subscriptions test` sends one signed TestEvent, prints its answer and stores nothing."""
     code, out, _ = cli("subscriptions", "test", "shop")

@@ -22,7 +22,7 @@ from deltahook.delivery.signing import format_detected
 from deltahook.engine import Engine
 from deltahook.store import jobs
 from deltahook.store.tables import entities, notifications
-from tests.api_support import KEY, STOCK, ndjson, settings
+from tests.api_support import AUTH, KEY, STOCK, ndjson, settings
 from tests.console_support import form_token, sign_in
 from tests.delivery_support import SECRET
 from tests.integration.test_abandoned_jobs import ended_process
@@ -263,6 +263,23 @@ def test_the_subscriptions_page_shows_queues_and_recovers_failed_deliveries(
     assert '<td class="num bad">1</td>' in row  # retrying
     answer = console.post("/admin/subscriptions/erp/recover", since="24h")
     assert "queued+1+failed" in answer.headers["location"]
+
+
+def test_a_subscription_switched_off_by_a_410_says_why_on_both_pages(
+    console: Console, receiver: Receiver
+) -> None:
+    """The endpoint answered 410 Gone: the Subscriptions page and the type's Configuration tab
+    show it off with the reason, and the API lists the reason too."""
+    receiver.fail(1, status=410)
+    cross_breakpoint(console)
+    console.deliver()
+    for path in ("/admin/subscriptions", f"/admin/types/{BREAKPOINT}"):
+        html = console.get(path)
+        card = html.split('data-subscription="erp"')[1]
+        assert 'aria-checked="false"' in card
+        assert "the endpoint answered 410 Gone at" in card.split("data-disabled-reason")[1]
+    (erp,) = console.client.get("/v1/subscriptions", headers=AUTH).json()
+    assert erp["disabled_reason"].startswith("the endpoint answered 410 Gone at")
 
 
 def test_the_jobs_pages_list_jobs_and_their_rejects_by_line(console: Console) -> None:

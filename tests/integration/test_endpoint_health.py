@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from deltahook.delivery import shared_health
+from deltahook.delivery import attempts, log, shared_health
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.health import Change
@@ -128,6 +128,50 @@ def test_enabling_again_clears_the_health_record(world: World, receiver: Receive
     shop = world.stored("shop")
     assert (shop.enabled, shop.disabled_reason, shop.health.failures) == (True, None, 0)
     assert shop.health.circuit_until is None
+
+
+def test_a_410_gone_switches_the_subscription_off_and_ends_its_queue_with_the_reason(
+    world: World, receiver: Receiver, ops: Receiver
+) -> None:
+    """One 410 Gone: that delivery is dead, not retried; the subscription is off with the reason
+    (the store, `subscriptions list`, the API and the console show it); its other queued
+    deliveries end as dead with a reason, kept in the log; ops is told. Switched on again, a
+    recover sends them all."""
+    world.subscribe("shop", receiver.url, max_concurrency=1)
+    world.subscribe("ops", ops.url, event_types=["SubscriptionDisabledEvent"])
+    notes = world.notify(5)
+    receiver.fail(1, status=410)
+    world.run()
+    assert len(receiver.requests) == 1
+    shop = world.stored("shop")
+    assert not shop.enabled
+    assert shop.disabled_reason == (
+        "the endpoint answered 410 Gone at 2026-11-24 10:00:00 UTC (it says it was removed): "
+        "switched off at once, its queued deliveries ended as dead"
+    )
+    ended = [d for d in world.deliveries() if d.subscription == "shop"]
+    assert {d.status for d in ended} == {"dead"}
+    assert {d.next_attempt_at for d in ended} == {None}
+    (gone,) = [d for d in ended if d.attempts == 1]
+    assert (gone.last_status_code, gone.last_error) == (410, attempts.GONE_ERROR)
+    assert {d.last_error for d in ended if d is not gone} == {shared_health.ENDED_GONE}
+    world.run()
+    [told] = ops.requests
+    assert orjson.loads(told.body)["Reason"] == shop.disabled_reason
+
+    world.advance(86_400)  # nothing is retried, nothing new is queued for it
+    world.notify(1)
+    world.run()
+    assert len(receiver.requests) == 1
+    assert len([d for d in world.deliveries() if d.subscription == "shop"]) == 5
+
+    with world.db.begin() as conn:
+        subs.set_enabled(conn, "shop", enabled=True, now=world.now)
+        assert log.recover(conn, "shop", since=T0, now=world.now) == 5
+    world.run()
+    sent = {r.headers["norce-event-message-id"] for r in receiver.requests[1:]}
+    assert sent == {n.id for n in notes}
+    assert world.stored("shop").disabled_reason is None
 
 
 def test_rate_limit_of_five_per_second_holds_over_fifty_deliveries(

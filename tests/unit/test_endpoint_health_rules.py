@@ -64,6 +64,20 @@ def test_failing_for_the_whole_window_disables() -> None:
     )
 
 
+def test_one_410_gone_disables_at_once_and_says_so() -> None:
+    """A single 410 Gone, first failure or not, switches the subscription off: the endpoint
+    said it was removed; the reason names the answer and when."""
+    health, change = _fail(Health(last_success_at=T0), T0 + timedelta(minutes=5), code=410)
+    assert change is Change.DISABLED
+    assert (health.failures, health.last_status_code) == (1, 410)
+    assert disabled_reason(health) == (
+        "the endpoint answered 410 Gone at 2026-11-24 10:05:00 UTC (it says it was removed): "
+        "switched off at once, its queued deliveries ended as dead"
+    )
+    _health, change = _fail(Health(), T0, code=404)
+    assert change is None  # other 4xx answers are failures like any other
+
+
 @pytest.mark.parametrize(
     ("tokens", "seconds", "expected"),
     [

@@ -77,6 +77,16 @@ def test_every_non_success_is_retried(result: AttemptResult) -> None:
     assert delay_after(1, result) == DEFAULT_SCHEDULE[0]
 
 
+def test_a_410_gone_is_not_retried() -> None:
+    """410 Gone says the endpoint was removed for good: the delivery ends at once, whatever
+    the schedule has left (Standard Webhooks' advice); other 4xx answers are retried."""
+    gone = AttemptResult(status_code=410)
+    assert gone.gone
+    assert next_attempt_at(attempt=1, result=gone, now=NOW) is None
+    assert not AttemptResult(status_code=404).gone
+    assert not AttemptResult(status_code=410, error="body read timed out").gone
+
+
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
 def test_a_2xx_answer_ends_the_delivery(status: int) -> None:
     """Any 2xx is a success: there is no next attempt."""

@@ -172,6 +172,9 @@ def list_subscriptions(state: State, as_json: bool) -> None:
             sub.source,
         )
     out.print(table)
+    for sub in found:
+        if not sub.enabled and sub.disabled_reason:
+            out.print(f"{sub.name} switched off: {sub.disabled_reason}", markup=False)
 
 
 @subscriptions.command("enable")
@@ -194,9 +197,17 @@ def disable(state: State, name: str) -> None:
 
 def _switch(state: State, name: str, *, enabled: bool) -> None:
     with open_store(state).begin() as conn:
+        reason = subs.get(conn, name).disabled_reason
         already = subs.set_enabled(conn, name, enabled=enabled, now=utc_now())
     word = "on" if enabled else "off"
     out.print(f"{name} {'was already' if already else 'is now'} {word}")
+    if enabled and not already and reason:
+        out.print(
+            f"it had been switched off: {reason}; `deltahook recover {name} --since ...` "
+            "queues its failed deliveries again",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @subscriptions.command("sync")

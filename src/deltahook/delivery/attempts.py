@@ -29,6 +29,7 @@ from deltahook.delivery.sender import Outcome, Sender
 from deltahook.delivery.status import DeliveryStatus
 
 logger = logging.getLogger("deltahook.delivery")
+GONE_ERROR = "410 Gone: the endpoint says it was removed; not retried, subscription switched off"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -173,7 +174,7 @@ class Attempts:
             duration_ms=round(outcome.duration_ms, 3),
             status_code=result.status_code,
             excerpt=lane.creds.redact(outcome.excerpt),
-            error=lane.creds.redact(result.error),
+            error=GONE_ERROR if result.gone else lane.creds.redact(result.error),
             status=status,
             next_attempt_at=due,
         )

@@ -7,9 +7,9 @@ circuit breaker's state; what an attempt's result does to them is decided here (
                                    probe fails: open again for another cooldown
 
 Failing without a single success for ``disable_after`` switches the subscription off
-(``enabled`` false, ``disabled_reason`` says why). Each of the three moments is an operational
-event (``events.py``). Deliveries wait while the circuit is open: a claim not yet sent is given
-back uncounted.
+(``enabled`` false, ``disabled_reason`` says why); so does one 410 Gone answer, at once. Each
+of the three moments is an operational event (``events.py``). Deliveries wait while the circuit
+is open: a claim not yet sent is given back uncounted.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from deltahook.delivery.retry import GONE
 
 DEFAULT_CIRCUIT_AFTER = 20
 DEFAULT_COOLDOWN = timedelta(minutes=1)
@@ -60,7 +62,8 @@ class Change(StrEnum):
     CLOSED = "EndpointCircuitClosedEvent"
     """A probe (or a request in flight) succeeded while the circuit was open."""
     DISABLED = "SubscriptionDisabledEvent"
-    """Nothing but failures for ``disable_after``: the subscription is switched off."""
+    """Nothing but failures for ``disable_after``, or a 410 Gone: the subscription is switched
+    off."""
 
 
 def after_attempt(
@@ -75,7 +78,7 @@ def after_attempt(
         )
     since = health.failing_since or now
     failed = replace(seen, failures=health.failures + 1, failing_since=since)
-    if now - since >= policy.disable_after:
+    if status_code == GONE or now - since >= policy.disable_after:
         return failed, Change.DISABLED
     if health.circuit_until is not None:  # a probe (or a straggler) failed: stay open
         return replace(failed, circuit_until=now + policy.cooldown), None
@@ -86,6 +89,13 @@ def after_attempt(
 
 def disabled_reason(health: Health) -> str:
     """Why a subscription was switched off, in words for the store and the console."""
+    if health.last_status_code == GONE:
+        at = health.last_attempt_at
+        when = at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "?"
+        return (
+            f"the endpoint answered 410 Gone at {when} (it says it was removed): switched off "
+            "at once, its queued deliveries ended as dead"
+        )
     since = health.failing_since
     when = since.strftime("%Y-%m-%d %H:%M:%S UTC") if since else "?"
     last = health.last_status_code

@@ -30,6 +30,10 @@ RETRY_AFTER_CAP = timedelta(hours=24)
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 """Statuses whose ``Retry-After`` is honoured: Too Many Requests and Service Unavailable."""
 
+GONE = 410
+"""Gone: the receiver says the endpoint was removed for good. Nothing is retried and its
+subscription is switched off at once, as Standard Webhooks advises (Svix and Stripe do so)."""
+
 JITTER_SHARE = 0.10
 """A jitter draw of ``j`` in [0, 1) lengthens a delay by ``j * JITTER_SHARE`` of itself."""
 
@@ -61,6 +65,11 @@ class AttemptResult:
         """Any 2xx answer with no transport error counts as delivered."""
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
+    @property
+    def gone(self) -> bool:
+        """The endpoint answered 410 Gone: retrying cannot help."""
+        return self.error is None and self.status_code == GONE
+
 
 def next_attempt_at(
     *,
@@ -72,8 +81,9 @@ def next_attempt_at(
 ) -> datetime | None:
     """When to try again after attempt number ``attempt`` (1-based) ended with ``result``.
 
-    ``None`` means stop: the attempt succeeded, or it was the last one the schedule allows
-    (``len(schedule)`` retries after the first attempt) and the delivery is now dead.
+    ``None`` means stop: the attempt succeeded, the endpoint is gone (410), or it was the last
+    one the schedule allows (``len(schedule)`` retries after the first attempt) and the
+    delivery is now dead.
     ``jitter`` is a draw in [0, 1) from the caller's random source; it spreads retries of
     many deliveries that failed together.
     """
@@ -83,7 +93,7 @@ def next_attempt_at(
         raise ValueError(f"jitter must be in [0, 1), got {jitter}")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if result.succeeded or attempt > len(schedule):
+    if result.succeeded or result.gone or attempt > len(schedule):
         return None
     delay = schedule[attempt - 1] * (1.0 + JITTER_SHARE * jitter)
     return now + max(delay, _requested_wait(result, now))

@@ -9,6 +9,10 @@ and every dispatcher's lanes take the merged health back (after each batch, and 
 the subscriptions again), with their own outcomes not merged yet replayed on top (``replay``).
 When a cooldown ends, one dispatcher takes the probe (``claim_probe``); the others see the
 circuit still open.
+
+A subscription switched off by a 410 Gone has its queued deliveries ended as dead, with the
+reason (as deleting it does): nothing waits for an endpoint that said it is gone, and nothing is
+lost either; once an operator switches it on again, ``recover`` sends them.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 
-from deltahook.delivery import operational
+from deltahook.delivery import operational, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.health import Change, Health, HealthPolicy, after_attempt
+from deltahook.delivery.retry import GONE
 from deltahook.delivery.status import QUEUED
 from deltahook.errors import UnknownSubscriptionError
 from deltahook.store.tables import deliveries, subscriptions
+
+ENDED_GONE = "not sent: the endpoint answered 410 Gone and its subscription was switched off"
+"""The error of a queued delivery ended because its endpoint is gone."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +86,8 @@ def merge(
             if verdict.disabled is not None:
                 enabled = False
                 values = {"enabled": False, "disabled_reason": verdict.disabled, "updated_at": now}
+                if outcome.status_code == GONE:
+                    queue.end_queued(conn, name, ENDED_GONE, now=now)
         conn.execute(
             update(subscriptions)
             .where(subscriptions.c.name == name)
