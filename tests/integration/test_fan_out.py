@@ -79,6 +79,33 @@ def test_a_sku_that_moves_to_another_manufacturer_follows_it(engine: Engine) -> 
     assert rows == {("N1", "KVIST"), ("N2", "NORD")}
 
 
+def test_a_rewritten_skus_references_are_what_its_new_body_names(engine: Engine) -> None:
+    """A changed SKU keeps the references it still names, gains the new ones and loses the
+    others (only the difference is written); one whose references did not change keeps them;
+    one that names nothing any more has none."""
+    ingest(engine, "sku", [sku("S1", "NORD", "TENTS", "BAGS"), sku("S2", "NORD", "TENTS")])
+    ingest(
+        engine,
+        "sku",
+        [sku("S1", "KVIST", "BAGS", "ROPES"), {**sku("S2", "NORD", "TENTS"), "EanCode": "1"}],
+    )
+    with engine.db.connect() as conn:
+        rows = set(
+            conn.execute(select(entity_refs.c.key, entity_refs.c.ref_kind, entity_refs.c.ref_key))
+        )
+    assert rows == {
+        ("S1", "manufacturer", "KVIST"),
+        ("S1", "category", "BAGS"),
+        ("S1", "category", "ROPES"),
+        ("S2", "manufacturer", "NORD"),
+        ("S2", "category", "TENTS"),
+    }
+    ingest(engine, "sku", [sku("S1", None)])
+    with engine.db.connect() as conn:
+        keys = {key for (key,) in conn.execute(select(entity_refs.c.key))}
+    assert keys == {"S2"}
+
+
 def test_a_category_culture_change_notifies_the_categorys_skus(engine: Engine) -> None:
     """A new name in sv-SE for TENTS fires tCategoryCulture for the SKUs linked to TENTS."""
     ingest(engine, "category", [category("TENTS", "Tält"), category("BAGS", "Väskor")])

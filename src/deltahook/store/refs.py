@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.store.bulk import insert_columns
@@ -47,13 +47,21 @@ def record(
 
 
 def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) -> None:
-    """Store what each entity of ``kind`` names; the pairs of ``replace`` keys go first."""
-    drop(conn, kind, replace)
+    """Store what each entity of ``kind`` names; the pairs of ``replace`` keys are replaced.
+
+    A rewritten entity's stored pairs are read first and only the difference is written: a
+    changed SKU rarely changes what it names, and deleting and inserting all of its pairs
+    again was a fifth of writing a nightly feed's changes.
+    """
+    drop(conn, kind, [key for key in replace if key not in named])
+    stored = _stored(conn, kind, sorted(key for key in replace if key in named))
+    _forget(conn, kind, [(key, pair) for key, had in stored.items() for pair in had - named[key]])
     keys: list[str] = []
     ref_kinds: list[str] = []
     ref_keys: list[str] = []
     for key in sorted(named):  # a first load writes them by the hundred thousand: no dict per row
-        for ref_kind, ref_key in sorted(named[key]):
+        had = stored.get(key)
+        for ref_kind, ref_key in sorted(named[key] if had is None else named[key] - had):
             keys.append(key)
             ref_kinds.append(ref_kind)
             ref_keys.append(ref_key)
@@ -61,8 +69,35 @@ def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) 
     insert_columns(conn, entity_refs, columns, same={"kind": kind})
 
 
+def _stored(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
+    """The pairs stored for these entities of ``kind`` (every key, an empty set if none)."""
+    found: dict[str, set[tuple[str, str]]] = {key: set() for key in keys}
+    if not keys:
+        return found
+    columns = (entity_refs.c.key, entity_refs.c.ref_kind, entity_refs.c.ref_key)
+    for key_in in one_of(conn, entity_refs.c.key, keys):
+        query = select(*columns).where(entity_refs.c.kind == kind, key_in)
+        for key, ref_kind, ref_key in conn.execute(query):
+            found[key].add((ref_kind, ref_key))
+    return found
+
+
+def _forget(conn: Connection, kind: str, pairs: Sequence[tuple[str, tuple[str, str]]]) -> None:
+    """Delete these (entity key, (kind, key) named) pairs of entities of ``kind``."""
+    if not pairs:
+        return
+    statement = delete(entity_refs).where(
+        entity_refs.c.kind == kind,
+        entity_refs.c.key == bindparam("b_key"),
+        entity_refs.c.ref_kind == bindparam("b_ref_kind"),
+        entity_refs.c.ref_key == bindparam("b_ref_key"),
+    )
+    rows = [{"b_key": k, "b_ref_kind": rk, "b_ref_key": rkey} for k, (rk, rkey) in sorted(pairs)]
+    conn.execute(statement, rows)
+
+
 def drop(conn: Connection, kind: str, keys: Sequence[str]) -> None:
-    """Forget what these entities of ``kind`` named (they were removed or are rewritten)."""
+    """Forget what these entities of ``kind`` named (they were removed)."""
     if not keys:
         return
     for key_in in one_of(conn, entity_refs.c.key, sorted(keys)):
