@@ -84,13 +84,13 @@ def _plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
     insert itself for the small batches of a nightly feed (a millisecond a table a batch)."""
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     names = list(compiled.positiontup or compiled.binds)
-    processors = [_bind_processor(table.c[n].type, dialect) for n in names]
+    processors = [bind_processor(table.c[n].type, dialect) for n in names]
     return _Plan(
         compiled.string, bool(compiled.positional), tuple(zip(names, processors, strict=True))
     )
 
 
-def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+def bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's bind processor, but none for binary columns: both drivers take
     ``bytes`` as they are (SQLAlchemy wraps each value in the driver's ``Binary``)."""
     if isinstance(column_type, LargeBinary):

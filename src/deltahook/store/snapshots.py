@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
-    BindParameter,
     ColumnElement,
     Connection,
     CursorResult,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from deltahook.errors import ConflictError
-from deltahook.store.bulk import insert_columns
+from deltahook.store.bulk import bind_processor, insert_columns
 from deltahook.store.tables import entities
 
 _T = TypeVar("_T")
@@ -205,27 +204,31 @@ def _update(
     *,
     refs_follow_key: bool,
 ) -> int:
-    """Update changed entities, one parameter set each; how many rows were updated."""
-    values: dict[str, BindParameter[Any]] = {
-        name: bindparam(name)
-        for name in ("hash", "body", "version", "line_hash", "updated_at", "job_id")
-    }
-    if not refs_follow_key:  # else leave the indexed columns alone: they cannot change
-        values |= {"parent_key": bindparam("parent_key"), "scope": bindparam("scope")}
-    statement = (
-        update(entities)
-        .where(
-            entities.c.kind == bindparam("b_kind"),
-            entities.c.key == bindparam("b_key"),
-            entities.c.version == bindparam("b_version"),
-        )
-        .values(**values)
+    """Update changed entities, one parameter tuple each, straight to the driver (SQLite); how
+    many rows were updated. SQLAlchemy's ``executemany`` of the same statement built and
+    type-processed a dict per row: half the time of the update itself."""
+    moved = "" if refs_follow_key else ", parent_key = ?, scope = ?"  # else they cannot change
+    sql = (
+        "UPDATE entities SET hash = ?, body = ?, version = ?, line_hash = ?, updated_at = ?, "
+        f'job_id = ?{moved} WHERE kind = ? AND "key" = ? AND version = ?'
     )
-    params = [
-        _row(kind, w, now, job_id) | {"b_kind": kind, "b_key": w.key, "b_version": w.version}
-        for w in changed
-    ]
-    return int(conn.execute(statement, params).rowcount)
+    process = bind_processor(entities.c.updated_at.type, conn.dialect)
+    at = now if process is None else process(now)
+    params: list[tuple[Any, ...]]
+    if refs_follow_key:
+        params = [
+            (w.hash, w.body, w.version + 1, w.line_hash, at, job_id, kind, w.key, w.version)
+            for w in changed
+        ]
+    else:
+        params = [
+            (
+                *(w.hash, w.body, w.version + 1, w.line_hash, at, job_id),
+                *(w.parent_key, w.scope, kind, w.key, w.version),
+            )
+            for w in changed
+        ]
+    return int(conn.exec_driver_sql(sql, params).rowcount)
 
 
 def _update_postgresql(
@@ -381,21 +384,6 @@ def _new_columns(new: Sequence[SnapshotWrite]) -> dict[str, list[Any]]:
         "hash": [w.hash for w in new],
         "body": [w.body for w in new],
         "line_hash": [w.line_hash for w in new],
-    }
-
-
-def _row(kind: str, w: SnapshotWrite, now: datetime, job_id: str) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "key": w.key,
-        "parent_key": w.parent_key,
-        "scope": w.scope,
-        "hash": w.hash,
-        "body": w.body,
-        "version": w.version + 1,
-        "line_hash": w.line_hash,
-        "updated_at": now,
-        "job_id": job_id,
     }
 
 
