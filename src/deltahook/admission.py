@@ -288,17 +288,18 @@ class Admission:
 
     def merged(
         self,
-        records: Sequence[Candidate | Record],
+        records: Mapping[str, Candidate | Record],
         stored: Mapping[str, Stored],
         *,
         into: RunResult,
     ) -> list[Candidate]:
-        """Merge records applied to their stored bodies, each merged whole validated again;
-        rejects are counted ``into`` the batch's tally (a retried batch counts them once)."""
+        """Merge records (by entity key) applied to their stored bodies, each merged whole
+        validated again; rejects are counted ``into`` the batch's tally (a retried batch counts
+        them once)."""
         out: list[Candidate] = []
-        for record in records:
+        for key, record in records.items():
             assert isinstance(record, Record)
-            old = stored.get(canonical.entity_key(self.kind, record.data))
+            old = stored.get(key)
             base = (
                 canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
             )
@@ -341,7 +342,3 @@ def quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:
     if any(v is None or isinstance(v, dict | list) for v in values):
         return None
     return canonical.key_string(values)
-
-
-def key_of(kind: EntityKind, item: Candidate | Record) -> str:
-    return item.key if isinstance(item, Candidate) else canonical.entity_key(kind, item.data)

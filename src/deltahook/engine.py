@@ -32,7 +32,7 @@ from deltahook.feeds import limits
 from deltahook.feeds.readers import detect_format, read_items
 from deltahook.ownership import this_process
 from deltahook.pipeline import Idles, Run
-from deltahook.results import MODES, JobStatus, Mode, RunResult
+from deltahook.results import MODES, Counts, JobStatus, Mode, RunResult
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
@@ -341,8 +341,11 @@ class Engine:
                 if dry_run:
                     conn.rollback()
                 else:  # the failed batch's own connection was rolled back as it closed
+                    assert lease is not None
+                    # Lines whose changes were lost are not claimed: what the last checkpoint did.
+                    counts = lease.claimed if run.lost_changes else None
                     with self.db.connect() as ending:
-                        self._finish_job(ending, result, status=JobStatus.FAILED)
+                        self._finish_job(ending, result, status=JobStatus.FAILED, counts=counts)
                 raise
             result.sort_rejects()
             if rules is not None:
@@ -383,18 +386,26 @@ class Engine:
         conn.commit()
         return lease
 
-    def _finish_job(self, conn: Connection, result: RunResult, *, status: JobStatus) -> None:
+    def _finish_job(
+        self,
+        conn: Connection,
+        result: RunResult,
+        *,
+        status: JobStatus,
+        counts: Counts | None = None,
+    ) -> None:
+        """Record the job's end with ``counts`` (default: the run's)."""
         result.sort_rejects()
         rejects = [r.to_json() for r in result.rejects]
-        counts = result.counts.as_dict()
+        figures = (result.counts if counts is None else counts).as_dict()
         jobs.finish(
-            conn, result.job_id, status=status, counts=counts, rejects=rejects, now=self.clock()
+            conn, result.job_id, status=status, counts=figures, rejects=rejects, now=self.clock()
         )
         ended = [] if result.baseline else [(result.job_id, status)]
         job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
         conn.commit()
         if (metrics := counting.telemetry()) is not None:
-            metrics.job_ended(result.kind, status, counts)
+            metrics.job_ended(result.kind, status, figures)
 
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:

@@ -13,7 +13,7 @@ it left out. Preview runs exactly this code inside one transaction rolled back a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass, field
@@ -24,10 +24,10 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook.admission import Admission, Candidate, key_of
+from deltahook.admission import Admission, Candidate, Ident
 from deltahook.catalog.entities import EntityKind
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
-from deltahook.feeds.readers import Item, Line, LineBatch, LineStream
+from deltahook.feeds.readers import Item, Line, LineBatch, LineStream, Record
 from deltahook.gcpolicy import collected_between_batches, fewer_collections
 from deltahook.indexing import RunIndex
 from deltahook.results import Counts, Mode, RunResult
@@ -88,6 +88,9 @@ class Run:
         # Changed and new records of several read batches, written and committed together.
         self._pending = WriteBatch(max_changes=self.write_batch or self.batch_size)
         self._between_batches = False  # while the feed's next batch is being read
+        # Whether a failure lost changes of lines the run counted (a write batch being
+        # written, or waiting): the job's counts are then its last checkpoint's.
+        self.lost_changes = False
         self._writer = Writer(
             kind=self.kind,
             mode=self.mode,
@@ -109,6 +112,17 @@ class Run:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Apply every record of the feed, batch by batch; then sweep if the feed is full."""
+        try:
+            self._feed(items, progress)
+        except BaseException:
+            self.lost_changes = self.lost_changes or bool(self._pending)
+            raise
+
+    def _feed(
+        self,
+        items: Iterable[Item | Line] | LineStream,
+        progress: Callable[[int], None] | None,
+    ) -> None:
         with fewer_collections():
             with collected_between_batches() as collect:
                 for batch in self._reading(_batched(items, self.batch_size)):
@@ -181,7 +195,7 @@ class Run:
         else:
             lines = items.lines() if isinstance(items, LineBatch) else items
             batch = self._admission.batch(lines, self._known_lines)
-        ready = {key_of(self.kind, item): item for item in batch.ready.values()}
+        ready = _by_key(batch.ready)
         if self._pending.repeats(ready):
             self._flush(claim)  # the earlier copy first, as if it had been written with its batch
         now = self.clock()
@@ -205,7 +219,11 @@ class Run:
     def _flush(self, claim: Counts) -> None:
         """Write and commit the write batch; the job's checkpoint then claims ``claim`` (the
         counts of the lines read so far, whose changes this batch holds) and what it applied."""
-        self._writer.apply(self.conn, self._pending.take(), claim)
+        try:
+            self._writer.apply(self.conn, self._pending.take(), claim)
+        except BaseException:
+            self.lost_changes = True
+            raise
 
     def _sweep(self) -> None:
         index = self._lines.for_sweep(self.conn)
@@ -221,6 +239,19 @@ class Run:
             index=index,
         )
         sweep.run()
+
+
+def _by_key(ready: Mapping[Ident, Candidate | Record]) -> dict[str, Candidate | Record]:
+    """A batch's admitted records by entity key: a candidate carries its key; a merge record
+    is admitted under its key (a merge feed is never admitted against a line index)."""
+    found: dict[str, Candidate | Record] = {}
+    for ident, item in ready.items():
+        if isinstance(item, Candidate):
+            found[item.key] = item
+        else:
+            assert isinstance(ident, str)
+            found[ident] = item
+    return found
 
 
 def _batched(items: Iterable[Item | Line] | LineStream, size: int) -> Iterator[_ReadBatch]:

@@ -20,7 +20,6 @@ from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
 from deltahook.errors import SweepRefusedError
 from deltahook.feeds.limits import RemovalLimit
-from deltahook.feeds.readers import Record
 from deltahook.results import RunResult
 from deltahook.store import snapshots
 from deltahook.store.lineindex import LineIndex
@@ -37,7 +36,7 @@ class Sweep:
     limit: RemovalLimit
     batch_size: int
     commit: bool
-    apply: Callable[[list[Candidate | Record]], None]
+    apply: Callable[[dict[str, Candidate]], None]  # removals by key
     index: LineIndex | None = None  # fresh: the feed's sight of the entities it holds
 
     def run(self) -> None:
@@ -116,10 +115,10 @@ class Sweep:
         size = self.batch_size
         return [keys[start : start + size] for start in range(0, len(keys), size)]
 
-    def _removals(self, keys: list[str]) -> tuple[list[Candidate | Record], int]:
+    def _removals(self, keys: list[str]) -> tuple[dict[str, Candidate], int]:
         """What removing ``keys`` writes, in their order, and how many of them that changes."""
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
-        gone: list[Candidate | Record] = []
+        gone: dict[str, Candidate] = {}
         changes = 0
         # In the order of ``keys``: PostgreSQL returns the rows in no particular order.
         for key, entry in ((key, stored[key]) for key in keys if key in stored):
@@ -127,12 +126,12 @@ class Sweep:
             body = orjson.loads(entry.body)
             if self.kind.on_missing == "delete":
                 parent = canonical.parent_key(self.kind, body)
-                gone.append(Candidate(0, key, parent, "", None))
+                gone[key] = Candidate(0, key, parent, "", None)
                 changes += 1
                 continue
             deactivated = canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
             candidate = self.admission.candidate(0, deactivated)
             if candidate is not None:
-                gone.append(candidate)
+                gone[key] = candidate
                 changes += candidate.hash != entry.hash
         return gone, changes

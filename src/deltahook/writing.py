@@ -9,7 +9,7 @@ preview). ``pipeline.Run`` collects the batches (``writebatch``) and hands them 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from deltahook.admission import Admission, Candidate, key_of
+from deltahook.admission import Admission, Candidate
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange
@@ -80,43 +80,35 @@ class Writer:
     on_batch: Callable[[RunResult], None] | None
 
     def __post_init__(self) -> None:
-        self.conn: Connection | None = None
         self._settler = _settler(self.decider, self.kind.name) if self.baseline else None
         # A baseline diffs an entity only when its rule state or the caller needs the changes.
         self._diff = not self.baseline or self.collect or self._settler is not None
 
     def apply(
-        self, conn: Connection, batch: list[Candidate | Record], claim: Counts | None = None
+        self,
+        conn: Connection,
+        batch: Mapping[str, Candidate | Record],
+        claim: Counts | None = None,
     ) -> None:
-        """Write ``batch`` over ``conn`` and commit it; the job's checkpoint then claims ``claim``
-        (default: the run's counts) and what the batch applied."""
-        self.conn = conn
-        self._apply_with_retry(batch, claim)
-
-    @property
-    def _conn(self) -> Connection:
-        assert self.conn is not None
-        return self.conn
-
-    def _apply_with_retry(
-        self, batch: list[Candidate | Record], claim: Counts | None = None
-    ) -> None:
+        """Write ``batch`` (records by entity key, in feed order) over ``conn`` and commit it;
+        the job's checkpoint then claims ``claim`` (default: the run's counts) and what the
+        batch applied. A batch that lost a race with a concurrent ingest is retried whole."""
         if not batch:
             return
         for attempt in range(1, _CONFLICT_RETRIES + 1):
             tally = self.result.tally()  # a retried batch starts a fresh one: counted once
             try:
-                self._apply(batch, tally)
+                self._apply(conn, batch, tally)
             except (ConflictError, IntegrityError, OperationalError) as exc:
                 if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
-                self._conn.rollback()
+                conn.rollback()
                 continue
             if self.commit:
                 if self.checkpoint is not None:
                     claimed = self.result.counts if claim is None else claim
-                    self.checkpoint.write(self._conn, _sum(claimed, tally.counts))
-                _commit_batch(self._conn)
+                    self.checkpoint.write(conn, _sum(claimed, tally.counts))
+                _commit_batch(conn)
             if self.on_batch is not None:
                 self.on_batch(tally)
                 tally.changes.clear()
@@ -124,27 +116,32 @@ class Writer:
             self.result.add(tally)
             return
 
-    def _apply(self, batch: Sequence[Candidate | Record], tally: RunResult) -> None:
-        keys = [key_of(self.kind, item) for item in batch]
+    def _apply(
+        self, conn: Connection, batch: Mapping[str, Candidate | Record], tally: RunResult
+    ) -> None:
         merge = self.mode == "merge"
-        stored = snapshots.fetch(self._conn, self.kind.name, keys, bodies=merge)
+        stored = snapshots.fetch(conn, self.kind.name, list(batch), bodies=merge)
         if merge:
             candidates = self.admission.merged(batch, stored, into=tally)
         else:
-            candidates = [c for c in batch if isinstance(c, Candidate)]
+            candidates = [c for c in batch.values() if isinstance(c, Candidate)]
         changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
         if changed and not merge:
             old_keys = [c.key for c in changed if c.key in stored]
-            stored.update(snapshots.fetch(self._conn, self.kind.name, old_keys, bodies=True))
+            stored.update(snapshots.fetch(conn, self.kind.name, old_keys, bodies=True))
             # A concurrent ingest may have committed between the two reads: compare again, or
             # a record it already stored would be written once more (an empty change).
             changed = [c for c in changed if (s := stored.get(c.key)) is None or s.hash != c.hash]
         tally.counts.unchanged += len(candidates) - len(changed)
         if changed:
-            self._commit_changes(changed, stored, tally)
+            self._commit_changes(conn, changed, stored, tally)
 
     def _commit_changes(
-        self, changed: list[Candidate], stored: dict[str, snapshots.Stored], tally: RunResult
+        self,
+        conn: Connection,
+        changed: list[Candidate],
+        stored: dict[str, snapshots.Stored],
+        tally: RunResult,
     ) -> None:
         changes: list[EntityChange] = []
         writes: list[snapshots.SnapshotWrite] = []
@@ -181,40 +178,42 @@ class Writer:
                 tally.counts.updated += 1
         now = self.clock()
         snapshots.write(
-            self._conn,
+            conn,
             self.kind.name,
             writes,
             now=now,
             job_id=self.result.job_id,
             refs_follow_key=self.kind.refs_follow_key,
         )
-        snapshots.remove(self._conn, self.kind.name, removals)
+        snapshots.remove(conn, self.kind.name, removals)
         if self.commit and self.change_log and not self.baseline:
-            changelog.write(self._conn, changes, job_id=self.result.job_id, now=now)
+            changelog.write(conn, changes, job_id=self.result.job_id, now=now)
         bodies = {c.key: c.body for c in changed}
-        refs.record(
-            self._conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored}
-        )
-        self._notify(changes, now, tally)
+        refs.record(conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored})
+        self._notify(conn, changes, now, tally)
 
-    def _notify(self, changes: list[EntityChange], now: datetime, tally: RunResult) -> None:
+    def _notify(
+        self, conn: Connection, changes: list[EntityChange], now: datetime, tally: RunResult
+    ) -> None:
         if self.collect:
             tally.changes.extend(changes)
         if self.baseline:
             if self._settler is not None:
-                self._settler.settle(self._conn, changes, now=now)
+                self._settler.settle(conn, changes, now=now)
             return
         if self.decider is None:
             return
         job = self.result.job_id
-        self._record(self.decider.decide(self._conn, changes, job_id=job, now=now), now, tally)
+        self._record(conn, self.decider.decide(conn, changes, job_id=job, now=now), now, tally)
         fan_out = getattr(self.decider, "fan_out", None)
-        for page in fan_out(self._conn, job_id=job, now=now) if fan_out is not None else ():
-            self._record(page, now, tally)  # before the next page is read (see fan_out)
+        for page in fan_out(conn, job_id=job, now=now) if fan_out is not None else ():
+            self._record(conn, page, now, tally)  # before the next page is read (see fan_out)
 
-    def _record(self, decided: list[Notification], now: datetime, tally: RunResult) -> None:
+    def _record(
+        self, conn: Connection, decided: list[Notification], now: datetime, tally: RunResult
+    ) -> None:
         tally.counts.notifications += len(decided)
-        tally.counts.deliveries += outbox.record(self._conn, decided, now=now)
+        tally.counts.deliveries += outbox.record(conn, decided, now=now)
         if self.collect:
             tally.notifications.extend(decided)
 

@@ -23,6 +23,7 @@ from deltahook.engine import Engine
 from deltahook.errors import SweepRefusedError
 from deltahook.results import RunResult
 from deltahook.store import jobs
+from deltahook.writebatch import MAX_WAIT
 from tests.clocks import MovableClock
 from tests.deciders import FailsOnCall
 from tests.full_feed_support import encode, ingest, onhand
@@ -105,6 +106,26 @@ def test_a_write_batch_is_committed_once_it_holds_batch_size_changes(engine: Eng
     commits = Commits()
     ingest(engine, feed(P0=1, P1=1, P3=1, P4=1, P8=1), "ndjson", on_batch=commits)
     assert commits.sizes == [4, 1]
+
+
+@pytest.mark.parametrize(
+    ("step", "sizes"),
+    [
+        (MAX_WAIT - timedelta(seconds=1), [3]),  # P0 has waited less when P8 comes: one commit
+        (MAX_WAIT, [2, 1]),  # P0 has waited MAX_WAIT when P4 comes: P0 and P4 are committed
+    ],
+)
+def test_a_write_batch_is_committed_once_its_first_change_has_waited_max_wait(
+    engine: Engine, clock: MovableClock, step: timedelta, sizes: list[int]
+) -> None:
+    """The wait is on the run's clock, from the first change the write batch holds."""
+
+    def tick(_lines: int) -> None:
+        clock.now += step
+
+    commits = Commits()
+    ingest(engine, feed(P0=1, P4=2, P8=3), "ndjson", on_batch=commits, progress=tick)
+    assert commits.sizes == sizes
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -217,6 +238,19 @@ def test_a_feed_run_again_after_a_failure_applies_what_waited_and_nothing_twice(
     keys = [c.key for batch in first.batches + again.batches for c in batch]
     assert sorted(keys) == sorted(f"{p}|W1|A" for p in values)
     assert [stored_value(engine, p) for p in values] == list(values.values())
+
+
+def test_a_failed_job_claims_only_the_lines_whose_changes_it_committed(engine: Engine) -> None:
+    """The second write batch (P5 and P8, read with the second and third read batches) fails:
+    the failed job's counts are its checkpoint's after the first (the lines of the first read
+    batch, its three changes), not the nine lines the run had read."""
+    engine.decider = FailsOnCall(2)
+    with pytest.raises(RuntimeError, match="the rules failed"):
+        ingest(engine, feed(P0=1, P1=1, P2=1, P5=2, P8=3), "ndjson")
+    with engine.db.connect() as conn:
+        (failed,) = [job for job in jobs.recent(conn) if job["status"] == "failed"]
+    claimed = {name: failed["counts"][name] for name in ("received", "unchanged", "updated")}
+    assert claimed == {"received": 3, "unchanged": 0, "updated": 3}
 
 
 class BreaksAfter(io.RawIOBase):

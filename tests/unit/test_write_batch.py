@@ -47,5 +47,5 @@ def test_an_empty_batch_is_never_full_and_take_empties_it() -> None:
     assert not batch.full(NOW)
     batch.add({"a": candidate("a"), "b": candidate("b")}, NOW)
     assert ("a" in batch, batch.repeats(["x", "b"]), batch.repeats(["x"])) == (True, True, False)
-    assert [c.key for c in batch.take()] == ["a", "b"]
+    assert [(k, c.key) for k, c in batch.take().items()] == [("a", "a"), ("b", "b")]
     assert (len(batch), batch.full(NOW + timedelta(days=1))) == (0, False)

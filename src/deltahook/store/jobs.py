@@ -9,7 +9,8 @@ it); its counts are what it applied.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from copy import copy
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,12 +66,14 @@ class Lease:
     """A running job's lease, renewed with its counts as batches commit (``Run``'s checkpoint).
 
     A batch that commits nothing renews it only once a quarter of ``lease_s`` has passed.
+    ``claimed`` holds the counts written last: what the job's committed work covers.
     """
 
     job_id: str
     clock: Clock
     lease_s: float
     renewed_at: datetime
+    claimed: Counts = field(default_factory=Counts)
 
     def until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.lease_s)
@@ -82,6 +85,7 @@ class Lease:
         now = self.clock()
         renew(conn, self.job_id, counts=counts.as_dict(), lease_until=self.until(now))
         self.renewed_at = now
+        self.claimed = copy(counts)  # the run's own counts go on moving
 
 
 def is_abandoned(
