@@ -5,10 +5,11 @@ validate, key, normalise and hash the rest; see ``admission``); a full NDJSON fe
 finds the identical lines in a ``LineIndex`` of the kind's stored line hashes read once (while
 nobody else writes the kind), other runs ask the store per batch. What is left (changed or new)
 waits in a write batch that spans read batches (``writebatch``). Per write batch: fetch the
-stored hashes of its keys in one query; diff only the entities whose hash changed; decide
-notifications; write snapshots, notifications and the job's checkpoint in one transaction,
-retried whole when a concurrent ingest got there first. A full feed ends with a sweep of what
-it left out. Preview runs exactly this code inside one transaction rolled back at the end.
+stored hashes and bodies of its keys in one query; diff only the entities whose hash changed;
+decide notifications; write snapshots, notifications and the job's checkpoint in one
+transaction, retried whole when a concurrent ingest got there first. A full feed ends with a
+sweep of what it left out. Preview runs exactly this code inside one transaction rolled back at
+the end.
 """
 
 from __future__ import annotations
