@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -12,6 +15,7 @@ from click.testing import CliRunner
 from deltahook.cli import main
 from deltahook.store import jobs
 from deltahook.store.db import open_engine
+from tests.conftest import REPO
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -253,3 +257,20 @@ def test_show_prints_a_stored_entity_and_one_line_for_an_unknown_one(tmp_path: P
     assert code == 1
     assert err.count("\n") == 1
     assert "unknown entity kind" in err
+
+
+def test_an_ingest_on_a_terminal_draws_its_progress_bar_and_ends_as_usual(tmp_path: Path) -> None:
+    """On a terminal (here: rich told so by FORCE_COLOR) the ingest draws a progress bar on
+    standard error, and its summary and exit code are those of a piped run."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    command = [sys.executable, "-m", "deltahook", "--database-url", url, "ingest", "sku_onhand"]
+    done = subprocess.run(
+        [*command, str(stock_feed(tmp_path))],
+        cwd=REPO,
+        env=os.environ | {"FORCE_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "inserted 14" in done.stdout

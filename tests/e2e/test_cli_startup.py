@@ -145,3 +145,15 @@ def test_a_warm_ingest_imports_neither_jsonschema_nor_a_progress_bar(tmp_path: P
     imported(tmp_path, *args)
     modules = set(json.loads(report.read_text()))
     assert {"jsonschema", "rich.progress", "prometheus_client"}.isdisjoint(modules), modules
+
+
+def test_an_ingest_printing_json_imports_no_rich(tmp_path: Path) -> None:
+    """rich draws the CLI's tables and summaries: an ingest that prints JSON never loads it
+    (nor does any ingest before it reads its feed: the consoles are made when first used)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    imported(tmp_path, "--database-url", url, "db", "upgrade")
+    feed = tmp_path / "sku_onhand.ndjson"
+    stock = {"PartNo": "P1", "WarehouseCode": "STO", "WarehouseId": 3, "LocationCode": "A-12"}
+    feed.write_bytes(orjson.dumps(stock | {"LocationId": 7, "OnhandValue": 5, "MinimumValue": 3}))
+    loaded = imported(tmp_path, "--database-url", url, "ingest", "sku_onhand", str(feed), "--json")
+    assert "rich" not in loaded

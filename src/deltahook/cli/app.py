@@ -17,19 +17,19 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 import orjson
-from rich.console import Console
-from rich.markup import escape
 
 from deltahook.cli.lazy import LazyGroup
 from deltahook.errors import DeltahookError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from deltahook.config import Settings
     from deltahook.results import RunResult
 
@@ -43,9 +43,32 @@ _finished = False  # see finished()
 
 # Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
 _WIDTH = None if sys.stdout.isatty() else 140
-# No emoji codes: a location such as rules.yaml:100:3 must print as written, not as 💯.
-err = Console(stderr=True, highlight=False, emoji=False, width=_WIDTH)
-out = Console(highlight=False, emoji=False, width=_WIDTH)
+
+
+@cache
+def console(*, stderr: bool) -> Console:
+    """The rich console of standard error or output, made when first used: rich (about 25 ms
+    of CPU here) is imported by a command that prints with it, not by an ingest before it
+    reads its feed (nor at all by ``ingest --json``). Hand this, not ``err``/``out``, to rich
+    objects that take a console."""
+    from rich.console import Console
+
+    # No emoji codes: a location such as rules.yaml:100:3 must print as written, not as 💯.
+    return Console(stderr=stderr, highlight=False, emoji=False, width=_WIDTH)
+
+
+class _LazyConsole:
+    """Stands for ``console(stderr=...)``: an attribute looked up on it makes the console."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(console(stderr=self._stderr), name)
+
+
+err = cast("Console", _LazyConsole(stderr=True))
+out = cast("Console", _LazyConsole(stderr=False))
 
 
 class State:
@@ -89,6 +112,8 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DeltahookError as exc:
+            from rich.markup import escape
+
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(EXIT_ERROR)
 

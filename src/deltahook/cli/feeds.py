@@ -9,10 +9,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 import orjson
-from rich.markup import escape
 
 from deltahook.cli.app import (
     State,
+    console,
     err,
     exit_for,
     finished,
@@ -142,6 +142,8 @@ def _line(data: Any) -> None:
 
 
 def print_summary(result: RunResult, elapsed: float) -> None:
+    from rich.markup import escape
+
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
     mode = f"{result.mode}, baseline" if result.baseline else result.mode
@@ -164,7 +166,7 @@ class _progress:
     """A progress bar on a terminal (records done, by feed size); nothing otherwise."""
 
     def __init__(self, feed: Path, *, enabled: bool) -> None:
-        self.enabled = enabled and err.is_terminal and str(feed) != "-"
+        self.enabled = enabled and str(feed) != "-" and err.is_terminal
         self.progress: Progress | None = None
         self.feed = feed
         self.records = 0
@@ -186,7 +188,7 @@ class _progress:
             TaskProgressColumn(),
             TextColumn("{task.fields[records]:,} records"),
             TimeElapsedColumn(),
-            console=err,
+            console=console(stderr=True),
             transient=True,
         )
         progress.start()
