@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, select
 
+from deltahook.explanations import unpack
 from deltahook.store.tables import notifications
 
 DAY = timedelta(days=1)
@@ -56,7 +56,7 @@ def setting_stats(
         query = query.where(n.type == type)  # the (type, created_at) index
     found: dict[str, SettingStats] = {}
     for created_at, explanation in conn.execute(query):
-        _count(found, orjson.loads(explanation), recent=created_at >= now - DAY)
+        _count(found, unpack(explanation), recent=created_at >= now - DAY)
     return sorted(found.values(), key=lambda s: (-s.week, -s.day, s.setting))
 
 

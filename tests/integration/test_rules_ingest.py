@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import EventError, RuleError
+from deltahook.explanations import unpack
 from deltahook.notifications import Notification
 from deltahook.results import RunResult
 from deltahook.rules.direct import job_number
@@ -379,3 +380,38 @@ def test_a_payload_can_name_the_parent_entity(tmp_path: Path) -> None:
     (note,) = result.notices
     assert "'K2|SE|1'" in note
     assert "'PartNo' is a required property" in note
+
+
+def test_stored_explanations_read_back_as_decided(engine: Engine) -> None:
+    """Each stored explanation (packed) reads back equal to the notification's own, for
+    inserted, updated and deleted rows, filters, thresholds, breakpoints and absent fields."""
+    cultures = [{"CultureCode": "sv-SE", "Name": "a"}, {"CultureCode": "en-GB", "Name": "b"}]
+    sku = {"PartNo": "E1", "StatusId": 1, "Cultures": cultures}
+    runs = [
+        ingest(engine, "sku", [sku]),
+        ingest(
+            engine,
+            "sku",
+            [sku | {"StatusId": 2, "EndDate": None, "Cultures": [{"CultureCode": "sv-SE"}]}],
+        ),
+        ingest(engine, "sku_price", [price("E1", 10), price("E1", 10, "NO")]),
+        ingest(engine, "sku_price", [price("E1", 20)]),
+        ingest(engine, "sku_onhand", [stock("E1", 7)]),
+        ingest(engine, "sku_onhand", [stock("E1", 2)]),
+    ]
+    decided = [n for run in runs for n in run.notifications]
+    assert {m["op"] for n in decided for m in n.explanation["matches"]} == {
+        "insert",
+        "update",
+        "delete",
+    }
+    assert any("breakpoint" in m for n in decided for m in n.explanation["matches"])
+    with engine.db.connect() as conn:
+        rows = conn.execute(select(notifications.c.id, notifications.c.explanation)).all()
+    stored = {row.id: unpack(row.explanation) for row in rows}
+    for n in decided:
+        assert stored[n.id] == dict(n.explanation)
+        assert (
+            orjson.loads(orjson.dumps(stored[n.id]))
+            == orjson.loads(orjson.dumps(n.to_json()))["explanation"]
+        )

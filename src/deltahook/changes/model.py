@@ -87,6 +87,21 @@ def _item_key(item: Any) -> bytes:
     return canonical_bytes(normalise_value(item))
 
 
+# A field as stored (the change log, packed explanations) is [name, mask, old, new]: mask bit 1
+# says old is present, bit 2 new (a missing field is not the same as null).
+def pack_field(name: str, old: Any, new: Any) -> list[Any]:
+    """A field change as stored (see ``unpack_field``)."""
+    if old is MISSING:  # an inserted field, the most common by far (a first load)
+        return [name, 0, None, None] if new is MISSING else [name, 2, None, new]
+    return [name, 3, old, new] if new is not MISSING else [name, 1, old, None]
+
+
+def unpack_field(item: list[Any]) -> tuple[str, Any, Any]:
+    """A stored field change (``pack_field``) as (name, old, new), ``MISSING`` where absent."""
+    name, mask, old, new = item
+    return name, old if mask & 1 else MISSING, new if mask & 2 else MISSING
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RowChange:
     """One row of one table inserted, updated or deleted.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
+from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange, pack_field
 from deltahook.rules.context import Ctx
 from deltahook.rules.model import Setting
 
@@ -37,6 +37,32 @@ def match_json(
     if extra:
         out.update(extra)
     return out
+
+
+def packed_match(
+    setting: Setting, ctx: Ctx, fields: list[FieldChange], extra: dict[str, Any]
+) -> list[Any]:
+    """``match_json`` as stored (``explanations.unpack`` spells it out again): a list in the
+    order of its keys, the fields of an inserted row (each from absent) as ``{name: new}``."""
+    change, row = ctx.change, ctx.row
+    packed: dict[str, Any] | list[Any]
+    if row.op is Op.INSERT:
+        packed = {f.field: f.new for f in fields}
+    else:
+        packed = [pack_field(*f) for f in fields]
+    filter_text = setting.filter.text if setting.filter is not None else None
+    return [
+        setting.uid,
+        setting.where,
+        change.kind,
+        change.key,
+        row.table,
+        dict(row.key),
+        _OPS[row.op],
+        packed,
+        filter_text,
+        extra,
+    ]
 
 
 def near_miss(

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from deltahook.changes.canonical import kept
-from deltahook.changes.model import MISSING, EntityChange, Op, RowChange
+from deltahook.changes.model import MISSING, EntityChange, Op, RowChange, pack_field, unpack_field
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import change_log
 
@@ -105,26 +105,13 @@ _OPS = {op: op.value for op in Op}
 def _logged_fields(row: RowChange) -> Any:
     """What ``fields`` holds for ``row``: an inserted row is every field of its new row, each
     from absent, so it is stored as that row, ``{name: new}`` (orjson writes it whole: a first
-    load logs every row of every entity); any other as ``[_field, ...]``."""
+    load logs every row of every entity); any other as ``[pack_field(...), ...]``."""
     if row.op is Op.INSERT and row.new is not None and len(row.fields) == len(row.new):
         return row.new
-    return [_field(n, old, new) for n, old, new in row.fields]
+    return [pack_field(n, old, new) for n, old, new in row.fields]
 
 
 def _read_fields(stored: Any) -> tuple[tuple[str, Any, Any], ...]:
     if isinstance(stored, dict):  # an inserted row (see ``_logged_fields``), fields by name
         return tuple((name, MISSING, new) for name, new in sorted(stored.items()))
-    return tuple(_unfield(f) for f in stored)
-
-
-# A field is [name, mask, old, new]: mask bit 1 says old is present, bit 2 new (a missing
-# field is not the same as null).
-def _field(name: str, old: Any, new: Any) -> list[Any]:
-    if old is MISSING:  # an inserted field, the most common by far (a first load)
-        return [name, 0, None, None] if new is MISSING else [name, 2, None, new]
-    return [name, 3, old, new] if new is not MISSING else [name, 1, old, None]
-
-
-def _unfield(item: list[Any]) -> tuple[str, Any, Any]:
-    name, mask, old, new = item
-    return name, old if mask & 1 else MISSING, new if mask & 2 else MISSING
+    return tuple(unpack_field(f) for f in stored)

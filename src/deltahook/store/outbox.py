@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 from deltahook import counting
 from deltahook.changes.canonical import kept
 from deltahook.delivery import queue
+from deltahook.explanations import stored, unpack
 from deltahook.notifications import Notification
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import notifications
@@ -51,7 +52,7 @@ def find(conn: Connection, *, idempotency_key: str) -> Notification | None:
         entity_key=row.entity_key,
         job_id=row.job_id,
         idempotency_key=row.idempotency_key,
-        explanation=orjson.loads(row.explanation) if row.explanation else {},
+        explanation=unpack(row.explanation) if row.explanation else {},
     )
 
 
@@ -71,5 +72,5 @@ def _notification_columns(items: Sequence[Notification]) -> dict[str, list[objec
         "idempotency_key": [n.idempotency_key for n in items],
         "created_at": [n.created_at for n in items],
         "payload": [dumps(n.payload) for n in items],
-        "explanation": [dumps(n.explanation) for n in items],
+        "explanation": [stored(n.explanation) for n in items],
     }

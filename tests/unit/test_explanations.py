@@ -1,0 +1,79 @@
+"""Explanations made when read and stored packed: they read back as they were made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from deltahook.explanations import Explanation, stored, unpack
+
+MATCH = {
+    "setting": "SkuChangedNotification/sku",
+    "source": "rules/sku.yaml:12",
+    "kind": "sku",
+    "entity": "P1",
+    "table": "tClientProductSku",
+    "row": {"PartNo": "P1"},
+}
+INSERTED = MATCH | {
+    "op": "insert",
+    "fields": [{"field": "A", "new": 1}, {"field": "B", "new": None}],
+}
+UPDATED = MATCH | {
+    "op": "update",
+    "fields": [{"field": "A", "old": 1, "new": 2}, {"field": "B", "old": None}, {"field": "C"}],
+    "filter": "new.A gt 1",
+    "threshold": {"field": "A", "pct": 5.0},
+}
+PACKED_INSERTED = [*MATCH.values(), "insert", {"A": 1, "B": None}, None, {}]
+PACKED_UPDATED = [
+    *MATCH.values(),
+    "update",
+    [["A", 3, 1, 2], ["B", 1, None, None], ["C", 0, None, None]],
+    "new.A gt 1",
+    {"threshold": {"field": "A", "pct": 5.0}},
+]
+
+
+def made(matches: list[Any]) -> dict[str, Any]:
+    return {"rule": "SkuChangedNotification", "settings": ["SkuChangedNotification/sku"]} | {
+        "matches": matches
+    }
+
+
+def lazy(built: dict[str, Any], packed: dict[str, Any], calls: list[str]) -> Explanation:
+    def build() -> dict[str, Any]:
+        calls.append("built")
+        return built
+
+    return Explanation(build, lambda: packed)
+
+
+def test_packed_matches_read_back_as_made() -> None:
+    """An inserted row's fields (by name) and an update's (absent, null, old and new), its
+    filter and threshold: unpacked, the same as the explanation made."""
+    packed = made([PACKED_INSERTED, PACKED_UPDATED])
+    explanation = lazy(made([INSERTED, UPDATED]), packed, [])
+    assert unpack(stored(explanation)) == made([INSERTED, UPDATED])
+
+
+def test_explanations_stored_before_packing_read_as_stored() -> None:
+    """A stored explanation whose matches are mappings (as stored before) reads unchanged;
+    so do empty ones and those of events."""
+    for explanation in (made([INSERTED, UPDATED]) | {"more_matches": 3}, {}, made([])):
+        assert unpack(orjson.dumps(explanation)) == explanation
+        assert unpack(stored(explanation)) == explanation
+
+
+def test_an_explanation_is_made_once_when_first_read_and_not_to_be_stored() -> None:
+    """Storing it does not make it; reading it does, once; it compares as its mapping."""
+    calls: list[str] = []
+    explanation = lazy(made([INSERTED]), made([PACKED_INSERTED]), calls)
+    stored(explanation)
+    assert calls == []
+    assert explanation == made([INSERTED])
+    assert dict(explanation) == made([INSERTED])
+    assert explanation.get("settings") == ["SkuChangedNotification/sku"]
+    assert repr(explanation) == repr(made([INSERTED]))
+    assert calls == ["built"]
