@@ -22,7 +22,12 @@ INSERTED = MATCH | {
 }
 UPDATED = MATCH | {
     "op": "update",
-    "fields": [{"field": "A", "old": 1, "new": 2}, {"field": "B", "old": None}, {"field": "C"}],
+    "fields": [
+        {"field": "A", "old": 1, "new": 2},
+        {"field": "B", "old": None},
+        {"field": "C"},
+        {"field": "D", "old": ["x"], "new": ["x", "y"], "added": ["y"], "removed": []},
+    ],
     "filter": "new.A gt 1",
     "threshold": {"field": "A", "pct": 5.0},
 }
@@ -30,7 +35,7 @@ PACKED_INSERTED = [*MATCH.values(), "insert", {"A": 1, "B": None}, None, {}]
 PACKED_UPDATED = [
     *MATCH.values(),
     "update",
-    [["A", 3, 1, 2], ["B", 1, None, None], ["C", 0, None, None]],
+    [["A", 3, 1, 2], ["B", 1, None, None], ["C", 0, None, None], ["D", 3, ["x"], ["x", "y"]]],
     "new.A gt 1",
     {"threshold": {"field": "A", "pct": 5.0}},
 ]
@@ -51,8 +56,8 @@ def lazy(built: dict[str, Any], packed: dict[str, Any], calls: list[str]) -> Exp
 
 
 def test_packed_matches_read_back_as_made() -> None:
-    """An inserted row's fields (by name) and an update's (absent, null, old and new), its
-    filter and threshold: unpacked, the same as the explanation made."""
+    """An inserted row's fields (by name) and an update's (absent, null, old and new, a list's
+    added and removed items), its filter and threshold: unpacked, as the explanation made."""
     packed = made([PACKED_INSERTED, PACKED_UPDATED])
     explanation = lazy(made([INSERTED, UPDATED]), packed, [])
     assert unpack(stored(explanation)) == made([INSERTED, UPDATED])
