@@ -109,7 +109,7 @@ class Admission:
                 self._repeated(at, key_at(at), numbers[i], admitted)
                 unchanged[at] = ""
                 return
-            parsed = batch.line(i).parse()
+            parsed = batch.parse(i)
             if isinstance(parsed, Reject):
                 self._refuse(parsed, parsed.key)
             else:
@@ -259,8 +259,11 @@ class Admission:
         key = canonical.entity_key(self.kind, body)
         parent = canonical.parent_key(self.kind, body)
         scope = canonical.scope_string(self.kind, body)
-        too_long = _too_long(self.kind, body, key, parent, scope)
-        if too_long is not None:
+        if (  # nearly always short: no search for the longest field
+            len(key) > KEY_LENGTH
+            or len(scope) > KEY_LENGTH
+            or (parent is not None and len(parent) > KEY_LENGTH)
+        ) and (too_long := _too_long(self.kind, body, key, parent, scope)) is not None:
             self._refuse(Reject(line, too_long.field, too_long.reason), data, into=into)
             return None
         self.scopes.add(scope)
@@ -339,6 +342,7 @@ def _no_shape(_record: Any) -> dict[str, Any] | None:
 def quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:
     """The entity key of an unvalidated record, or None when its key fields are not scalars."""
     values = [data.get(name) for name in kind.key]
-    if any(v is None or isinstance(v, dict | list) for v in values):
-        return None
+    for value in values:
+        if value is None or isinstance(value, dict | list):
+            return None
     return canonical.key_string(values)

@@ -80,3 +80,32 @@ def test_a_line_over_the_limit_is_rejected_by_line_and_the_next_lines_are_read()
         (4, "Reject"),
     ]
     assert parsed[1] == Reject(2, None, f"the line is {TOO_LONG}")
+
+
+# Lines of every kind a batch parses: records, non-objects, malformed JSON, values orjson reads
+# but the store cannot keep (a NUL escape, an integer of 19+ digits, deep nesting), stray \r.
+LINES = st.sampled_from(
+    [
+        b'{"a": 1, "b": [1.5, "x"]}',
+        b"{}",
+        b"[1, 2]",
+        b'"text"',
+        b"{",
+        b'{"a": "\\u0000"}',
+        b'{"a": 12345678901234567890}',
+        b'{"a": -1234567890123456789}',
+        b'{"a": ' + b"[" * 70 + b"]" * 70 + b"}",
+        b'{"a": 1}\r',
+        b'{"a": "\\ud800"}',
+    ]
+)
+
+
+@given(st.lists(LINES, min_size=1, max_size=12), st.booleans())
+def test_a_batch_parses_each_line_as_the_line_parses_itself(lines: list[bytes], end: bool) -> None:
+    """``LineBatch.parse`` (no copy of a clean line) reads what ``Line.parse`` reads, rejects
+    and their reasons included, with or without a line break after the last line."""
+    data = b"\n".join(lines) + b"\n" * end
+    for batch in LineStream(io.BytesIO(data)).batches(5):
+        for i in range(len(batch)):
+            assert batch.parse(i) == batch.line(i).parse()

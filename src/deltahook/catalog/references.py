@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deltahook.changes.canonical import key_string
+from deltahook.changes.canonical import key_part
 from deltahook.errors import CatalogError
 
 
@@ -35,14 +35,14 @@ class Reference:
         if value is None:
             return
         if len(self.path) == 1:
-            found.add((self.kind, key_string([value])))
+            found.add((self.kind, key_part(value)))
             return
         # A collection: a list of rows, or in a canonical body a mapping by row key.
         rows = value.values() if type(value) is dict else value if type(value) is list else ()
         name = self.path[1]
         for row in rows:
             if type(row) is dict and (named := row.get(name)) is not None:
-                found.add((self.kind, key_string([named])))
+                found.add((self.kind, key_part(named)))
 
 
 def parse_references(

@@ -35,11 +35,13 @@ class NormaliseError(ValueError):
 def key_string(values: Sequence[Any]) -> str:
     """One stable string for a key made of one or more values, ``|``-separated."""
     if len(values) == 1:  # most keys: the join of one part is that part, without the join
-        return _key_part(values[0])
-    return "|".join(_key_part(value) for value in values)
+        return key_part(values[0])
+    return "|".join(key_part(value) for value in values)
 
 
-def _key_part(value: Any) -> str:
+def key_part(value: Any) -> str:
+    """``key_string([value])``: one value's part of a key (without the list, for callers that
+    run it for every entity of a first load)."""
     if type(value) is str and "|" not in value and "\\" not in value:
         return value  # the common case, first
     if isinstance(value, bool):

@@ -122,5 +122,17 @@ class LineBatch:
             raw += b"\n"
         return Line(self.numbers[index], raw)
 
+    def parse(self, index: int) -> Item:
+        """``line(index).parse()``, without copying a line that parses cleanly into a record
+        (nearly every line of a first load): anything else is read by ``Line.parse``."""
+        raw = self.raws[index]
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return self.line(index).parse()
+        if type(data) is not dict or values.suspect(raw):
+            return self.line(index).parse()
+        return Record(self.numbers[index], data, checked=True)
+
     def lines(self) -> list[Line]:
         return [self.line(index) for index in range(len(self.raws))]
