@@ -23,6 +23,7 @@ import orjson
 import yaml
 from sqlalchemy import Connection, Engine, select
 
+from deltahook.explanations import unpack
 from deltahook.store.tables import deliveries, entities, ingest_jobs, notifications, rule_state
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,7 +218,7 @@ def sources(conn: Connection, job_id: str) -> dict[str, frozenset[str]]:
     )
     found: dict[str, frozenset[str]] = {}
     for note_id, explanation in conn.execute(query):
-        told = orjson.loads(explanation)
+        told = unpack(explanation)
         assert "more_matches" not in told, "an explanation that lists only some matches"
         found[note_id] = frozenset(match["entity"] for match in told["matches"])
     return found
