@@ -146,6 +146,11 @@ def canonical_bytes(body: Any) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
+def item_key(value: Any) -> bytes:
+    """What identifies an item of a list that is not a keyed collection (a multiset)."""
+    return canonical_bytes(normalise_value(value))
+
+
 def kept(data: bytes) -> bytes:
     """A copy of orjson output that is kept alive by the thousand (a batch's rows).
 

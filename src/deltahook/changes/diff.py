@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deltahook.catalog.entities import Collection, EntityKind
-from deltahook.changes.canonical import canonical_bytes, normalise_value
+from deltahook.changes.canonical import canonical_bytes, item_key
 from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
 
 _Body = Mapping[str, Any]
@@ -160,8 +160,4 @@ def _same_unordered(a: Any, b: Any) -> bool:
     order it was sent in."""
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(value, b[name]) for name, value in a.items())
-    return len(a) == len(b) and _items(a) == _items(b)
-
-
-def _items(values: list[Any]) -> list[bytes]:
-    return sorted(canonical_bytes(normalise_value(value)) for value in values)
+    return len(a) == len(b) and sorted(map(item_key, a)) == sorted(map(item_key, b))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
-from deltahook.changes.canonical import canonical_bytes, normalise_value
+from deltahook.changes.canonical import item_key
 
 
 class _Missing:
@@ -66,25 +66,21 @@ class FieldChange(NamedTuple):
 def _added_removed(old: list[Any], new: list[Any]) -> tuple[list[Any], list[Any]]:
     """The items of ``new`` beyond those of ``old``, and of ``old`` beyond ``new`` (a repeated
     item counts as often as it is there), each in its list's order."""
-    left = Counter(_item_key(item) for item in old)
+    left = Counter(item_key(item) for item in old)
     added = []
     for item in new:
-        key = _item_key(item)
+        key = item_key(item)
         if left[key]:
             left[key] -= 1
         else:
             added.append(item)
     removed = []
     for item in old:
-        key = _item_key(item)
+        key = item_key(item)
         if left[key]:
             left[key] -= 1
             removed.append(item)
     return added, removed
-
-
-def _item_key(item: Any) -> bytes:
-    return canonical_bytes(normalise_value(item))
 
 
 # A field as stored (the change log, packed explanations) is [name, mask, old, new]: mask bit 1
