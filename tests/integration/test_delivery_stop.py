@@ -93,3 +93,30 @@ def test_a_dispatcher_delivers_again_on_its_second_run_once(world: World) -> Non
     assert asyncio.run(twice()) == (1, 2)
     assert len(sent) == 3
     assert {row.status for row in world.deliveries()} == {"delivered"}
+
+
+def test_a_dispatcher_runs_again_under_a_new_event_loop(world: World) -> None:
+    """Two ``asyncio.run`` calls on one dispatcher, each with a lane busier than its slots:
+    the second run delivers too (a lane's slots are not tied to the first run's loop)."""
+    world.subscribe("shop", "https://shop.example/hook", max_concurrency=1)
+    sent: list[str] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # let the next claim wait for the lane's one slot
+        sent.append(request.headers["Norce-Event-Message-Id"])
+        return httpx.Response(200)
+
+    dispatcher = Dispatcher(
+        world.db,
+        options=DispatcherOptions(worker_id="loops", listen=False),
+        sender=Sender(transport=httpx.MockTransport(answer)),
+        clock=world.clock,
+        jitter=lambda: 0.0,
+    )
+    world.notify(3)
+    first = asyncio.run(dispatcher.run(once=True))
+    world.notify(3)
+    second = asyncio.run(dispatcher.run(once=True))
+    assert (first.snapshot()["attempts"], second.snapshot()["attempts"]) == (3, 3)
+    assert len(set(sent)) == 6
+    assert {row.status for row in world.deliveries()} == {"delivered"}

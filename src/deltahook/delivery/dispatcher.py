@@ -121,6 +121,7 @@ class Dispatcher:
             self.stats.snapshot, every=self._options.summary_every
         )
         self._loop = asyncio.get_running_loop()
+        self._lanes.new_slots()  # this run may be on another loop than the last
         self._nudge = asyncio.Event()
         recorder = self._recorder = Recorder(
             in_db=self._in_db,

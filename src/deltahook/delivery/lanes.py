@@ -80,6 +80,12 @@ class Lanes:
     def __getitem__(self, name: str) -> Lane:
         return self._lanes[name]
 
+    def new_slots(self) -> None:
+        """Give every lane fresh slots at the start of a run, which may be on a new event loop
+        (a semaphore that has been waited on belongs to that loop). Nothing is in flight."""
+        for lane in self._lanes.values():
+            lane.slots = asyncio.Semaphore(lane.sub.max_concurrency)
+
     def wants(self, *, prefetch: int, margin: timedelta, now: datetime) -> dict[str, claims.Want]:
         found = {}
         for name, lane in self._lanes.items():
