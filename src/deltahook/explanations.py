@@ -21,22 +21,18 @@ from deltahook.changes.model import FieldChange, unpack_field
 
 
 class Explanation(Mapping[str, Any]):
-    """An explanation built by ``build(*args)`` when first read, stored as ``pack(*args)``."""
+    """An explanation stored as ``pack(*args)`` and, when first read, spelled out from it as
+    ``unpack`` spells out stored bytes: one form to write, so the two cannot disagree."""
 
-    __slots__ = ("_args", "_build", "_made", "_pack")
+    __slots__ = ("_args", "_made", "_pack")
 
-    def __init__(
-        self,
-        build: Callable[..., dict[str, Any]],
-        pack: Callable[..., dict[str, Any]],
-        *args: Any,
-    ) -> None:
-        self._build, self._pack, self._args = build, pack, args
+    def __init__(self, pack: Callable[..., dict[str, Any]], *args: Any) -> None:
+        self._pack, self._args = pack, args
         self._made: dict[str, Any] | None = None
 
     def _dict(self) -> dict[str, Any]:
         if self._made is None:
-            self._made = self._build(*self._args)
+            self._made = _spelled_out(self.packed())
         return self._made
 
     def __getitem__(self, key: str) -> Any:
@@ -52,7 +48,7 @@ class Explanation(Mapping[str, Any]):
         return repr(self._dict())
 
     def packed(self) -> dict[str, Any]:
-        """What is stored: the same explanation with every match packed (see ``unpack``)."""
+        """What is stored: the explanation with every match packed (see ``unpack``)."""
         return self._pack(*self._args)
 
 
@@ -64,7 +60,10 @@ def stored(explanation: Mapping[str, Any]) -> bytes:
 
 def unpack(data: bytes) -> dict[str, Any]:
     """A stored explanation as it was made: packed matches spelled out, others as stored."""
-    explanation: dict[str, Any] = orjson.loads(data)
+    return _spelled_out(orjson.loads(data))
+
+
+def _spelled_out(explanation: dict[str, Any]) -> dict[str, Any]:
     matches = explanation.get("matches")
     if matches and isinstance(matches[0], list):
         explanation["matches"] = [_match(m) for m in matches]
@@ -73,7 +72,8 @@ def unpack(data: bytes) -> dict[str, Any]:
 
 # A packed match: the values of these keys in this order, then its fields (``{name: new}`` when
 # every field was inserted, else ``[pack_field(...), ...]``), its filter's text or None, and
-# the mapping of what else it holds (threshold, breakpoint, referrer), as ``match_json`` has.
+# the mapping of what else it holds (threshold, breakpoint, referrer): see ``rules.explain.
+# packed_match``, which writes them.
 _KEYS = ("setting", "source", "kind", "entity", "table", "row", "op")
 
 

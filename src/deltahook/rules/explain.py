@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange, pack_field
+from deltahook.changes.model import EntityChange, FieldChange, Op, RowChange, pack_field
 from deltahook.rules.context import Ctx
 from deltahook.rules.model import Setting
 
@@ -12,38 +12,13 @@ MAX_MATCHES = 20
 _OPS = {op: op.value for op in Op}
 
 
-def match_json(
-    setting: Setting, ctx: Ctx, fields: list[FieldChange], extra: dict[str, Any]
-) -> dict[str, Any]:
-    """One row change that made a setting fire: which row, which fields, which limits."""
-    change, row = ctx.change, ctx.row
-    out: dict[str, Any] = {
-        "setting": setting.uid,
-        "source": setting.where,
-        "kind": change.kind,  # the keys of ``_row``, spelled out: one per notification
-        "entity": change.key,
-        "table": row.table,
-        "row": dict(row.key),
-        "op": _OPS[row.op],
-        "fields": [
-            {"field": f.field, "new": f.new}  # an inserted field: ``to_json``, inlined
-            if f.old is MISSING and f.new is not MISSING
-            else f.to_json()
-            for f in fields
-        ],
-    }
-    if setting.filter is not None:
-        out["filter"] = setting.filter.text
-    if extra:
-        out.update(extra)
-    return out
-
-
 def packed_match(
     setting: Setting, ctx: Ctx, fields: list[FieldChange], extra: dict[str, Any]
 ) -> list[Any]:
-    """``match_json`` as stored (``explanations.unpack`` spells it out again): a list in the
-    order of its keys, the fields of an inserted row (each from absent) as ``{name: new}``."""
+    """One row change that made a setting fire (which row, which fields, which limits), packed
+    as stored: a list in the order of ``explanations._KEYS``, then the fields (of an inserted
+    row, each from absent, as ``{name: new}``), the filter's text and the rest (``unpack``
+    spells it out)."""
     change, row = ctx.change, ctx.row
     packed: dict[str, Any] | list[Any]
     if row.op is Op.INSERT:

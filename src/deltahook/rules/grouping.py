@@ -16,7 +16,7 @@ from deltahook.changes.model import FieldChange
 from deltahook.explanations import Explanation
 from deltahook.notifications import Notification, stable_ids
 from deltahook.rules.context import Ctx
-from deltahook.rules.explain import MAX_MATCHES, match_json, packed_match
+from deltahook.rules.explain import MAX_MATCHES, packed_match
 from deltahook.rules.model import Setting
 
 
@@ -109,23 +109,15 @@ def _notification(
         entity_kind=entity[0],
         entity_key=entity[1],
         job_id=job_id,
-        explanation=Explanation(_explanation, _packed, kind, settings, hits),
+        explanation=Explanation(_packed, kind, settings, hits),
     )
 
 
-def _explanation(kind: str, settings: list[str], hits: list[Hit]) -> dict[str, Any]:
-    """Which settings fired and, for each row that made one fire, why (made when read)."""
-    matches = [match_json(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]]
-    return _with_more({"rule": kind, "settings": settings, "matches": matches}, hits)
-
-
 def _packed(kind: str, settings: list[str], hits: list[Hit]) -> dict[str, Any]:
-    """``_explanation`` as stored (``explanations.unpack`` reads it back the same)."""
+    """Which settings fired and, for each row that made one fire, why: as stored, each match
+    packed (``Explanation`` spells it out when read)."""
     matches = [packed_match(h.setting, h.ctx, h.fields, h.extra) for h in hits[:MAX_MATCHES]]
-    return _with_more({"rule": kind, "settings": settings, "matches": matches}, hits)
-
-
-def _with_more(explanation: dict[str, Any], hits: list[Hit]) -> dict[str, Any]:
+    explanation: dict[str, Any] = {"rule": kind, "settings": settings, "matches": matches}
     if len(hits) > MAX_MATCHES:
         explanation["more_matches"] = len(hits) - MAX_MATCHES
     return explanation
