@@ -200,3 +200,49 @@ def test_admit_takes_the_unmarked_stored_lines_and_hands_over_the_rest_in_order(
     assert found == expected_found
     assert other == expected_other
     assert index.marks == marks
+
+
+def entities_of(index: LineIndex) -> list[tuple[bytes, int, set[str]]]:
+    """What the index holds, position by position: line hash, key tag, scope."""
+    return [(index.line_hash(at), index.tag(at), index.scopes([at])) for at in range(len(index))]
+
+
+@settings(max_examples=60)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.binary(min_size=16, max_size=16) | HASHES | st.binary(max_size=20) | st.none(),
+            st.text(max_size=6),  # NUL and characters beyond ASCII among them
+            st.text(max_size=3),
+        ),
+        max_size=12,
+        unique_by=lambda row: row[1],
+    )
+)
+def test_the_scan_by_ranges_reads_what_the_scan_by_rows_does(
+    shared: Connection, rows: list[tuple[bytes | None, str, str]]
+) -> None:
+    """SQLite's scan a range of line hashes at a time (joined by group_concat) holds the same
+    entities at the same positions as the scan row by row, or steps aside for it (keys or
+    scopes with NUL, equal high halves, hashes not 16 bytes long)."""
+    conn = shared
+    store(conn, {key: (line_hash, scope) for line_hash, key, scope in rows})
+    by_ranges = entities_of(LineIndex.read(conn, "k", scoped=True))
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(LineIndex, "_read_ranges", lambda _index, _conn: False)
+        by_rows = entities_of(LineIndex.read(conn, "k", scoped=True))
+    assert by_ranges == by_rows
+
+
+def test_the_scan_by_ranges_is_taken_for_distinct_hashes(conn: Connection) -> None:
+    """Keys and scopes beyond ASCII, and hashes in every range of first bytes: read by ranges."""
+    rows = {f"ключ{i}": (xxhash.xxh3_128_digest(b"%d" % i), "lagret-ø") for i in range(300)}
+    store(conn, rows)
+    index = LineIndex("k", scoped=True)
+    assert index._read_ranges(conn)
+    index._finish(distinct=True)
+    assert len(index) == 300
+    for key, (line_hash, _scope) in rows.items():
+        at = index.position(xxhash.xxh3_64_intdigest(key))
+        assert index.line_hash(at) == line_hash
+        assert index.scopes([at]) == {"lagret-ø"}
