@@ -118,8 +118,8 @@ class LineStream:
     """The non-blank lines of an NDJSON stream: one by one as ``Line``, or ``batches`` of them.
 
     The stream is read in blocks of up to ``BLOCK`` bytes and each split at ``\n`` in C (see
-    ``_split``), so a line costs one ``bytes`` and no other Python object until asked for. Line numbers and
-    contents are those of reading the stream line by line.
+    ``_split``), so a line costs one ``bytes`` and no other Python object until asked for.
+    Line numbers and contents are those of reading the stream line by line.
     """
 
     def __init__(
