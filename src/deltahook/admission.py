@@ -96,7 +96,7 @@ class Admission:
     def lines(self, batch: LineBatch, index: LineIndex, key_at: Callable[[int], str]) -> Batch:
         """Admit whole lines against ``index`` (not in merge mode); ``key_at`` reads the key of
         the entity at a position from the store (only to report a duplicate)."""
-        digests = list(map(xxhash.xxh3_128_intdigest, batch.contents()))
+        digests = list(map(xxhash.xxh3_128_digest, batch.contents()))
         self.result.counts.received += len(digests)
         admitted = Batch()
         unchanged, numbers = admitted.unchanged, batch.numbers
@@ -113,7 +113,7 @@ class Admission:
             if isinstance(parsed, Reject):
                 self._refuse(parsed, parsed.key)
             else:
-                self._admit(parsed, admitted, digests[i].to_bytes(16, "big"))
+                self._admit(parsed, admitted, digests[i])
 
         self._index = index
         try:

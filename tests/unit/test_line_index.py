@@ -194,9 +194,7 @@ def test_admit_takes_the_unmarked_stored_lines_and_hands_over_the_rest_in_order(
             expected_other.append((i, -1 if at < 0 or marks[at] == DEAD else at))
     found: dict[int, str] = {}
     other: list[tuple[int, int]] = []
-    index.admit(
-        [int.from_bytes(h, "big") for h in hashes], found, lambda i, at: other.append((i, at))
-    )
+    index.admit(hashes, found, lambda i, at: other.append((i, at)))
     assert found == expected_found
     assert other == expected_other
     assert index.marks == marks
