@@ -2,10 +2,12 @@
 
 A full feed where almost nothing changed is mostly lines identical to the lines its stored
 snapshots were made from. Rather than one ``line_hash IN (...)`` query per batch, the run reads
-every stored line hash of the kind in one scan of the index that holds them (in hash order),
+every stored line hash of the kind in one scan of the index that holds them (in hash order;
+on SQLite sixteen ranges of hashes, each column of a range joined into one string by SQLite),
 into three arrays of 64-bit words: the hash's high half (sorted, with a table of where each
 bucket of high bits starts), its low half to confirm, and a tag of the entity's key (the
-``xxh3_64`` of it, as ``SeenKeys`` holds keys). At a million entities that is about 26 MB.
+``xxh3_64`` of it, as ``SeenKeys`` holds keys; made from the keys as read the first time one is
+needed: a feed with no changed line never needs one). At a million entities that is about 26 MB.
 
 Positions in the arrays stand for the stored entities: ``marks`` says which ones the feed has
 carried (``SEEN``), and which ones this run has rewritten since the scan (``DEAD``: their stored
