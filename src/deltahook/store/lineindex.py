@@ -128,10 +128,10 @@ class LineIndex:
             return False
         sql = _RANGE.format(scope=_RANGE_SCOPE if self._scope_ids is not None else "")
         for low, high in _RANGES:
-            *columns, count = conn.exec_driver_sql(sql, (self.kind, low, high)).one()
-            if not count:
+            *columns, entities = conn.exec_driver_sql(sql, (self.kind, low, high)).one()
+            if not entities:
                 continue
-            if any(texts.count(b"\0") != count - 1 for texts in columns[1:]):
+            if any(texts.count(b"\0") != entities - 1 for texts in columns[1:]):
                 return False
             self._untagged.append(columns[1])
             scopes = map(bytes.decode, columns[2].split(b"\0")) if len(columns) > 2 else ()
