@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, insert
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.results import RunResult
-from deltahook.store.lineindex import _ROWS, LineIndex
+from deltahook.store.lineindex import LineIndex
+from deltahook.store.linescan import ROWS
 from deltahook.store.tables import entities, metadata
 from tests.integration.test_ingest import ndjson, onhand, stored
 
@@ -219,7 +220,7 @@ def test_the_index_reads_every_line_of_its_transaction_in_several_fetches(url: s
     transaction it is given, uncommitted ones too, across more than one fetch of rows."""
     engine = create_engine(url)
     metadata.create_all(engine)
-    lines = {f"K{i}": xxhash.xxh3_128_digest(str(i).encode()) for i in range(2 * _ROWS + 1)}
+    lines = {f"K{i}": xxhash.xxh3_128_digest(str(i).encode()) for i in range(2 * ROWS + 1)}
     values = {"kind": "k", "scope": "", "hash": b"h", "body": b"{}", "version": 1}
     values |= {"created_at": NOW, "updated_at": NOW}
     rows = [values | {"key": key, "line_hash": line_hash} for key, line_hash in lines.items()]
@@ -229,6 +230,6 @@ def test_the_index_reads_every_line_of_its_transaction_in_several_fetches(url: s
             index = LineIndex.read(conn, "k", scoped=False)
             found = index.lookup(int.from_bytes(line_hash, "big") for line_hash in lines.values())
             assert sorted(found) == list(range(len(lines)))
-            assert index.key(conn, found[-1]) == f"K{2 * _ROWS}"
+            assert index.key(conn, found[-1]) == f"K{2 * ROWS}"
     finally:
         engine.dispose()

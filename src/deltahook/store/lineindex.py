@@ -3,11 +3,11 @@
 A full feed where almost nothing changed is mostly lines identical to the lines its stored
 snapshots were made from. Rather than one ``line_hash IN (...)`` query per batch, the run reads
 every stored line hash of the kind in one scan of the index that holds them (in hash order;
-on SQLite sixteen ranges of hashes, each column of a range joined into one string by SQLite),
-into three arrays of 64-bit words: the hash's high half (sorted, with a table of where each
-bucket of high bits starts), its low half to confirm, and a tag of the entity's key (the
-``xxh3_64`` of it, as ``SeenKeys`` holds keys; made from the keys as read the first time one is
-needed: a feed with no changed line never needs one). At a million entities that is about 26 MB.
+on SQLite a range of hashes at a time, see ``linescan``), into three arrays of 64-bit words:
+the hash's high half (sorted, with a table of where each bucket of high bits starts), its low
+half to confirm, and a tag of the entity's key (the ``xxh3_64`` of it, as ``SeenKeys`` holds
+keys; made from the keys as read the first time one is needed: a feed with no changed line
+never needs one). At a million entities that is about 26 MB.
 
 Positions in the arrays stand for the stored entities: ``marks`` says which ones the feed has
 carried (``SEEN``), and which ones this run has rewritten since the scan (``DEAD``: their stored
@@ -41,23 +41,13 @@ from typing import Any
 import xxhash
 from sqlalchemy import Connection, event
 
+from deltahook.store import linescan
+from deltahook.store.linescan import sql
+
 SEEN = 1
 DEAD = 2  # seen, and rewritten by this run: the stored line is another one now
 
 _MASK = (1 << 64) - 1
-_ROWS = 10_000
-_SCAN = (
-    'SELECT line_hash, "key"{scope} FROM entities '
-    "WHERE kind = ? AND line_hash IS NOT NULL ORDER BY line_hash"
-)
-# The scan on SQLite, a range of first bytes of the line hash at a time (``_read_ranges``).
-_RANGE = (
-    "SELECT CAST(group_concat(line_hash, '') AS BLOB), "
-    'CAST(group_concat("key", char(0)) AS BLOB){scope}, count(*) FROM entities '
-    "WHERE kind = ? AND length(line_hash) = 16 AND line_hash >= ? AND line_hash < ?"
-)
-_RANGE_SCOPE = ", CAST(group_concat(scope, char(0)) AS BLOB)"
-_RANGES = [(bytes([i]), bytes([i + 16]) if i < 240 else b"\xff" * 17) for i in range(0, 256, 16)]
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
 _OTHER_JOBS = (
     "SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text, 0)), 0) "
@@ -100,12 +90,11 @@ class LineIndex:
         if postgresql:  # before the scan: a batch committed in between only makes it stale
             index._job_id = job_id
             index._version = _other_jobs(conn, kind, job_id)
-        if not postgresql and index._read_ranges(conn):
+        if index._read_ranges(conn):
             index._finish(distinct=True)
         else:
             index._clear()
-            scan = _SCAN.format(scope=", scope" if scoped else "")
-            for rows in _scan(conn, _sql(conn, scan), kind):
+            for rows in linescan.rows(conn, kind, scoped=scoped):
                 index._add(rows)
             index._finish()
         if postgresql:
@@ -119,23 +108,18 @@ class LineIndex:
         return index
 
     def _read_ranges(self, conn: Connection) -> bool:
-        """Read the scan on SQLite a range of line hashes at a time, each column of a range as one
-        string SQLite joins (half the CPU of a Python row per entity); False where that cannot
-        be trusted: a database not in UTF-8, a key or scope holding the separator (NUL), or
-        hashes not strictly increasing (SQLite does not promise the order of ``group_concat``;
-        equal hashes are left to the scan, which keeps the last by key)."""
-        if conn.exec_driver_sql("PRAGMA encoding").scalar() != "UTF-8":
+        """Read the stored line hashes by ranges (``linescan.ranges``); False where that cannot
+        be trusted: not SQLite in UTF-8, a key or scope holding the separator (NUL), or hashes
+        not strictly increasing (SQLite does not promise the order of ``group_concat``; equal
+        ones are left to the scan row by row, which keeps the last by key)."""
+        if not linescan.by_ranges(conn):
             return False
-        sql = _RANGE.format(scope=_RANGE_SCOPE if self._scope_ids is not None else "")
-        for low, high in _RANGES:
-            *columns, entities = conn.exec_driver_sql(sql, (self.kind, low, high)).one()
-            if not entities:
-                continue
-            if any(texts.count(b"\0") != entities - 1 for texts in columns[1:]):
+        scoped = self._scope_ids is not None
+        for hashes, keys, scopes, entities in linescan.ranges(conn, self.kind, scoped=scoped):
+            if any(t.count(b"\0") != entities - 1 for t in (keys, scopes) if t is not None):
                 return False
-            self._untagged.append(columns[1])
-            scopes = map(bytes.decode, columns[2].split(b"\0")) if len(columns) > 2 else ()
-            self._extend(columns[0], scopes)
+            self._untagged.append(keys)
+            self._extend(hashes, () if scopes is None else map(bytes.decode, scopes.split(b"\0")))
         his = self._his
         return all(map(lt, his, islice(his, 1, None)))
 
@@ -291,7 +275,7 @@ class LineIndex:
 
     def key(self, conn: Connection, position: int) -> str:
         """The key of the entity at ``position``, from the store (for the rare report)."""
-        row = conn.exec_driver_sql(_sql(conn, _KEY), (self.kind, self.line_hash(position))).first()
+        row = conn.exec_driver_sql(sql(conn, _KEY), (self.kind, self.line_hash(position))).first()
         assert row is not None, "the store changed under a fresh index"
         return str(row[0])
 
@@ -339,30 +323,6 @@ class LineIndex:
             return False
         self._checkouts = checkouts
         return bool(_data_version(conn) == self._version)
-
-
-def _scan(conn: Connection, sql: str, kind: str) -> Iterator[Sequence[tuple[Any, ...]]]:
-    """The scan's rows, ``_ROWS`` at a time. On PostgreSQL through a server-side cursor in
-    ``conn``'s transaction (a client-side one holds the whole result in libpq's memory first):
-    psycopg's own, as SQLAlchemy's ``stream_results`` reads one row ahead of its DBAPI cursor."""
-    if conn.dialect.name == "postgresql":
-        psycopg: Any = conn.connection.dbapi_connection  # PEP 249 has no named cursors
-        with psycopg.cursor(name="deltahook_line_index") as cursor:
-            cursor.execute(sql, (kind,))
-            while rows := cursor.fetchmany(_ROWS):
-                yield rows
-        return
-    result = conn.exec_driver_sql(sql, (kind,))
-    try:
-        while rows := result.cursor.fetchmany(_ROWS):
-            yield rows
-    finally:
-        result.close()
-
-
-def _sql(conn: Connection, statement: str) -> str:
-    """``statement`` in the driver's parameter style (psycopg's ``%s`` on PostgreSQL)."""
-    return statement.replace("?", "%s") if conn.dialect.name == "postgresql" else statement
 
 
 def _other_jobs(conn: Connection, kind: str, job_id: str) -> tuple[Any, ...]:
