@@ -74,7 +74,7 @@ entities = Table(
     Column("job_id", String(36), nullable=True),
     # Hash of the NDJSON line the snapshot was made from: the same line again is no change.
     Column("line_hash", LargeBinary(16), nullable=True),
-    Index(None, "kind", "parent_key"),
+    # No index by parent_key: nothing reads entities by it (0018 dropped the one there was).
     Index(None, "kind", "scope"),
     # Unchanged lines are found by their hash alone, before anything parses them; key and
     # scope ride along so that the lookup never reads the (large) rows themselves.
@@ -92,6 +92,8 @@ entity_refs = Table(
     Column("kind", String(64), primary_key=True),
     Column("key", String(KEY_LENGTH), primary_key=True),
     Index(None, "kind", "key"),
+    # On SQLite the primary key is the table: no rowid B-tree beside it (0018).
+    sqlite_with_rowid=False,
 )
 
 # Every row change an ingest stored, compact (the changed fields only, old and new), kept as
