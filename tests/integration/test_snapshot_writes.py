@@ -4,13 +4,14 @@ nothing written when one of them moved on since it was read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from deltahook.errors import ConflictError
 from deltahook.store import snapshots
-from deltahook.store.db import open_engine
+from deltahook.store.db import SQLITE_LOAD_CACHE_KIB, open_engine
 from deltahook.store.snapshots import SnapshotWrite
 from deltahook.store.tables import entities
 
@@ -75,3 +76,23 @@ def test_nothing_is_written_when_one_entity_moved_on(database_url: str) -> None:
     with pytest.raises(ConflictError):
         _store(database_url, [_write("A", 1, hash=b"x"), _write("B", 7, hash=b"y")], now=NOW)
     assert _stored(database_url) == before
+
+
+def test_a_load_of_new_entities_widens_its_sqlite_connections_page_cache(tmp_path: Path) -> None:
+    """A write of at least ``LOAD_ROWS`` new entities raises its connection's page cache to
+    ``SQLITE_LOAD_CACHE_KIB`` (SQLite's own 2 MiB default until then), for as long as the
+    pooled connection lives; a smaller write leaves the cache as it is."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    cache = "PRAGMA cache_size"
+    try:
+        with engine.begin() as conn:
+            default = conn.exec_driver_sql(cache).scalar()
+            snapshots.write(conn, "sku", [_write("small", 0)], now=NOW, job_id="j")
+            assert conn.exec_driver_sql(cache).scalar() == default
+            load = [_write(f"K{i:05}", 0) for i in range(snapshots.LOAD_ROWS)]
+            snapshots.write(conn, "sku", load, now=NOW, job_id="j")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(cache).scalar() == -SQLITE_LOAD_CACHE_KIB
+    finally:
+        engine.dispose()
+    assert default == -2000

@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeEngine
 
 from deltahook.errors import ConflictError
 from deltahook.store.bulk import bind_processor, insert_columns
+from deltahook.store.db import widen_cache
 from deltahook.store.tables import entities
 
 _T = TypeVar("_T")
@@ -38,6 +39,8 @@ _V = TypeVar("_V", str, bytes)
 # SQLite allows 32,766 bound parameters per statement; stay well clear of it.
 IN_CHUNK = 2_000
 _PLAIN_ROWS = 10_000
+# New entities in one write that make it a load: its connection caches more pages (db.py).
+LOAD_ROWS = 1_000
 
 
 def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
@@ -187,6 +190,8 @@ def write(
     new = [w for w in ordered if w.version == 0]
     changed = [w for w in ordered if w.version > 0]
     if new:  # a first load inserts by the hundred thousand: straight to the driver
+        if len(new) >= LOAD_ROWS:
+            widen_cache(conn)
         same = {"kind": kind, "version": 1, "created_at": now, "updated_at": now, "job_id": job_id}
         insert_columns(conn, entities, _new_columns(new), same=same)
     if changed:
