@@ -8,23 +8,26 @@ are resolved against the file's folder (or the working directory without a file)
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from deltahook.configfile import (
     ConfigSource,
+    Problem,
     event_type_problems,
     raise_problems,
     read_config,
     validation_problems,
 )
-from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.errors import CatalogError
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
+
+if TYPE_CHECKING:
+    from deltahook.delivery.settings import SubscriptionSettings
 
 CONFIG_FILE = "deltahook.yaml"
 _ENV = {
@@ -42,73 +45,80 @@ def shipped(name: str) -> Path:
     return inside if inside.is_dir() else package.parents[1] / name
 
 
-class Settings(BaseModel):
-    """Everything deltahook reads from its configuration."""
+@dataclass(frozen=True, init=False)
+class Settings:
+    """Everything deltahook reads from its configuration.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``Settings(**values)`` checks values that are plainly valid itself (each of its field's own
+    type and in bounds, no subscription declared); any other input goes to pydantic
+    (``config_model.SettingsModel``), which coerces it or raises its ``ValidationError`` as it
+    always did. So an ordinary command starts without importing pydantic (about 0.1 s of CPU),
+    and every error message is still pydantic's. ``model_validate``, ``model_copy`` and
+    ``model_fields`` work as on a pydantic model.
+    """
+
+    model_fields: ClassVar[dict[str, Any]]
 
     database_url: str = "sqlite:///.deltahook/deltahook.db"
-    schemas_dir: Path = Field(default_factory=lambda: shipped("schemas"))
-    rules_dir: Path = Field(default_factory=lambda: shipped("rules"))
-    constants: dict[str, Any] = Field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
-    batch_size: int = Field(default=2000, ge=1, le=50_000)
+    schemas_dir: Path = field(default_factory=lambda: shipped("schemas"))
+    rules_dir: Path = field(default_factory=lambda: shipped("rules"))
+    constants: dict[str, Any] = field(default_factory=lambda: {"ClientId": 1, "ApplicationId": 1})
+    batch_size: int = 2000  # 1 to 50,000
     job_events: bool = True
     change_log: bool = True  # the stored row changes, kept as long as the delivery log
     # A running ingest renews its job's lease as batches commit; a job whose lease ran out
     # (and whose process cannot be seen to run on this host) is marked abandoned.
-    job_lease_s: float = Field(default=600.0, gt=0)
-    # Webhooks to private, loopback or link-local addresses; declared before `subscriptions`
-    # so that their check can read it.
+    job_lease_s: float = 600.0  # > 0
+    # Webhooks to private, loopback or link-local addresses.
     allow_private_urls: bool = False
-    subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+    subscriptions: list[SubscriptionSettings] = field(default_factory=list)
     # Bearer keys of the HTTP API; a value may be `${VAR}`, read when the server starts.
-    api_keys: list[str] = Field(default_factory=list)
-    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)  # JSON request bodies
-    api_max_feed_bytes: int = Field(default=4 << 30, ge=1024)  # feeds POSTed to the API
+    api_keys: list[str] = field(default_factory=list)
+    api_max_body_bytes: int = 1 << 20  # JSON request bodies, >= 1024
+    api_max_feed_bytes: int = 4 << 30  # feeds POSTed to the API, >= 1024
     # A request body must bring at least `api_body_window_bytes` (or its end) in every window
     # of `api_body_window_s` seconds, else it is answered 408: a stalled upload ends.
-    api_body_window_s: float = Field(default=30.0, gt=0, le=3600)
-    api_body_window_bytes: int = Field(default=16 << 10, ge=1)
+    api_body_window_s: float = 30.0  # > 0, <= 3600
+    api_body_window_bytes: int = 16 << 10  # >= 1
     # A request's headers must be complete this long after the connection opened (or the
     # last answer ended), else 408; a header block over `api_max_header_bytes` is 431.
-    api_header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
-    api_max_header_bytes: int = Field(default=16 << 10, ge=1024, le=1 << 20)
+    api_header_timeout_s: float = 10.0  # > 0, <= 3600
+    api_max_header_bytes: int = 16 << 10  # 1024 to 1 MiB
     # Feed uploads (and feed previews) at once; each holds a worker thread and a database
     # connection. Beyond it an upload is answered 503 with Retry-After.
-    api_max_uploads: int = Field(default=8, ge=1, le=32)
+    api_max_uploads: int = 8  # 1 to 32
     # What one full feed may deactivate or delete of its scope, by kind name (or "default").
-    max_remove: dict[str, RemovalLimit] = Field(default_factory=dict)
+    max_remove: dict[str, RemovalLimit] = field(default_factory=dict)
 
-    @field_validator("max_remove", mode="before")
+    def __init__(self, **values: Any) -> None:
+        checked = _plainly_valid(values)
+        if checked is None:
+            from deltahook.config_model import SettingsModel
+
+            model = SettingsModel.model_validate(values)  # pydantic's ValidationError
+            checked = {name: getattr(model, name) for name in self.model_fields}
+        self._set(checked)
+
+    def _set(self, checked: Mapping[str, Any]) -> None:
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
     @classmethod
-    def _removal_limits(cls, declared: object) -> dict[str, RemovalLimit]:
-        if not isinstance(declared, Mapping):
-            raise ValueError("max_remove maps kind names (or default) to a count or a percentage")
-        limits: dict[str, RemovalLimit] = {}
-        for kind, value in declared.items():
-            try:
-                limits[str(kind)] = RemovalLimit.parse(value)
-            except ValueError as exc:
-                raise ValueError(f"{kind}: {exc}") from None
-        return limits
+    def model_validate(cls, values: Mapping[str, Any]) -> Settings:
+        """The settings from a mapping of values (pydantic's ``ValidationError`` if invalid)."""
+        return cls(**values)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
+        """A copy with the values of ``update`` set as they are (unchecked, as pydantic's)."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.__dict__.update(update or {})
+        return copied
 
     def removal_limit(self, kind: str) -> RemovalLimit:
         """The kind's ``max_remove``, else the configured default, else 10%."""
         found = self.max_remove.get(kind) or self.max_remove.get("default")
         return found or RemovalLimit.parse(DEFAULT_MAX_REMOVE)
-
-    @field_validator("subscriptions")
-    @classmethod
-    def _public_targets(
-        cls, declared: list[SubscriptionSettings], info: ValidationInfo
-    ) -> list[SubscriptionSettings]:
-        allow = bool(info.data.get("allow_private_urls", False))
-        for sub in declared:
-            try:
-                check_url_target(sub.url, allow_private=allow)
-            except ValueError as exc:
-                raise ValueError(f"subscription {sub.name!r}: {exc}") from None
-        return declared
 
     @property
     def entity_schemas_dir(self) -> Path:
@@ -117,6 +127,137 @@ class Settings(BaseModel):
     @property
     def event_schemas_dir(self) -> Path:
         return self.schemas_dir / "events"
+
+
+Settings.model_fields = {f.name: f for f in fields(Settings)}
+
+
+def removal_limits(declared: object) -> dict[str, RemovalLimit]:
+    """``max_remove`` read: a limit per kind name (``ValueError`` naming the kind otherwise)."""
+    if not isinstance(declared, Mapping):
+        raise ValueError("max_remove maps kind names (or default) to a count or a percentage")
+    limits: dict[str, RemovalLimit] = {}
+    for kind, value in declared.items():
+        try:
+            limits[str(kind)] = RemovalLimit.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{kind}: {exc}") from None
+    return limits
+
+
+def _plainly_valid(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every field's value when each given one is plainly valid, else None (pydantic decides).
+
+    Plainly valid is what pydantic takes as it is: the field's own type (a whole number for a
+    float, converted as pydantic does; a string for a path) within the field's bounds.
+    """
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        check = _CHECKS.get(name)
+        if check is None:
+            return None
+        try:
+            checked[name] = check(value)
+        except _NotPlain:
+            return None
+    for each in fields(Settings):
+        if each.name in checked:
+            continue
+        make = each.default_factory
+        checked[each.name] = each.default if make is MISSING else make()
+    return checked
+
+
+class _NotPlain(Exception):
+    """A value pydantic must judge (coerce, or refuse with its message)."""
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise _NotPlain
+    return value
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return value
+    return Path(_str(value))
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _NotPlain
+    return value
+
+
+def _int(low: int, high: int | None = None) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if type(value) is not int or value < low or (high is not None and value > high):
+            raise _NotPlain
+        return value
+
+    return check
+
+
+def _float(high: float | None = None) -> Callable[[Any], float]:
+    """A number greater than 0 (and at most ``high``), as a float."""
+
+    def check(value: Any) -> float:
+        if type(value) not in (int, float) or not 0 < value < math.inf:
+            raise _NotPlain
+        if high is not None and value > high:
+            raise _NotPlain
+        return float(value)
+
+    return check
+
+
+def _constants(value: Any) -> dict[str, Any]:
+    if type(value) is not dict or any(type(key) is not str for key in value):
+        raise _NotPlain
+    return dict(value)
+
+
+def _strings(value: Any) -> list[str]:
+    if type(value) is not list or any(type(item) is not str for item in value):
+        raise _NotPlain
+    return list(value)
+
+
+def _no_subscriptions(value: Any) -> list[SubscriptionSettings]:
+    if type(value) is not list or value:
+        raise _NotPlain  # a subscription is checked by its pydantic model
+    return []
+
+
+def _removal_limits(value: Any) -> dict[str, RemovalLimit]:
+    try:
+        return removal_limits(value)
+    except ValueError:
+        raise _NotPlain from None
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "database_url": _str,
+    "schemas_dir": _path,
+    "rules_dir": _path,
+    "constants": _constants,
+    "batch_size": _int(1, 50_000),
+    "job_events": _bool,
+    "change_log": _bool,
+    "job_lease_s": _float(),
+    "allow_private_urls": _bool,
+    "subscriptions": _no_subscriptions,
+    "api_keys": _strings,
+    "api_max_body_bytes": _int(1024),
+    "api_max_feed_bytes": _int(1024),
+    "api_body_window_s": _float(3600),
+    "api_body_window_bytes": _int(1),
+    "api_header_timeout_s": _float(3600),
+    "api_max_header_bytes": _int(1024, 1 << 20),
+    "api_max_uploads": _int(1, 32),
+    "max_remove": _removal_limits,
+}
 
 
 def load_settings(
@@ -162,18 +303,39 @@ def _validated(
     """The settings, or ``ConfigError`` with every problem (the file's located)."""
     problems = list(source.problems) if source is not None else []
     settings = None
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        fields = {"": Settings.model_fields, "subscriptions": SubscriptionSettings.model_fields}
-        problems += validation_problems(exc, source=source, origins=origins, fields=fields)
-    known = _event_types(settings.schemas_dir if settings else data.get("schemas_dir"))
+    checked = _plainly_valid(data)
+    if checked is None:
+        checked, found = _by_model(data, source, origins)
+        problems += found
+    if checked is not None:
+        settings = object.__new__(Settings)
+        settings._set(checked)
+    known = None
+    if isinstance(data.get("subscriptions"), list):  # nothing else names an event type
+        known = _event_types(settings.schemas_dir if settings else data.get("schemas_dir"))
     if known is not None:
         problems += event_type_problems(data, source=source, origins=origins, known=known)
     if problems or settings is None:
         raise_problems(problems)
     assert settings is not None
     return settings
+
+
+def _by_model(
+    data: dict[str, Any], source: ConfigSource | None, origins: dict[str, str]
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The values as pydantic validates them, or None and the located problems it found."""
+    from pydantic import ValidationError
+
+    from deltahook.config_model import SettingsModel
+    from deltahook.delivery.settings import SubscriptionSettings
+
+    try:
+        model = SettingsModel.model_validate(data)
+    except ValidationError as exc:
+        known = {"": SettingsModel.model_fields, "subscriptions": SubscriptionSettings.model_fields}
+        return None, validation_problems(exc, source=source, origins=origins, fields=known)
+    return {name: getattr(model, name) for name in Settings.model_fields}, []
 
 
 def _event_types(schemas_dir: Any) -> frozenset[str] | None:

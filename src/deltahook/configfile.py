@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from deltahook.catalog.events import unknown_type_message
 from deltahook.errors import ConfigError
 from deltahook.rules.source import suggest
 from deltahook.yamlsafe import YamlProblem, compose, construct, decode
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 Loc = Sequence[int | str]
 

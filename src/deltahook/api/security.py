@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deltahook.api.errors import error_response
-from deltahook.delivery.settings import ENV_REFERENCE
+from deltahook.delivery.signing import ENV_REFERENCE
 from deltahook.errors import ConfigError
 
 logger = logging.getLogger("deltahook.api")

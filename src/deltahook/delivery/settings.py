@@ -52,11 +52,10 @@ from deltahook.delivery.retry import (
     check_schedule,
     parse_schedule,
 )
-from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
+from deltahook.delivery.signing import ENV_REFERENCE, HeaderStyle, check_header, decode_secret
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_CONCURRENCY = 10
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _schedule(value: Any) -> Any:

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 
 SECRET_PREFIX = "whsec_"
+# `${NAME}` in a header value or secret: read from the environment of the process that sends.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_BYTES_MIN = 24
 SECRET_BYTES_MAX = 64
 """The secret sizes the specification allows (random bytes, before base64)."""

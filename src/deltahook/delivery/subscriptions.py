@@ -25,17 +25,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from deltahook.delivery import redaction
 from deltahook.delivery.health import Health, HealthPolicy
-from deltahook.delivery.settings import ENV_REFERENCE, SubscriptionSettings
-from deltahook.delivery.signing import HeaderStyle, check_header, decode_secret
+from deltahook.delivery.signing import ENV_REFERENCE, HeaderStyle, check_header, decode_secret
 from deltahook.errors import ConfigError, DeliveryError, UnknownSubscriptionError
 from deltahook.store.tables import subscriptions
+
+if TYPE_CHECKING:
+    from deltahook.delivery.settings import SubscriptionSettings
 
 FROM_CONFIG = "config"
 REMOVED = "removed"
