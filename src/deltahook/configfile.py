@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from deltahook.catalog.events import unknown_type_message
 from deltahook.errors import ConfigError
 from deltahook.rules.source import suggest
+from deltahook.yamlnodes import Node, is_mapping, is_sequence
 from deltahook.yamlsafe import YamlProblem, compose, construct, decode
 
 if TYPE_CHECKING:
@@ -44,10 +43,10 @@ class ConfigSource:
 
     path: str
     data: dict[str, Any]
-    root: yaml.Node | None
+    root: Node | None
     problems: tuple[Problem, ...] = ()
 
-    def problem(self, node: yaml.Node, message: str) -> Problem:
+    def problem(self, node: Node, message: str) -> Problem:
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
         return Problem(where=f"{self.path}:{line}:{column}", message=message, order=(line, column))
 
@@ -66,7 +65,7 @@ def read_config(path: Path) -> ConfigSource:
         Problem(where=f"{path}:{d.line}:{d.column}", message=d.message, order=(d.line, d.column))
         for d in composed.duplicates
     )
-    if root is not None and not isinstance(root, yaml.MappingNode):
+    if root is not None and not is_mapping(root):
         raise_problems([source.problem(root, "the config file must be a mapping of settings")])
     data = construct(root) if root is not None else {}
     return ConfigSource(path=str(path), data=data, root=root, problems=duplicates)
@@ -78,18 +77,16 @@ def raise_problems(problems: Collection[Problem]) -> None:
     raise ConfigError(problems=[str(p) for p in ordered])
 
 
-def node_at(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+def node_at(root: Node | None, loc: Loc) -> Node | None:
     """The node at ``loc``, or the deepest one on the way there."""
     node = root
     for part in loc:
-        if isinstance(node, yaml.MappingNode):
+        if is_mapping(node):
             found = next((kv for kv in node.value if kv[0].value == part), None)
             if found is None:
                 return node
             node = found[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
+        elif is_sequence(node) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
         else:
             return node
@@ -127,13 +124,13 @@ def validation_problems(
             continue
         at = parent if error["type"] in {"missing", "extra_forbidden"} else loc
         node = node_at(source.root, at)
-        if error["type"] == "extra_forbidden" and isinstance(node, yaml.MappingNode):
+        if error["type"] == "extra_forbidden" and is_mapping(node):
             node = next((k for k, _v in node.value if k.value == key), node)
         out.append(_placed(source, node, message))
     return out
 
 
-def _placed(source: ConfigSource, node: yaml.Node | None, message: str) -> Problem:
+def _placed(source: ConfigSource, node: Node | None, message: str) -> Problem:
     if node is None:
         return Problem(where=f"{source.path}:1:1", message=message, order=(1, 1))
     return source.problem(node, message)

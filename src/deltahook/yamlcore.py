@@ -20,29 +20,22 @@ from yaml.reader import Reader as StreamReader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-MAX_DEPTH = 64
-MAX_NODES = 100_000
-MAX_DIGITS = 100
-_TAG = "tag:yaml.org,2002:"
-CORE_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str", "seq", "map"))
-
-_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+from deltahook.yamlnodes import (
+    FLOAT,
+    INT,
+    TAG,
+    YamlProblem,
+    core_bool,
+    core_float,
+    core_int,
 )
 
+__all__ = ["CORE_TAGS", "CoreConstructor", "CoreResolver", "Loader", "YamlProblem"]
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class YamlProblem(Exception):
-    """A document that cannot be read: where (1-based) and why, in one line."""
-
-    line: int
-    column: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.line}:{self.column}: {self.message}"
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+_TAG = TAG
+CORE_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str", "seq", "map"))
 
 
 class CoreResolver(BaseResolver):
@@ -56,10 +49,10 @@ CoreResolver.add_implicit_resolver(
     _TAG + "null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
 )
 CoreResolver.add_implicit_resolver(
-    _TAG + "int", re.compile(rf"^(?:{_INT.pattern})$"), list("-+0123456789")
+    _TAG + "int", re.compile(rf"^(?:{INT.pattern})$"), list("-+0123456789")
 )
 CoreResolver.add_implicit_resolver(
-    _TAG + "float", re.compile(rf"^(?:{_FLOAT.pattern})$"), list("-+.0123456789")
+    _TAG + "float", re.compile(rf"^(?:{FLOAT.pattern})$"), list("-+.0123456789")
 )
 
 
@@ -67,29 +60,13 @@ class CoreConstructor(SafeConstructor):
     """Builds plain values from core-schema nodes, reading scalars by YAML 1.2's rules."""
 
     def construct_yaml_bool(self, node: yaml.Node) -> bool:
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
-        if text.lower() not in {"true", "false"}:
-            raise ValueError(f"{text!r} is not true or false")
-        return text.lower() == "true"
+        return core_bool(str(self.construct_scalar(node)))  # type: ignore[arg-type]
 
     def construct_yaml_int(self, node: yaml.Node) -> int:
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
-        if not _INT.fullmatch(text):
-            raise ValueError(f"{text!r} is not an integer")
-        if len(text.lstrip("+-")) > MAX_DIGITS:
-            raise ValueError(f"an integer of {len(text)} digits is too long (at most {MAX_DIGITS})")
-        if text.startswith(("0o", "0x")):
-            return int(text[2:], 8 if text[1] == "o" else 16)
-        return int(text)
+        return core_int(str(self.construct_scalar(node)))  # type: ignore[arg-type]
 
     def construct_yaml_float(self, node: yaml.Node) -> float:
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
-        if not _FLOAT.fullmatch(text) and not _INT.fullmatch(text):
-            raise ValueError(f"{text!r} is not a number")
-        lowered = text.lower()
-        if lowered.lstrip("+-") in {".inf", ".nan"}:
-            return float(lowered.replace(".", ""))
-        return float(text) if "0x" not in text and "0o" not in text else float(int(text, 0))
+        return core_float(str(self.construct_scalar(node)))  # type: ignore[arg-type]
 
 
 for _name in ("bool", "int", "float"):

@@ -12,12 +12,14 @@ line and column. The loader is PyYAML's pure-Python parser with three changes:
 - **Every mistake located.** Each failure is a ``YamlProblem`` with line, column and one line
   of text; a key given twice in a mapping is reported (``duplicates``) without stopping.
 
-The loader itself is ``yamlcore``; this module composes with it, keeps composed rule files in
-the disk cache, decodes and constructs.
+The loader itself is ``yamlcore``; this module composes with it into ``yamlnodes`` (located
+nodes that need no PyYAML), keeps composed rule files in the disk cache, decodes and
+constructs. PyYAML is imported only to compose a document not found in the cache.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import pickle
 from dataclasses import dataclass
@@ -25,10 +27,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from deltahook import diskcache, yamlcore
-from deltahook.yamlcore import CoreConstructor, Loader, YamlProblem
+from deltahook import diskcache, yamlnodes
+from deltahook.yamlnodes import Node, YamlProblem, construct
 
 __all__ = ["Composed", "YamlProblem", "compose", "construct", "decode"]
 
@@ -37,7 +37,7 @@ __all__ = ["Composed", "YamlProblem", "compose", "construct", "decode"]
 class Composed:
     """A composed document: its root node (None when empty) and the duplicate keys found."""
 
-    root: yaml.Node | None
+    root: Node | None
     duplicates: tuple[YamlProblem, ...] = ()
 
 
@@ -56,27 +56,8 @@ def compose(text: str, *, keep: bool = False) -> Composed:
         return kept
     composed = _compose(text)
     if entry is not None and not composed.duplicates:
-        _forget_text(composed.root)
         diskcache.write(entry, pickle.dumps(composed, protocol=pickle.HIGHEST_PROTOCOL))
     return composed
-
-
-def _forget_text(root: yaml.Node | None) -> None:
-    """Drop the document's text from every mark (what errors read, line and column, stays)."""
-    seen: set[int] = set()
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for mark in (node.start_mark, node.end_mark):
-            if mark is not None:
-                mark.buffer, mark.pointer = None, 0
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(part for pair in node.value for part in pair)
 
 
 def _entry(text: str) -> Path | None:
@@ -84,16 +65,21 @@ def _entry(text: str) -> Path | None:
     source = _own_source()
     if source is None:
         return None
-    version = yaml.__version__.encode()
-    return diskcache.entry("yaml", [source, version, text.encode("utf-8", "surrogatepass")], "")
+    return diskcache.entry("yaml", [source, text.encode("utf-8", "surrogatepass")], "")
 
 
 @cache
 def _own_source() -> bytes | None:
-    """This module's and its loader's source (what it composes depends on them), or None when
-    unreadable."""
+    """The source of this module, its loader and its nodes, and PyYAML's ``__init__`` (its
+    version), all that what it composes depends on; None when unreadable. PyYAML is found,
+    not imported."""
+    here = Path(__file__).parent
+    spec = importlib.util.find_spec("yaml")
+    if spec is None or spec.origin is None:
+        return None
+    files = [Path(__file__), here / "yamlcore.py", Path(yamlnodes.__file__), Path(spec.origin)]
     try:
-        return Path(__file__).read_bytes() + Path(yamlcore.__file__).read_bytes()
+        return b"".join(path.read_bytes() for path in files)
     except OSError:
         return None
 
@@ -104,10 +90,10 @@ class _KeptUnpickler(pickle.Unpickler):
     ALLOWED: frozenset[tuple[str, str]] = frozenset(
         {
             (__name__, "Composed"),
-            ("yaml.nodes", "ScalarNode"),
-            ("yaml.nodes", "SequenceNode"),
-            ("yaml.nodes", "MappingNode"),
-            ("yaml.error", "Mark"),
+            ("deltahook.yamlnodes", "ScalarNode"),
+            ("deltahook.yamlnodes", "SequenceNode"),
+            ("deltahook.yamlnodes", "MappingNode"),
+            ("deltahook.yamlnodes", "Mark"),
         }
     )
 
@@ -125,16 +111,21 @@ def _read_kept(entry: Path) -> Composed | None:
         kept = _KeptUnpickler(io.BytesIO(body)).load()
     except Exception:  # an entry that does not unpickle is as good as none
         return None
-    ok = isinstance(kept, Composed) and (kept.root is None or isinstance(kept.root, yaml.Node))
+    ok = isinstance(kept, Composed) and (kept.root is None or isinstance(kept.root, Node))
     return kept if ok else None
 
 
 def _compose(text: str) -> Composed:
+    import yaml
+
+    from deltahook.yamlcore import Loader
+
     loader: Loader | None = None
     try:
         loader = Loader(text)
         root = loader.get_single_node()
-        return Composed(root=root, duplicates=tuple(loader.duplicates))
+        nodes = yamlnodes.from_pyyaml(root) if root is not None else None
+        return Composed(root=nodes, duplicates=tuple(loader.duplicates))
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         raise YamlProblem(line=line, column=column, message=_unacceptable(exc)) from None
@@ -150,7 +141,7 @@ def _compose(text: str) -> Composed:
             loader.dispose()
 
 
-def _unacceptable(exc: yaml.reader.ReaderError) -> str:
+def _unacceptable(exc: Any) -> str:  # a yaml.reader.ReaderError
     if isinstance(exc.character, int):
         return f"unacceptable character #x{exc.character:04x} (control characters are not allowed)"
     return "unacceptable character"
@@ -170,8 +161,3 @@ def decode(data: bytes) -> str:
 def _position(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
-def construct(node: yaml.Node) -> Any:
-    """The plain Python value of a composed node (lists, dicts, str, int, float, bool, None)."""
-    return CoreConstructor().construct_object(node, deep=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from deltahook import diskcache, yamlsafe
 from deltahook.config import load_settings
@@ -39,14 +38,15 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "yaml"
 
 
-def shape(node: yaml.Node | None) -> Any:
-    """Everything a reader of a node sees: tag, value, style and where it starts and ends."""
+def shape(node: Any) -> Any:
+    """Everything a reader of a node sees: tag, value, style and where it starts and ends
+    (deltahook's nodes and PyYAML's alike: by their ``id``)."""
     if node is None:
         return None
     where = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
-    if isinstance(node, yaml.ScalarNode):
+    if node.id == "scalar":
         return (node.tag, node.value, node.style, where)
-    if isinstance(node, yaml.SequenceNode):
+    if node.id == "sequence":
         return (node.tag, [shape(item) for item in node.value], node.flow_style, where)
     pairs = [(shape(key), shape(value)) for key, value in node.value]
     return (node.tag, pairs, node.flow_style, where)

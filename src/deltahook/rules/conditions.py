@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import Ctx, Getter, parse_ref, resolve
 from deltahook.rules.operands import (
@@ -39,6 +37,7 @@ from deltahook.rules.operands import (
 from deltahook.rules.patterns import compile_pattern
 from deltahook.rules.source import Node, Reader, value_of
 from deltahook.rules.tables import TableInfo, Types, type_of
+from deltahook.yamlnodes import is_mapping
 
 Test = Callable[[Ctx], bool]
 
@@ -130,7 +129,7 @@ class Compiler:
         if found is None:
             return None
         getter, types = found
-        if not isinstance(value_node, yaml.MappingNode):  # a bare value: eq
+        if not is_mapping(value_node):  # a bare value: eq
             ok, value = self.reader.scalar(value_node, f"the value of {name}")
             pred = self._operator("eq", value_node, types, name) if ok else None
             return None if pred is None else _leaf(f"{name} eq {value!r}", getter, pred, name)
@@ -148,7 +147,7 @@ class Compiler:
 
     def _operation(self, op: str, node: Node, left: Side) -> Cond | None:
         """``left op operand``: a literal, or ``{ref: scope.Field}`` for another value."""
-        if isinstance(node, yaml.MappingNode) and op in COMPARISONS:
+        if is_mapping(node) and op in COMPARISONS:
             compared = compile_ref(
                 self.reader,
                 node,

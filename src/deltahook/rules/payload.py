@@ -22,14 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from deltahook.catalog import schema_cache
 from deltahook.catalog.events import EventType
 from deltahook.changes.model import MISSING
 from deltahook.rules.context import SCOPES, Ctx, Getter, constant, parse_ref, resolve
 from deltahook.rules.source import Node, Reader, suggest, value_of
 from deltahook.rules.tables import TableInfo, Types, json_types
+from deltahook.yamlnodes import is_mapping
 
 DEFAULTED = ("ClientId", "ApplicationId")
 _LOOKS_LIKE_REF = re.compile(r"^[A-Za-z_]+\.[A-Za-z_][A-Za-z0-9_]*$")
@@ -75,7 +74,7 @@ def read_sources(reader: Reader, node: Node) -> dict[str, Source] | None:
 
 
 def _source(reader: Reader, target: str, node: Node) -> Source | None:
-    if isinstance(node, yaml.MappingNode):
+    if is_mapping(node):
         return _literal(reader, target, node)
     ok, value = reader.scalar(node, f"payload {target}")
     if not ok:

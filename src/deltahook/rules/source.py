@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from deltahook import yamlnodes
 from deltahook.errors import SourceProblem
+from deltahook.yamlnodes import is_mapping, is_scalar, is_sequence
 from deltahook.yamlsafe import YamlProblem, compose, construct, decode
 
-Node = yaml.Node
+Node = yamlnodes.Node
 
 
 @dataclass(slots=True)
@@ -75,13 +75,13 @@ class Reader:
         required: Iterable[str] = (),
     ) -> dict[str, tuple[Node, Node]] | None:
         """``{key: (key node, value node)}`` of a mapping node, checking its keys."""
-        if not isinstance(node, yaml.MappingNode):
+        if not is_mapping(node):
             self.error(node, f"{what} must be a mapping, not {describe(node)}")
             return None
         out: dict[str, tuple[Node, Node]] = {}
         known = sorted(allowed) if allowed is not None else None
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            key = key_node.value if is_scalar(key_node) else None
             if not isinstance(key, str):
                 self.error(key_node, f"{what}: keys must be plain names")
                 continue
@@ -97,14 +97,14 @@ class Reader:
         return out
 
     def sequence(self, node: Node, what: str) -> list[Node] | None:
-        if not isinstance(node, yaml.SequenceNode):
+        if not is_sequence(node):
             self.error(node, f"{what} must be a list, not {describe(node)}")
             return None
         return list(node.value)
 
     def scalar(self, node: Node, what: str) -> tuple[bool, Any]:
         """``(True, value)`` of a scalar node (typed as YAML says), or ``(False, None)``."""
-        if not isinstance(node, yaml.ScalarNode):
+        if not is_scalar(node):
             self.error(node, f"{what} must be a single value, not {describe(node)}")
             return False, None
         value = value_of(node)
@@ -143,7 +143,7 @@ class Reader:
 
     def strings(self, node: Node, what: str) -> list[tuple[Node, str]] | None:
         """A list of strings (a single string counts as a list of one)."""
-        if isinstance(node, yaml.ScalarNode):
+        if is_scalar(node):
             text = self.string(node, what)
             return None if text is None else [(node, text)]
         items = self.sequence(node, what)
@@ -163,9 +163,9 @@ def value_of(node: Node) -> Any:
 
 
 def describe(node: Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+    if is_mapping(node):
         return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if is_sequence(node):
         return "a list"
     return f"the value {value_of(node)!r}"
 

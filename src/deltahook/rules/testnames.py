@@ -14,12 +14,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from deltahook.catalog.entities import Catalog
 from deltahook.catalog.entities import Collection as Nested
 from deltahook.catalog.events import EventCatalog, unknown_type_message
 from deltahook.rules.source import Node, Reader, suggest, value_of
+from deltahook.yamlnodes import is_mapping, is_scalar, is_sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +51,12 @@ class TestNames:
                     for record in _items(records):
                         self._record(reader, record, kind_node.value)
         for item in _items(entries.get("expect")):
-            if isinstance(item, yaml.MappingNode):
+            if is_mapping(item):
                 reader.mapping(item, "an expected notification", allowed=("type", "payload"))
             self._expected(reader, dict(_pairs(item, keys_only=False)))
 
     def _type(self, reader: Reader, node: Node) -> str | None:
-        name = node.value if isinstance(node, yaml.ScalarNode) else None
+        name = node.value if is_scalar(node) else None
         if isinstance(name, str) and self.events.get(name) is None:
             reader.error(node, unknown_type_message(name, self.events.names()))
             return None
@@ -106,7 +105,7 @@ class TestNames:
             if spec is None:
                 hint = suggest(str(key), properties)
                 reader.error(key_node, f"{event.name} has no property {key!r}{hint}")
-            elif "enum" in spec and isinstance(value_node, yaml.ScalarNode):
+            elif "enum" in spec and is_scalar(value_node):
                 self._enum(reader, value_node, f"{event.name}.{key}", spec["enum"])
 
     @staticmethod
@@ -119,18 +118,18 @@ class TestNames:
 
 def _items(node: Node | tuple[Node, Node] | None) -> list[Node]:
     node = node[1] if isinstance(node, tuple) else node
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+    return list(node.value) if is_sequence(node) else []
 
 
 def _scalars(node: tuple[Node, Node] | None) -> list[Node]:
-    return [node[1]] if node and isinstance(node[1], yaml.ScalarNode) else []
+    return [node[1]] if node and is_scalar(node[1]) else []
 
 
 def _pairs(node: Node | tuple[Node, Node] | None, *, keys_only: bool = True) -> list[Any]:
     """A mapping's entries: ``(key node, value node)``, or ``(key, (key node, value node))``."""
     node = node[1] if isinstance(node, tuple) else node
-    if not isinstance(node, yaml.MappingNode):
+    if not is_mapping(node):
         return []
     if keys_only:
         return list(node.value)
-    return [(k.value, (k, v)) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+    return [(k.value, (k, v)) for k, v in node.value if is_scalar(k)]
