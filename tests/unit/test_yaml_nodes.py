@@ -88,7 +88,8 @@ def test_nodes_keep_tags_styles_places_and_shared_aliases() -> None:
     def walk(a: Any, b: Any) -> None:
         assert (a.id, a.tag) == (b.id, b.tag)
         for mine, theirs in ((a.start_mark, b.start_mark), (a.end_mark, b.end_mark)):
-            assert (mine.line, mine.column, mine.index) == (theirs.line, theirs.column, theirs.index)
+            where = (theirs.line, theirs.column, theirs.index)
+            assert (mine.line, mine.column, mine.index) == where
         if b.id == "scalar":
             assert (a.value, a.style) == (b.value, b.style)
             return
@@ -136,7 +137,12 @@ def test_a_warm_rule_load_never_imports_pyyaml(tmp_path: Path) -> None:
     env = {"DELTAHOOK_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
     runs = [
         subprocess.run(
-            [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         for _ in range(2)
     ]
