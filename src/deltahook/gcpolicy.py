@@ -1,13 +1,55 @@
-"""The cyclic garbage collector while a feed is ingested: rarely, and between batches only."""
+"""The cyclic garbage collector: not while a command starts, and while a feed is ingested
+rarely, and between batches only."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 
 _FULL_EVERY = 50  # batches between full collections of the heap while feeding (see below)
 _YOUNG = 50_000  # containers alive since the last collection that call for one between batches
+_paused = False  # by pause(): resume() switches the collector back on
+
+
+def pause() -> None:
+    """No cyclic collection until ``resume()``: a command's start-up (its imports, catalogs,
+    rules and engine) builds what lives until the process ends, so collecting among it frees
+    almost nothing (under 2,000 of 90,000 objects) and cost about 5% of an ingest's CPU before
+    its first feed byte. A collector already switched off is left as it is."""
+    global _paused  # noqa: PLW0603  # one collector for the one process
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume() -> None:
+    """End ``pause()``: freeze what was built so far (full collections never traverse it
+    again) and collect as usual. Nothing when nothing was paused. The interpreter's teardown
+    unfreezes it first (an exit handler), so what start-up built is finalised as before."""
+    global _paused  # noqa: PLW0603
+    if _paused:
+        _paused = False
+        gc.freeze()
+        gc.enable()
+        _unfreeze_at_exit()
+
+
+@cache
+def _unfreeze_at_exit() -> None:
+    atexit.register(gc.unfreeze)
+
+
+@contextmanager
+def starting() -> Iterator[None]:
+    """``pause()`` for the block, then ``resume()``."""
+    pause()
+    try:
+        yield
+    finally:
+        resume()
 
 
 @contextmanager

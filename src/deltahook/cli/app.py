@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 import orjson
 
+from deltahook import gcpolicy
 from deltahook.cli.lazy import LazyGroup
 from deltahook.errors import DeltahookError
 
@@ -101,6 +102,7 @@ class State:
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, database_url: str | None) -> None:
     """deltahook: detect changes in commerce feeds and deliver them as webhooks."""
+    gcpolicy.resume()  # the command's modules are imported (see run); its callback is next
     ctx.obj = State(config, database_url)
 
 
@@ -146,7 +148,12 @@ def finished() -> None:
 
 def run() -> NoReturn:
     """The ``deltahook`` process: ``main`` in standalone mode (it ends with ``SystemExit``),
-    then the exit, without the interpreter's teardown when the command ``finished()``."""
+    then the exit, without the interpreter's teardown when the command ``finished()``.
+
+    The cyclic collector is paused while the command's modules are imported (``gcpolicy``);
+    ``main`` resumes it before the command runs, and a command may pause it again while it
+    builds its engine."""
+    gcpolicy.pause()
     try:
         main()
     except SystemExit as exc:

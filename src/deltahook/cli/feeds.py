@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 import orjson
 
+from deltahook import gcpolicy
 from deltahook.cli.app import (
     State,
     console,
@@ -82,14 +83,13 @@ def ingest(
     changes: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
-    from deltahook.engine import Engine
+    with gcpolicy.starting():  # the engine lives to the end: no collections while it is built
+        from deltahook.engine import Engine
 
-    started = time.perf_counter()
+        started = time.perf_counter()
+        engine = Engine.from_settings(state.settings)
     source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
-    with (
-        Engine.from_settings(state.settings) as engine,
-        _progress(feed, enabled=not (as_json or changes)) as advance,
-    ):
+    with engine, _progress(feed, enabled=not (as_json or changes)) as advance:
         result = engine.ingest(
             kind,
             source,
