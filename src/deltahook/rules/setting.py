@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -215,7 +216,7 @@ def _watch(
     items = reader.strings(entries["watch"][1], "watch")
     fields = sorted(table.fields)
     for node, glob in items or []:
-        if not fnmatch.filter(fields, glob):
+        if not _matching(fields, glob):
             hint = suggest(glob, fields)
             reader.error(node, f"watch {glob!r} matches no field of {table.table}{hint}")
             items = None
@@ -234,7 +235,16 @@ def _breakpoint_watch(
 
 
 def _expand(watch: tuple[str, ...], table: TableInfo) -> frozenset[str]:
-    return frozenset(f for glob in watch for f in fnmatch.filter(sorted(table.fields), glob))
+    return frozenset(f for glob in watch for f in _matching(sorted(table.fields), glob))
+
+
+def _matching(names: list[str], glob: str) -> list[str]:
+    """``fnmatch.filter(names, glob)``; a glob without wildcards (most watched fields) is
+    compared as it is, not compiled into a regular expression."""
+    if any(ch in glob for ch in "*?["):
+        return fnmatch.filter(names, glob)
+    wanted = os.path.normcase(glob)
+    return [name for name in names if os.path.normcase(name) == wanted]
 
 
 def _pattern(watch: tuple[str, ...]) -> re.Pattern[str] | None:
