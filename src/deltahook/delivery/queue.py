@@ -20,18 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
-from deltahook.delivery import ratelimit, shared_health
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.claims import Claimed, Finished, Want
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_ids
 from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import attempts, deliveries, notifications
+
+if TYPE_CHECKING:
+    from deltahook.delivery.claims import Claimed, Finished, Want
 
 CHANNEL = "deltahook_deliveries"
 """PostgreSQL channel notified when deliveries are queued, so idle dispatchers wake at once."""
@@ -63,6 +64,9 @@ def claim(
 def _claim_one(
     conn: Connection, name: str, want: Want, *, worker: str, now: datetime
 ) -> list[Claimed]:
+    # The dispatcher's side: an ingest, which only enqueues, never imports it.
+    from deltahook.delivery import ratelimit, shared_health
+
     if want.probe and not shared_health.claim_probe(conn, name, hold=want.probe, now=now):
         return []  # another dispatcher probes this cooldown's end
     if want.rate is None:
@@ -78,6 +82,8 @@ def _claim_one(
 def _claim_due(
     conn: Connection, name: str, count: int, want: Want, *, worker: str, now: datetime
 ) -> list[Claimed]:
+    from deltahook.delivery.claims import Claimed
+
     d = deliveries.c
     query = (
         select(
