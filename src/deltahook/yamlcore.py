@@ -202,13 +202,26 @@ class Loader(StreamReader, Scanner, Parser, Composer, CoreResolver):
             )
 
 
+# The core tags a node of each kind may carry (``!!str [a]`` is no string).
+_TAGS_OF = {
+    "scalar": CORE_TAGS - {_TAG + "seq", _TAG + "map"},
+    "sequence": frozenset({_TAG + "seq"}),
+    "mapping": frozenset({_TAG + "map"}),
+}
+_KIND_NAMES = {"scalar": "a plain value", "sequence": "a list", "mapping": "a mapping"}
+
+
 def _check_tag(node: yaml.Node) -> None:
+    tag = node.tag.replace(_TAG, "!!")
     if node.tag not in CORE_TAGS:
         raise _problem(
             node.start_mark,
-            f"the tag {node.tag.replace(_TAG, '!!')} is not allowed "
+            f"the tag {tag} is not allowed "
             "(only YAML's core types: strings, numbers, true/false, null, lists, mappings)",
         )
+    kind = node.id  # type: ignore[attr-defined]  # scalar, sequence or mapping (PyYAML's)
+    if node.tag not in _TAGS_OF[kind]:
+        raise _problem(node.start_mark, f"the tag {tag} does not fit {_KIND_NAMES[kind]}")
 
 
 def _problem(mark: Any, message: str) -> YamlProblem:

@@ -26,7 +26,7 @@ FLOAT = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(kw_only=True)  # not frozen: a ``with`` block sets its __traceback__
 class YamlProblem(Exception):
     """A document that cannot be read: where (1-based) and why, in one line."""
 

@@ -99,6 +99,23 @@ def test_hostile_yaml_in_the_config_is_one_located_problem(tmp_path: Path) -> No
     assert found[0].startswith("deltahook.yaml:1:13: the tag !!python/object/apply:os.system")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("database_url: !!str [a]\n", "deltahook.yaml:1:15: the tag !!str does not fit a list"),
+        ("batch_size: !!int {a: 1}\n", "deltahook.yaml:1:13: the tag !!int does not fit a mapping"),
+        ("api_keys: !!seq abc\n", "deltahook.yaml:1:11: the tag !!seq does not fit a plain value"),
+        ("constants: !!map [1]\n", "deltahook.yaml:1:12: the tag !!map does not fit a list"),
+    ],
+)
+def test_a_core_tag_on_the_wrong_kind_of_node_is_one_located_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """A core tag that does not fit its node (a list tagged as a string) is refused at its
+    place; PyYAML's constructor raised it as a traceback."""
+    assert problems(tmp_path, text) == [expected]
+
+
 def test_the_error_message_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
     """str(ConfigError) holds each problem, one per line, so the CLI shows them all."""
     path = tmp_path / "deltahook.yaml"

@@ -80,6 +80,8 @@ LAUGHS = "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in ran
         ),
         # a tag that asks for a Python object
         ("format_version: !!python/object/apply:os.system [ls]\n", r"r\.yaml:1:17: .*tag"),
+        # a core tag on the wrong kind of node
+        ("format_version: 1\nrules: !!str [a]\n", r"r\.yaml:2:8: the tag !!str does not fit"),
         # an integer of 5,000 digits
         ("format_version: " + "9" * 5000 + "\n", r"r\.yaml:1:17: .*digits"),
         # a billion laughs used as a filter operand
@@ -97,6 +99,7 @@ LAUGHS = "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in ran
         "recursive",
         "deep",
         "python-tag",
+        "misfit-tag",
         "digits",
         "laughs",
         "control",
