@@ -16,7 +16,7 @@ from deltahook.cli import main
 from deltahook.errors import SchemaBehindError
 from deltahook.store import jobs, schema
 from deltahook.store.db import open_engine
-from deltahook.store.tables import deliveries, metadata, notifications
+from deltahook.store.tables import deliveries, entity_refs, metadata, notifications
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -183,3 +183,62 @@ def _plans(conn: Connection) -> list[str]:
         cursor.execute(explain + statement, params)
         plans.append("\n".join(" ".join(map(str, row)) for row in cursor.fetchall()))
     return plans
+
+
+def test_0018_keeps_a_stores_references_up_and_down(database_url: str) -> None:
+    """0018 (entity_refs WITHOUT ROWID on SQLite, no (kind, parent_key) index of entities)
+    keeps every reference, the table's name, primary key and index, both ways; afterwards
+    nothing differs from the code's metadata."""
+    refs = [("manufacturer", "M1", "sku", "S1"), ("manufacturer", "M1", "sku", "S2")]
+    refs.append(("manufacturer", "M2", "sku", "S3"))
+    engine = open_engine(database_url, check_schema=False)
+
+    def shape(conn: Connection) -> tuple[Any, ...]:
+        found = inspect(conn)
+        kept = conn.execute(select(entity_refs).order_by(*entity_refs.c)).all()
+        indexes = {i["name"]: i["column_names"] for i in found.get_indexes("entity_refs")}
+        primary = found.get_pk_constraint("entity_refs")["constrained_columns"]
+        by_parent = "ix_entities_kind_parent_key" in {
+            i["name"] for i in found.get_indexes("entities")
+        }
+        return [tuple(row) for row in kept], indexes, primary, by_parent, _rowid(conn)
+
+    try:
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0017")
+            conn.execute(
+                insert(entity_refs), [dict(zip(_REF_COLUMNS, r, strict=True)) for r in refs]
+            )
+            before = shape(conn)
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0018")
+            upgraded = shape(conn)
+        with engine.begin() as conn:
+            command.downgrade(schema._config(conn), "0017")
+            downgraded = shape(conn)
+        assert schema.upgrade(engine) == ("0017", schema.head())
+        with engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert before == (
+        refs,
+        {"ix_entity_refs_kind_key": ["kind", "key"]},
+        list(_REF_COLUMNS),
+        True,
+        True,
+    )
+    assert upgraded == (*before[:3], False, database_url.startswith("postgresql"))
+    assert downgraded == before
+    assert differences == []
+
+
+_REF_COLUMNS = ("ref_kind", "ref_key", "kind", "key")
+
+
+def _rowid(conn: Connection) -> bool:
+    """Whether ``entity_refs`` has a rowid (a PostgreSQL table always has its own)."""
+    if conn.dialect.name != "sqlite":
+        return True
+    made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'entity_refs'")
+    return "WITHOUT ROWID" not in made.scalar_one()
