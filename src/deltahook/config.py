@@ -207,7 +207,10 @@ def _float(high: float | None = None) -> Callable[[Any], float]:
             raise _NotPlain
         if high is not None and value > high:
             raise _NotPlain
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a whole number no float holds: pydantic's message
+            raise _NotPlain from None
 
     return check
 

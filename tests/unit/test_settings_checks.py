@@ -63,6 +63,7 @@ def test_plainly_valid_values_come_out_as_pydantic_makes_them(values: dict[str, 
         {"batch_size": 0},  # out of bounds: pydantic's message
         {"job_lease_s": float("nan")},
         {"job_lease_s": float("inf")},
+        {"job_lease_s": 10**400},  # no float holds it: pydantic's message, not OverflowError
         {"api_body_window_s": 3601},
         {"job_events": "yes"},
         {"constants": {1: "x"}},
@@ -76,6 +77,11 @@ def test_anything_else_is_left_to_pydantic(values: dict[str, Any]) -> None:
     """A value pydantic would coerce or refuse is not judged here: its result and message stay
     pydantic's."""
     assert _plainly_valid(values) is None
+
+
+def test_a_whole_number_too_large_for_a_float_is_pydantics_error() -> None:
+    with pytest.raises(ValidationError, match="1 validation error for Settings\njob_lease_s"):
+        Settings(job_lease_s=10**400)
 
 
 def test_an_invalid_value_raises_pydantics_error_under_the_settings_name() -> None:
