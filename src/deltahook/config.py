@@ -92,21 +92,23 @@ class Settings:
 
     def __init__(self, **values: Any) -> None:
         checked = _plainly_valid(values)
-        if checked is None:
-            from deltahook.config_model import SettingsModel
-
-            model = SettingsModel.model_validate(values)  # pydantic's ValidationError
-            checked = {name: getattr(model, name) for name in self.model_fields}
-        self._set(checked)
+        self._set(_by_pydantic(values) if checked is None else checked)
 
     def _set(self, checked: Mapping[str, Any]) -> None:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
     @classmethod
-    def model_validate(cls, values: Mapping[str, Any]) -> Settings:
-        """The settings from a mapping of values (pydantic's ``ValidationError`` if invalid)."""
-        return cls(**values)
+    def model_validate(cls, values: Any) -> Settings:
+        """The settings from a mapping of values (pydantic's ``ValidationError`` if invalid,
+        also for what is no mapping of names); settings are taken as they are."""
+        if isinstance(values, cls):
+            return values
+        if isinstance(values, Mapping) and all(isinstance(name, str) for name in values):
+            return cls(**values)
+        settings = object.__new__(cls)
+        settings._set(_by_pydantic(values))
+        return settings
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
         """A copy with the values of ``update`` set as they are (unchecked, as pydantic's)."""
@@ -130,6 +132,14 @@ class Settings:
 
 
 Settings.model_fields = {f.name: f for f in fields(Settings)}
+
+
+def _by_pydantic(values: Any) -> dict[str, Any]:
+    """Every field's value as the pydantic model makes it (its ``ValidationError`` if invalid)."""
+    from deltahook.config_model import SettingsModel
+
+    model = SettingsModel.model_validate(values)
+    return {name: getattr(model, name) for name in Settings.model_fields}
 
 
 def removal_limits(declared: object) -> dict[str, RemovalLimit]:

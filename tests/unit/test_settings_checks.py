@@ -101,3 +101,24 @@ def test_a_copy_takes_its_updates_as_they_are() -> None:
     assert (copied.database_url, copied.batch_size) == ("sqlite:///x.db", 10)
     assert settings.database_url != copied.database_url
     assert Settings.model_validate({"batch_size": 10}) == settings
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,  # not a mapping
+        ["batch_size", 10],
+        {1: "x"},  # a key that is no name
+    ],
+)
+def test_model_validate_refuses_what_is_no_mapping_of_names_with_pydantics_error(
+    values: Any,
+) -> None:
+    """As the pydantic model did: its ``ValidationError``, not a ``TypeError`` from ``**``."""
+    with pytest.raises(ValidationError, match="1 validation error for Settings"):
+        Settings.model_validate(values)
+
+
+def test_model_validate_takes_settings_as_they_are() -> None:
+    settings = Settings(batch_size=10)
+    assert Settings.model_validate(settings) is settings
