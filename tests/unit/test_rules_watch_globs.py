@@ -15,4 +15,5 @@ GLOBS = st.sampled_from(["Ean", "EanCode", "Name*", "*", "N?me", "[EN]*", "Statu
 
 @given(NAMES, GLOBS)
 def test_a_glob_matches_what_fnmatch_filter_matches(names: list[str], glob: str) -> None:
+    """A watched-field glob, wildcards or not, matches what fnmatch.filter matches, in order."""
     assert _matching(names, glob) == fnmatch.filter(names, glob)

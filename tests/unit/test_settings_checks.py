@@ -80,16 +80,19 @@ def test_anything_else_is_left_to_pydantic(values: dict[str, Any]) -> None:
 
 
 def test_a_whole_number_too_large_for_a_float_is_pydantics_error() -> None:
+    """A whole number too large for a float is pydantic's located error, not an OverflowError."""
     with pytest.raises(ValidationError, match="1 validation error for Settings\njob_lease_s"):
         Settings(job_lease_s=10**400)
 
 
 def test_an_invalid_value_raises_pydantics_error_under_the_settings_name() -> None:
+    """A value out of bounds raises pydantic's ValidationError, titled Settings."""
     with pytest.raises(ValidationError, match="1 validation error for Settings\nbatch_size"):
         Settings(batch_size=0)
 
 
 def test_a_value_pydantic_coerces_is_coerced_as_before() -> None:
+    """Values pydantic coerces (a number or a boolean as text) are coerced as before."""
     settings = Settings(batch_size="10", job_events="yes", schemas_dir="s")
     assert (settings.batch_size, settings.job_events, settings.schemas_dir) == (10, True, Path("s"))
 
@@ -120,5 +123,6 @@ def test_model_validate_refuses_what_is_no_mapping_of_names_with_pydantics_error
 
 
 def test_model_validate_takes_settings_as_they_are() -> None:
+    """model_validate of a Settings returns it as it is, as pydantic's did."""
     settings = Settings(batch_size=10)
     assert Settings.model_validate(settings) is settings

@@ -29,6 +29,7 @@ def collector() -> Iterator[None]:
 
 
 def test_a_pause_ends_with_what_was_built_frozen_and_the_collector_on(collector: None) -> None:
+    """After a pause the collector is on again and what was built meanwhile is frozen."""
     gc.enable()
     gcpolicy.pause()
     assert not gc.isenabled()
@@ -40,6 +41,7 @@ def test_a_pause_ends_with_what_was_built_frozen_and_the_collector_on(collector:
 
 
 def test_a_collector_switched_off_by_someone_else_stays_off(collector: None) -> None:
+    """A collector switched off before the pause is not switched on by its end."""
     gc.disable()
     with gcpolicy.starting():
         pass

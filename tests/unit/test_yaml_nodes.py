@@ -60,6 +60,7 @@ def documents() -> list[str]:
 
 @pytest.mark.parametrize("text", documents())
 def test_a_document_constructs_to_what_pyyaml_constructs(text: str) -> None:
+    """Each edge document constructs to PyYAML's value from deltahook's nodes and from PyYAML's."""
     root = pyyaml(text)
     ours = yamlnodes.from_pyyaml(root)
     assert same(yamlnodes.construct(ours), CoreConstructor().construct_object(root, deep=True))
@@ -84,6 +85,7 @@ def test_mutated_rule_files_construct_alike() -> None:
 
 
 def test_nodes_keep_tags_styles_places_and_shared_aliases() -> None:
+    """deltahook's nodes keep PyYAML's tags, styles and places, and an alias stays one node."""
     root = pyyaml(SCALARS)
     ours = yamlnodes.from_pyyaml(root)
 
