@@ -92,10 +92,19 @@ class Admission:
         # Checks and normalises a whole record at once when it can (see ``feeds.shapes``).
         self._shape = compile_shape(self.kind) or _no_shape
         self._index: LineIndex | None = None  # while ``lines`` admits a batch
+        self._locate: Callable[[str, int], int] = _nowhere
 
-    def lines(self, batch: LineBatch, index: LineIndex, key_at: Callable[[int], str]) -> Batch:
+    def lines(
+        self,
+        batch: LineBatch,
+        index: LineIndex,
+        key_at: Callable[[int], str],
+        locate: Callable[[str, int], int] | None = None,
+    ) -> Batch:
         """Admit whole lines against ``index`` (not in merge mode); ``key_at`` reads the key of
-        the entity at a position from the store (only to report a duplicate)."""
+        the entity at a position from the store (only to report a duplicate), ``locate`` the
+        position of a parsed line's key and tag (``index.locate``; default: ``index.position``
+        of the tag)."""
         digests = list(map(xxhash.xxh3_128_digest, batch.contents()))
         self.result.counts.received += len(digests)
         admitted = Batch()
@@ -116,6 +125,7 @@ class Admission:
                 self._admit(parsed, admitted, digests[i])
 
         self._index = index
+        self._locate = locate or (lambda _key, tag: index.position(tag))
         try:
             index.admit(digests, unchanged, other)
         finally:
@@ -189,7 +199,7 @@ class Admission:
             if self.seen.add(tag):
                 self._repeated(key, key, line, batch)
             return key
-        at = index.position(tag)
+        at = self._locate(key, tag)
         if at < 0:
             if self.seen.add(tag):
                 self._repeated(~tag, key, line, batch)
@@ -332,6 +342,10 @@ def _too_long(
             field = max(fields, key=lambda name: len(str(body.get(name, ""))))
             return Problem(field, f"the {what} is longer than {KEY_LENGTH} characters")
     return None
+
+
+def _nowhere(_key: str, _tag: int) -> int:
+    return -1
 
 
 def _no_shape(_record: Any) -> dict[str, Any] | None:

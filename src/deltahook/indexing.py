@@ -16,7 +16,7 @@ from deltahook.admission import Admission
 from deltahook.catalog.entities import EntityKind
 from deltahook.results import Mode, RunResult
 from deltahook.store import snapshots
-from deltahook.store.lineindex import DEAD, LineIndex
+from deltahook.store.lineindex import LineIndex
 
 _SMALL_STORE = 4  # batches' worth of stored entities: an index of them is cheap whatever the feed
 
@@ -69,12 +69,17 @@ class RunIndex:
         assert self._index is not None
         return self._index.key(conn, position)
 
+    def locate(self, conn: Connection, key: str, tag: int) -> int:
+        """The position in the index of the entity stored under ``key`` (tag ``tag``), or -1."""
+        assert self._index is not None
+        return self._index.locate(conn, key, tag)
+
     @staticmethod
     def rewritten(index: LineIndex, keys: Iterable[str], indexed: Mapping[str, int]) -> None:
         """Mark DEAD the indexed entities a batch rewrote: their stored line is another one now."""
         for key in keys:
             if (at := indexed.get(key)) is not None:
-                index.marks[at] = DEAD
+                index.rewrote(key, at)
 
     def for_sweep(self, conn: Connection) -> LineIndex | None:
         """The index to hand over to the sweep, if it is still fresh."""

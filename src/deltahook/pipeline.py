@@ -188,7 +188,8 @@ class Run:
         claim = copy(self.result.counts)  # what the lines before this batch make the job's
         if index is not None:
             assert isinstance(items, LineBatch)
-            batch = self._admission.lines(items, index, partial(self._lines.key_at, self.conn))
+            key_at, locate = partial(self._lines.key_at, self.conn), self._lines.locate
+            batch = self._admission.lines(items, index, key_at, partial(locate, self.conn))
             # Their stored lines are about to be another: a copy of one later in the feed is
             # compared with the store, not taken for unchanged (whether or not they change).
             keys = [c.key for c in batch.ready.values() if isinstance(c, Candidate)]

@@ -244,3 +244,40 @@ def test_the_scan_by_ranges_is_taken_for_distinct_hashes(conn: Connection) -> No
         at = index.position(xxhash.xxh3_64_intdigest(key))
         assert index.line_hash(at) == line_hash
         assert index.scopes([at]) == {"lagret-ø"}
+
+
+@settings(max_examples=60)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.binary(min_size=16, max_size=16) | st.binary(max_size=20) | st.none(),
+            st.text(max_size=6),
+        ),
+        max_size=12,
+        unique_by=lambda row: row[1],
+    ),
+    rewritten=st.sets(st.integers(0, 11), max_size=4),
+)
+def test_locate_answers_as_the_tag_table_does(
+    shared: Connection, rows: list[tuple[bytes | None, str]], rewritten: set[int]
+) -> None:
+    """The position of a key's entity found from its stored line hash (read by ranges) is the
+    one the table of key tags gives, for keys stored with or without a line, keys not stored,
+    and keys this run rewrote (their stored line hash another one now)."""
+    conn = shared
+    store(conn, {key: (line_hash, "") for line_hash, key in rows})
+    index = LineIndex.read(conn, "k", scoped=False)
+    keys = [key for _line_hash, key in rows]
+    expected = {key: index.position(xxhash.xxh3_64_intdigest(key)) for key in [*keys, "absent"]}
+    index._by_tag = None  # as before any look-up
+    for i in sorted(rewritten):
+        if i < len(keys) and (at := expected[keys[i]]) >= 0:
+            index.rewrote(keys[i], at)
+            store_line(conn, keys[i], xxhash.xxh3_128_digest(b"rewritten %d" % i))
+    for key, at in expected.items():
+        assert index.locate(conn, key, xxhash.xxh3_64_intdigest(key)) == at
+
+
+def store_line(conn: Connection, key: str, line_hash: bytes, kind: str = "k") -> None:
+    where = (entities.c.kind == kind) & (entities.c.key == key)
+    conn.execute(entities.update().where(where).values(line_hash=line_hash))

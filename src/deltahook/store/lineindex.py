@@ -49,6 +49,7 @@ DEAD = 2  # seen, and rewritten by this run: the stored line is another one now
 
 _MASK = (1 << 64) - 1
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
+_LINE = 'SELECT line_hash FROM entities WHERE kind = ? AND "key" = ?'
 _OTHER_JOBS = (
     "SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text, 0)), 0) "
     "FROM ingest_jobs WHERE kind = %s AND id <> %s"
@@ -76,6 +77,8 @@ class LineIndex:
         self._starts = array("I")
         self._shift = 64
         self._by_tag: array[int] | None = None
+        self._by_ranges = False  # read by ranges: no two entities share a line hash
+        self._rewritten: dict[str, int] = {}  # positions of the keys this run rewrote
         self.marks = bytearray()
         self._owner: Any = None
         self._version: Any = None
@@ -91,6 +94,7 @@ class LineIndex:
             index._job_id = job_id
             index._version = _other_jobs(conn, kind, job_id)
         if index._read_ranges(conn):
+            index._by_ranges = True
             index._finish(distinct=True)
         else:
             index._clear()
@@ -245,6 +249,27 @@ class LineIndex:
                 return at - 1
             slot = (slot + 1) & mask
         return -1
+
+    def locate(self, conn: Connection, key: str, tag: int) -> int:
+        """``position(tag)`` of the entity stored under ``key``, as of the scan. Read by ranges
+        (one entity per line hash), it is where the line hash stored for ``key`` is, or where
+        this run ``rewrote`` it: one look-up in the store's key index per changed line rather
+        than the tag table, which hashes every stored key first (a nightly feed changes a few
+        of many; ~25 ms at 100k entities, ~10 us a look-up)."""
+        if not self._by_ranges or self._by_tag is not None:
+            return self.position(tag)
+        if (at := self._rewritten.get(key)) is not None:
+            return at
+        dbapi: Any = conn.connection.dbapi_connection  # SQLite's own cursor: a quarter the cost
+        row = dbapi.execute(_LINE, (self.kind, key)).fetchone()
+        if row is None or not isinstance(row[0], bytes) or len(row[0]) != 16:
+            return -1
+        return self._find(int.from_bytes(row[0], "big"))
+
+    def rewrote(self, key: str, position: int) -> None:
+        """Mark ``DEAD`` the entity at ``position``, stored under ``key``: this run rewrote it."""
+        self.marks[position] = DEAD
+        self._rewritten[key] = position
 
     def _tag_table(self) -> array[int]:
         """An open-addressing table of positions + 1 by key tag, half full at most (built the
