@@ -16,10 +16,11 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.store.bulk import insert_columns
-from deltahook.store.snapshots import one_of
+from deltahook.store.snapshots import one_of, sqlite_in
 from deltahook.store.tables import entities, entity_refs
 
 Pairs = Mapping[str, set[tuple[str, str]]]  # entity key -> the (kind, key) pairs it names
+_SQLITE_STORED = 'SELECT "key", ref_kind, ref_key FROM entity_refs WHERE kind = ? AND "key" IN'
 
 
 def record(
@@ -74,12 +75,23 @@ def _stored(conn: Connection, kind: str, keys: Sequence[str]) -> dict[str, set[t
     found: dict[str, set[tuple[str, str]]] = {key: set() for key in keys}
     if not keys:
         return found
-    columns = (entity_refs.c.key, entity_refs.c.ref_kind, entity_refs.c.ref_key)
-    for key_in in one_of(conn, entity_refs.c.key, keys):
-        query = select(*columns).where(entity_refs.c.kind == kind, key_in)
-        for key, ref_kind, ref_key in conn.execute(query):
-            found[key].add((ref_kind, ref_key))
+    for key, ref_kind, ref_key in _stored_rows(conn, kind, keys):
+        found[key].add((ref_kind, ref_key))
     return found
+
+
+def _stored_rows(conn: Connection, kind: str, keys: Sequence[str]) -> Iterator[Any]:
+    """The (key, ref_kind, ref_key) rows of these entities; on SQLite the statement written
+    out (SQLAlchemy's expanding of the ``IN`` list of a batch's 1,000 changed keys cost five
+    times SQLite's reading of their references)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite_in(conn, _SQLITE_STORED, kind, keys)
+    columns = (entity_refs.c.key, entity_refs.c.ref_kind, entity_refs.c.ref_key)
+    return (
+        row
+        for key_in in one_of(conn, entity_refs.c.key, keys)
+        for row in conn.execute(select(*columns).where(entity_refs.c.kind == kind, key_in))
+    )
 
 
 def _forget(conn: Connection, kind: str, pairs: Sequence[tuple[str, tuple[str, str]]]) -> None:

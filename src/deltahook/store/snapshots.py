@@ -123,7 +123,7 @@ def fetch(
     if conn.dialect.name == "sqlite":
         body = ", body" if bodies else ""
         sql = f'SELECT "key", hash, version{body} FROM entities WHERE kind = ? AND "key" IN'
-        rows = _sqlite_in(conn, sql, kind, keys)
+        rows = sqlite_in(conn, sql, kind, keys)
     else:
         rows = _fetch(conn, kind, keys, bodies=bodies)
     if bodies:
@@ -146,7 +146,7 @@ def known_lines(
 ) -> dict[bytes, tuple[str, str]]:
     """Key and scope of the stored entities made from feed lines with these hashes, by hash."""
     if conn.dialect.name == "sqlite":
-        rows = _sqlite_in(conn, _SQLITE_KNOWN_LINES, kind, line_hashes)
+        rows = sqlite_in(conn, _SQLITE_KNOWN_LINES, kind, line_hashes)
     else:
         rows = _known_lines(conn, kind, line_hashes)
     return {line_hash: (key, scope) for line_hash, key, scope in rows}
@@ -163,7 +163,7 @@ def _known_lines(
 _SQLITE_KNOWN_LINES = 'SELECT line_hash, "key", scope FROM entities WHERE kind = ? AND line_hash IN'
 
 
-def _sqlite_in(
+def sqlite_in(
     conn: Connection, sql: str, kind: str, values: Sequence[Any]
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of ``sql`` (ending in ``IN``) for ``kind`` and ``values``, the statement written
