@@ -125,3 +125,11 @@ def test_a_new_entity_gets_the_row_changes_the_general_walk_makes(body: dict[str
     assert list(direct) == walked
     assert all(row.op is Op.INSERT and row.old is None for row in direct)
     assert all(f.old is MISSING and f.new == row.new[f.field] for row in direct for f in row.fields)
+
+
+def test_a_collection_equal_to_python_but_not_canonically_is_compared_row_by_row() -> None:
+    """Rows that Python finds equal (``True == 1``) are not the same to the diff: a collection
+    is passed over whole only when its canonical bytes are the same too."""
+    old = {"Code": "T1", "Rows": [{"RowCode": "a", "Flag": True}, {"RowCode": "b", "Flag": 2}]}
+    new = {"Code": "T1", "Rows": [{"RowCode": "a", "Flag": 1}, {"RowCode": "b", "Flag": 2}]}
+    assert _ours(old, new) == {("tThingRow", "a", "Flag")}
