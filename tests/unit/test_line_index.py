@@ -20,7 +20,7 @@ from deltahook.pipeline import Run
 from deltahook.results import RunResult
 from deltahook.store import snapshots
 from deltahook.store.db import open_engine
-from deltahook.store.lineindex import DEAD, SEEN, LineIndex
+from deltahook.store.lineindex import DEAD, LOCATE_LIMIT, SEEN, LineIndex
 from deltahook.store.tables import entities, metadata
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -276,6 +276,22 @@ def test_locate_answers_as_the_tag_table_does(
             store_line(conn, keys[i], xxhash.xxh3_128_digest(b"rewritten %d" % i))
     for key, at in expected.items():
         assert index.locate(conn, key, xxhash.xxh3_64_intdigest(key)) == at
+    # Read by ranges, every answer above came from the store (else from the table).
+    assert index._by_tag is None or not index._by_ranges
+
+
+def test_locate_makes_the_tag_table_once_look_ups_would_cost_more(shared: Connection) -> None:
+    """After ``LOCATE_LIMIT`` look-ups in the store (a feed with many changed lines), ``locate``
+    answers from the tag table, the same positions."""
+    conn = shared
+    keys = [f"k{i}" for i in range(LOCATE_LIMIT + 10)]
+    store(conn, {key: (xxhash.xxh3_128_digest(key.encode()), "") for key in keys})
+    index = LineIndex.read(conn, "k", scoped=False)
+    index._by_tag = None
+    found = [index.locate(conn, key, xxhash.xxh3_64_intdigest(key)) for key in keys]
+    assert index._by_tag is not None
+    assert found == [index.position(xxhash.xxh3_64_intdigest(key)) for key in keys]
+    assert sorted(found) == list(range(len(keys)))
 
 
 def store_line(conn: Connection, key: str, line_hash: bytes, kind: str = "k") -> None:

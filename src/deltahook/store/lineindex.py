@@ -48,6 +48,7 @@ SEEN = 1
 DEAD = 2  # seen, and rewritten by this run: the stored line is another one now
 
 _MASK = (1 << 64) - 1
+LOCATE_LIMIT = 64  # ``locate`` look-ups in the store before the tag table is made anyway
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
 _LINE = 'SELECT line_hash FROM entities WHERE kind = ? AND "key" = ?'
 _OTHER_JOBS = (
@@ -79,6 +80,7 @@ class LineIndex:
         self._by_tag: array[int] | None = None
         self._by_ranges = False  # read by ranges: no two entities share a line hash
         self._rewritten: dict[str, int] = {}  # positions of the keys this run rewrote
+        self._located = 0  # look-ups by ``locate`` so far
         self.marks = bytearray()
         self._owner: Any = None
         self._version: Any = None
@@ -255,8 +257,11 @@ class LineIndex:
         (one entity per line hash), it is where the line hash stored for ``key`` is, or where
         this run ``rewrote`` it: one look-up in the store's key index per changed line rather
         than the tag table, which hashes every stored key first (a nightly feed changes a few
-        of many; ~25 ms at 100k entities, ~10 us a look-up)."""
-        if not self._by_ranges or self._by_tag is not None:
+        of many; ~25 ms at 100k entities, ~10 us a look-up). Once the look-ups would cost
+        more than the table (``LOCATE_LIMIT``, or one changed line in 32), the table it is."""
+        self._located += 1
+        tabled = self._located > max(LOCATE_LIMIT, len(self) >> 5)
+        if not self._by_ranges or self._by_tag is not None or tabled:
             return self.position(tag)
         if (at := self._rewritten.get(key)) is not None:
             return at
