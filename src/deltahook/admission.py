@@ -240,7 +240,15 @@ class Admission:
         changed.
         """
         self.result.counts.unchanged += len(batch.unchanged)
-        for key, (record, line_hash) in batch.lines.items():
+        batch.unchanged.clear()
+        # Taken from the end of a reversed list, each parsed record is freed as soon as its
+        # candidate is made, while it is still in the CPU's cache: freeing the batch's records
+        # all at once after it cost a twentieth of a first load (one cache miss per object).
+        waiting = list(batch.lines.items())
+        batch.lines.clear()
+        waiting.reverse()
+        while waiting:
+            key, (record, line_hash) = waiting.pop()
             body = self._shape(record.data)
             problem = self._full.problem(record.data) if body is None else None
             if problem is not None:
@@ -248,8 +256,6 @@ class Admission:
             elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
                 candidate.line_hash = line_hash
                 batch.ready[key] = candidate
-        batch.unchanged.clear()
-        batch.lines.clear()
 
     def candidate(
         self,
