@@ -106,6 +106,7 @@ class Run:
             change_log=self.change_log,
             on_batch=self.on_batch,
         )
+        self._admission.bodies = self._writer.reads_bodies
 
     def feed(
         self,

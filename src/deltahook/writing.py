@@ -84,6 +84,11 @@ class Writer:
         # A baseline diffs an entity only when its rule state or the caller needs the changes.
         self._diff = not self.baseline or self.collect or self._settler is not None
 
+    @property
+    def reads_bodies(self) -> bool:
+        """Whether the candidates' canonical bodies are read here (to diff them)."""
+        return self._diff
+
     def apply(
         self,
         conn: Connection,
@@ -185,8 +190,8 @@ class Writer:
         snapshots.remove(conn, self.kind.name, removals)
         if self.commit and self.change_log and not self.baseline:
             changelog.write(conn, changes, job_id=self.result.job_id, now=now)
-        bodies = {c.key: c.body for c in changed}
-        refs.record(conn, self.kind, bodies, new={c.key for c in changed if c.key not in stored})
+        named = {c.key: c.refs for c in changed}
+        refs.record(conn, self.kind, named, new={c.key for c in changed if c.key not in stored})
         self._notify(conn, changes, now, tally)
 
     def _notify(

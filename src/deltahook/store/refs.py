@@ -9,7 +9,6 @@ one page of keys in memory, never their snapshots.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, select
@@ -26,11 +25,12 @@ _SQLITE_STORED = 'SELECT "key", ref_kind, ref_key FROM entity_refs WHERE kind = 
 def record(
     conn: Connection,
     kind: EntityKind,
-    bodies: Mapping[str, Mapping[str, Any] | None],
+    named: Mapping[str, set[tuple[str, str]] | None],
     *,
     new: set[str],
 ) -> None:
-    """Keep the references of entities just written (a body) or removed (None) current.
+    """Keep the references of entities just written (the pairs their bodies name, see
+    ``EntityKind.referenced``) or removed (None) current.
 
     A new entity's pairs are inserted; a changed one's replaced, unless every reference is a
     key field (a price row's PriceListCode), which cannot change; a removed one's dropped.
@@ -38,13 +38,13 @@ def record(
     if not kind.references:
         return
     fixed = all(len(r.path) == 1 and r.path[0] in kind.key for r in kind.references)
-    named = {
-        key: kind.referenced(body)
-        for key, body in bodies.items()
-        if body is not None and not (fixed and key not in new)
+    current = {
+        key: pairs
+        for key, pairs in named.items()
+        if pairs is not None and not (fixed and key not in new)
     }
-    replace = [k for k, body in bodies.items() if k not in new and (body is None or k in named)]
-    write(conn, kind.name, named, replace=replace)
+    replace = [k for k, pairs in named.items() if k not in new and (pairs is None or k in current)]
+    write(conn, kind.name, current, replace=replace)
 
 
 def write(conn: Connection, kind: str, named: Pairs, *, replace: Sequence[str]) -> None:
