@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -103,9 +103,12 @@ class Stored:
     body: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SnapshotWrite:
-    """A new snapshot to store; ``version`` is the version it replaces (0 for a new entity)."""
+class SnapshotWrite(NamedTuple):
+    """A new snapshot to store; ``version`` is the version it replaces (0 for a new entity).
+
+    A named tuple (built with keywords): a first load makes one per entity, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` a field) took twice as long.
+    """
 
     key: str
     parent_key: str | None
