@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from deltahook.catalog.entities import Catalog, EntityKind, load_catalog
 from deltahook.changes import canonical
+from deltahook.feeds import shapes
 from deltahook.feeds.shapes import compile_shape
 from tests.conftest import REPO
 
@@ -220,6 +221,22 @@ def test_the_fast_path_stands_aside_for_what_the_validator_judges() -> None:
         {**good, "Cultures": {"sv-SE": {}}},  # not a list
     ):
         assert shape(bad) is None
+
+
+def test_a_text_that_matched_its_pattern_once_is_known_and_the_known_ones_are_bounded() -> None:
+    """Texts are judged by their pattern once (a culture code repeats on every SKU); a text
+    that failed is judged again each time, and no more than a bounded number are kept."""
+    shape = compile_shape(CATALOG["sku"])
+    assert shape is not None
+    for _ in range(2):
+        assert shape({"PartNo": "A", "EanCode": "12345678"}) is not None
+        assert shape({"PartNo": "A", "EanCode": "1234567"}) is None  # seven digits: too short
+    for n in range(5000):  # an EAN code per record: the memo stops growing
+        assert shape({"PartNo": "A", "EanCode": f"{n:08d}"}) is not None
+    memos = [c for c in shape.__globals__.values() if isinstance(c, shapes._Matched)]
+    assert memos
+    assert all(len(memo) <= shapes._MATCHED for memo in memos)
+    assert all("1234567" not in memo for memo in memos)
 
 
 def test_integral_floats_of_numbers_become_integers_and_empty_collections_vanish() -> None:

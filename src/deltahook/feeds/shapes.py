@@ -227,15 +227,21 @@ class _Writer:
         if "maxLength" in spec:
             tests.append(f"len(v) > {_int(spec['maxLength'])}")
         if "pattern" in spec:  # compiled as fastjsonschema compiles it
-            pattern = self.constant(re.compile(DOLLAR_FINDER.sub(r"\\Z", spec["pattern"])))
-            tests.append(f"not {pattern}.search(v)")
+            pattern = re.compile(DOLLAR_FINDER.sub(r"\\Z", spec["pattern"]))
+            tests.append(self._matches(pattern.search))
         if "format" in spec:
             fmt = spec["format"]  # deltahook's own where it has one, as the validator's
             regex = FORMATS.get(fmt) or CodeGeneratorDraft07.FORMAT_REGEXS.get(fmt)
             if regex is None:  # a format the validator does not check (or checks otherwise)
                 raise _Unsupported
-            tests.append(f"not {self.constant(re.compile(regex))}.match(v)")
+            tests.append(self._matches(re.compile(regex).match))
         return tests
+
+    def _matches(self, test: Callable[[str], object]) -> str:
+        """``v`` fails ``test`` (a compiled pattern's ``search`` or ``match``), asked once per
+        text: most such fields repeat a few values (culture codes, dates)."""
+        memo = self.constant(_Matched(test))
+        return f"(v not in {memo} and not {memo}.first(v))"
 
     def _enum(self, values: Any) -> list[str]:
         """Exact members only: the validator's ``in`` also lets ``True`` stand for ``1``."""
@@ -246,6 +252,26 @@ class _Writer:
         members = self.constant(frozenset((type(v), v) for v in values))
         kinds = self.constant(frozenset(type(v) for v in values))
         return [f"if type(v) not in {kinds} or (type(v), v) not in {members}:", "    return None"]
+
+
+class _Matched(set[str]):
+    """The texts known to pass a pattern's test, up to ``_MATCHED`` of them (memory stays
+    bounded when every record has its own value, an EAN code say)."""
+
+    def __init__(self, test: Callable[[str], object]) -> None:
+        super().__init__()
+        self._test = test
+
+    def first(self, text: str) -> bool:
+        """Whether ``text``, not known yet, passes the test (and is then known if there is room)."""
+        if not self._test(text):
+            return False
+        if len(self) < _MATCHED:
+            self.add(text)
+        return True
+
+
+_MATCHED = 4096
 
 
 def _bounds(spec: Mapping[str, Any]) -> list[str]:
