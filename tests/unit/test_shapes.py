@@ -233,9 +233,9 @@ def test_a_text_that_matched_its_pattern_once_is_known_and_the_known_ones_are_bo
         assert shape({"PartNo": "A", "EanCode": "1234567"}) is None  # seven digits: too short
     for n in range(5000):  # an EAN code per record: the memo stops growing
         assert shape({"PartNo": "A", "EanCode": f"{n:08d}"}) is not None
-    memos = [c for c in shape.__globals__.values() if isinstance(c, shapes._Matched)]
+    memos = [c for c in shape.__globals__.values() if type(c) is set]
     assert memos
-    assert all(len(memo) <= shapes._MATCHED for memo in memos)
+    assert all(len(memo) <= shapes._KNOWN_TEXTS for memo in memos)
     assert all("1234567" not in memo for memo in memos)
 
 

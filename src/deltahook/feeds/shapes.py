@@ -239,9 +239,12 @@ class _Writer:
 
     def _matches(self, test: Callable[[str], object]) -> str:
         """``v`` fails ``test`` (a compiled pattern's ``search`` or ``match``), asked once per
-        text: most such fields repeat a few values (culture codes, dates)."""
-        memo = self.constant(_Matched(test))
-        return f"(v not in {memo} and not {memo}.first(v))"
+        text: most such fields repeat a few values (culture codes, dates). The texts that
+        passed are kept, up to ``_KNOWN_TEXTS`` (an EAN code per record: memory stays bounded),
+        with C calls only (a Python helper per new text cost more than the tests it saved)."""
+        known, passes = self.constant(set()), self.constant(test)
+        keep = f"len({known}) >= {_KNOWN_TEXTS} or {known}.add(v) or True"
+        return f"(v not in {known} and not ({passes}(v) and ({keep})))"
 
     def _enum(self, values: Any) -> list[str]:
         """Exact members only: the validator's ``in`` also lets ``True`` stand for ``1``."""
@@ -254,24 +257,7 @@ class _Writer:
         return [f"if type(v) not in {kinds} or (type(v), v) not in {members}:", "    return None"]
 
 
-class _Matched(set[str]):
-    """The texts known to pass a pattern's test, up to ``_MATCHED`` of them (memory stays
-    bounded when every record has its own value, an EAN code say)."""
-
-    def __init__(self, test: Callable[[str], object]) -> None:
-        super().__init__()
-        self._test = test
-
-    def first(self, text: str) -> bool:
-        """Whether ``text``, not known yet, passes the test (and is then known if there is room)."""
-        if not self._test(text):
-            return False
-        if len(self) < _MATCHED:
-            self.add(text)
-        return True
-
-
-_MATCHED = 4096
+_KNOWN_TEXTS = 4096
 
 
 def _bounds(spec: Mapping[str, Any]) -> list[str]:
