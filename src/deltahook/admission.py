@@ -375,6 +375,11 @@ def _no_shape(_record: Any) -> dict[str, Any] | None:
 
 def quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:
     """The entity key of an unvalidated record, or None when its key fields are not scalars."""
+    if len(kind.key) == 1:  # most kinds: no list (``key_string`` of one value is its part)
+        value = data.get(kind.key[0])
+        if value is None or isinstance(value, dict | list):
+            return None
+        return canonical.key_part(value)
     values = [data.get(name) for name in kind.key]
     for value in values:
         if value is None or isinstance(value, dict | list):

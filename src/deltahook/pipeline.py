@@ -193,8 +193,9 @@ class Run:
             batch = self._admission.lines(items, index, key_at, partial(locate, self.conn))
             # Their stored lines are about to be another: a copy of one later in the feed is
             # compared with the store, not taken for unchanged (whether or not they change).
-            keys = [c.key for c in batch.ready.values() if isinstance(c, Candidate)]
-            self._lines.rewritten(index, keys, batch.indexed)
+            if batch.indexed:  # none in a first load: every key is new
+                keys = [c.key for c in batch.ready.values() if isinstance(c, Candidate)]
+                self._lines.rewritten(index, keys, batch.indexed)
         else:
             lines = items.lines() if isinstance(items, LineBatch) else items
             batch = self._admission.batch(lines, self._known_lines)

@@ -55,7 +55,10 @@ def key_part(value: Any) -> str:
 
 
 def entity_key(kind: EntityKind, record: Mapping[str, Any]) -> str:
-    return key_string([record[name] for name in kind.key])
+    key = kind.key
+    if len(key) == 1:  # most kinds: ``key_string`` of one value, without the list
+        return key_part(record[key[0]])
+    return key_string([record[name] for name in key])
 
 
 def parent_key(kind: EntityKind, record: Mapping[str, Any]) -> str | None:
