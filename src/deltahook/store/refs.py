@@ -9,6 +9,7 @@ one page of keys in memory, never their snapshots.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, select
