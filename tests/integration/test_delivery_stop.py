@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -22,6 +23,19 @@ def _until(condition: object, what: str) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+def _dispatcher(
+    world: World, worker: str, answer: Callable[[httpx.Request], Awaitable[httpx.Response]]
+) -> Dispatcher:
+    """A dispatcher of ``world`` whose requests ``answer`` answers."""
+    return Dispatcher(
+        world.db,
+        options=DispatcherOptions(worker_id=worker, listen=False),
+        sender=Sender(transport=httpx.MockTransport(answer)),
+        clock=world.clock,
+        jitter=lambda: 0.0,
+    )
 
 
 def test_stop_records_a_request_in_flight_that_ends_after_the_first_was_recorded(
@@ -41,13 +55,7 @@ def test_stop_records_a_request_in_flight_that_ends_after_the_first_was_recorded
         await asyncio.to_thread(gates[number].wait)
         return httpx.Response(200)
 
-    dispatcher = Dispatcher(
-        world.db,
-        options=DispatcherOptions(worker_id="stopping", listen=False),
-        sender=Sender(transport=httpx.MockTransport(answer)),
-        clock=world.clock,
-        jitter=lambda: 0.0,
-    )
+    dispatcher = _dispatcher(world, "stopping", answer)
     thread = threading.Thread(target=lambda: asyncio.run(dispatcher.run()))
     thread.start()
     try:
@@ -75,13 +83,7 @@ def test_a_dispatcher_delivers_again_on_its_second_run_once(world: World) -> Non
         sent.append(request.headers["Norce-Event-Message-Id"])
         return httpx.Response(200)
 
-    dispatcher = Dispatcher(
-        world.db,
-        options=DispatcherOptions(worker_id="twice", listen=False),
-        sender=Sender(transport=httpx.MockTransport(answer)),
-        clock=world.clock,
-        jitter=lambda: 0.0,
-    )
+    dispatcher = _dispatcher(world, "twice", answer)
 
     async def twice() -> tuple[int, int]:
         first = await dispatcher.run(once=True)
@@ -106,13 +108,7 @@ def test_a_dispatcher_runs_again_under_a_new_event_loop(world: World) -> None:
         sent.append(request.headers["Norce-Event-Message-Id"])
         return httpx.Response(200)
 
-    dispatcher = Dispatcher(
-        world.db,
-        options=DispatcherOptions(worker_id="loops", listen=False),
-        sender=Sender(transport=httpx.MockTransport(answer)),
-        clock=world.clock,
-        jitter=lambda: 0.0,
-    )
+    dispatcher = _dispatcher(world, "loops", answer)
     world.notify(3)
     first = asyncio.run(dispatcher.run(once=True))
     world.notify(3)
