@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from deltahook.config import Settings, _plainly_valid
+from deltahook.config import _CHECKS, Settings, _plainly_valid
 from deltahook.config_model import SettingsModel
 
 PLAIN = {
@@ -126,3 +126,10 @@ def test_model_validate_takes_settings_as_they_are() -> None:
     """model_validate of a Settings returns it as it is, as pydantic's did."""
     settings = Settings(batch_size=10)
     assert Settings.model_validate(settings) is settings
+
+
+def test_settings_its_checks_and_its_pydantic_reference_name_the_same_fields() -> None:
+    """A setting added to one of ``Settings``, ``config._CHECKS`` and ``SettingsModel`` (and to
+    this test's values) is added to all: the two ways of checking cannot drift apart unseen."""
+    names = set(Settings.model_fields)
+    assert names == set(_CHECKS) == set(SettingsModel.model_fields) == set(PLAIN)
