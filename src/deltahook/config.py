@@ -94,6 +94,13 @@ class Settings:
         checked = _plainly_valid(values)
         self._set(_by_pydantic(values) if checked is None else checked)
 
+    @classmethod
+    def _of(cls, checked: Mapping[str, Any]) -> Settings:
+        """Settings holding ``checked`` values (every field's, checked already) as they are."""
+        settings = object.__new__(cls)
+        settings._set(checked)
+        return settings
+
     def _set(self, checked: Mapping[str, Any]) -> None:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -106,9 +113,7 @@ class Settings:
             return values
         if isinstance(values, Mapping) and all(isinstance(name, str) for name in values):
             return cls(**values)
-        settings = object.__new__(cls)
-        settings._set(_by_pydantic(values))
-        return settings
+        return cls._of(_by_pydantic(values))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
         """A copy with the values of ``update`` set as they are (unchecked, as pydantic's)."""
@@ -321,8 +326,7 @@ def _validated(
         checked, found = _by_model(data, source, origins)
         problems += found
     if checked is not None:
-        settings = object.__new__(Settings)
-        settings._set(checked)
+        settings = Settings._of(checked)
     known = None
     if isinstance(data.get("subscriptions"), list):  # nothing else names an event type
         known = _event_types(settings.schemas_dir if settings else data.get("schemas_dir"))
@@ -344,11 +348,10 @@ def _by_model(
     from deltahook.delivery.settings import SubscriptionSettings
 
     try:
-        model = SettingsModel.model_validate(data)
+        return _by_pydantic(data), []
     except ValidationError as exc:
         known = {"": SettingsModel.model_fields, "subscriptions": SubscriptionSettings.model_fields}
         return None, validation_problems(exc, source=source, origins=origins, fields=known)
-    return {name: getattr(model, name) for name in Settings.model_fields}, []
 
 
 def _event_types(schemas_dir: Any) -> frozenset[str] | None:

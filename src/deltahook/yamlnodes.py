@@ -143,8 +143,9 @@ def from_pyyaml(root: Any) -> Node:
 def construct(node: Any) -> Any:
     """The plain value of a composed node, by YAML 1.2's core schema (lists, dicts, str, int,
     float, bool, None), as ``yamlcore.CoreConstructor`` makes it. A node PyYAML would not
-    construct that way (a tag outside the core schema, a list tagged as a string) goes to
-    PyYAML's constructor, which raises or builds it as it always did."""
+    construct that way (a merge key, a key that is not a plain value, a tag ``yamlcore`` lets
+    through only outside a composed document) goes to PyYAML's constructor, which raises or
+    builds it as it always did."""
     made: dict[int, Any] = {}
 
     def build(each: Any) -> Any:
