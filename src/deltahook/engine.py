@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from deltahook.emission import Emitted
 from deltahook.errors import FeedError
 from deltahook.feeds import limits
 from deltahook.feeds.readers import detect_format, read_items
+from deltahook.notifications import time_ordered_id
 from deltahook.ownership import this_process
 from deltahook.pipeline import Idles, Run
 from deltahook.results import MODES, Counts, JobStatus, Mode, RunResult
@@ -57,7 +57,7 @@ class Engine:
         rules: RuleSet | None = None,
         events: EventCatalog | None = None,
         clock: Clock = utc_now,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: Callable[[], str] = time_ordered_id,
     ) -> None:
         self.settings = settings
         self.catalog = catalog

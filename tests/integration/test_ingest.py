@@ -347,6 +347,36 @@ def test_an_ingest_queues_deliveries_for_subscriptions_the_config_declares(
         assert tuple(row) == ("erp", "SkuOnHandBreakPointNotification")
 
 
+def test_a_jobs_notifications_and_deliveries_sit_with_it_in_id_order(database_url: str) -> None:
+    """Each ingest job's id is time-ordered and every notification and delivery it stored
+    carries the job's 48 time bits first, so a job's rows are one range of each primary key."""
+    from deltahook.store.tables import deliveries, notifications
+
+    settings = Settings.model_validate(
+        {
+            "database_url": database_url,
+            "subscriptions": [
+                {"name": "all", "url": "https://x.example.com/", "event_types": ["*"]}
+            ],
+        }
+    )
+    with Engine.from_settings(settings) as engine:
+        jobs = [
+            ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=v, MinimumValue=3)]).job_id
+            for v in (7, 2, 9)
+        ]
+        with engine.db.connect() as conn:
+            stored = conn.execute(
+                select(notifications.c.job_id, notifications.c.id, deliveries.c.id).join(
+                    deliveries, deliveries.c.notification_id == notifications.c.id
+                )
+            ).all()
+    assert {job for job, _, _ in stored} == set(jobs)
+    assert all(job[14] == "7" for job in jobs)
+    for job, notification_id, delivery_id in stored:
+        assert notification_id[:13] == delivery_id[:13] == job[:13]
+
+
 @pytest.mark.postgres
 def test_a_large_insert_leaves_the_planner_statistics_current(
     pg_url: str, monkeypatch: pytest.MonkeyPatch

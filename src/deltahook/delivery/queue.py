@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, inser
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
-from deltahook.notifications import Notification, stable_ids
+from deltahook.notifications import Notification, stable_id
 from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import attempts, deliveries, notifications
@@ -252,13 +252,12 @@ def enqueue(
         if (n.type in types or "*" in types) and name != skip
     ]
     if pairs:  # column by column: a first load queues one per notification and subscription
-        delivery_id = stable_ids("delivery")  # stable_id("delivery", notification id, name)
         same = [0] * len(pairs)
         insert_columns(
             conn,
             deliveries,
             {
-                "id": [delivery_id(f"{n.id}\x1f{name}") for n, name in pairs],
+                "id": [stable_id("delivery", n.id, name, near=n.id) for n, name in pairs],
                 "notification_id": [n.id for n, _name in pairs],
                 "subscription": [name for _n, name in pairs],
                 "event_type": [n.type for n, _name in pairs],

@@ -6,7 +6,6 @@ so subscriptions receive them the same way.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ import xxhash
 from deltahook.catalog.events import EventCatalog
 from deltahook.errors import EventError
 from deltahook.feeds import values
-from deltahook.notifications import Notification, stable_id
+from deltahook.notifications import Notification, stable_id, time_ordered_id
 from deltahook.results import JobStatus
 from deltahook.rules.payload import DEFAULTED
 
@@ -58,7 +57,7 @@ def direct_event(
             full[field] = constants[field]
     _check_values(name, full, idempotency_key)
     events.validate(name, full)
-    ident = stable_id("emit", name, idempotency_key) if idempotency_key else str(uuid.uuid4())
+    ident = stable_id("emit", name, idempotency_key) if idempotency_key else time_ordered_id()
     return Notification(
         id=ident,
         type=name,
@@ -98,7 +97,7 @@ def job_completed(
     payload = {"JobId": job_number(job_id), "StatusId": JOB_STATUS[status]}
     event = direct_event(events, JOB_COMPLETED, payload, constants=constants, now=now)
     return Notification(
-        id=stable_id("job-completed", job_id),
+        id=stable_id("job-completed", job_id, near=job_id),
         type=event.type,
         family="event",
         payload=event.payload,

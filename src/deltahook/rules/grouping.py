@@ -66,7 +66,7 @@ def notifications(
     decided = []
     for group in sorted(groups):
         kind, identity = group
-        id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind))
+        id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind, near=job_id))
         notification_id = id_of(identity.decode())
         members = groups[group]
         decided.append(_notification(notification_id, kind, payloads[group], members, job_id, now))
