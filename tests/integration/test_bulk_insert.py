@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from deltahook.store.bulk import insert_columns
 from deltahook.store.db import open_engine
-from deltahook.store.tables import notifications
+from deltahook.store.tables import ingest_jobs, notifications, subscriptions
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 AWKWARD = "tab\there, new\nline, \\N, 'quotes\", ø 𝄞"  # what COPY's text format must escape
@@ -109,3 +109,68 @@ def test_insert_columns_refuses_columns_of_different_lengths(database_url: str) 
             insert_columns(conn, notifications, columns)
     finally:
         engine.dispose()
+
+
+_JOB: dict[str, object] = {
+    "kind": "sku",
+    "mode": "full",
+    "source": AWKWARD,
+    "status": "running",
+    "started_at": NOW,
+    "finished_at": None,
+    "received": 2**31 - 1,
+    "rejected": 0,
+    "duplicates": -1,
+    "unchanged": 0,
+    "inserted": 0,
+    "updated": 0,
+    "deleted": 0,
+    "notifications": 0,
+    "owner": None,
+    "lease_until": NOW,
+    "baseline": True,
+}
+_SUBSCRIPTION: dict[str, object] = {
+    "url": AWKWARD,
+    "event_types": "*",
+    "enabled": False,
+    "header_style": "standard",
+    "headers": "{}",
+    "secrets": "[]",
+    "timeout_s": 2.5,
+    "schedule_s": "[]",
+    "max_concurrency": 3,
+    "source": "config",
+    "config_enabled": None,
+    "rate_at": NOW,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "row"),
+    [
+        # every column of a type PostgreSQL's binary COPY is written in: booleans, integers,
+        # text, timestamps, NULL
+        (ingest_jobs, "id", _JOB),
+        # a float among them: the COPY in the text format
+        (subscriptions, "name", _SUBSCRIPTION),
+    ],
+)
+def test_insert_columns_stores_each_column_type_as_insert_does(
+    database_url: str, table: Table, key: str, row: dict[str, object]
+) -> None:
+    """Booleans, integers, floats, text, timestamps and NULL read back as ``insert`` stores
+    them, in a COPY in PostgreSQL's binary format or in its text format."""
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            insert_columns(conn, table, {name: [v] for name, v in (row | {key: "bulk"}).items()})
+            conn.execute(insert(table), [row | {key: "plain"}])
+        with engine.connect() as conn:
+            stored = {r._mapping[key]: r._asdict() for r in conn.execute(select(table))}
+    finally:
+        engine.dispose()
+    assert stored["bulk"] | {key: "plain"} == stored["plain"]
+    assert {name: stored["bulk"][name] for name in row} == row

@@ -7,6 +7,11 @@ runs. ``insert_columns`` takes the rows column by column, converts each column's
 the column type's bind processor (the one SQLAlchemy would use) once per distinct object, so
 the timestamp every row shares is converted once, then hands the rows to the driver: one
 ``executemany`` of the compiled ``INSERT`` on SQLite, one ``COPY`` on PostgreSQL.
+
+The ``COPY`` is in PostgreSQL's binary format where every column's type has one psycopg
+writes (``_COPY_TYPES``): in the text format the bytes columns go as hex both ways, and
+the 1,463 notifications of a 1%-changed 100k-SKU ingest cost ~38 ms of client CPU and ~100
+ms of the server's (under load), against ~7 and ~60 ms.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def insert_columns(
     values = list(zip(*(_column(p, n, columns, same, count) for n, p in plan.columns), strict=True))
     names = [name for name, _ in plan.columns]
     if dialect.name == "postgresql":
-        _copy(conn, table, names, values)
+        _copy(conn, table, names, values, plan.copy_types)
     elif plan.positional:
         conn.exec_driver_sql(plan.sql, values)
     else:
@@ -76,6 +81,7 @@ class _Plan:
     sql: str
     positional: bool
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    copy_types: tuple[str, ...] | None  # PostgreSQL's for a binary COPY (None: text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,9 +91,32 @@ def _plan(table: Table, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     names = list(compiled.positiontup or compiled.binds)
     processors = [bind_processor(table.c[n].type, dialect) for n in names]
+    types = [_COPY_TYPES.get(_type_name(table.c[n].type, dialect)) for n in names]
     return _Plan(
-        compiled.string, bool(compiled.positional), tuple(zip(names, processors, strict=True))
+        compiled.string,
+        bool(compiled.positional),
+        tuple(zip(names, processors, strict=True)),
+        None if dialect.name != "postgresql" or None in types else tuple(cast(list[str], types)),
     )
+
+
+# PostgreSQL's column types (as SQLAlchemy writes them) whose binary form psycopg writes from the
+# values the column's bind processor gives, by the name psycopg knows the type by.
+_COPY_TYPES = {
+    "VARCHAR": "varchar",
+    "TEXT": "text",
+    "BYTEA": "bytea",
+    "INTEGER": "int4",
+    "BIGINT": "int8",
+    "BOOLEAN": "bool",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+
+
+def _type_name(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """The column type's name in ``dialect``, a ``VARCHAR``'s without its length."""
+    name = column_type.compile(dialect=dialect)
+    return "VARCHAR" if name.startswith("VARCHAR(") else name
 
 
 def bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -111,12 +140,19 @@ def _processed(process: Callable[[Any], Any] | None, values: Sequence[Any]) -> S
     return out
 
 
-def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[Any, ...]]) -> None:
-    """``COPY table (names) FROM STDIN`` over the connection's own transaction (psycopg 3)."""
+def _copy(
+    conn: Connection,
+    table: Table,
+    names: list[str],
+    values: list[tuple[Any, ...]],
+    types: tuple[str, ...] | None,
+) -> None:
+    """``COPY table (names) FROM STDIN`` over the connection's own transaction (psycopg 3), in
+    the binary format with ``types`` (the columns' types), else in the text format."""
     quote = conn.dialect.identifier_preparer
     statement = (
         f"COPY {quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)}) "
-        "FROM STDIN"
+        f"FROM STDIN{'' if types is None else ' (FORMAT BINARY)'}"
     )
     if not conn.in_transaction():
         conn.begin()  # as execute() would: the COPY is then committed with the caller's work
@@ -125,6 +161,8 @@ def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[A
     driver = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(types)
             for row in values:
                 copy.write_row(row)
     except psycopg.Error as exc:
