@@ -14,8 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, create_engine, insert
 
+from deltahook.admission import Admission
 from deltahook.catalog.entities import Catalog
 from deltahook.clock import utc_now
+from deltahook.feeds.items import LineBatch
 from deltahook.pipeline import Run
 from deltahook.results import RunResult
 from deltahook.store import snapshots
@@ -297,3 +299,21 @@ def test_locate_makes_the_tag_table_once_look_ups_would_cost_more(shared: Connec
 def store_line(conn: Connection, key: str, line_hash: bytes, kind: str = "k") -> None:
     where = (entities.c.kind == kind) & (entities.c.key == key)
     conn.execute(entities.update().where(where).values(line_hash=line_hash))
+
+
+def test_lines_identical_to_stored_ones_need_neither_validator_nor_fast_path(
+    conn: Connection, catalog: Catalog
+) -> None:
+    """Lines that are all identical to stored ones are never parsed, so admitting them makes
+    neither the kind's validator nor its compiled fast path; the first line parsed makes the
+    fast path."""
+    unchanged, changed = b'{"PartNo": "P2"}', b'{"PartNo": "P1"}'
+    store(conn, {"P1": (None, ""), "P2": (xxhash.xxh3_128_digest(unchanged), "")}, kind="sku")
+    index = LineIndex.read(conn, "sku", scoped=False)
+    result = RunResult(job_id="j", kind="sku", mode="full")
+    admission = Admission(kind=catalog["sku"], mode="full", result=result)
+    made = {"_full", "_shape"}
+    admission.lines(LineBatch([1], [unchanged]), index, key_at=str)
+    assert (result.counts.unchanged, made & set(vars(admission))) == (1, set())
+    admission.lines(LineBatch([2], [changed]), index, key_at=str, locate=lambda _key, _tag: -1)
+    assert "_shape" in vars(admission)
