@@ -133,8 +133,17 @@ class Writer:
             candidates = self.admission.merged(batch, stored, into=tally)
         else:
             candidates = [c for c in batch.values() if isinstance(c, Candidate)]
-        changed = [c for c in candidates if (s := stored.get(c.key)) is None or s.hash != c.hash]
+        changed: list[Candidate] = []
+        relined: dict[str, bytes] = {}  # unchanged, but from a line whose hash is not stored
+        for c in candidates:
+            s = stored.get(c.key)
+            if s is None or s.hash != c.hash:
+                changed.append(c)
+            elif c.line_hash is not None:
+                relined[c.key] = c.line_hash
         tally.counts.unchanged += len(candidates) - len(changed)
+        if relined:
+            snapshots.reline(conn, self.kind.name, relined)
         if changed:
             self._commit_changes(conn, changed, stored, tally)
 

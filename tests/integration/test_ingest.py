@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+import xxhash
 from sqlalchemy import select
 
 from deltahook.changes.model import Op
@@ -311,6 +312,37 @@ def test_a_reformatted_line_is_compared_by_content(engine: Engine) -> None:
     spaced = orjson.dumps(onhand("P1", OnhandValue=7.0), option=orjson.OPT_INDENT_2)
     result = ingest(engine, "sku_onhand", [spaced.decode().replace("\n", " ")])
     assert (result.counts.unchanged, result.counts.updated) == (1, 0)
+
+
+@pytest.mark.parametrize("mode", ["upsert", "full"])
+def test_a_reformatted_line_is_remembered_and_passed_over_unread_next_time(
+    engine: Engine, mode: Mode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchanged entity read from a new spelling of its line (keys reordered, 7 as 7.0)
+    keeps its snapshot and version but stores that line's hash, so the next run finds the line
+    among the stored ones and never parses it again (not every night while nothing changes)."""
+    from deltahook.feeds.items import LineBatch
+
+    ingest(engine, "sku_onhand", [onhand("P1", OnhandValue=7), onhand("P2", OnhandValue=1)], mode)
+    respelled = orjson.dumps(dict(reversed(onhand("P1", OnhandValue=7.0).items()))).decode()
+    again = [respelled, onhand("P2", OnhandValue=1)]
+    first = ingest(engine, "sku_onhand", again, mode)
+    assert (first.counts.unchanged, first.counts.updated) == (2, 0)
+    with engine.db.connect() as conn:
+        line_hash = conn.execute(
+            select(entities.c.line_hash).where(entities.c.key == "P1|W1|A")
+        ).scalar_one()
+    assert line_hash == xxhash.xxh3_128_digest(respelled.encode())
+
+    parsed: list[int] = []
+    parse = LineBatch.parse
+    monkeypatch.setattr(LineBatch, "parse", lambda self, i: parsed.append(i) or parse(self, i))
+    second = ingest(engine, "sku_onhand", again, mode)
+    assert (second.counts.unchanged, second.counts.updated, parsed) == (2, 0, [])
+    assert {key: version for key, (_, version) in stored(engine, "sku_onhand").items()} == {
+        "P1|W1|A": 1,
+        "P2|W1|A": 1,
+    }
 
 
 def test_an_invalid_line_is_rejected_even_when_its_key_is_known(engine: Engine) -> None:

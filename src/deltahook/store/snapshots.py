@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -287,6 +287,27 @@ _UPDATED = {
 _UPDATED_MOVED = _UPDATED | {"parent_key": "VARCHAR", "scope": "VARCHAR"}
 _UPDATE = _update_statement(_UPDATED)
 _UPDATE_MOVED = _update_statement(_UPDATED_MOVED)
+
+
+def reline(conn: Connection, kind: str, line_hashes: Mapping[str, bytes]) -> None:
+    """Store the hash of the line each entity was last read from, its snapshot as it is.
+
+    An unchanged entity reaches the writer only when its line was not the one stored (a feed
+    whose writer reorders keys or spells numbers anew, a store from before line hashes): its
+    new line is remembered so that from the next run it is passed over unread again, rather
+    than parsed and compared every night for as long as the entity does not change.
+    """
+    if conn.dialect.name == "postgresql":  # one statement, not one per row (``_update_postgresql``)
+        conn.exec_driver_sql(
+            "UPDATE entities SET line_hash = v.line_hash FROM unnest(%b::VARCHAR[], %b::BYTEA[]) "
+            'AS v("key", line_hash) WHERE entities.kind = %s AND entities."key" = v."key"',
+            (list(line_hashes), list(line_hashes.values()), kind),
+        )
+        return
+    conn.exec_driver_sql(
+        'UPDATE entities SET line_hash = ? WHERE kind = ? AND "key" = ?',
+        [(line_hash, kind, key) for key, line_hash in line_hashes.items()],
+    )
 
 
 def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
