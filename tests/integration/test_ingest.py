@@ -332,7 +332,7 @@ def test_a_reformatted_line_is_remembered_and_passed_over_unread_next_time(
         line_hash = conn.execute(
             select(entities.c.line_hash).where(entities.c.key == "P1|W1|A")
         ).scalar_one()
-    assert line_hash == xxhash.xxh3_128_digest(respelled.encode())
+    assert line_hash == xxhash.xxh3_128_digest(respelled.encode() + b"\n")
 
     parsed: list[int] = []
     parse = LineBatch.parse

@@ -57,8 +57,10 @@ class Line:
     raw: bytes
 
     def content(self) -> bytes:
-        """The line without its line break: what a line hash is made of."""
-        return self.raw.rstrip(b"\r\n")
+        """What a line hash is made of: the line with one ``\\n`` for its line break, whichever
+        it had (``\\r\\n`` or none at the end of the stream), so that a line read as it is, the
+        way nearly every line is, needs no copy."""
+        return self.raw.rstrip(b"\r\n") + b"\n"
 
     def parse(self) -> Item:
         try:
@@ -96,7 +98,7 @@ def as_record(line: int, data: Any, *, checked: bool = False) -> Item:
 class LineBatch:
     """Consecutive non-blank NDJSON lines, unparsed, without one object per line.
 
-    ``raws`` are the lines without their ``\n`` (a byte-order mark dropped from line 1),
+    ``raws`` are the lines as read, ``\n`` included (a byte-order mark dropped from line 1),
     ``numbers`` their line numbers. ``crlf`` is False when no line can end in ``\r``; ``open_end``
     when the last line ended the stream without a line break.
     """
@@ -110,21 +112,21 @@ class LineBatch:
         return len(self.raws)
 
     def contents(self) -> list[bytes]:
-        """Each line without its line break (``Line.content``): what a line hash is made of."""
-        if not self.crlf:
-            return self.raws
-        return [raw.rstrip(b"\r") for raw in self.raws]
+        """Each line's ``Line.content``, what a line hash is made of: the lines as they are
+        unless one can end in ``\\r\\n`` or the stream's last has no line break."""
+        if self.crlf:
+            return [raw.rstrip(b"\r\n") + b"\n" for raw in self.raws]
+        if self.open_end:
+            return [*self.raws[:-1], self.raws[-1] + b"\n"]
+        return self.raws
 
     def line(self, index: int) -> Line:
         """The ``index``-th line as the line-by-line reader yields it (line break included)."""
-        raw = self.raws[index]
-        if not (self.open_end and index == len(self.raws) - 1):
-            raw += b"\n"
-        return Line(self.numbers[index], raw)
+        return Line(self.numbers[index], self.raws[index])
 
     def parse(self, index: int) -> Item:
-        """``line(index).parse()``, without copying a line that parses cleanly into a record
-        (nearly every line of a first load): anything else is read by ``Line.parse``."""
+        """``line(index).parse()``, without a ``Line`` for a line that parses cleanly into a
+        record (nearly every line of a first load): anything else is read by ``Line.parse``."""
         raw = self.raws[index]
         try:
             data = orjson.loads(raw)
