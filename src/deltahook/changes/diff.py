@@ -65,7 +65,7 @@ def _diff_rows(
                 continue
             source = after if after is not None else before
             assert source is not None
-            child_key = {**key, **{field: source.get(field) for field in coll.key}}
+            child_key = _child_key(key, source, coll)
             _diff_rows(out, coll.table, child_key, before, after, coll.collections)
 
 
@@ -78,7 +78,7 @@ def _inserted_rows(
 ) -> None:
     """``_diff_rows`` of a new entity, the same row changes in the same order, made directly:
     a first load inserts every row of every entity."""
-    row = {name: value for name, value in new.items() if name not in collections}
+    row = _own_fields(new, collections)
     out.append(
         RowChange(table=table, key=key, op=Op.INSERT, fields=_inserted(row), old=None, new=row)
     )
@@ -88,8 +88,15 @@ def _inserted_rows(
             continue
         for row_key in sorted(rows):
             child = rows[row_key]
-            child_key = {**key, **{field: child.get(field) for field in coll.key}}
-            _inserted_rows(out, coll.table, child_key, child, coll.collections)
+            _inserted_rows(out, coll.table, _child_key(key, child, coll), child, coll.collections)
+
+
+def _child_key(key: Mapping[str, Any], row: _Body, coll: Collection) -> dict[str, Any]:
+    """The key of a nested row: its parent's key, then its own key fields."""
+    child_key = dict(key)  # copied and added to: cheaper than merging two mappings
+    for name in coll.key:
+        child_key[name] = row.get(name)
+    return child_key
 
 
 _make_field = tuple.__new__  # FieldChange's own __new__ without its Python-level call
@@ -97,7 +104,7 @@ _make_field = tuple.__new__  # FieldChange's own __new__ without its Python-leve
 
 def _inserted(row: _Body) -> tuple[FieldChange, ...]:
     """Every field of an inserted row as a change from ``MISSING``, by name."""
-    return tuple([_make_field(FieldChange, (n, MISSING, v)) for n, v in sorted(row.items())])
+    return tuple([_make_field(FieldChange, (name, MISSING, row[name])) for name in sorted(row)])
 
 
 def diff_row(
@@ -132,8 +139,11 @@ def diff_row(
 
 
 def _row(body: _Body | None, collections: Mapping[str, Collection]) -> dict[str, Any] | None:
-    if body is None:
-        return None
+    return None if body is None else _own_fields(body, collections)
+
+
+def _own_fields(body: _Body, collections: Mapping[str, Collection]) -> dict[str, Any]:
+    """A row's own fields: its body without its nested collections."""
     row = dict(body)  # copied whole and the collections taken out: cheaper than a comprehension
     for name in collections:
         row.pop(name, None)
