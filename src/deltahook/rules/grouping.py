@@ -39,37 +39,31 @@ def notifications(
 ) -> list[Notification]:
     """One notification per type and distinct payload (per row, for a setting grouped by
     row), its id stable for the job; a hit whose payload is not valid goes to ``invalid``."""
-    groups: dict[tuple[str, bytes], list[Hit]] = {}
-    payloads: dict[tuple[str, bytes], dict[str, Any]] = {}  # each group's first payload
-    # Several rows of an entity often build the same payload: validate each one once.
-    valid: dict[tuple[str, bytes], bool] = {}
+    # Per group, its first payload and its hits: a payload met before is valid (only valid
+    # ones make a group), so it costs one look-up.
+    groups: dict[tuple[str, bytes], tuple[dict[str, Any], list[Hit]]] = {}
     for hit in hits:
         setting = hit.setting
         payload = setting.payload.build(hit.ctx)
         identity = kept(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-        checked = valid.get((setting.type, identity))
-        if checked is None:
-            checked = valid[(setting.type, identity)] = setting.event.is_valid(payload)
-        if not checked:
-            invalid(hit, payload)
-            continue
         if setting.group == "row":
             identity += orjson.dumps([hit.ctx.change.kind, hit.ctx.row.table, hit.ctx.row.key])
         group = (setting.type, identity)
-        members = groups.get(group)
-        if members is None:
-            groups[group] = [hit]
-            payloads[group] = payload
+        found = groups.get(group)
+        if found is not None:
+            found[1].append(hit)
+        elif setting.event.is_valid(payload):
+            groups[group] = (payload, [hit])
         else:
-            members.append(hit)
+            invalid(hit, payload)
     ids: dict[str, Callable[[str], str]] = {}  # per type: the job's and type's part hashed
     decided = []
     for group in sorted(groups):
         kind, identity = group
         id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind, near=job_id))
         notification_id = id_of(identity.decode())
-        members = groups[group]
-        decided.append(_notification(notification_id, kind, payloads[group], members, job_id, now))
+        payload, members = groups[group]
+        decided.append(_notification(notification_id, kind, payload, members, job_id, now))
     return decided
 
 
