@@ -159,7 +159,7 @@ class RulesDecider:
                     if row.op not in setting.ops:
                         continue
                     fields = setting.watched(row.fields)
-                    if row.op is Op.UPDATE and not fields:
+                    if not fields and row.op is Op.UPDATE:
                         self._miss(setting, change, row, "no watched field changed")
                         continue
                     if ctx is None:
@@ -173,8 +173,9 @@ class RulesDecider:
                     if setting.breakpoint is not None:
                         pending.append(_Pending(setting, ctx, fields))
                         continue
-                    hit = self._thresholded(setting, ctx, fields)
-                    if hit is not None:
+                    if setting.threshold is None:  # most settings: a hit as it is
+                        hits.append(Hit(setting, ctx, fields))
+                    elif (hit := self._thresholded(setting, ctx, fields)) is not None:
                         hits.append(hit)
         return hits, pending
 
