@@ -55,14 +55,10 @@ def write(conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now
             row_keys.append(kept(dumps(dict(row.key))))
             ops.append(_OPS[row.op])
             fields.append(kept(dumps(_logged_fields(row))))
-    count = len(tables)
-    columns: dict[str, Sequence[Any]] = {
-        "job_id": [job_id] * count,
-        "at": [now] * count,
-        "kind": kinds,
-    }
-    columns |= {"entity_key": entity_keys, "parent_key": parent_keys, "row_table": tables}
-    insert_columns(conn, change_log, columns | {"row_key": row_keys, "op": ops, "fields": fields})
+    columns: dict[str, Sequence[Any]] = {"kind": kinds, "entity_key": entity_keys}
+    columns |= {"parent_key": parent_keys, "row_table": tables, "row_key": row_keys}
+    columns |= {"op": ops, "fields": fields}
+    insert_columns(conn, change_log, columns, same={"job_id": job_id, "at": now})
 
 
 def read(
