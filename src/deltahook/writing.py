@@ -134,13 +134,13 @@ class Writer:
         else:
             candidates = [c for c in batch.values() if isinstance(c, Candidate)]
         changed: list[Candidate] = []
-        relined: dict[str, bytes] = {}  # unchanged, but from a line whose hash is not stored
+        relined: dict[str, tuple[bytes, int]] = {}  # unchanged, from a line not stored
         for c in candidates:
             s = stored.get(c.key)
             if s is None or s.hash != c.hash:
                 changed.append(c)
             elif c.line_hash is not None:
-                relined[c.key] = c.line_hash
+                relined[c.key] = (c.line_hash, s.version)
         tally.counts.unchanged += len(candidates) - len(changed)
         if relined:
             snapshots.reline(conn, self.kind.name, relined)

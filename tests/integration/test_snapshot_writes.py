@@ -96,3 +96,24 @@ def test_a_load_of_new_entities_widens_its_sqlite_connections_page_cache(tmp_pat
     finally:
         engine.dispose()
     assert default == -2000
+
+
+def test_reline_stores_new_line_hashes_only_of_entities_as_they_were_read(
+    database_url: str,
+) -> None:
+    """``reline`` replaces the line hash of each entity still at the version read and nothing
+    else; one another job rewrote since keeps that job's line (its content is no longer the one
+    the new line holds)."""
+    _store(database_url, [_write(k, 0, line_hash=b"old") for k in ("A", "B", "C")], now=BEFORE)
+    before = _stored(database_url)
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            snapshots.reline(conn, "sku", {"A": (b"new A", 1), "B": (b"new B", 7)})
+    finally:
+        engine.dispose()
+    after = _stored(database_url)
+    assert {k: row[5] for k, row in after.items()} == {"A": b"new A", "B": b"old", "C": b"old"}
+    assert {k: row[:5] + row[6:] for k, row in after.items()} == {
+        k: row[:5] + row[6:] for k, row in before.items()
+    }

@@ -289,8 +289,10 @@ _UPDATE = _update_statement(_UPDATED)
 _UPDATE_MOVED = _update_statement(_UPDATED_MOVED)
 
 
-def reline(conn: Connection, kind: str, line_hashes: Mapping[str, bytes]) -> None:
-    """Store the hash of the line each entity was last read from, its snapshot as it is.
+def reline(conn: Connection, kind: str, line_hashes: Mapping[str, tuple[bytes, int]]) -> None:
+    """Store the hash of the line each entity was last read from, its snapshot as it is, by key:
+    (line hash, the version read). An entity another job rewrote since is left to that job's
+    line: its content is no longer the one this line holds.
 
     An unchanged entity reaches the writer only when its line was not the one stored (a feed
     whose writer reorders keys or spells numbers anew, a store from before line hashes): its
@@ -299,15 +301,26 @@ def reline(conn: Connection, kind: str, line_hashes: Mapping[str, bytes]) -> Non
     """
     if conn.dialect.name == "postgresql":  # one statement, not one per row (``_update_postgresql``)
         conn.exec_driver_sql(
-            "UPDATE entities SET line_hash = v.line_hash FROM unnest(%b::VARCHAR[], %b::BYTEA[]) "
-            'AS v("key", line_hash) WHERE entities.kind = %s AND entities."key" = v."key"',
-            (list(line_hashes), list(line_hashes.values()), kind),
+            _RELINE_POSTGRESQL,
+            (
+                list(line_hashes),
+                [line_hash for line_hash, _ in line_hashes.values()],
+                [version for _, version in line_hashes.values()],
+                kind,
+            ),
         )
         return
     conn.exec_driver_sql(
-        'UPDATE entities SET line_hash = ? WHERE kind = ? AND "key" = ?',
-        [(line_hash, kind, key) for key, line_hash in line_hashes.items()],
+        'UPDATE entities SET line_hash = ? WHERE kind = ? AND "key" = ? AND version = ?',
+        [(line_hash, kind, key, version) for key, (line_hash, version) in line_hashes.items()],
     )
+
+
+_RELINE_POSTGRESQL = (
+    "UPDATE entities SET line_hash = v.line_hash "
+    'FROM unnest(%b::VARCHAR[], %b::BYTEA[], %b::INTEGER[]) AS v("key", line_hash, version) '
+    'WHERE entities.kind = %s AND entities."key" = v."key" AND entities.version = v.version'
+)
 
 
 def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
