@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -67,10 +68,16 @@ def stable_ids(*prefix: object, near: str | None = None) -> Callable[[str], str]
 
 
 def _time_prefix(near: str | None) -> str | None:
-    """The first 48 bits of ``near`` as ``xxxxxxxx-xxxx`` when it is a time-ordered UUID's text."""
-    if near is None or len(near) != 36 or near[14] not in "78" or near[8] != "-":
+    """The first 48 bits of ``near`` as ``xxxxxxxx-xxxx`` when it is a time-ordered UUID's text
+    (an id a caller gave a job is used only if it is one, so every id made stays a UUID)."""
+    if near is None or not _TIME_ORDERED.fullmatch(near):
         return None
     return near[:13]
+
+
+_TIME_ORDERED = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[78][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
 
 
 def _uuid_text(sha1: bytes, time_prefix: str | None = None) -> str:

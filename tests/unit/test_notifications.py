@@ -62,7 +62,10 @@ def test_ids_near_a_time_ordered_id_share_its_time(prefix: list[str], last: str)
     assert stable_id("delivery", made, "erp", near=made)[:13] == job[:13]
 
 
-@pytest.mark.parametrize("near", ["job-1", str(uuid.UUID(int=7, version=4)), ""])
+@pytest.mark.parametrize(
+    "near",
+    ["job-1", str(uuid.UUID(int=7, version=4)), "", "jobnames-0001-7000-8000-nothexdigits"],
+)
 def test_ids_near_anything_but_a_time_ordered_id_are_the_version_5_ones(near: str) -> None:
     """A job made before ids were time-ordered (a version-4 id) or named by a caller keeps the
     version-5 ids it was given then, so a job resumed across the upgrade finds what it stored."""
