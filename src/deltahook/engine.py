@@ -37,7 +37,7 @@ from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
 from deltahook.store import jobs, readback, refs
-from deltahook.store.db import ANALYZE_AFTER, open_engine, refresh_statistics
+from deltahook.store.db import ANALYZE_AFTER, open_engine, reading, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 from deltahook.writing import Decider
 
@@ -250,7 +250,7 @@ class Engine:
         """The stored entity ``kind``/``key``: snapshot, version, times, the job that last wrote
         it and its recent notifications; None when there is none (an unknown kind raises)."""
         self.catalog[kind]
-        with self.db.connect() as conn:
+        with reading(self.db) as conn:
             return readback.find(conn, kind, key)
 
     def rebuild_references(self, kind: str | None = None) -> dict[str, tuple[int, int]]:

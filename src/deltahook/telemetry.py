@@ -24,6 +24,7 @@ from deltahook.clock import Clock
 from deltahook.delivery import heartbeat
 from deltahook.delivery.status import QUEUED
 from deltahook.notifications import Notification
+from deltahook.store.db import reading
 from deltahook.store.tables import deliveries
 
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created
@@ -89,7 +90,7 @@ class StoreGauges(Collector):
             .where(d.status.in_(QUEUED))
             .group_by(d.status)
         )
-        with self._db.connect() as conn:
+        with reading(self._db) as conn:  # a scrape never waits for an ingest's batch
             alive = heartbeat.liveness(conn, now=now)
             rows = {status: (count, due) for status, count, due in conn.execute(query)}
         depth = GaugeMetricFamily(

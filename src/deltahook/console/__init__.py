@@ -18,6 +18,7 @@ from deltahook.console.auth import ConsoleGate, Sessions, is_console, session_op
 from deltahook.console.render import error_page
 from deltahook.engine import Engine
 from deltahook.store import signouts
+from deltahook.store.db import reading
 
 __all__ = ["ROUTERS", "install", "session_opens"]
 ROUTERS = (
@@ -47,7 +48,7 @@ def install(app: FastAPI, *, keys: Sequence[str], engine: Engine) -> None:
 
 
 def _signed_out(engine: Engine, session: str) -> bool:
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return signouts.ended(conn, session)
 
 

@@ -31,6 +31,7 @@ from deltahook.delivery.status import FAILED
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
 from deltahook.store import signouts
+from deltahook.store.db import reading
 from deltahook.type_usage import event_types
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -146,7 +147,7 @@ def integration_events(request: Request, engine: EngineDep) -> Response:
 
 def type_rows(engine: Engine) -> list[dict[str, Any]]:
     """Every event type as the API lists it, plus its last-24-hour delivery figures."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         stored = subs.load(conn)
         rows = event_types(events_of(engine), engine.rules or RuleSet(()), stored)
         figures = stats.by_type(conn, [r["type"] for r in rows], since=engine.clock() - RECENT)

@@ -20,6 +20,7 @@ from deltahook.delivery.signing import request_headers
 from deltahook.delivery.status import Resent
 from deltahook.engine import Engine
 from deltahook.errors import DeliveryError
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PAGE_SIZE = 50
@@ -56,7 +57,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
     event = event_type(engine, name)
     query = dict(request.query_params)
     where = _filter(engine, name, query)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         known = {s.name: s for s in subs.load(conn)}
         try:
             found = pages.page(

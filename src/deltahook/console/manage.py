@@ -21,6 +21,7 @@ from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
 from deltahook.errors import DeltahookError
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -67,7 +68,7 @@ async def create(request: Request, engine: EngineDep) -> Response:
 
 @router.get("/subscriptions/{name}/edit")
 def edit_form(request: Request, name: str, engine: EngineDep) -> Response:
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         sub = subs.get(conn, name)
     return form_page(request, engine, sub=sub, problems=[])
 
@@ -90,7 +91,7 @@ async def edit(request: Request, name: str, engine: EngineDep) -> Response:
 
     problems = await _attempt(run)
     if problems:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             sub = subs.get(conn, name)
         return form_page(request, engine, sub=sub, problems=problems)
     return RedirectResponse(f"/admin/subscriptions?notice={name} is saved", status_code=303)

@@ -13,6 +13,7 @@ from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
 from deltahook.results import JobStatus
 from deltahook.store import jobs
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 JOBS_SHOWN = 50
@@ -21,7 +22,7 @@ JOBS_SHOWN = 50
 @router.get("/subscriptions")
 def subscriptions(request: Request, engine: EngineDep) -> Response:
     """Every subscription with its queue: pending, retrying, dead, in flight, how late."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         figures = {row["subscription"]: row for row in log.status(conn, now=engine.clock())}
         stored = subs.load(conn)
     rows = [s.summary() | {"figures": figures.get(s.name, {})} for s in stored]

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from deltahook.console import words
 from deltahook.console.auth import Session, same_token
 from deltahook.delivery import heartbeat
+from deltahook.store.db import reading
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -103,7 +104,7 @@ def error_page(request: Request, answer: Response) -> Response:
 
 def _liveness(request: Request) -> heartbeat.Liveness:
     engine = request.app.state.engine
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         found: heartbeat.Liveness = heartbeat.liveness(conn, now=engine.clock())
     return found
 

@@ -17,6 +17,7 @@ from deltahook.engine import Engine
 from deltahook.errors import DeltahookError
 from deltahook.rules.model import Setting
 from deltahook.rulestats import SettingStats, setting_stats
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 SNIPPET_LINES = 60
@@ -83,7 +84,7 @@ def _settings(
     kinds = sorted({s.kind for s in firing}) + sorted(
         k.name for k in engine.catalog if k.name not in {s.kind for s in firing}
     )
-    with engine.db.connect() as conn:  # the query ``deltahook rules stats`` runs
+    with reading(engine.db) as conn:  # the query ``deltahook rules stats`` runs
         fired = {s.setting: s for s in setting_stats(conn, now=engine.clock(), type=name)}
     return type_page(
         request,

@@ -16,6 +16,7 @@ from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.testsend import send_test
 from deltahook.engine import Engine
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 TABS = (
@@ -54,7 +55,7 @@ def _configuration(
     request: Request, engine: Engine, name: str, *, tested: dict[str, dict[str, Any]]
 ) -> Response:
     event = event_type(engine, name)
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         receiving = [s for s in subs.load(conn) if s.wants(name)]
     cards = [_card(s) for s in receiving]
     return type_page(request, "configuration.html", event, tab="", cards=cards, tested=tested)
@@ -109,7 +110,7 @@ async def test_send(request: Request, name: str, engine: EngineDep) -> Response:
     subscription = fields.get("subscription", "")
 
     def find() -> subs.Subscription:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             return subs.get(conn, subscription)
 
     sub = await anyio.to_thread.run_sync(find)

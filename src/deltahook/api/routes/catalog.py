@@ -15,6 +15,7 @@ from deltahook.catalog.events import EventCatalog, unknown_type_message
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
 from deltahook.rules.model import RuleSet
+from deltahook.store.db import reading
 from deltahook.type_usage import event_types
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -28,7 +29,7 @@ def events_of(engine: Engine) -> EventCatalog:
 @router.get("/event-types", responses=responses(*COMMON), summary="Event types")
 def list_event_types(engine: EngineDep) -> list[EventTypeOut]:
     """Every event type: family, category, the rules that fire it, who wants it."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         stored = subs.load(conn)
     rows = event_types(events_of(engine), engine.rules or RuleSet(()), stored)
     return [

@@ -21,6 +21,7 @@ from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import unknown_type_message
 from deltahook.delivery import log, pages
 from deltahook.delivery.status import Resent, StatusFilter
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 
@@ -48,7 +49,7 @@ def list_deliveries(
         limit=limit,
     )
     try:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             found = pages.page(
                 conn,
                 where,

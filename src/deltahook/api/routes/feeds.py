@@ -17,6 +17,7 @@ from deltahook.api.streaming import with_body
 from deltahook.engine import Engine
 from deltahook.results import Mode
 from deltahook.store import jobs
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
 # Rejects an error answer carries with its job (GET /v1/jobs/{id} has them all).
@@ -137,7 +138,7 @@ async def post_feed(
 def _stored_job(engine: Engine, job_id: str) -> JobRecord | None:
     """The job as stored (None when it never started, or the store cannot say)."""
     try:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             found = jobs.find(conn, job_id, rejects_limit=JOB_REJECTS_IN_ERRORS)
     except SQLAlchemyError:
         return None

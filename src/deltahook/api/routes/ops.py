@@ -17,6 +17,7 @@ from deltahook.api.errors import BUSY_RETRY_AFTER_S, CODES, COMMON
 from deltahook.api.models import DispatcherHealth, Health
 from deltahook.delivery import heartbeat
 from deltahook.engine import Engine
+from deltahook.store.db import reading
 
 router = APIRouter(tags=["operations"])
 ERROR_SCHEMA = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
@@ -57,7 +58,7 @@ def _ping(engine: Engine) -> heartbeat.Liveness | str:
     """The dispatchers' liveness, or why the database could not be asked: ``BUSY`` (no
     connection of this server's pool came free in time) or ``UNREACHABLE``."""
     try:
-        with engine.db.connect() as conn:
+        with reading(engine.db) as conn:
             conn.execute(text("SELECT 1"))
             return heartbeat.liveness(conn, now=engine.clock())
     except PoolTimeout as exc:

@@ -28,6 +28,7 @@ from deltahook.delivery import log, managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.testsend import send_test
 from deltahook.engine import Engine
+from deltahook.store.db import reading
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
@@ -50,7 +51,7 @@ def out(sub: subs.Subscription) -> SubscriptionOut:
 @router.get("/subscriptions", responses=responses(*COMMON), summary="Subscriptions")
 def list_subscriptions(engine: EngineDep) -> list[SubscriptionOut]:
     """Every subscription, from the config file and made here, by name."""
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return [out(s) for s in subs.load(conn)]
 
 
@@ -72,7 +73,7 @@ def create_subscription(body: SubscriptionIn, engine: EngineDep) -> Subscription
 
 @router.get("/subscriptions/{name}", responses=responses(*COMMON, 404), summary="One subscription")
 def get_subscription(name: str, engine: EngineDep) -> SubscriptionOut:
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return out(subs.get(conn, name))
 
 
@@ -136,5 +137,5 @@ def recover(name: str, body: RecoverIn, engine: EngineDep) -> RecoverOut:
 
 
 def _get(engine: Engine, name: str) -> subs.Subscription:
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         return subs.get(conn, name)
