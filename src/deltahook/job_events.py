@@ -3,16 +3,17 @@
 Recorded only when the config asks for job events (``job_events``) and the event catalog has
 the type; in the caller's transaction, with the deliveries it queues. Whoever reads a running
 job (the next ingest, ``deltahook status``, ``GET /v1/jobs/{id}``, the console) finds it
-abandoned the same way, here.
+abandoned the same way, here (``abandon_dead``; ``fresh`` for a read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy import Engine as SqlEngine
 
 from deltahook.catalog.events import EventCatalog
 from deltahook.config import Settings
@@ -20,6 +21,9 @@ from deltahook.ownership import process_gone
 from deltahook.results import JobStatus
 from deltahook.rules.direct import job_completed
 from deltahook.store import jobs, outbox
+from deltahook.store.db import reading
+
+_T = TypeVar("_T")
 
 
 def record(
@@ -51,20 +55,21 @@ def abandon_dead(
     return found
 
 
-def find(
-    conn: Connection,
-    job_id: str,
+def fresh(
+    db: SqlEngine,
+    read: Callable[[Connection], _T],
     *,
     settings: Settings,
     events: EventCatalog | None,
     now: datetime,
-    rejects_limit: int = 1000,
-) -> dict[str, Any] | None:
-    """The job as ``jobs.find`` reads it; a running one is first found abandoned if its process
-    is gone (or its lease ran out), as ``abandon_dead`` does (caller's transaction)."""
-    found = jobs.find(conn, job_id, rejects_limit=rejects_limit)
-    if found is None or found["status"] != JobStatus.RUNNING:
-        return found
-    if not abandon_dead(conn, settings=settings, events=events, now=now):
-        return found
-    return jobs.find(conn, job_id, rejects_limit=rejects_limit)
+) -> _T:
+    """``read`` of the store once every running job whose process is gone (or whose lease ran
+    out) is marked abandoned, as ``abandon_dead`` marks them. Read without the write lock (see
+    ``store.db.reading``) unless there is such a job: a page or API read of the jobs made while
+    an ingest runs, the usual case, no longer waits for the batch being written."""
+    with reading(db) as conn:
+        if not jobs.dead(conn, now=now, gone=process_gone):
+            return read(conn)
+    with db.begin() as conn:
+        abandon_dead(conn, settings=settings, events=events, now=now)
+        return read(conn)

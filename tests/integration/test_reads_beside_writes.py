@@ -3,12 +3,22 @@ commit at once, where any other transaction waits for the write lock."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import OperationalError
 
+from deltahook import job_events
+from deltahook.config import Settings
+from deltahook.ownership import this_process
+from deltahook.results import JobStatus
+from deltahook.store import jobs
 from deltahook.store.db import open_engine, reading
 from deltahook.store.tables import ingest_jobs
 
@@ -43,3 +53,50 @@ def test_a_read_does_not_wait_for_a_writer_and_sees_the_last_commit(tmp_path: Pa
             assert reader.execute(count).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_jobs_are_read_beside_a_running_ingest_and_a_dead_one_still_found_abandoned(
+    tmp_path: Path,
+) -> None:
+    """``job_events.fresh`` (the console's jobs pages, ``GET /v1/jobs/{id}``) reads a job whose
+    ingest is alive while that ingest holds the write lock; a job whose process is gone is
+    marked abandoned first, once the lock is free."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=0"))
+    engine.dispose()  # every connection from now on gives up at once on a lock
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    settings = Settings(database_url="sqlite://")
+    alive, dead = this_process(), f"{socket.gethostname()}:{_ended_pid()}"
+
+    def read(job_id: str) -> Any:
+        return job_events.fresh(
+            engine,
+            lambda conn: jobs.find(conn, job_id)["status"],  # type: ignore[index]
+            settings=settings,
+            events=None,
+            now=now,
+        )
+
+    try:
+        with engine.begin() as conn:
+            jobs.start(
+                conn, job_id="live", kind="sku", mode="full", source="-", now=now, owner=alive
+            )
+        with engine.begin() as ingest:  # the live job's ingest, writing a batch
+            ingest.exec_driver_sql("UPDATE ingest_jobs SET received = 1 WHERE id = 'live'")
+            assert read("live") == JobStatus.RUNNING
+        with engine.begin() as conn:
+            jobs.start(
+                conn, job_id="gone", kind="sku", mode="full", source="-", now=now, owner=dead
+            )
+        assert read("gone") == JobStatus.ABANDONED
+        assert read("live") == JobStatus.RUNNING
+    finally:
+        engine.dispose()
+
+
+def _ended_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

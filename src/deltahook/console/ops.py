@@ -11,7 +11,6 @@ from deltahook.api.deps import EngineDep
 from deltahook.console.render import back, checked_form, deliveries, page
 from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
-from deltahook.results import JobStatus
 from deltahook.store import jobs
 from deltahook.store.db import reading
 
@@ -48,24 +47,26 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
 def recent_jobs(request: Request, engine: EngineDep) -> Response:
     """The latest ingest jobs with their counts (a running one whose process is gone: abandoned,
     as ``deltahook status`` finds it)."""
-    with engine.db.begin() as conn:
-        found = jobs.recent(conn, limit=JOBS_SHOWN)
-        if any(job["status"] == JobStatus.RUNNING for job in found):
-            now = engine.clock()
-            if job_events.abandon_dead(
-                conn, settings=engine.settings, events=engine.events, now=now
-            ):
-                found = jobs.recent(conn, limit=JOBS_SHOWN)
+    found = job_events.fresh(
+        engine.db,
+        lambda conn: jobs.recent(conn, limit=JOBS_SHOWN),
+        settings=engine.settings,
+        events=engine.events,
+        now=engine.clock(),
+    )
     return page(request, "jobs.html", jobs=found)
 
 
 @router.get("/jobs/{job_id}")
 def one_job(request: Request, job_id: str, engine: EngineDep) -> Response:
     """One job: its counts and rejected records by line and reason."""
-    with engine.db.begin() as conn:
-        found = job_events.find(
-            conn, job_id, settings=engine.settings, events=engine.events, now=engine.clock()
-        )
+    found = job_events.fresh(
+        engine.db,
+        lambda conn: jobs.find(conn, job_id),
+        settings=engine.settings,
+        events=engine.events,
+        now=engine.clock(),
+    )
     if found is None:
         raise HTTPException(404, f"no ingest job with id {job_id!r}")
     return page(request, "job.html", job=found)

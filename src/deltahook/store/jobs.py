@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from deltahook.clock import Clock
 from deltahook.results import Counts, JobStatus
@@ -99,22 +99,28 @@ def is_abandoned(
     return lease_until is not None and lease_until < now
 
 
-def abandon_dead(conn: Connection, *, now: datetime, gone: Gone) -> list[dict[str, Any]]:
-    """Mark every running job that was abandoned as such; return them (caller's transaction)."""
-    j = ingest_jobs.c
-    running = conn.execute(select(ingest_jobs).where(j.status == JobStatus.RUNNING)).all()
-    dead = [
+def dead(conn: Connection, *, now: datetime, gone: Gone) -> list[Row[Any]]:
+    """The running jobs that were abandoned (their process gone or their lease run out), read
+    only: ``abandon_dead`` marks them."""
+    running = conn.execute(select(ingest_jobs).where(ingest_jobs.c.status == JobStatus.RUNNING))
+    return [
         row
         for row in running
         if is_abandoned(owner=row.owner, lease_until=row.lease_until, now=now, gone=gone)
     ]
-    for row in dead:
+
+
+def abandon_dead(conn: Connection, *, now: datetime, gone: Gone) -> list[dict[str, Any]]:
+    """Mark every running job that was abandoned as such; return them (caller's transaction)."""
+    j = ingest_jobs.c
+    found = dead(conn, now=now, gone=gone)
+    for row in found:
         conn.execute(
             update(ingest_jobs)
             .where(j.id == row.id, j.status == JobStatus.RUNNING)
             .values(status=JobStatus.ABANDONED, finished_at=now)
         )
-    return [_job(row) | {"status": JobStatus.ABANDONED, "finished_at": now} for row in dead]
+    return [_job(row) | {"status": JobStatus.ABANDONED, "finished_at": now} for row in found]
 
 
 def finish(

@@ -154,15 +154,13 @@ def get_job(
     """A job's status, counts and (the first ``rejects_limit``) rejected records. A running job
     whose process is gone (or whose lease ran out) is found abandoned, as ``deltahook status``
     finds it."""
-    with engine.db.begin() as conn:
-        found = job_events.find(
-            conn,
-            job_id,
-            settings=engine.settings,
-            events=engine.events,
-            now=engine.clock(),
-            rejects_limit=rejects_limit,
-        )
+    found = job_events.fresh(
+        engine.db,
+        lambda conn: jobs.find(conn, job_id, rejects_limit=rejects_limit),
+        settings=engine.settings,
+        events=engine.events,
+        now=engine.clock(),
+    )
     if found is None:
         raise HTTPException(404, f"no ingest job with id {job_id!r}")
     return JobRecord.model_validate(found)
