@@ -62,14 +62,15 @@ def fresh(
     settings: Settings,
     events: EventCatalog | None,
     now: datetime,
-) -> _T:
+) -> tuple[list[dict[str, object]], _T]:
     """``read`` of the store once every running job whose process is gone (or whose lease ran
-    out) is marked abandoned, as ``abandon_dead`` marks them. Read without the write lock (see
-    ``store.db.reading``) unless there is such a job: a page or API read of the jobs made while
-    an ingest runs, the usual case, no longer waits for the batch being written."""
+    out) is marked abandoned, as ``abandon_dead`` marks them; with the jobs it marked. Read
+    without the write lock (see ``store.db.reading``) unless there is such a job: a read of the
+    jobs made while an ingest runs, the usual case, no longer waits for the batch being written.
+    """
     with reading(db) as conn:
         if not jobs.dead(conn, now=now, gone=process_gone):
-            return read(conn)
+            return [], read(conn)
     with db.begin() as conn:
-        abandon_dead(conn, settings=settings, events=events, now=now)
-        return read(conn)
+        abandoned = abandon_dead(conn, settings=settings, events=events, now=now)
+        return abandoned, read(conn)

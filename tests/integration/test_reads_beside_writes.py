@@ -68,14 +68,16 @@ def test_jobs_are_read_beside_a_running_ingest_and_a_dead_one_still_found_abando
     settings = Settings(database_url="sqlite://")
     alive, dead = this_process(), f"{socket.gethostname()}:{_ended_pid()}"
 
-    def read(job_id: str) -> Any:
-        return job_events.fresh(
+    def read(job_id: str) -> tuple[list[str], Any]:
+        """The jobs found abandoned on the way, and the job's status."""
+        abandoned, status = job_events.fresh(
             engine,
             lambda conn: jobs.find(conn, job_id)["status"],  # type: ignore[index]
             settings=settings,
             events=None,
             now=now,
         )
+        return [str(job["job_id"]) for job in abandoned], status
 
     try:
         with engine.begin() as conn:
@@ -84,13 +86,13 @@ def test_jobs_are_read_beside_a_running_ingest_and_a_dead_one_still_found_abando
             )
         with engine.begin() as ingest:  # the live job's ingest, writing a batch
             ingest.exec_driver_sql("UPDATE ingest_jobs SET received = 1 WHERE id = 'live'")
-            assert read("live") == JobStatus.RUNNING
+            assert read("live") == ([], JobStatus.RUNNING)
         with engine.begin() as conn:
             jobs.start(
                 conn, job_id="gone", kind="sku", mode="full", source="-", now=now, owner=dead
             )
-        assert read("gone") == JobStatus.ABANDONED
-        assert read("live") == JobStatus.RUNNING
+        assert read("gone") == (["gone"], JobStatus.ABANDONED)
+        assert read("live") == ([], JobStatus.RUNNING)
     finally:
         engine.dispose()
 

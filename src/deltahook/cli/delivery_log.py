@@ -137,11 +137,13 @@ def status(state: State, as_json: bool) -> None:
     now = utc_now()
     store = open_store(state)
     try:
-        with store.begin() as conn:
-            abandoned = job_events.abandon_dead(
-                conn, settings=state.settings, events=_events(state), now=now
-            )
-            rows = log.status(conn, now=now)
+        abandoned, rows = job_events.fresh(
+            store,
+            lambda conn: log.status(conn, now=now),
+            settings=state.settings,
+            events=_events(state),
+            now=now,
+        )
     finally:
         store.dispose()
     for job in abandoned:  # on stderr with --json, so that stdout stays one JSON document

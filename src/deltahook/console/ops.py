@@ -47,7 +47,7 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
 def recent_jobs(request: Request, engine: EngineDep) -> Response:
     """The latest ingest jobs with their counts (a running one whose process is gone: abandoned,
     as ``deltahook status`` finds it)."""
-    found = job_events.fresh(
+    _, found = job_events.fresh(
         engine.db,
         lambda conn: jobs.recent(conn, limit=JOBS_SHOWN),
         settings=engine.settings,
@@ -60,7 +60,7 @@ def recent_jobs(request: Request, engine: EngineDep) -> Response:
 @router.get("/jobs/{job_id}")
 def one_job(request: Request, job_id: str, engine: EngineDep) -> Response:
     """One job: its counts and rejected records by line and reason."""
-    found = job_events.fresh(
+    _, found = job_events.fresh(
         engine.db,
         lambda conn: jobs.find(conn, job_id),
         settings=engine.settings,

@@ -154,7 +154,7 @@ def get_job(
     """A job's status, counts and (the first ``rejects_limit``) rejected records. A running job
     whose process is gone (or whose lease ran out) is found abandoned, as ``deltahook status``
     finds it."""
-    found = job_events.fresh(
+    _, found = job_events.fresh(
         engine.db,
         lambda conn: jobs.find(conn, job_id, rejects_limit=rejects_limit),
         settings=engine.settings,
