@@ -28,6 +28,7 @@ from deltahook.yamlnodes import (
     core_bool,
     core_float,
     core_int,
+    scalar_value,
 )
 
 __all__ = ["CORE_TAGS", "CoreConstructor", "CoreResolver", "Loader", "YamlProblem"]
@@ -76,7 +77,7 @@ for _name in ("bool", "int", "float"):
 
 
 def _scalar_value(node: yaml.ScalarNode) -> Any:
-    return CoreConstructor().construct_object(node)
+    return scalar_value(node.tag, node.value)
 
 
 @dataclass(slots=True)
@@ -212,16 +213,21 @@ _KIND_NAMES = {"scalar": "a plain value", "sequence": "a list", "mapping": "a ma
 
 
 def _check_tag(node: yaml.Node) -> None:
-    tag = node.tag.replace(_TAG, "!!")
     if node.tag not in CORE_TAGS:
         raise _problem(
             node.start_mark,
-            f"the tag {tag} is not allowed "
+            f"the tag {_shown(node.tag)} is not allowed "
             "(only YAML's core types: strings, numbers, true/false, null, lists, mappings)",
         )
     kind = node.id  # type: ignore[attr-defined]  # scalar, sequence or mapping (PyYAML's)
     if node.tag not in _TAGS_OF[kind]:
-        raise _problem(node.start_mark, f"the tag {tag} does not fit {_KIND_NAMES[kind]}")
+        raise _problem(
+            node.start_mark, f"the tag {_shown(node.tag)} does not fit {_KIND_NAMES[kind]}"
+        )
+
+
+def _shown(tag: str) -> str:
+    return tag.replace(_TAG, "!!")
 
 
 def _problem(mark: Any, message: str) -> YamlProblem:

@@ -142,41 +142,34 @@ def from_pyyaml(root: Any) -> Node:
 
 def construct(node: Any) -> Any:
     """The plain value of a composed node, by YAML 1.2's core schema (lists, dicts, str, int,
-    float, bool, None), as ``yamlcore.CoreConstructor`` makes it. A node PyYAML would not
-    construct that way (a merge key, a key that is not a plain value, a tag ``yamlcore`` lets
-    through only outside a composed document) goes to PyYAML's constructor, which raises or
-    builds it as it always did."""
+    float, bool, None), as ``yamlcore.CoreConstructor`` makes it. The composer let through only
+    core tags that fit their node and plain keys, so nothing else is met here."""
     made: dict[int, Any] = {}
 
     def build(each: Any) -> Any:
         if id(each) in made:
             return made[id(each)]
         tag, kind = each.tag, each.id
-        if kind == "scalar" and tag in _SCALARS:
-            value = made[id(each)] = _SCALARS[tag](each.value)
+        if kind == "scalar":
+            value = made[id(each)] = scalar_value(tag, each.value)
         elif kind == "sequence" and tag == TAG + "seq":
             value = made[id(each)] = []
             value.extend(build(item) for item in each.value)
-        elif kind == "mapping" and tag == TAG + "map" and all(map(_plain_key, each.value)):
+        elif kind == "mapping" and tag == TAG + "map":
             value = made[id(each)] = {}
             for key, item in each.value:
                 value[build(key)] = build(item)
         else:
-            return _by_pyyaml(each)
+            raise ValueError(f"not a node of YAML's core schema: {kind} {tag}")
         return value
 
     return build(node)
 
 
-def _plain_key(pair: tuple[Any, Any]) -> bool:
-    """A key this module constructs: a core scalar (not a merge key, nor a list)."""
-    return bool(pair[0].id == "scalar" and pair[0].tag in _SCALARS)
-
-
-def _by_pyyaml(node: Any) -> Any:
-    from deltahook.yamlcore import CoreConstructor
-
-    return CoreConstructor().construct_object(node, deep=True)
+def scalar_value(tag: str, text: str) -> Any:
+    """The value of a scalar with a core tag (``KeyError`` for any other tag); ``ValueError``
+    when its text is not one of the tag's (``!!int x``)."""
+    return _SCALARS[tag](text)
 
 
 def core_bool(text: str) -> bool:
