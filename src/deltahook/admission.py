@@ -102,7 +102,7 @@ class Admission:
     def __post_init__(self) -> None:
         self._partial = RecordValidator(self.kind, partial=True) if self.mode == "merge" else None
         self._index: LineIndex | None = None  # while ``lines`` admits a batch
-        self._locate: Callable[[str, int], int] = _nowhere
+        self._locate: Callable[[str, int], int]  # set by ``lines`` for the batch it admits
 
     # The validator and the fast path are made for the first record parsed: a feed whose lines
     # are all identical to stored ones needs neither (loading and compiling them cost about 2%
@@ -373,10 +373,6 @@ def _too_long(
             field = max(fields, key=lambda name: len(str(body.get(name, ""))))
             return Problem(field, f"the {what} is longer than {KEY_LENGTH} characters")
     return None
-
-
-def _nowhere(_key: str, _tag: int) -> int:
-    return -1
 
 
 def _no_shape(_record: Any) -> dict[str, Any] | None:

@@ -64,16 +64,6 @@ class RunIndex:
         """Whether the run may yet read an index (at its next batch, or the one after)."""
         return self._indexing is None
 
-    def key_at(self, conn: Connection, position: int) -> str:
-        """The key of the stored entity at ``position`` in the index."""
-        assert self._index is not None
-        return self._index.key(conn, position)
-
-    def locate(self, conn: Connection, key: str, tag: int) -> int:
-        """The position in the index of the entity stored under ``key`` (tag ``tag``), or -1."""
-        assert self._index is not None
-        return self._index.locate(conn, key, tag)
-
     @staticmethod
     def rewritten(index: LineIndex, keys: Iterable[str], indexed: Mapping[str, int]) -> None:
         """Mark DEAD the indexed entities a batch rewrote: their stored line is another one now."""

@@ -189,8 +189,8 @@ class Run:
         claim = copy(self.result.counts)  # what the lines before this batch make the job's
         if index is not None:
             assert isinstance(items, LineBatch)
-            key_at, locate = partial(self._lines.key_at, self.conn), self._lines.locate
-            batch = self._admission.lines(items, index, key_at, partial(locate, self.conn))
+            key_at, locate = partial(index.key, self.conn), partial(index.locate, self.conn)
+            batch = self._admission.lines(items, index, key_at, locate)
             # Their stored lines are about to be another: a copy of one later in the feed is
             # compared with the store, not taken for unchanged (whether or not they change).
             if batch.indexed:  # none in a first load: every key is new

@@ -50,9 +50,9 @@ class Sweep:
             self.apply(self._removals(keys)[0])
         self.result.sweep = "swept"
 
-    def _missing(self) -> tuple[int | None, list[str]]:
-        """How many stored entities the scope holds (None: not counted, as none is missing),
-        and the keys of those the feed left out."""
+    def _missing(self) -> tuple[int, list[str]]:
+        """How many stored entities the scope holds (0, not counted, when none is missing), and
+        the keys of those the feed left out."""
         if self.index is not None:
             return self._missing_from(self.index)
         admitted = self.admission
@@ -67,7 +67,7 @@ class Sweep:
                 missing.append(key)
         return in_scope, missing
 
-    def _missing_from(self, index: LineIndex) -> tuple[int | None, list[str]]:
+    def _missing_from(self, index: LineIndex) -> tuple[int, list[str]]:
         """``_missing`` from the index's marks: the entities it holds that the feed did not
         carry, and those it does not hold (stored without a line hash) found in the store.
 
@@ -86,10 +86,10 @@ class Sweep:
                 rows.append((key, scope))
         chunk = snapshots.scope_chunks(scopes)
         rows.sort(key=lambda row: (chunk.get(row[1], 0), row[0]))
-        in_scope = snapshots.count_in_scope(self.conn, kind, scopes) if rows else None
+        in_scope = snapshots.count_in_scope(self.conn, kind, scopes) if rows else 0
         return in_scope, [key for key, _ in rows]
 
-    def _guard(self, in_scope: int | None, missing: list[str]) -> None:
+    def _guard(self, in_scope: int, missing: list[str]) -> None:
         """Refuse a sweep that would remove more than the limit allows.
 
         Entities removed already (deactivated by an earlier feed) are no removal and count
@@ -97,7 +97,6 @@ class Sweep:
         """
         if not missing:
             return  # no limit refuses removing none (the scope need not be counted)
-        assert in_scope is not None
         if self.limit.allows(len(missing), in_scope):
             return  # even if every missing entity changed, the share is within the limit
         removing = sum(self._removals(keys)[1] for keys in self._batches(missing))

@@ -57,7 +57,7 @@ def _diff_rows(
     for name, coll in collections.items():
         old_rows = old.get(name, {}) if old is not None else {}
         new_rows = new.get(name, {}) if new is not None else {}
-        if old_rows == new_rows and _identical(old_rows, new_rows):
+        if _identical(old_rows, new_rows):
             continue  # every row the same (most collections of a changed entity): one check
         for row_key in _ordered_union(old_rows, new_rows):
             before, after = old_rows.get(row_key), new_rows.get(row_key)
@@ -155,9 +155,9 @@ def _ordered_union(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
 
 def _identical(a: Any, b: Any) -> bool:
-    """Whether two equal values have the same canonical bytes (``true`` is not ``1``); then
-    so has each value in them, as JSON is read back one way only."""
-    return a is b or canonical_bytes(a) == canonical_bytes(b)
+    """Whether two values are equal and have the same canonical bytes (``true`` is not ``1``);
+    then so has each value in them, as JSON is read back one way only."""
+    return a is b or (a == b and canonical_bytes(a) == canonical_bytes(b))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -168,7 +168,7 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict | list):
-        return (a == b and canonical_bytes(a) == canonical_bytes(b)) or _same_unordered(a, b)
+        return _identical(a, b) or _same_unordered(a, b)
     return bool(a == b)
 
 

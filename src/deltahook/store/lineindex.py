@@ -147,12 +147,9 @@ class LineIndex:
 
     def _extend(self, hashes: bytes, scopes: Iterable[str]) -> None:
         """Append entities: their 16-byte line hashes one after another, and their scopes."""
-        words = array("Q")
-        words.frombytes(hashes)
-        if sys.byteorder == "little":
-            words.byteswap()  # big-endian halves keep the store's (memcmp) order
-        self._his.extend(words[0::2])
-        self._los.extend(words[1::2])
+        his, los = _halves(hashes)
+        self._his.extend(his)
+        self._los.extend(los)
         if self._scope_ids is not None:
             names = self._scope_names
             self._scope_ids.extend(names.setdefault(scope, len(names)) for scope in scopes)
@@ -206,13 +203,10 @@ class LineIndex:
 
         ``_find`` and ``lookup`` inlined: one Python step per line for the nightly feed's lines,
         nearly all of them unchanged; their halves made in one C pass over the batch."""
-        words = array("Q")
-        words.frombytes(b"".join(digests))
-        if sys.byteorder == "little":
-            words.byteswap()
+        highs, lows = _halves(b"".join(digests))
         his, los, marks = self._his, self._los, self.marks
         starts, shift, seen = self._starts, self._shift, SEEN
-        for i, hi, lo in zip(count(), words[0::2], words[1::2]):
+        for i, hi, lo in zip(count(), highs, lows):
             bucket = hi >> shift
             end = starts[bucket + 1]
             at = bisect_left(his, hi, starts[bucket], end)
@@ -366,3 +360,13 @@ def _data_version(conn: Connection) -> Any:
 
 def _count_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
     record.info[_CHECKOUTS] = record.info.get(_CHECKOUTS, 0) + 1
+
+
+def _halves(hashes: bytes) -> tuple[array[int], array[int]]:
+    """The high and low 64-bit halves of 16-byte big-endian hashes laid one after another, read
+    as big-endian words so that they keep the store's (memcmp) order."""
+    words = array("Q")
+    words.frombytes(hashes)
+    if sys.byteorder == "little":
+        words.byteswap()
+    return words[0::2], words[1::2]

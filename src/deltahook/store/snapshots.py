@@ -217,8 +217,7 @@ def _update(
         "UPDATE entities SET hash = ?, body = ?, version = ?, line_hash = ?, updated_at = ?, "
         f'job_id = ?{moved} WHERE kind = ? AND "key" = ? AND version = ?'
     )
-    process = bind_processor(entities.c.updated_at.type, conn.dialect)
-    at = now if process is None else process(now)
+    at = _stamp(conn, now)
     params: list[tuple[Any, ...]]
     if refs_follow_key:
         params = [
@@ -260,7 +259,14 @@ def _update_postgresql(
     columns = _UPDATED if refs_follow_key else _UPDATED_MOVED
     arrays = [[getattr(w, name) for w in changed] for name in columns]
     statement = _UPDATE if refs_follow_key else _UPDATE_MOVED
-    return int(conn.exec_driver_sql(statement, (now, job_id, *arrays, kind)).rowcount)
+    params = (_stamp(conn, now), job_id, *arrays, kind)
+    return int(conn.exec_driver_sql(statement, params).rowcount)
+
+
+def _stamp(conn: Connection, now: datetime) -> Any:
+    """``now`` as the driver takes it for ``updated_at`` (UTC, as ``UTCDateTime`` stores it)."""
+    process = bind_processor(entities.c.updated_at.type, conn.dialect)
+    return now if process is None else process(now)
 
 
 def _update_statement(columns: dict[str, str]) -> str:
