@@ -12,7 +12,7 @@ from sqlalchemy import Engine as SqlEngine
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
 from deltahook.delivery import subscriptions
-from deltahook.store.db import open_engine
+from deltahook.store.db import open_engine, reading
 
 
 def open_store(
@@ -34,8 +34,13 @@ def open_store(
     if not sync_subscriptions:
         return db
     try:
-        with db.begin() as conn:
-            subscriptions.sync(conn, settings.subscriptions, now=clock())
+        # Asked first without the write lock: a command run while an ingest writes its batches
+        # then waits for none of them, unless the config file's subscriptions changed.
+        with reading(db) as conn:
+            current = subscriptions.in_sync(conn, settings.subscriptions)
+        if not current:
+            with db.begin() as conn:
+                subscriptions.sync(conn, settings.subscriptions, now=clock())
     except BaseException:
         db.dispose()
         raise

@@ -25,6 +25,7 @@ from deltahook.notifications import Notification
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.store import changelog, snapshots
 from deltahook.store.changelog import LoggedChange
+from deltahook.store.db import reading
 from deltahook.store.tables import ingest_jobs
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def notifications(
     those logged at or after ``since``; writes nothing."""
     if engine.rules is None:
         raise FeedError("replaying needs a rule set")
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         start = since if last_jobs is None else _start_of_last(conn, last_jobs)
         jobs = changes_by_job(conn, engine, changelog.read(conn, since=start))
         decider = RulesDecider(engine.rules, page=engine.settings.batch_size)

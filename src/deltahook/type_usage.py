@@ -17,6 +17,7 @@ from deltahook.delivery.subscriptions import Subscription
 from deltahook.errors import StoreError
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
+from deltahook.store.db import reading
 from deltahook.store.tables import subscriptions
 
 
@@ -67,7 +68,7 @@ def _subscribers(settings: Settings) -> dict[str, set[str]]:
     try:
         db = open_store(settings, check_schema=False, sync_subscriptions=False)
         try:
-            with db.connect() as conn:
+            with reading(db) as conn:
                 rows = conn.execute(select(subscriptions.c.name, subscriptions.c.event_types))
                 for name, types in rows:
                     found.setdefault(name, set()).update(orjson.loads(types))

@@ -4,13 +4,17 @@ commit at once, where any other transaction waits for the write lock."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import OperationalError
 
@@ -102,3 +106,71 @@ def _ended_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+def _config(path: Path, store: Path, url: str) -> Path:
+    """A config file for ``store`` declaring one subscription, to ``url``."""
+    hook = {"name": "shop", "url": url, "event_types": ["SkuChangedNotification"]}
+    path.write_text(yaml.safe_dump({"database_url": f"sqlite:///{store}", "subscriptions": [hook]}))
+    return path
+
+
+@pytest.fixture
+def locked_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store with one ingest and the config file's subscription in it, whose write lock
+    another connection holds (an ingest writing a batch) while lock waits give up at once."""
+    from deltahook.cli import main
+    from deltahook.store import db as store_db
+
+    store = tmp_path / "store.db"
+    config = _config(tmp_path / "deltahook.yaml", store, "https://shop.example/hook")
+    feed = tmp_path / "sku.ndjson"
+    feed.write_text('{"PartNo": "P1", "StatusId": 1}\n')
+    ingested = CliRunner().invoke(main, ["--config", str(config), "ingest", "sku", str(feed)])
+    assert ingested.exit_code == 0, ingested.output
+    monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    writer = sqlite3.connect(store, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE ingest_jobs SET received = received")
+    try:
+        yield config
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["log"],
+        ["subscriptions", "list"],
+        ["rules", "stats"],
+        ["types"],
+        ["status"],
+        ["rules", "diff", "rules", "rules", "--jobs", "1"],
+    ],
+    ids=" ".join,
+)
+def test_commands_that_read_answer_while_another_process_holds_the_write_lock(
+    locked_store: Path, command: list[str]
+) -> None:
+    """A command that only reads answers at once while a writer holds the store: opening it
+    (its schema checked, the config file's subscriptions found in sync) and its reads take no
+    write lock."""
+    from deltahook.cli import main
+
+    shown = CliRunner().invoke(main, ["--config", str(locked_store), *command])
+    assert shown.exit_code == 0, shown.output
+
+
+def test_changed_subscriptions_wait_for_the_lock_and_say_so_in_one_line(locked_store: Path) -> None:
+    """A config file whose subscription changed must be written before the command runs: with
+    the lock held past the wait allowed, one clear line and exit 1, no traceback."""
+    from deltahook.cli import main
+
+    _config(locked_store, locked_store.parent / "store.db", "https://shop.example/hook2")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["--config", str(locked_store), "log"])
+    assert refused.exit_code == 1
+    assert "the database stayed locked by another writer" in refused.output
+    assert isinstance(refused.exception, SystemExit)  # not the OperationalError

@@ -113,13 +113,32 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except DeltahookError as exc:
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, DeltahookError) else locked_store(exc)
+            if message is None:
+                raise
             from rich.markup import escape
 
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def locked_store(exc: Exception) -> str | None:
+    """What to tell of ``exc`` when it is SQLite's "database is locked": another writer held
+    the lock past the busy timeout (a long first load, another process's purge), which is
+    neither the user's mistake nor a fault of deltahook's; None for any other error."""
+    from sqlalchemy.exc import OperationalError  # imported already when one is raised
+
+    from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS
+
+    if not isinstance(exc, OperationalError) or "database is locked" not in str(exc.orig):
+        return None
+    return (
+        "the database stayed locked by another writer for longer than the wait allowed "
+        f"({SQLITE_BUSY_TIMEOUT_MS / 1000:g} s): try again once it is done"
+    )
 
 
 def print_json(data: Any) -> None:

@@ -27,6 +27,7 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.envelope import event_categories
 from deltahook.delivery.operational import client_id_of
+from deltahook.store.db import reading
 
 
 def open_store(state: State) -> Engine:
@@ -70,7 +71,7 @@ def deliver(
     db = open_store(state)
     if metrics_port is not None:
         _serve_metrics(db, host=metrics_host, port=metrics_port)
-    with db.begin() as conn:
+    with reading(db) as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
     # Failed attempts, circuit changes, summaries; a paused subscription (a ${VAR} unset) too.
     _log_to_stderr(log_format, quiet=once and not verbose)
@@ -155,7 +156,7 @@ def subscriptions() -> None:
 @friendly
 def list_subscriptions(state: State, as_json: bool) -> None:
     """Every subscription: on/off, URL, event types (never its headers or secrets)."""
-    with open_store(state).begin() as conn:
+    with reading(open_store(state)) as conn:
         found = subs.load(conn)
     rows = [s.summary() for s in found]
     if as_json:
@@ -231,7 +232,7 @@ def test(state: State, name: str, as_json: bool) -> None:
     """Send a TestEvent to NAME now (on or off) and show the answer; nothing is stored."""
     from deltahook.delivery.testsend import send_test
 
-    with open_store(state).begin() as conn:
+    with reading(open_store(state)) as conn:
         sub = subs.get(conn, name)
     settings = state.settings
     report = asyncio.run(

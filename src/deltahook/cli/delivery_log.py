@@ -18,6 +18,7 @@ from deltahook.cli.delivery import open_store
 from deltahook.clock import utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery.status import QUEUED, DeliveryStatus, Resent
+from deltahook.store.db import reading
 
 _COLOURS = {
     DeliveryStatus.DELIVERED: "green",
@@ -65,7 +66,7 @@ def show_log(
         status=status,
         limit=limit,
     )
-    with open_store(state).begin() as conn:
+    with reading(open_store(state)) as conn:
         found = log.entries(conn, where, now=now, payload=payload, with_attempts=with_attempts)
     if as_json:
         print_json(found)

@@ -25,6 +25,7 @@ from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.signing import generate_secret
 from deltahook.engine import Engine
 from deltahook.results import Mode, RunResult
+from deltahook.store.db import reading
 
 # Parents before children; the second version of the stock feed is a full feed.
 DEMO_FEEDS: tuple[tuple[str, str, Mode], ...] = (
@@ -133,7 +134,7 @@ def _deliver(engine: Engine) -> None:
 
 
 def _show_log(engine: Engine, received: int) -> None:
-    with engine.db.connect() as conn:
+    with reading(engine.db) as conn:
         rows = log.entries(conn, log.LogFilter(limit=1000), now=engine.clock())
     by_type = Counter(row["event_type"] for row in rows)
     table = Table(title=f"The delivery log: the receiver got {received:,} signed requests")

@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from deltahook.cli.app import State, err, out, print_json
+from deltahook.cli.app import State, err, locked_store, out, print_json
 from deltahook.cli.rules import SHOWN, rules
 from deltahook.errors import DeltahookError, FeedError, RuleError
 from deltahook.results import MODES, Mode
@@ -43,8 +43,11 @@ def bad_input_exits_2(func: F) -> F:
             for problem in exc.problems or [exc]:
                 err.print(str(problem), style="red", soft_wrap=True, markup=False)
             sys.exit(EXIT_BAD_INPUT)
-        except DeltahookError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, DeltahookError) else locked_store(exc)
+            if message is None:
+                raise
+            err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]

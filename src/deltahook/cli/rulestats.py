@@ -22,10 +22,11 @@ def stats(state: State, as_json: bool) -> None:
     from deltahook.bootstrap import open_store
     from deltahook.clock import utc_now
     from deltahook.rulestats import setting_stats
+    from deltahook.store.db import reading
 
     db = open_store(state.settings)
     try:
-        with db.connect() as conn:
+        with reading(db) as conn:
             found = setting_stats(conn, now=utc_now())
     finally:
         db.dispose()

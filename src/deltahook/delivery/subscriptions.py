@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Executable, insert, select, update
 
 from deltahook.delivery import redaction
 from deltahook.delivery.health import Health, HealthPolicy
@@ -148,39 +148,49 @@ def sync(
     conn: Connection, declared: Sequence[SubscriptionSettings], *, now: datetime
 ) -> dict[str, list[str]]:
     """Write the config file's subscriptions into the store; returns names by what happened."""
+    report: dict[str, list[str]] = {"added": [], "updated": [], "removed": []}
+    for what, name, statement in _sync_steps(conn, declared, now=now):
+        conn.execute(statement)
+        report[what].append(name)
+    return report
+
+
+def in_sync(conn: Connection, declared: Sequence[SubscriptionSettings]) -> bool:
+    """Whether ``sync`` would write nothing: it only reads, so every command can ask first in
+    a read-only transaction and take the write lock only when the config file changed."""
+    return next(_sync_steps(conn, declared, now=datetime.min), None) is None
+
+
+def _sync_steps(
+    conn: Connection, declared: Sequence[SubscriptionSettings], *, now: datetime
+) -> Iterator[tuple[str, str, Executable]]:
+    """What ``sync`` does, one statement at a time, each with what it does to which name."""
     names = [s.name for s in declared]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"subscriptions: the name {duplicates[0]!r} is declared twice")
     stored = {row.name: row for row in conn.execute(select(subscriptions))}
-    report: dict[str, list[str]] = {"added": [], "updated": [], "removed": []}
     for sub in declared:
         values = settings_values(sub)
         row = stored.get(sub.name)
         if row is None or row.source != FROM_CONFIG:
             values |= {"enabled": sub.enabled, "source": FROM_CONFIG, "updated_at": now}
-            if row is None:
-                conn.execute(insert(subscriptions).values(name=sub.name, created_at=now, **values))
-            else:
-                conn.execute(update(subscriptions).where(_named(sub.name)).values(**values))
-            report["added"].append(sub.name)
+            statement = (
+                insert(subscriptions).values(name=sub.name, created_at=now, **values)
+                if row is None
+                else update(subscriptions).where(_named(sub.name)).values(**values)
+            )
+            yield "added", sub.name, statement
             continue
         if row.config_enabled != sub.enabled:  # the file's decision is newer than the CLI's
             values["enabled"] = sub.enabled
         if any(getattr(row, key) != value for key, value in values.items()):
-            conn.execute(
-                update(subscriptions).where(_named(sub.name)).values(updated_at=now, **values)
-            )
-            report["updated"].append(sub.name)
+            statement = update(subscriptions).where(_named(sub.name))
+            yield "updated", sub.name, statement.values(updated_at=now, **values)
     for name, row in stored.items():
         if row.source == FROM_CONFIG and name not in names:
-            conn.execute(
-                update(subscriptions)
-                .where(_named(name))
-                .values(enabled=False, source=REMOVED, updated_at=now)
-            )
-            report["removed"].append(name)
-    return report
+            statement = update(subscriptions).where(_named(name))
+            yield "removed", name, statement.values(enabled=False, source=REMOVED, updated_at=now)
 
 
 def settings_values(sub: SubscriptionSettings) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, inspect, text
 
 from deltahook.errors import SchemaBehindError
+from deltahook.store.db import reading
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -73,7 +74,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 
 def ensure_current(engine: Engine) -> None:
     """Create the schema in an empty database; refuse one that is behind."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         revision = current(conn)
         empty = revision is None and not inspect(conn).get_table_names()
     if empty:
