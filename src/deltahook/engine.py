@@ -13,19 +13,18 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook import counting, emission, job_events
+from deltahook import counting, job_events
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
-from deltahook.emission import Emitted
 from deltahook.errors import FeedError
 from deltahook.feeds import limits
 from deltahook.feeds.readers import detect_format, read_items
@@ -36,10 +35,14 @@ from deltahook.results import MODES, Counts, JobStatus, Mode, RunResult
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import jobs, readback, refs
+from deltahook.store import jobs, refs
 from deltahook.store.db import ANALYZE_AFTER, open_engine, reading, refresh_statistics
 from deltahook.store.tables import entities, rule_state
 from deltahook.writing import Decider
+
+if TYPE_CHECKING:
+    from deltahook.emission import Emitted
+    from deltahook.store.readback import StoredEntity
 
 Source = Path | IO[bytes]
 
@@ -246,9 +249,11 @@ class Engine:
             new_id=self.new_id,
         )
 
-    def snapshot(self, kind: str, key: str) -> readback.StoredEntity | None:
+    def snapshot(self, kind: str, key: str) -> StoredEntity | None:
         """The stored entity ``kind``/``key``: snapshot, version, times, the job that last wrote
         it and its recent notifications; None when there is none (an unknown kind raises)."""
+        from deltahook.store import readback  # only this reads an entity back: not an ingest
+
         self.catalog[kind]
         with reading(self.db) as conn:
             return readback.find(conn, kind, key)
@@ -269,6 +274,8 @@ class Engine:
     ) -> Emitted:
         """Validate an event posted directly and record it with its deliveries, once per
         ``idempotency_key`` (see ``emission.emit``)."""
+        from deltahook import emission  # only posted events need it: not an ingest
+
         return emission.emit(
             self.db,
             self.events or load_event_catalog(self.settings.event_schemas_dir),

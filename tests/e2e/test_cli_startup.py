@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,56 @@ def test_an_ingest_printing_json_imports_no_rich(tmp_path: Path) -> None:
     feed.write_bytes(orjson.dumps(stock | {"LocationId": 7, "OnhandValue": 5, "MinimumValue": 3}))
     loaded = imported(tmp_path, "--database-url", url, "ingest", "sku_onhand", str(feed), "--json")
     assert "rich" not in loaded
+
+
+# The modules loaded when the ingest starts reading its feed (``engine.read_items``).
+AT_THE_FEED = """
+import json, sys
+from deltahook import engine
+from deltahook.cli import main
+
+seen = []
+real = engine.read_items
+
+
+def reading(*args, **kwargs):
+    seen.append(sorted(sys.modules))
+    return real(*args, **kwargs)
+
+
+engine.read_items = reading
+try:
+    main(sys.argv[2:], standalone_mode=False)
+finally:
+    with open(sys.argv[1], "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def test_a_piped_ingest_of_a_file_reads_its_feed_before_loading_rich_or_unused_helpers(
+    tmp_path: Path,
+) -> None:
+    """With standard error no terminal (and nothing telling rich otherwise) an ingest of a file
+    decides on its progress bar without rich, and needs neither ``difflib`` (it words
+    mistakes) nor the engine's entity read-back and posted events before it reads its feed;
+    its summary is printed as before."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    imported(tmp_path, "--database-url", url, "db", "upgrade")
+    feed = tmp_path / "sku_onhand.ndjson"
+    stock = {"PartNo": "P1", "WarehouseCode": "STO", "WarehouseId": 3, "LocationCode": "A-12"}
+    feed.write_bytes(orjson.dumps(stock | {"LocationId": 7, "OnhandValue": 5, "MinimumValue": 3}))
+    report = tmp_path / "at-the-feed.json"
+    env = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "TTY_COMPATIBLE"}}
+    args = ["--database-url", url, "ingest", "sku_onhand", str(feed)]
+    done = subprocess.run(
+        [sys.executable, "-c", AT_THE_FEED, str(report), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "inserted 1" in done.stdout
+    [modules] = json.loads(report.read_text())
+    unwanted = {"rich", "difflib", "deltahook.emission", "deltahook.store.readback"}
+    assert unwanted.isdisjoint(modules), unwanted & set(modules)

@@ -18,7 +18,6 @@ that come from a person (config files, the command line).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -130,6 +129,8 @@ class EventCatalog:
 
 def unknown_type_message(name: str, known: tuple[str, ...]) -> str:
     """Say that ``name`` is unknown, with the closest known names when some are close."""
+    import difflib  # only to word a mistake: loading and using the catalog never needs it
+
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return f"unknown event type {name!r}{hint}"

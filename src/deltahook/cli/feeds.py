@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,7 +167,7 @@ class _progress:
     """A progress bar on a terminal (records done, by feed size); nothing otherwise."""
 
     def __init__(self, feed: Path, *, enabled: bool) -> None:
-        self.enabled = enabled and str(feed) != "-" and err.is_terminal
+        self.enabled = enabled and str(feed) != "-" and _may_be_terminal() and err.is_terminal
         self.progress: Progress | None = None
         self.feed = feed
         self.records = 0
@@ -203,3 +204,15 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def _may_be_terminal() -> bool:
+    """False when rich would surely not call standard error a terminal: it is no TTY and no
+    variable rich reads to decide otherwise is set. Asking rich (``err.is_terminal``) makes the
+    console, and imports rich (about 20 ms of CPU), before the feed is read."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return True
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except ValueError:  # closed: rich says no terminal too
+        return False

@@ -8,7 +8,6 @@ return ``None`` after recording a problem, and the loader carries on to find the
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -172,6 +171,8 @@ def describe(node: Node) -> str:
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """`` (did you mean X?)`` for a near miss, else a list of what is known when short."""
+    import difflib  # only to word a mistake: a rule set that loads never needs it
+
     options = sorted(known)
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     if close:
