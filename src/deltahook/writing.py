@@ -26,7 +26,7 @@ from deltahook.errors import ConflictError
 from deltahook.feeds.readers import Record
 from deltahook.notifications import Notification
 from deltahook.results import Counts, Mode, RunResult
-from deltahook.store import changelog, outbox, refs, snapshots
+from deltahook.store import changelog, outbox, refs, snapshots, snapshotwrites
 
 _CONFLICT_RETRIES = 5
 
@@ -143,7 +143,7 @@ class Writer:
                 relined[c.key] = (c.line_hash, s.version)
         tally.counts.unchanged += len(candidates) - len(changed)
         if relined:
-            snapshots.reline(conn, self.kind.name, relined)
+            snapshotwrites.reline(conn, self.kind.name, relined)
         if changed:
             self._commit_changes(conn, changed, stored, tally)
 
@@ -155,7 +155,7 @@ class Writer:
         tally: RunResult,
     ) -> None:
         changes: list[EntityChange] = []
-        writes: list[snapshots.SnapshotWrite] = []
+        writes: list[snapshotwrites.SnapshotWrite] = []
         removals: dict[str, int] = {}
         for c in changed:
             old = stored.get(c.key)
@@ -173,7 +173,7 @@ class Writer:
                 continue
             version = old.version if old is not None else 0
             writes.append(
-                snapshots.SnapshotWrite(
+                snapshotwrites.SnapshotWrite(
                     key=c.key,
                     parent_key=c.parent_key,
                     scope=c.scope,
@@ -188,7 +188,7 @@ class Writer:
             else:
                 tally.counts.updated += 1
         now = self.clock()
-        snapshots.write(
+        snapshotwrites.write(
             conn,
             self.kind.name,
             writes,
@@ -196,7 +196,7 @@ class Writer:
             job_id=self.result.job_id,
             refs_follow_key=self.kind.refs_follow_key,
         )
-        snapshots.remove(conn, self.kind.name, removals)
+        snapshotwrites.remove(conn, self.kind.name, removals)
         if self.commit and self.change_log and not self.baseline:
             changelog.write(conn, changes, job_id=self.result.job_id, now=now)
         named = {c.key: c.refs for c in changed}

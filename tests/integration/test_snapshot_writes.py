@@ -1,4 +1,4 @@
-"""snapshots.write updating stored entities, on both databases: each new value stored, and
+"""snapshotwrites.write updating stored entities, on both databases: each new value stored, and
 nothing written when one of them moved on since it was read."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from deltahook.errors import ConflictError
-from deltahook.store import snapshots
+from deltahook.store import snapshotwrites
 from deltahook.store.db import SQLITE_LOAD_CACHE_KIB, open_engine
-from deltahook.store.snapshots import SnapshotWrite
+from deltahook.store.snapshotwrites import SnapshotWrite
 from deltahook.store.tables import entities
 
 BEFORE = datetime(2024, 5, 6, tzinfo=UTC)
@@ -45,7 +45,7 @@ def _store(url: str, writes: list[SnapshotWrite], *, now: datetime, **options: b
     engine = open_engine(url)
     try:
         with engine.begin() as conn:
-            snapshots.write(conn, "sku", writes, now=now, job_id=f"job {now.day}", **options)
+            snapshotwrites.write(conn, "sku", writes, now=now, job_id=f"job {now.day}", **options)
     finally:
         engine.dispose()
 
@@ -87,10 +87,10 @@ def test_a_load_of_new_entities_widens_its_sqlite_connections_page_cache(tmp_pat
     try:
         with engine.begin() as conn:
             default = conn.exec_driver_sql(cache).scalar()
-            snapshots.write(conn, "sku", [_write("small", 0)], now=NOW, job_id="j")
+            snapshotwrites.write(conn, "sku", [_write("small", 0)], now=NOW, job_id="j")
             assert conn.exec_driver_sql(cache).scalar() == default
-            load = [_write(f"K{i:05}", 0) for i in range(snapshots.LOAD_ROWS)]
-            snapshots.write(conn, "sku", load, now=NOW, job_id="j")
+            load = [_write(f"K{i:05}", 0) for i in range(snapshotwrites.LOAD_ROWS)]
+            snapshotwrites.write(conn, "sku", load, now=NOW, job_id="j")
         with engine.connect() as conn:
             assert conn.exec_driver_sql(cache).scalar() == -SQLITE_LOAD_CACHE_KIB
     finally:
@@ -109,7 +109,7 @@ def test_reline_stores_new_line_hashes_only_of_entities_as_they_were_read(
     engine = open_engine(database_url)
     try:
         with engine.begin() as conn:
-            snapshots.reline(conn, "sku", {"A": (b"new A", 1), "B": (b"new B", 7)})
+            snapshotwrites.reline(conn, "sku", {"A": (b"new A", 1), "B": (b"new B", 7)})
     finally:
         engine.dispose()
     after = _stored(database_url)

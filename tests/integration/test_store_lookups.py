@@ -1,4 +1,4 @@
-"""Looking stored rows up by many values at once (``snapshots.one_of``), on both databases."""
+"""Looking stored rows up by many values at once (``lookups.one_of``), on both databases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import event, insert, select
 
 from deltahook.store.db import open_engine
-from deltahook.store.snapshots import IN_CHUNK, one_of
+from deltahook.store.lookups import IN_CHUNK, one_of
 from deltahook.store.tables import entities
 
 NOW = datetime(2024, 5, 6, tzinfo=UTC)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from deltahook.changes.canonical import key_string
 from deltahook.rules.context import Ctx
-from deltahook.store.snapshots import chunks, one_of
+from deltahook.store.lookups import chunks, one_of
 from deltahook.store.tables import notifications, rule_state
 
 _CHUNK = 500  # (rule, row key) pairs: two parameters each

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.store.bulk import insert_columns
-from deltahook.store.snapshots import one_of, sqlite_in
+from deltahook.store.lookups import one_of, sqlite_in
 from deltahook.store.tables import entities, entity_refs
 
 Pairs = Mapping[str, set[tuple[str, str]]]  # entity key -> the (kind, key) pairs it names
