@@ -48,7 +48,7 @@ class RunIndex:
         One that another connection's commit made stale is dropped for good: the feed's sight
         of its entities goes back into ``seen``, and the run asks the store per batch.
         """
-        if self._index is not None and not self._index.fresh(conn):
+        if self._index is not None and not self._index.freshness.fresh(conn):
             self._drop()
         if self._indexing is None:
             self._indexing = self._worth_an_index(conn)
@@ -73,7 +73,7 @@ class RunIndex:
 
     def for_sweep(self, conn: Connection) -> LineIndex | None:
         """The index to hand over to the sweep, if it is still fresh."""
-        if self._index is not None and not self._index.fresh(conn):
+        if self._index is not None and not self._index.freshness.fresh(conn):
             self._drop()
         return self._index
 

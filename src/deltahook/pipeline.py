@@ -76,7 +76,7 @@ class Run:
     def __post_init__(self) -> None:
         if self.commit and self.checkpoint is None:
             # Each committed batch moves its job's row: how other runs' line indexes learn,
-            # on PostgreSQL, that the kind changed under them (store/lineindex.py).
+            # on PostgreSQL, that the kind changed under them (store/freshness.py).
             raise ValueError("a run that commits needs its job's checkpoint")
         self._admission = Admission(self.kind, self.mode, self.result)
         self._lines = RunIndex(

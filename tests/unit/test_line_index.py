@@ -129,12 +129,12 @@ def test_a_commit_by_another_connection_makes_it_stale(tmp_path: Path) -> None:
         index = LineIndex.read(conn, "k", scoped=False)
         store(conn, {"b": (xxhash.xxh3_128_digest(b"b"), "")})
         conn.commit()
-        assert index.fresh(conn)
+        assert index.freshness.fresh(conn)
         conn.rollback()
         with other.connect() as theirs:
             store(theirs, {"c": (None, "")})
             theirs.commit()
-        assert not index.fresh(conn)
+        assert not index.freshness.fresh(conn)
 
 
 def test_a_run_that_commits_without_its_jobs_checkpoint_is_refused(catalog: Catalog) -> None:

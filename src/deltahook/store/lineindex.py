@@ -13,18 +13,8 @@ Positions in the arrays stand for the stored entities: ``marks`` says which ones
 carried (``SEEN``), and which ones this run has rewritten since the scan (``DEAD``: their stored
 line is another one now, so a line identical to the old one is no longer unchanged).
 
-The index is exact only while nobody else writes the kind: SQLite's ``PRAGMA data_version``
-(read inside each batch's transaction, which holds the write lock) tells whether another
-connection committed since the scan, and a count of the checkouts of each pooled connection
-whether someone else had the run's own connection in between (its commits do not move that
-connection's data_version); ``fresh`` answers False then, and the run goes back to asking the
-store per batch. On PostgreSQL, where writers do not take turns, every transaction that writes
-entities is an ingest's batch, which also updates its job's row (its lease and counts; see
-``pipeline.Run``), and every ingest records its job before its first batch: a fingerprint of
-the ``(id, xmin)`` of the kind's other jobs, read before the scan, changes as soon as another
-ingest of the kind commits a batch after it (or starts, or is marked abandoned). Checked first
-thing in each batch, it leaves the index the window a query per batch has under READ COMMITTED
-(a commit between the query and the batch's own), no more.
+The index is exact only while nobody else writes the kind: whether somebody did since the scan,
+its ``freshness`` tells (``freshness.Freshness``).
 """
 
 from __future__ import annotations
@@ -39,9 +29,10 @@ from operator import eq, itemgetter, lt
 from typing import Any
 
 import xxhash
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from deltahook.store import linescan
+from deltahook.store.freshness import Freshness
 from deltahook.store.linescan import sql
 
 SEEN = 1
@@ -51,11 +42,6 @@ _MASK = (1 << 64) - 1
 LOCATE_LIMIT = 64  # ``locate`` look-ups in the store before the tag table is made anyway
 _KEY = 'SELECT "key" FROM entities WHERE kind = ? AND line_hash = ?'
 _LINE = 'SELECT line_hash FROM entities WHERE kind = ? AND "key" = ?'
-_OTHER_JOBS = (
-    "SELECT count(*), coalesce(sum(hashtextextended(id || ':' || xmin::text, 0)), 0) "
-    "FROM ingest_jobs WHERE kind = %s AND id <> %s"
-)
-_CHECKOUTS = "deltahook.checkouts"  # in each pooled connection's ``info``
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 Other = Callable[[int, int], None]
 
@@ -82,19 +68,13 @@ class LineIndex:
         self._rewritten: dict[str, int] = {}  # positions of the keys this run rewrote
         self._located = 0  # look-ups by ``locate`` so far
         self.marks = bytearray()
-        self._owner: Any = None
-        self._version: Any = None
-        self._checkouts = 0
-        self._job_id = ""
+        self.freshness = Freshness(kind)
 
     @classmethod
     def read(cls, conn: Connection, kind: str, *, scoped: bool, job_id: str = "") -> LineIndex:
         """Scan the kind's stored line hashes (in ``conn``'s transaction) for the job ``job_id``."""
         index = cls(kind, scoped=scoped)
-        postgresql = conn.dialect.name == "postgresql"
-        if postgresql:  # before the scan: a batch committed in between only makes it stale
-            index._job_id = job_id
-            index._version = _other_jobs(conn, kind, job_id)
+        index.freshness = Freshness.before_scan(conn, kind, job_id=job_id)
         if index._read_ranges(conn):
             index._by_ranges = True
             index._finish(distinct=True)
@@ -103,14 +83,7 @@ class LineIndex:
             for rows in linescan.rows(conn, kind, scoped=scoped):
                 index._add(rows)
             index._finish()
-        if postgresql:
-            return index
-        pool = conn.engine.pool
-        if not event.contains(pool, "checkout", _count_checkout):
-            event.listen(pool, "checkout", _count_checkout)
-        index._owner = conn.connection.dbapi_connection
-        index._version = _data_version(conn)
-        index._checkouts = conn.connection.info.get(_CHECKOUTS, 0)
+        index.freshness.after_scan(conn)
         return index
 
     def _read_ranges(self, conn: Connection) -> bool:
@@ -333,33 +306,6 @@ class LineIndex:
             positions = range(len(self))
             for at in compress(positions, map(wanted.__contains__, self.tags)):
                 self.marks[at] = SEEN
-
-    def fresh(self, conn: Connection) -> bool:
-        """Whether nobody but this run wrote to the store since the scan (call it first thing in
-        a transaction: SQLite's BEGIN IMMEDIATE has the write lock, nobody can commit after;
-        on PostgreSQL, whether no other ingest of the kind committed since, see the module)."""
-        if conn.dialect.name == "postgresql":
-            return bool(_other_jobs(conn, self.kind, self._job_id) == self._version)
-        if conn.connection.dbapi_connection is not self._owner:
-            return False  # another pooled connection: its data_version tells nothing
-        checkouts = conn.connection.info.get(_CHECKOUTS, 0)
-        if checkouts - self._checkouts > 1:  # the run's own checkout for this step, and more
-            return False
-        self._checkouts = checkouts
-        return bool(_data_version(conn) == self._version)
-
-
-def _other_jobs(conn: Connection, kind: str, job_id: str) -> tuple[Any, ...]:
-    """How many other jobs of ``kind`` there are and a hash of which row version each is."""
-    return tuple(conn.exec_driver_sql(_OTHER_JOBS, (kind, job_id)).one())
-
-
-def _data_version(conn: Connection) -> Any:
-    return conn.exec_driver_sql("PRAGMA data_version").scalar()
-
-
-def _count_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
-    record.info[_CHECKOUTS] = record.info.get(_CHECKOUTS, 0) + 1
 
 
 def _halves(hashes: bytes) -> tuple[array[int], array[int]]:

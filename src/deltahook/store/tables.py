@@ -139,7 +139,7 @@ ingest_jobs = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     # A baseline load: snapshots and rule state stored, no notification decided or queued.
     Column("baseline", Boolean, nullable=False, default=False, server_default=false()),
-    # PostgreSQL's line index checks the other jobs of its kind in every batch (lineindex.py).
+    # PostgreSQL's line index checks the other jobs of its kind in every batch (freshness.py).
     Index(None, "kind"),
     # The abandoned-job check reads the running jobs; the console lists the newest first.
     Index(None, "status"),

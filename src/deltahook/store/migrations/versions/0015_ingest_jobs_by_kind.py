@@ -1,5 +1,5 @@
 """Ingest jobs indexed by kind: PostgreSQL's line-index freshness check reads the other jobs of
-the run's kind first thing in every batch (``store/lineindex.py``), and the purge keeps the
+the run's kind first thing in every batch (``store/freshness.py``), and the purge keeps the
 table to the delivery log's retention (``jobs.purge``).
 
 Revision ID: 0015
