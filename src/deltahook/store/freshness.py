@@ -79,6 +79,7 @@ def _other_jobs(conn: Connection, kind: str, job_id: str) -> tuple[Any, ...]:
 
 
 def _data_version(conn: Connection) -> Any:
+    """SQLite's count of the commits other connections made to the file (PRAGMA data_version)."""
     return conn.exec_driver_sql("PRAGMA data_version").scalar()
 
 

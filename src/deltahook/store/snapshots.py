@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from deltahook.store.lookups import IN_CHUNK, chunks, one_of, plain, sqlite_in
 from deltahook.store.tables import entities
@@ -133,7 +133,8 @@ def bodies_by_key(
 
 
 def count(conn: Connection, kind: str | None = None) -> int:
+    """How many entities are stored (of ``kind``, or of every kind)."""
     query = select(func.count()).select_from(entities)
     if kind is not None:
-        query = query.where(and_(entities.c.kind == kind))
+        query = query.where(entities.c.kind == kind)
     return int(conn.execute(query).scalar_one())

@@ -205,8 +205,7 @@ def remove(conn: Connection, kind: str, versions: dict[str, int]) -> None:
 
 
 def _new_columns(new: Sequence[SnapshotWrite]) -> dict[str, list[Any]]:
-    """The rows of new entities column by column (the columns all of them share aside), as
-    ``_row`` would make them one by one."""
+    """The rows of new entities column by column (the columns all of them share aside)."""
     return {
         "key": [w.key for w in new],
         "parent_key": [w.parent_key for w in new],
