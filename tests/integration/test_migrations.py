@@ -242,3 +242,62 @@ def _rowid(conn: Connection) -> bool:
         return True
     made = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'entity_refs'")
     return "WITHOUT ROWID" not in made.scalar_one()
+
+
+def test_0019_tunes_autovacuum_on_postgresql_and_leaves_sqlite_as_it_was(
+    database_url: str,
+) -> None:
+    """0019 sets the tables' autovacuum storage parameters on PostgreSQL (entities vacuumed at
+    0.5% dead, the queues at 1%) and resets them on the way down; on SQLite the schema is the
+    same before and after it, both ways."""
+    engine = open_engine(database_url, check_schema=False)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0018")
+            before = _storage(conn)
+        with engine.begin() as conn:
+            command.upgrade(schema._config(conn), "0019")
+            upgraded = _storage(conn)
+        with engine.begin() as conn:
+            command.downgrade(schema._config(conn), "0018")
+            downgraded = _storage(conn)
+        assert schema.upgrade(engine) == ("0018", schema.head())
+        with engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    if database_url.startswith("postgresql"):
+        assert before == {"entities": {}, "deliveries": {}, "ingest_jobs": {}}
+        assert upgraded == {
+            "entities": {
+                "autovacuum_vacuum_scale_factor": "0.005",
+                "autovacuum_vacuum_insert_scale_factor": "0.005",
+                "autovacuum_analyze_scale_factor": "0.02",
+            },
+            "deliveries": {
+                "autovacuum_vacuum_scale_factor": "0.01",
+                "autovacuum_analyze_scale_factor": "0.02",
+            },
+            "ingest_jobs": {
+                "autovacuum_vacuum_scale_factor": "0.01",
+                "autovacuum_analyze_scale_factor": "0.02",
+            },
+        }
+    else:
+        assert upgraded == before
+    assert downgraded == before
+    assert differences == []
+
+
+def _storage(conn: Connection) -> dict[str, Any]:
+    """On PostgreSQL, the storage parameters of the tables 0019 tunes (``pg_class.reloptions``,
+    in this connection's schema); on SQLite, every table's and index's ``CREATE`` statement."""
+    if conn.dialect.name == "sqlite":
+        made = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+        return {name: (kind, sql) for kind, name, sql in made}
+    found = conn.exec_driver_sql(
+        "SELECT relname, reloptions FROM pg_class "
+        "WHERE relnamespace = current_schema()::regnamespace "
+        "AND relname IN ('entities', 'deliveries', 'ingest_jobs')"
+    )
+    return {name: dict(o.split("=", 1) for o in options or []) for name, options in found}
