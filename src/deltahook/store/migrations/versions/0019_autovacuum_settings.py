@@ -25,7 +25,10 @@ each night; the scan's ``EXPLAIN (ANALYZE, BUFFERS)`` before each night's ingest
   0.65, 0.93, 1.14 s; the ingest 8.0, 5.7, 6.8, 7.3 s wall (client CPU 3.8 -> 5.0 s, server
   1.36 -> 1.86 s). Vacuumed each night: no heap fetch, 233-387 ms, the ingest 7.9, 5.5, 5.1,
   5.0 s (server CPU 1.3-1.6 s). Each night's ``VACUUM``: 1.4-2.1 s; the unvacuumed copy's one
-  after four nights 4.5 s, and its scan back to 296 ms.
+  after four nights 4.5 s, and its scan back to 296 ms. The same night's ingest on fresh copies
+  of one store left unvacuumed two nights, three each: as it was, server CPU 2.04, 1.95,
+  1.94 s, wall 7.1, 5.5, 7.3 s; vacuumed first, 1.31, 1.19, 1.23 s and 6.9, 4.6, 5.1 s (client
+  CPU 3.1-3.5 s either way); that ``VACUUM`` 1.7-4.9 s.
 - ``deliveries``: a failing endpoint's 20k queued deliveries, 200k attempts (a claim's update
   and a finish's each) without vacuum: the claim's statement 0.44 -> 2.8 ms and 387 -> 1,679
   buffers, the table 1.8k -> 7.3k pages, the claim index 158 -> 1,949 pages (which VACUUM
@@ -42,9 +45,9 @@ queues:
   with dead entries between vacuums.
 
 An ingest does not ``VACUUM`` itself: a night's ``VACUUM`` (1.4-2.1 s at 1M SKUs) would add a
-third to the ingest it follows, more than the next night's heap fetches cost (0.2 s after one
-unvacuumed night), and needs a connection outside any transaction; autovacuum does it between
-feeds, off the ingest's time. The settings are the tables' own (``\\d+ entities`` shows them),
+third to the ingest it follows, more than the next night's heap fetches cost (the scan 0.2 s
+longer after one unvacuumed night, 0.7 s of server CPU after two), and it needs a connection
+outside any transaction; autovacuum does it between feeds, off the ingest's time. The settings are the tables' own (``\\d+ entities`` shows them),
 for an operator to change as usual; downgrading resets them to the server's defaults.
 
 Revision ID: 0019
