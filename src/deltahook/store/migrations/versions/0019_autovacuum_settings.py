@@ -47,8 +47,9 @@ queues:
 An ingest does not ``VACUUM`` itself: a night's ``VACUUM`` (1.4-2.1 s at 1M SKUs) would add a
 third to the ingest it follows, more than the next night's heap fetches cost (the scan 0.2 s
 longer after one unvacuumed night, 0.7 s of server CPU after two), and it needs a connection
-outside any transaction; autovacuum does it between feeds, off the ingest's time. The settings are the tables' own (``\\d+ entities`` shows them),
-for an operator to change as usual; downgrading resets them to the server's defaults.
+outside any transaction; autovacuum does it between feeds, off the ingest's time. The
+settings are the tables' own (``\\d+ entities`` shows them), for an operator to change as
+usual; downgrading resets them to the server's defaults.
 
 Revision ID: 0019
 Revises: 0018
