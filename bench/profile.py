@@ -21,7 +21,7 @@ import orjson
 from bench.measure import REPO, ProbeError
 
 # Only samples inside the timed call count (set-up and imports are left out).
-MARKER = "Engine._run "
+MARKER = "run "  # ingesting.run, below Engine.ingest and Engine.preview
 _LINE = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 

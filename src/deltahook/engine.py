@@ -11,15 +11,14 @@ import io
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook import counting, job_events
+from deltahook import ingesting
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
@@ -27,24 +26,18 @@ from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
 from deltahook.errors import FeedError
 from deltahook.feeds import limits
-from deltahook.feeds.readers import detect_format, read_items
+from deltahook.ingesting import Source
 from deltahook.notifications import time_ordered_id
-from deltahook.ownership import this_process
-from deltahook.pipeline import Idles, Run
-from deltahook.results import MODES, Counts, JobStatus, Mode, RunResult
-from deltahook.rules.evaluate import RulesDecider
+from deltahook.results import Mode, RunResult
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
-from deltahook.store import jobs, refs
-from deltahook.store.db import ANALYZE_AFTER, open_engine, reading, refresh_statistics
-from deltahook.store.tables import entities, rule_state
+from deltahook.store import refs
+from deltahook.store.db import open_engine, reading
 from deltahook.writing import Decider
 
 if TYPE_CHECKING:
     from deltahook.emission import Emitted
     from deltahook.store.readback import StoredEntity
-
-Source = Path | IO[bytes]
 
 
 class Engine:
@@ -130,7 +123,8 @@ class Engine:
         With ``on_batch``, each committed batch's result (with its changes and notifications
         when ``collect``) is handed to it and not kept: memory stays flat however large the feed.
         """
-        return self._run(
+        return ingesting.run(
+            self,
             kind,
             source,
             mode=mode,
@@ -159,7 +153,8 @@ class Engine:
 
         With ``explain`` the result also lists the near misses.
         """
-        return self._run(
+        return ingesting.run(
+            self,
             kind,
             source,
             mode=mode,
@@ -286,134 +281,6 @@ class Engine:
             idempotency_key=idempotency_key,
         )
 
-    def _run(
-        self,
-        kind_name: str,
-        source: Source,
-        *,
-        mode: Mode,
-        fmt: str | None,
-        dry_run: bool,
-        collect: bool,
-        progress: Callable[[int], None] | None,
-        explain: bool = False,
-        job_id: str | None = None,
-        max_remove: str | int | None = None,
-        baseline: bool = False,
-        on_batch: Callable[[RunResult], None] | None = None,
-    ) -> RunResult:
-        if mode not in MODES:
-            raise FeedError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
-        kind = self.catalog[kind_name]
-        limit = limits.chosen(max_remove, self.settings.removal_limit(kind.name))
-        path = source if isinstance(source, Path) else None
-        feed_format = detect_format(path, fmt)
-        result = RunResult(
-            job_id=job_id or self.new_id(), kind=kind.name, mode=mode, baseline=baseline
-        )
-        with ExitStack() as stack:
-            stream = stack.enter_context(_open(path)) if path is not None else source
-            assert not isinstance(stream, Path)
-            items = read_items(stream, feed_format, kind, lazy=True)
-            conn = stack.enter_context(self.db.connect())
-            lease = (
-                None if dry_run else self._start_job(conn, result, source=str(path or "<stream>"))
-            )
-            if not dry_run:  # each batch takes its own: waiting for records, the run holds none
-                conn.close()
-            page = self.settings.batch_size
-            rules = RulesDecider(self.rules, explain=explain, page=page) if self.rules else None
-            run = Run(
-                conn=conn,
-                kind=kind,
-                mode=mode,
-                decider=self.decider or rules,
-                clock=self.clock,
-                result=result,
-                batch_size=self.settings.batch_size,
-                commit=not dry_run,
-                collect=collect,
-                max_remove=limit,
-                checkpoint=lease,
-                pool=None if dry_run else self.db,
-                baseline=baseline,
-                change_log=self.settings.change_log,
-                on_batch=on_batch,
-            )
-            if not dry_run and isinstance(stream, Idles):
-                stream.when_idle(run.idle)  # an upload that stalls has its changes so far stored
-            try:
-                run.feed(items, progress)
-            except BaseException:
-                if dry_run:
-                    conn.rollback()
-                else:  # the failed batch's own connection was rolled back as it closed
-                    assert lease is not None
-                    # Lines whose changes were lost are not claimed: what the last checkpoint did.
-                    counts = lease.claimed if run.lost_changes else None
-                    with self.db.connect() as ending:
-                        self._finish_job(ending, result, status=JobStatus.FAILED, counts=counts)
-                raise
-            result.sort_rejects()
-            if rules is not None:
-                result.notices.extend(rules.problems)
-                result.notices.extend(rules.cooling_notice())
-                result.near_misses.extend(rules.near_misses)
-            if dry_run:
-                conn.rollback()
-            else:
-                with self.db.connect() as ending:
-                    self._finish_job(ending, result, status=result.status)
-                    if result.counts.inserted >= ANALYZE_AFTER:
-                        refresh_statistics(ending, entities, rule_state)
-                        ending.commit()
-        return result
-
-    def _start_job(self, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:
-        """Mark the jobs whose process died as abandoned, then record this one as running."""
-        now = self.clock()
-        job_events.abandon_dead(conn, settings=self.settings, events=self.events, now=now)
-        lease = jobs.Lease(
-            job_id=result.job_id,
-            clock=self.clock,
-            lease_s=self.settings.job_lease_s,
-            renewed_at=now,
-        )
-        jobs.start(
-            conn,
-            job_id=result.job_id,
-            kind=result.kind,
-            mode=result.mode,
-            source=source,
-            now=now,
-            owner=this_process(),
-            lease_until=lease.until(now),
-            baseline=result.baseline,
-        )
-        conn.commit()
-        return lease
-
-    def _finish_job(
-        self,
-        conn: Connection,
-        result: RunResult,
-        *,
-        status: JobStatus,
-        counts: Counts | None = None,
-    ) -> None:
-        """Record the job's end with ``counts`` (default: the run's)."""
-        result.sort_rejects()
-        rejects = [r.to_json() for r in result.rejects]
-        figures = (result.counts if counts is None else counts).as_dict()
-        jobs.finish(
-            conn, result.job_id, status=status, counts=figures, rejects=rejects, now=self.clock()
-        )
-        ended = [] if result.baseline else [(result.job_id, status)]
-        job_events.record(conn, ended, settings=self.settings, events=self.events, now=self.clock())
-        conn.commit()
-        if (metrics := counting.telemetry()) is not None:
-            metrics.job_ended(result.kind, status, figures)
-
 
 def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
     """``record`` as a one-line feed, written by the standard library: NaN and integers of any
@@ -424,10 +291,3 @@ def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
 def _as_json(value: Any) -> Any:
     """What orjson makes of a value the standard library cannot write (a date, a UUID)."""
     return orjson.loads(orjson.dumps(value))
-
-
-def _open(path: Path) -> IO[bytes]:
-    try:
-        return path.open("rb")
-    except OSError as exc:
-        raise FeedError(f"cannot read feed {path}: {exc.strerror}") from exc

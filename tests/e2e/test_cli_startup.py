@@ -160,14 +160,14 @@ def test_an_ingest_printing_json_imports_no_rich(tmp_path: Path) -> None:
     assert "rich" not in loaded
 
 
-# The modules loaded when the ingest starts reading its feed (``engine.read_items``).
+# The modules loaded when the ingest starts reading its feed (``ingesting.read_items``).
 AT_THE_FEED = """
 import json, sys
-from deltahook import engine
+from deltahook import ingesting
 from deltahook.cli import main
 
 seen = []
-real = engine.read_items
+real = ingesting.read_items
 
 
 def reading(*args, **kwargs):
@@ -175,7 +175,7 @@ def reading(*args, **kwargs):
     return real(*args, **kwargs)
 
 
-engine.read_items = reading
+ingesting.read_items = reading
 try:
     main(sys.argv[2:], standalone_mode=False)
 finally:

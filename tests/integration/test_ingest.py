@@ -416,7 +416,7 @@ def test_a_large_insert_leaves_the_planner_statistics_current(
     """After a job that inserted at least ``ANALYZE_AFTER`` snapshots the entities table is
     analysed at once, so the planner knows its rows (``reltuples``; -1 for never analysed). A
     smaller job leaves it to autovacuum."""
-    monkeypatch.setattr("deltahook.engine.ANALYZE_AFTER", 5)
+    monkeypatch.setattr("deltahook.ingesting.ANALYZE_AFTER", 5)
 
     def rows_known(engine: Engine) -> float:
         with engine.db.connect() as conn:
