@@ -25,7 +25,8 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook.admission import Admission, Candidate, Ident
+from deltahook.admission import Admission, Ident
+from deltahook.candidates import Candidate
 from deltahook.catalog.entities import EntityKind
 from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 from deltahook.feeds.readers import Item, Line, LineBatch, LineStream, Record

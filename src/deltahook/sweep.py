@@ -15,7 +15,8 @@ import orjson
 import xxhash
 from sqlalchemy import Connection
 
-from deltahook.admission import Admission, Candidate
+from deltahook.admission import Admission
+from deltahook.candidates import Candidate
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes import canonical
 from deltahook.errors import SweepRefusedError

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from deltahook.admission import Candidate
+from deltahook.candidates import Candidate
 from deltahook.feeds.readers import Record
 
 MAX_BYTES = 32 << 20  # of canonical bodies: a write batch of large records commits sooner

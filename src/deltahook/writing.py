@@ -18,7 +18,8 @@ import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from deltahook.admission import Admission, Candidate
+from deltahook.admission import Admission
+from deltahook.candidates import Candidate
 from deltahook.catalog.entities import EntityKind
 from deltahook.changes.diff import diff_entity
 from deltahook.changes.model import EntityChange

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from deltahook.admission import Candidate
+from deltahook.candidates import Candidate
 from deltahook.writebatch import WriteBatch
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
