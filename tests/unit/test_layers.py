@@ -11,6 +11,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "deltahook"
 ABOVE = (
     "deltahook.engine",
+    "deltahook.ingesting",
     "deltahook.cli",
     "deltahook.api",
     "deltahook.console",
