@@ -21,7 +21,7 @@ import orjson
 from bench.measure import REPO, ProbeError
 
 # Only samples inside the timed call count (set-up and imports are left out).
-MARKER = "run "  # ingesting.run, below Engine.ingest and Engine.preview
+MARKER = "run (deltahook/ingesting.py"  # below Engine.ingest and Engine.preview (not the CLI's run)
 _LINE = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -58,7 +58,7 @@ def summarise(folded: Path, *, top: int = 25) -> str:
     if not total:
         return "no samples inside the timed call\n"
     return (
-        f"{total} samples inside {MARKER.strip()}\n\n"
+        f"{total} samples inside ingesting.run\n\n"
         + _table("inclusive time by function", inclusive, total, top)
         + "\n"
         + _table(
