@@ -70,14 +70,19 @@ def after_attempt(
     health: Health, *, succeeded: bool, status_code: int | None, now: datetime, policy: HealthPolicy
 ) -> tuple[Health, Change | None]:
     """The health an attempt's result leaves, and the moment it marks, if any."""
-    seen = replace(health, last_attempt_at=now, last_status_code=status_code)
     if succeeded:
         change = Change.CLOSED if health.circuit_until is not None else None
         return Health(last_success_at=now, last_attempt_at=now, last_status_code=status_code), (
             change
         )
     since = health.failing_since or now
-    failed = replace(seen, failures=health.failures + 1, failing_since=since)
+    failed = replace(
+        health,
+        last_attempt_at=now,
+        last_status_code=status_code,
+        failures=health.failures + 1,
+        failing_since=since,
+    )
     if status_code == GONE or now - since >= policy.disable_after:
         return failed, Change.DISABLED
     if health.circuit_until is not None:  # a probe (or a straggler) failed: stay open

@@ -44,6 +44,13 @@ DIRECTSCALE_CLIENT_ID = "X-Directscale-Client-Id"
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An HTTP field name (RFC 9110 token): no spaces, colons or control characters."""
+KEPT = 1024
+"""How many header names and secrets the two caches below hold before they start again."""
+_GOOD_NAMES: set[str] = set()
+"""Header names ``check_header`` found valid (a request checks the same few each time)."""
+_KEYS: dict[str, bytes] = {}
+"""The key bytes of each secret signed with: ``decode_secret`` once per secret, not per
+request."""
 
 
 def decode_secret(secret: str) -> bytes:
@@ -78,8 +85,18 @@ def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The ``v1,<base64>`` signature of one request for one secret."""
     _check_signed_parts(message_id, timestamp)
     content = b"%s.%d.%s" % (message_id.encode("utf-8"), timestamp, body)
-    digest = hmac.new(decode_secret(secret), content, hashlib.sha256).digest()
+    digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def _key(secret: str) -> bytes:
+    key = _KEYS.get(secret)
+    if key is None:
+        key = decode_secret(secret)  # raises for a bad secret, every time: nothing is kept
+        if len(_KEYS) >= KEPT:
+            _KEYS.clear()
+        _KEYS[secret] = key
+    return key
 
 
 def signature_header(
@@ -105,9 +122,12 @@ def _check_signed_parts(message_id: str, timestamp: int) -> None:
 
 def check_header(name: str, value: str) -> None:
     """Refuse a header that could not be sent as given or could smuggle in another one."""
-    if not _TOKEN.fullmatch(name):
-        raise ValueError(f"invalid header name {name!r}: use letters, digits and '-'")
-    if any(char in value for char in "\r\n\0"):
+    if name not in _GOOD_NAMES:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}: use letters, digits and '-'")
+        if len(_GOOD_NAMES) < KEPT:
+            _GOOD_NAMES.add(name)
+    if "\r" in value or "\n" in value or "\0" in value:
         raise ValueError(f"header {name!r} has a line break or NUL in its value")
     if not value.isascii():  # httpx encodes header values as ASCII: no request could be sent
         raise ValueError(f"header {name!r} has a character outside ASCII in its value")
@@ -150,8 +170,12 @@ def request_headers(
             secrets, message_id=message_id, timestamp=unix, body=body
         )
     # Check every custom header, even one about to be dropped: a bad one is a config mistake.
-    for name, value in (*custom.items(), *system.items()):
+    for name, value in custom.items():
         check_header(name, value)
+    for name, value in system.items():
+        check_header(name, value)
+    if not custom:
+        return system
     taken = {name.lower() for name in system}
     return {**system, **{k: v for k, v in custom.items() if k.lower() not in taken}}
 
