@@ -20,8 +20,10 @@ when the new answer differs, that origin's connections serve one request each fr
 ``pooled_transport()`` plugs it into ``httpx.AsyncClient``, so redirects, timeouts,
 exceptions and the response API stay httpx's. That relies on internals of both libraries:
 ``httpx.AsyncHTTPTransport`` forwarding to its ``_pool`` attribute, and httpcore's request,
-response and error types. pyproject.toml therefore pins httpx and
-httpcore to the minors this was tested with (0.28, 1.0); check this module before widening.
+response and error types (the sender also calls the pool itself, ``stack_pool``, with
+httpx's ``map_httpcore_exceptions`` and ``AsyncResponseStream``). pyproject.toml therefore
+pins httpx and httpcore to the minors this was tested with (0.28, 1.0); check this module and
+``sender.py`` before widening.
 """
 
 from __future__ import annotations
@@ -223,6 +225,12 @@ class _Transport(httpx.AsyncHTTPTransport):
 
     def __init__(self, pool: StackPool) -> None:  # no super().__init__: it builds its own pool
         self._pool = pool  # type: ignore[assignment]
+        self.stack = pool
+
+
+def stack_pool(transport: httpx.AsyncBaseTransport) -> StackPool | None:
+    """The ``StackPool`` under a transport ``pooled_transport`` made, or ``None``."""
+    return transport.stack if isinstance(transport, _Transport) else None
 
 
 def pooled_transport(

@@ -3,26 +3,32 @@
 One pooled httpx transport serves every subscription (connections are kept alive per host).
 The sender calls it directly rather than through ``httpx.AsyncClient``, whose per-request
 machinery (auth flow, cookies, hooks) a webhook does not use and which cost 30% of the
-throughput; it follows redirects itself, as a webhook must (``redirects.py``). The whole
-attempt, redirects and reading the response excerpt included, is bounded by the
-subscription's timeout, so a receiver that trickles bytes cannot hold a claim for longer
-than its lease allows.
+throughput; it follows redirects itself, as a webhook must (``redirects.py``). Over its own
+pool (``pool.stack_pool``) it goes one layer further down: it hands the pool the httpcore
+request httpx's transport would have built (same headers, same order) and reads an answer that
+is neither a redirect nor content-encoded straight from the connection, with httpx's mapping
+of errors; any other answer becomes the ``httpx.Response`` the transport would have returned,
+so redirects, decoding and errors are httpx's as before. The whole attempt, redirects and
+reading the response excerpt included, is bounded by the subscription's timeout, so a receiver
+that trickles bytes cannot hold a claim for longer than its lease allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import httpcore
 import httpx
+from httpx._transports.default import AsyncResponseStream, map_httpcore_exceptions
 
 from deltahook.delivery import redirects
 from deltahook.delivery.guard import is_public
-from deltahook.delivery.pool import pooled_transport
+from deltahook.delivery.pool import pooled_transport, stack_pool
 from deltahook.delivery.retry import AttemptResult
 
 MAX_REDIRECTS = 5
@@ -30,6 +36,8 @@ EXCERPT_BYTES = 2048
 """The longest response body excerpt kept in the log (bytes, before decoding)."""
 CACHED_URLS = 1024
 """Parsed subscription URLs (and timeouts) kept; more subscriptions than that parse again."""
+FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+"""Headers httpx's request adds itself unless given: a request giving one goes through httpx."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,10 +68,12 @@ class Sender:
         self._transport = transport or pooled_transport(
             allowed=None if allow_private else is_public
         )
+        self._pool = stack_pool(self._transport)
         self._excerpt_bytes = excerpt_bytes
         self._max_redirects = max_redirects
         # Parsed once per URL and timeout, not per request (parsing was 5% of a delivery).
         self._urls: dict[str, httpx.URL] = {}
+        self._targets: dict[str, tuple[httpcore.URL, bytes] | None] = {}
         self._timeouts: dict[float, dict[str, Any]] = {}
 
     async def __aenter__(self) -> Sender:
@@ -103,6 +113,17 @@ class Sender:
     async def _post(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
     ) -> tuple[AttemptResult, str | None]:
+        answer = None
+        if self._pool is not None:
+            answer = await self._exchange(url, body, headers, timeout)
+            if answer is not None and answer.status not in redirects.REDIRECT_STATUSES:
+                plain, retry_after = _plain(answer.headers)
+                if plain:
+                    try:
+                        excerpt = await self._raw_excerpt(answer)
+                    finally:
+                        await answer.aclose()
+                    return _result(answer.status, None, retry_after), excerpt
         request = httpx.Request(
             "POST",
             self._url(url),
@@ -110,17 +131,83 @@ class Sender:
             headers=headers,
             extensions=self._extensions(timeout),
         )
-        response, refusal = await self._request(request)
+        first = None
+        if answer is not None:  # what httpx's transport returns for it
+            assert isinstance(answer.stream, AsyncIterable)
+            first = httpx.Response(
+                status_code=answer.status,
+                headers=answer.headers,
+                stream=AsyncResponseStream(answer.stream),
+                extensions=answer.extensions,
+            )
+        response, refusal = await self._request(request, first)
         try:
             excerpt = await self._excerpt(response)
         finally:
             await response.aclose()
-        status = response.status_code
-        if not 100 <= status <= 599:
-            return AttemptResult(error=f"invalid HTTP status code {status}"), excerpt
-        return AttemptResult(
-            status_code=status, error=refusal, retry_after=response.headers.get("retry-after")
-        ), excerpt
+        return _result(response.status_code, refusal, response.headers.get("retry-after")), excerpt
+
+    async def _exchange(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> httpcore.Response | None:
+        """Make the request on the pool as httpx's transport would (the same httpcore request:
+        ``Host`` first, ``Content-Length`` after the given headers); ``None`` when the request
+        is one to make through httpx (it gives a framing header, or its URL has no host)."""
+        assert self._pool is not None
+        target = self._target(url)
+        if target is None:
+            return None
+        parsed, netloc = target
+        raw = [(b"Host", netloc)]
+        try:
+            for name, value in headers.items():
+                if name.lower() in FRAMING:
+                    return None
+                raw.append((name.encode("ascii"), value.encode("ascii")))
+        except (UnicodeEncodeError, AttributeError):
+            return None  # httpx raises its own error for it
+        if body:
+            raw.append((b"Content-Length", b"%d" % len(body)))
+        else:
+            raw.insert(1, (b"Content-Length", b"0"))
+        request = httpcore.Request(
+            b"POST", parsed, headers=raw, content=body, extensions=self._extensions(timeout)
+        )
+        with map_httpcore_exceptions():
+            return await self._pool.handle_async_request(request)
+
+    def _target(self, url: str) -> tuple[httpcore.URL, bytes] | None:
+        """The httpcore URL and ``Host`` value httpx's transport makes of ``url``, or ``None``
+        when it has no host (httpx then sends no ``Host``)."""
+        if url in self._targets:
+            return self._targets[url]
+        parsed = self._url(url)
+        found = None
+        if parsed.host:
+            core = httpcore.URL(
+                scheme=parsed.raw_scheme,
+                host=parsed.raw_host,
+                port=parsed.port,
+                target=parsed.raw_path,
+            )
+            found = (core, parsed.netloc)
+        if len(self._targets) >= CACHED_URLS:
+            self._targets.clear()
+        self._targets[url] = found
+        return found
+
+    async def _raw_excerpt(self, answer: httpcore.Response) -> str | None:
+        """``_excerpt`` of an answer without ``Content-Encoding``, read from its connection."""
+        chunks: list[bytes] = []
+        size = 0
+        assert isinstance(answer.stream, AsyncIterable)
+        with map_httpcore_exceptions():
+            async for chunk in answer.stream:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= self._excerpt_bytes:
+                    break
+        return self._cut(chunks, size)
 
     def _url(self, url: str) -> httpx.URL:
         parsed = self._urls.get(url)
@@ -138,11 +225,17 @@ class Sender:
             found = self._timeouts[timeout] = {"timeout": httpx.Timeout(timeout).as_dict()}
         return found
 
-    async def _request(self, request: httpx.Request) -> tuple[httpx.Response, str | None]:
-        """Send ``request``, following up to ``max_redirects`` redirects: the last response,
-        and why it was not followed when it is a redirect that ``redirects`` refused."""
+    async def _request(
+        self, request: httpx.Request, first: httpx.Response | None = None
+    ) -> tuple[httpx.Response, str | None]:
+        """Send ``request`` (``first``: its response, when already made), following up to
+        ``max_redirects`` redirects: the last response, and why it was not followed when it is
+        a redirect that ``redirects`` refused."""
         for _ in range(self._max_redirects + 1):
-            response = await self._transport.handle_async_request(request)
+            if first is None:
+                response = await self._transport.handle_async_request(request)
+            else:
+                response, first = first, None
             response.request = request
             target = redirects.location(response)
             if target is None:
@@ -163,11 +256,33 @@ class Sender:
             size += len(chunk)
             if size >= self._excerpt_bytes:
                 break
+        return self._cut(chunks, size)
+
+    def _cut(self, chunks: list[bytes], size: int) -> str | None:
         if not size:
             return None
         data = b"".join(chunks)[: self._excerpt_bytes]
         text = data.decode("utf-8", errors="replace")
         return text + " …" if size > self._excerpt_bytes else text
+
+
+def _plain(headers: list[tuple[bytes, bytes]]) -> tuple[bool, str | None]:
+    """Whether an answer has no ``Content-Encoding`` (its body is read as it comes), and its
+    ``Retry-After`` as httpx's ``headers.get`` reads it."""
+    plain, retry_after = True, False
+    for name, _value in headers:
+        lowered = name.lower()
+        if lowered == b"content-encoding":
+            plain = False
+        elif lowered == b"retry-after":
+            retry_after = True
+    return plain, httpx.Headers(headers).get("retry-after") if retry_after else None
+
+
+def _result(status: int, refusal: str | None, retry_after: str | None) -> AttemptResult:
+    if not 100 <= status <= 599:
+        return AttemptResult(error=f"invalid HTTP status code {status}")
+    return AttemptResult(status_code=status, error=refusal, retry_after=retry_after)
 
 
 def _describe(exc: httpx.HTTPError) -> str:
