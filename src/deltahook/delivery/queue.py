@@ -20,16 +20,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_id
 from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
-from deltahook.store.tables import attempts, deliveries, notifications
+from deltahook.store.tables import UTCDateTime, attempts, deliveries, notifications
 
 if TYPE_CHECKING:
     from deltahook.delivery.claims import Claimed, Finished, Want
@@ -84,26 +98,8 @@ def _claim_due(
 ) -> list[Claimed]:
     from deltahook.delivery.claims import Claimed
 
-    d = deliveries.c
-    query = (
-        select(
-            d.id,
-            d.notification_id,
-            d.event_type,
-            d.attempts,
-            d.retry_base,
-            d.leased_by,
-            d.lease_until,
-            notifications.c.payload,
-            notifications.c.created_at.label("detected_at"),
-        )
-        .join(notifications, notifications.c.id == d.notification_id)
-        .where(d.subscription == name, d.next_attempt_at <= now, d.status.in_(QUEUED))
-        .order_by(d.next_attempt_at)
-        .limit(count)
-        .with_for_update(skip_locked=True, of=deliveries)
-    )
-    rows = conn.execute(query).all()
+    due, lease = _claim_statements()
+    rows = conn.execute(due, {"c_name": name, "c_now": now, "c_count": count}).all()
     lost = [row for row in rows if row.leased_by is not None]
     if lost:
         _record_lost(conn, lost, retries=want.retries, now=now)
@@ -116,15 +112,13 @@ def _claim_due(
         return []
     lease_until = now + want.lease
     conn.execute(
-        update(deliveries)
-        .where(d.id.in_([row.id for row in take]))
-        .values(
-            attempts=d.attempts + 1,
-            leased_by=worker,
-            lease_until=lease_until,
-            next_attempt_at=lease_until,
-            updated_at=now,
-        )
+        lease,
+        {
+            "c_ids": [row.id for row in take],
+            "c_worker": worker,
+            "c_until": lease_until,
+            "c_now": now,
+        },
     )
     return [
         Claimed(
@@ -139,6 +133,50 @@ def _claim_due(
         )
         for row in take
     ]
+
+
+@cache
+def _claim_statements() -> tuple[Select[Any], Update]:
+    """A claim's two statements, built once (building them took longer than running them):
+    the due deliveries of subscription ``c_name`` at ``c_now``, at most ``c_count``, locked;
+    and the lease of those ``c_ids`` to ``c_worker`` until ``c_until``."""
+    d = deliveries.c
+    now = bindparam("c_now", type_=UTCDateTime())
+    until = bindparam("c_until", type_=UTCDateTime())
+    due = (
+        select(
+            d.id,
+            d.notification_id,
+            d.event_type,
+            d.attempts,
+            d.retry_base,
+            d.leased_by,
+            d.lease_until,
+            notifications.c.payload,
+            notifications.c.created_at.label("detected_at"),
+        )
+        .join(notifications, notifications.c.id == d.notification_id)
+        .where(
+            d.subscription == bindparam("c_name", type_=String()),
+            d.next_attempt_at <= now,
+            d.status.in_(QUEUED),
+        )
+        .order_by(d.next_attempt_at)
+        .limit(bindparam("c_count", type_=Integer()))
+        .with_for_update(skip_locked=True, of=deliveries)
+    )
+    lease = (
+        update(deliveries)
+        .where(d.id.in_(bindparam("c_ids", expanding=True)))
+        .values(
+            attempts=d.attempts + 1,
+            leased_by=bindparam("c_worker", type_=String()),
+            lease_until=until,
+            next_attempt_at=until,
+            updated_at=now,
+        )
+    )
+    return due, lease
 
 
 def _record_lost(conn: Connection, rows: Sequence[Any], *, retries: int, now: datetime) -> None:
