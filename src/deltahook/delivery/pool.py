@@ -134,13 +134,10 @@ class StackPool:
         origin: httpcore.Origin,
         connection: Connection,
     ) -> httpcore.Response:
-        stream = _Returning(response.stream, self, origin, connection)
-        return httpcore.Response(
-            status=response.status,
-            headers=response.headers,
-            content=stream,
-            extensions=response.extensions,
-        )
+        # The response is the connection's own, made for this request: its body takes the
+        # connection back when closed (no second Response checking the same headers again).
+        response.stream = _Returning(response.stream, self, origin, connection)
+        return response
 
     async def _checkout(
         self, origin: httpcore.Origin, *, reuse: bool = True
