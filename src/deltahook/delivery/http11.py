@@ -10,7 +10,10 @@ two requests at once, so here the state is a plain attribute. The protocol itsel
 in httpcore; the behaviour is httpcore's: a request whose body the server stops reading still
 gets the server's answer, a connection is kept only when both sides finished the exchange, a
 kept-alive connection expires after ``keepalive_expiry`` or once the server closes it, and
-errors are httpcore's (``ConnectError``, ``RemoteProtocolError``, ...), which httpx maps.
+errors are httpcore's (``ConnectError``, ``RemoteProtocolError``, ...), which httpx maps. A
+request's headers are checked as h11 checks them, with h11's own patterns, but a header name
+is matched once, not on every request (``_checked``; this reads h11's internals, pinned in
+pyproject.toml).
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ from typing import Any
 
 import h11
 import httpcore
+from h11._headers import CONTENT_LENGTH_MAX_DIGITS, Headers, _field_name_re, _field_value_re
 
 READ_BYTES = 64 * 1024
 MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024
 """The longest response head h11 buffers before giving up on it (httpcore's limit)."""
+KNOWN_NAMES = 1024
+_NAMES: dict[bytes, bytes] = {}
+"""Header names h11 accepts, each with its lower case (a request sends the same few)."""
 
 
 class State(enum.IntEnum):
@@ -109,7 +116,7 @@ class Connection:
     ) -> None:
         try:
             head = h11.Request(
-                method=request.method, target=request.url.target, headers=request.headers
+                method=request.method, target=request.url.target, headers=_checked(request.headers)
             )
         except h11.LocalProtocolError as exc:
             raise httpcore.LocalProtocolError(str(exc)) from exc
@@ -190,6 +197,35 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection [{self._origin}, {self._state.name}]>"
+
+
+def _checked(headers: list[tuple[bytes, bytes]]) -> Headers | list[tuple[bytes, bytes]]:
+    """The headers as h11's own check (``normalize_and_validate``) leaves them, with less work
+    per header (a name h11 accepted once is not matched again); or as given when one is out of
+    the ordinary (a name not seen yet that h11 refuses, a value it refuses, Transfer-Encoding,
+    a Content-Length other than one plain number), for h11 to check and say what is wrong."""
+    full = []
+    length = None
+    for name, value in headers:
+        if type(name) is not bytes or type(value) is not bytes:
+            return headers
+        lowered = _NAMES.get(name)
+        if lowered is None:
+            if not _field_name_re.fullmatch(name):
+                return headers
+            lowered = name.lower()
+            if lowered == b"transfer-encoding":
+                return headers
+            if len(_NAMES) < KNOWN_NAMES:
+                _NAMES[name] = lowered
+        if not _field_value_re.fullmatch(value):
+            return headers
+        if lowered == b"content-length":
+            if length is not None or not value.isdigit() or len(value) > CONTENT_LENGTH_MAX_DIGITS:
+                return headers
+            length = value
+        full.append((name, lowered, value))
+    return Headers(full)
 
 
 async def _write(
