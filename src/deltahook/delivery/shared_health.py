@@ -88,11 +88,15 @@ def merge(
                 values = {"enabled": False, "disabled_reason": verdict.disabled, "updated_at": now}
                 if outcome.status_code == GONE:
                     queue.end_queued(conn, name, ENDED_GONE, now=now)
-        conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.name == name)
-            .values(**subs.health_values(health), **values)
-        )
+        if values:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.name == name)
+                .values(**subs.health_values(health), **values)
+            )
+        else:
+            stored = {f"h_{k}": v for k, v in subs.health_values(health).items()}
+            conn.execute(subs.health_statement(), {"h_name": name, **stored})
         merged.health[name] = health
     return merged
 

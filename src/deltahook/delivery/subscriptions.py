@@ -25,10 +25,11 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Executable, insert, select, update
+from sqlalchemy import Connection, Executable, Select, Update, bindparam, insert, select, update
 
 from deltahook.delivery import redaction
 from deltahook.delivery.health import Health, HealthPolicy
@@ -225,11 +226,30 @@ def load(conn: Connection) -> list[Subscription]:
 
 def get(conn: Connection, name: str, *, locked: bool = False) -> Subscription:
     """The stored subscription ``name``; ``locked``: its row locked until the transaction ends."""
-    query = select(subscriptions).where(_named(name))
-    row = conn.execute(query.with_for_update() if locked else query).first()
+    row = conn.execute(_get_statement(locked), {"s_name": name}).first()
     if row is None:
         raise UnknownSubscriptionError(name)
     return _from_row(row)
+
+
+@cache
+def _get_statement(locked: bool) -> Select[Any]:
+    """``get``'s query, built once (a dispatcher asks with every batch it records)."""
+    query = select(subscriptions).where(subscriptions.c.name == bindparam("s_name"))
+    return query.with_for_update() if locked else query
+
+
+@cache
+def health_statement() -> Update:
+    """The update of one subscription's (``h_name``) stored health, from ``health_values``
+    under ``h_`` names, built once (a dispatcher makes it with every batch it records)."""
+    c = subscriptions.c
+    columns = list(health_values(Health()))
+    return (
+        update(subscriptions)
+        .where(c.name == bindparam("h_name", type_=c.name.type))
+        .values({name: bindparam(f"h_{name}", type_=c[name].type) for name in columns})
+    )
 
 
 _SUBSCRIBERS = select(subscriptions.c.name, subscriptions.c.event_types).where(
