@@ -19,7 +19,8 @@ def _finished(world: World, compiled: bool) -> list[list[tuple[object, ...]]]:
     with world.db.begin() as conn:
         claimed = queue.claim(conn, {"hooks": want}, worker="w1", now=world.now)
     assert len(claimed) == 3
-    later = world.now + timedelta(seconds=1.25)
+    later = world.now + timedelta(seconds=2)  # whole seconds, as the first start: SQLite
+    # keeps its text, and a time without microseconds must be written with them all the same
     outcomes = [
         (DeliveryStatus.DELIVERED, 200, None, "ok", None),
         (DeliveryStatus.RETRYING, 503, "503 Service Unavailable", "busy …", later),
@@ -29,7 +30,7 @@ def _finished(world: World, compiled: bool) -> list[list[tuple[object, ...]]]:
         Finished(
             delivery_id=item.id,
             attempt=item.attempt,
-            started_at=world.now + timedelta(microseconds=123457),
+            started_at=world.now + timedelta(microseconds=123457 * n),
             duration_ms=12.345,
             status_code=code,
             excerpt=excerpt,
@@ -37,7 +38,9 @@ def _finished(world: World, compiled: bool) -> list[list[tuple[object, ...]]]:
             status=status,
             next_attempt_at=due,
         )
-        for item, (status, code, error, excerpt, due) in zip(claimed, outcomes, strict=True)
+        for n, (item, (status, code, error, excerpt, due)) in enumerate(
+            zip(claimed, outcomes, strict=True)
+        )
     ]
     with world.db.begin() as conn:
         finish = queue._finish_compiled if compiled else queue.finish

@@ -325,8 +325,9 @@ def _finish_written_out(
 
 
 def _processor(conn: Connection, column: Any) -> Any:
-    """How ``column``'s type converts a value for the driver (as is, when it does not)."""
-    process = column.type.bind_processor(conn.dialect)
+    """How ``column``'s type converts a value for the driver on this dialect, as SQLAlchemy
+    does (as is, when it does not)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process if process is not None else _as_is
 
 
