@@ -64,3 +64,40 @@ def test_the_written_out_finish_statements_are_the_compiled_ones() -> None:
         "leased_by_1",
         "b_n",
     ]
+
+
+def test_the_written_out_claim_statements_are_the_compiled_ones() -> None:
+    """A claim's two SQLite statements, written out, are the text SQLAlchemy compiles (the
+    lease with one ``?`` per id), with their parameters in the order the claim gives them."""
+    from datetime import UTC, datetime
+
+    from deltahook.delivery import queue
+
+    due, lease = queue._claim_statements()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    found = due.compile(dialect=sqlite.dialect()).construct_expanded_state(
+        {"c_name": "hooks", "c_now": now, "c_count": 5}
+    )
+    assert " ".join(found.statement.split()) == queue._DUE_SQLITE
+    assert found.positiontup == [
+        "c_name",
+        "c_now",
+        "status_1_1",
+        "status_1_2",
+        "c_count",
+        "param_1",
+    ]
+    leased = lease.compile(dialect=sqlite.dialect()).construct_expanded_state(
+        {"c_ids": ["a", "b", "c"], "c_worker": "w", "c_until": now, "c_now": now}
+    )
+    assert " ".join(leased.statement.split()) == queue._LEASE_SQLITE + "?, ?, ?)"
+    assert leased.positiontup == [
+        "attempts_1",
+        "c_until",
+        "c_until",
+        "c_worker",
+        "c_now",
+        "c_ids_1",
+        "c_ids_2",
+        "c_ids_3",
+    ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -98,8 +98,12 @@ def _claim_due(
 ) -> list[Claimed]:
     from deltahook.delivery.claims import Claimed
 
+    written_out = conn.dialect.name in WRITTEN_OUT
     due, lease = _claim_statements()
-    rows = conn.execute(due, {"c_name": name, "c_now": now, "c_count": count}).all()
+    if written_out:
+        rows: Sequence[Any] = _due_written_out(conn, name, now=now, count=count)
+    else:
+        rows = conn.execute(due, {"c_name": name, "c_now": now, "c_count": count}).all()
     lost = [row for row in rows if row.leased_by is not None]
     if lost:
         _record_lost(conn, lost, retries=want.retries, now=now)
@@ -111,15 +115,18 @@ def _claim_due(
     if not take:
         return []
     lease_until = now + want.lease
-    conn.execute(
-        lease,
-        {
-            "c_ids": [row.id for row in take],
-            "c_worker": worker,
-            "c_until": lease_until,
-            "c_now": now,
-        },
-    )
+    ids = [row.id for row in take]
+    if written_out:
+        at = _processor(conn, deliveries.c.lease_until)
+        until = at(lease_until)
+        conn.exec_driver_sql(
+            _LEASE_SQLITE + ", ".join("?" * len(ids)) + ")",
+            (1, until, until, worker, at(now), *ids),
+        )
+    else:
+        conn.execute(
+            lease, {"c_ids": ids, "c_worker": worker, "c_until": lease_until, "c_now": now}
+        )
     return [
         Claimed(
             id=row.id,
@@ -133,6 +140,55 @@ def _claim_due(
         )
         for row in take
     ]
+
+
+WRITTEN_OUT = frozenset({"sqlite"})
+"""Dialects whose claims run the written-out statements below."""
+# A claim's two statements as SQLAlchemy compiles them on SQLite (where FOR UPDATE is not
+# written), written out: the parameters converted by the columns' own types, the rows read back
+# through them (a test keeps both the same as the compiled statements'). The lease ends with
+# one ``?`` per delivery id.
+_DUE_SQLITE = (
+    "SELECT deliveries.id, deliveries.notification_id, deliveries.event_type, "
+    "deliveries.attempts, deliveries.retry_base, deliveries.leased_by, deliveries.lease_until, "
+    "notifications.payload, notifications.created_at AS detected_at FROM deliveries JOIN "
+    "notifications ON notifications.id = deliveries.notification_id WHERE "
+    "deliveries.subscription = ? AND deliveries.next_attempt_at <= ? AND deliveries.status "
+    "IN (?, ?) ORDER BY deliveries.next_attempt_at LIMIT ? OFFSET ?"
+)
+_LEASE_SQLITE = (
+    "UPDATE deliveries SET attempts=(deliveries.attempts + ?), next_attempt_at=?, "
+    "lease_until=?, leased_by=?, updated_at=? WHERE deliveries.id IN ("
+)
+
+
+class _Due(NamedTuple):
+    id: str
+    notification_id: str
+    event_type: str
+    attempts: int
+    retry_base: int
+    leased_by: str | None
+    lease_until: datetime | None
+    payload: bytes
+    detected_at: datetime
+
+
+def _due_written_out(conn: Connection, name: str, *, now: datetime, count: int) -> list[_Due]:
+    d = deliveries.c
+    columns = [d.id, d.notification_id, d.event_type, d.attempts, d.retry_base, d.leased_by]
+    columns += [d.lease_until, notifications.c.payload, notifications.c.created_at]
+    dialect = conn.dialect
+    read = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+    cursor = conn.exec_driver_sql(
+        _DUE_SQLITE,
+        (name, _processor(conn, d.next_attempt_at)(now), *QUEUED, count, 0),
+    )
+    found = []
+    for row in cursor:
+        values: list[Any] = [v if to is None else to(v) for to, v in zip(read, row, strict=True)]
+        found.append(_Due(*values))
+    return found
 
 
 @cache
