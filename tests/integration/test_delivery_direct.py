@@ -89,6 +89,7 @@ def _both(
     *,
     body: bytes = b'{"PartNo":"P1"}',
     headers: Mapping[str, str] | None = None,
+    timeout: float = 5,
 ) -> tuple[list[tuple[AttemptResult, str | None, list[bytes]]], bool]:
     """The outcome and the requests received, sent directly and through httpx (in that order),
     and whether the direct sender went to the pool itself."""
@@ -111,7 +112,7 @@ def _both(
                     url=url,
                     body=body,
                     headers=headers if headers is not None else {"Norce-Event-Type": "T"},
-                    timeout=5,
+                    timeout=timeout,
                 )
             return outcome.result, outcome.excerpt
 
@@ -207,3 +208,44 @@ def test_errors_are_httpx_errors_directly_too(servers: list[Recording]) -> None:
     (direct, through), _ = _both(servers, lambda _request: None)
     assert direct == through
     assert direct[0].error == "RemoteProtocolError: Server disconnected without sending a response."
+
+
+def test_other_redirects_and_odd_answers_are_the_same_directly(servers: list[Recording]) -> None:
+    """A 303 is answered by the same POST, body included, at its location; a redirect to another
+    host is refused with its status, reason and excerpt, and nothing is sent there; a status
+    outside 100-599 fails the attempt: the same outcome and requests directly or through httpx."""
+
+    def see_other(request: bytes) -> bytes:
+        if request.startswith(b"POST /hook "):
+            return b"HTTP/1.1 303 See Other\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nmoved"
+
+    (direct, through), went_direct = _both(servers, see_other)
+    assert went_direct
+    assert direct == through
+    first, second = direct[2]
+    assert second.startswith(b"POST /moved ")
+    assert second.split(b"\r\n\r\n")[1] == first.split(b"\r\n\r\n")[1] == b'{"PartNo":"P1"}'
+    elsewhere = _answer(b"302 Found", b"gone", b"Location: http://other.example/hook")
+    (direct, through), _ = _both(servers, elsewhere)
+    assert direct == through
+    assert direct[0].status_code == 302
+    assert direct[0].error is not None
+    assert "to another host, other.example, not followed" in direct[0].error
+    assert direct[1] == "gone"
+    assert len(direct[2]) == 1
+    (direct, through), _ = _both(servers, _answer(b"999 Odd", b"?"))
+    assert direct == through
+    assert direct[0] == AttemptResult(error="invalid HTTP status code 999")
+
+
+def test_a_body_that_stops_coming_times_out_directly_too(servers: list[Recording]) -> None:
+    """An answer whose body stops short of its Content-Length on a connection kept open: the
+    attempt ends at its timeout with no excerpt, directly as through httpx."""
+    short = _answer(b"200 OK", b"abc")
+    (direct, through), _ = _both(
+        servers, lambda r: short(r).replace(b"Length: 3", b"Length: 99"), timeout=0.3
+    )
+    assert direct == through
+    assert direct[0] == AttemptResult(error="timed out after 0.3 s")
+    assert direct[1] is None
