@@ -35,7 +35,8 @@ MAX_REDIRECTS = 5
 EXCERPT_BYTES = 2048
 """The longest response body excerpt kept in the log (bytes, before decoding)."""
 CACHED_URLS = 1024
-"""Parsed subscription URLs (and timeouts) kept; more subscriptions than that parse again."""
+"""Parsed subscription URLs (httpx's and the pool's) and timeouts kept; past that, each cache
+starts again."""
 FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 """Headers httpx's request adds itself unless given: a request giving one goes through httpx."""
 

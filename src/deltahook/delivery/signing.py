@@ -45,7 +45,8 @@ DIRECTSCALE_CLIENT_ID = "X-Directscale-Client-Id"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An HTTP field name (RFC 9110 token): no spaces, colons or control characters."""
 KEPT = 1024
-"""How many header names and secrets the two caches below hold before they start again."""
+"""How many header names and secrets the two caches below hold: past that, no more names are
+kept (each new one is matched every time) and the secrets' cache starts again."""
 _GOOD_NAMES: set[str] = set()
 """Header names ``check_header`` found valid (a request checks the same few each time)."""
 _KEYS: dict[str, bytes] = {}
