@@ -249,3 +249,42 @@ def test_a_body_that_stops_coming_times_out_directly_too(servers: list[Recording
     assert direct == through
     assert direct[0] == AttemptResult(error="timed out after 0.3 s")
     assert direct[1] is None
+
+
+def test_over_its_own_pool_only_a_redirects_follow_up_goes_through_httpxs_transport(
+    servers: list[Recording],
+) -> None:
+    """Over its own pool, the first request never goes through httpx's transport (a plain
+    answer is read from the connection, an encoded one is wrapped and decoded by httpx); a
+    redirect's follow-up does. The outcomes above being equal would not show that the direct
+    path was taken at all."""
+    moved = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+    encoded = gzip.compress(b"bad")
+    answers: dict[bytes, bytes] = {
+        b"/hook": _answer(b"200 OK", b"ok")(b""),
+        b"/redirect": moved,
+        b"/moved": _answer(b"200 OK", b"moved")(b""),
+        b"/encoded": _answer(b"400 Bad Request", encoded, b"Content-Encoding: gzip")(b""),
+    }
+    server = Recording(lambda request: answers[request.split(b" ")[1]])
+    servers.append(server)
+    base = server.url.removesuffix("/hook")
+
+    async def go() -> list[tuple[str | None, int]]:
+        found = []
+        async with Sender(transport=pooled_transport(allowed=None)) as sender:
+            through = sender._transport.handle_async_request
+            calls: list[httpx.Request] = []
+
+            async def counted(request: httpx.Request) -> httpx.Response:
+                calls.append(request)
+                return await through(request)
+
+            sender._transport.handle_async_request = counted  # type: ignore[method-assign]
+            for path in ("/hook", "/redirect", "/encoded"):
+                calls.clear()
+                outcome = await sender.send(url=base + path, body=b"{}", headers={}, timeout=5)
+                found.append((outcome.excerpt, len(calls)))
+        return found
+
+    assert asyncio.run(go()) == [("ok", 0), ("moved", 1), ("bad", 0)]
