@@ -143,7 +143,7 @@ def _claim_due(
 
 
 WRITTEN_OUT = frozenset({"sqlite"})
-"""Dialects whose claims run the written-out statements below."""
+"""Dialects whose claims and finishes run the written-out statements below."""
 # A claim's two statements as SQLAlchemy compiles them on SQLite (where FOR UPDATE is not
 # written), written out: the parameters converted by the columns' own types, the rows read back
 # through them (a test keeps both the same as the compiled statements'). The lease ends with
@@ -264,7 +264,7 @@ def finish(conn: Connection, done: Sequence[Finished], *, worker: str, now: date
     """Record a batch of attempts and move their deliveries on, in two statements."""
     if not done:
         return
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name in WRITTEN_OUT:
         _finish_written_out(conn, done, worker=worker, now=now)
     else:
         _finish_compiled(conn, done, worker=worker, now=now)

@@ -45,13 +45,10 @@ DIRECTSCALE_CLIENT_ID = "X-Directscale-Client-Id"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An HTTP field name (RFC 9110 token): no spaces, colons or control characters."""
 KEPT = 1024
-"""How many header names and secrets the two caches below hold: past that, no more names are
-kept (each new one is matched every time) and the secrets' cache starts again."""
+"""How many header names the cache below holds: past that, no more are kept (each new one is
+matched every time)."""
 _GOOD_NAMES: set[str] = set()
 """Header names ``check_header`` found valid (a request checks the same few each time)."""
-_KEYS: dict[str, bytes] = {}
-"""The key bytes of each secret signed with: ``decode_secret`` once per secret, not per
-request."""
 
 
 def decode_secret(secret: str) -> bytes:
@@ -86,18 +83,8 @@ def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The ``v1,<base64>`` signature of one request for one secret."""
     _check_signed_parts(message_id, timestamp)
     content = b"%s.%d.%s" % (message_id.encode("utf-8"), timestamp, body)
-    digest = hmac.new(_key(secret), content, hashlib.sha256).digest()
+    digest = hmac.new(decode_secret(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-def _key(secret: str) -> bytes:
-    key = _KEYS.get(secret)
-    if key is None:
-        key = decode_secret(secret)  # raises for a bad secret, every time: nothing is kept
-        if len(_KEYS) >= KEPT:
-            _KEYS.clear()
-        _KEYS[secret] = key
-    return key
 
 
 def signature_header(
