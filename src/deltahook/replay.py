@@ -25,7 +25,6 @@ from deltahook.notifications import Notification
 from deltahook.rules.evaluate import RulesDecider
 from deltahook.store import changelog, snapshots
 from deltahook.store.changelog import LoggedChange
-from deltahook.store.db import reading
 from deltahook.store.tables import ingest_jobs
 
 if TYPE_CHECKING:
@@ -44,7 +43,10 @@ def notifications(
     those logged at or after ``since``; writes nothing."""
     if engine.rules is None:
         raise FeedError("replaying needs a rule set")
-    with reading(engine.db) as conn:
+    # Not ``reading``: the rules write their state (breakpoints, cooldowns) as they decide, rolled
+    # back below, and on SQLite a read-only transaction that then writes is refused ("database is
+    # locked", at once) whenever another writer committed since its first read (an ingest's batch).
+    with engine.db.connect() as conn:
         start = since if last_jobs is None else _start_of_last(conn, last_jobs)
         jobs = changes_by_job(conn, engine, changelog.read(conn, since=start))
         decider = RulesDecider(engine.rules, page=engine.settings.batch_size)

@@ -147,7 +147,6 @@ def locked_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         ["rules", "stats"],
         ["types"],
         ["status"],
-        ["rules", "diff", "rules", "rules", "--jobs", "1"],
     ],
     ids=" ".join,
 )
@@ -174,3 +173,44 @@ def test_changed_subscriptions_wait_for_the_lock_and_say_so_in_one_line(locked_s
     assert refused.exit_code == 1
     assert "the database stayed locked by another writer" in refused.output
     assert isinstance(refused.exception, SystemExit)  # not the OperationalError
+
+
+def test_replaying_jobs_beside_an_ingest_that_commits_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rules diff --jobs`` replays the logged changes through the rules, which write rule state
+    (a breakpoint's) in its transaction, rolled back at the end. Another writer (an ingest's
+    batch) trying to commit while it replays does not make it fail: on SQLite a read-only
+    transaction that then writes is refused ("database is locked", at once) once another
+    connection committed since its first read, so the replay holds the write lock throughout."""
+    from deltahook import replay
+    from deltahook.engine import Engine
+    from tests.integration.test_rules_ingest import ingest, stock
+
+    store = tmp_path / "store.db"
+    settings = Settings(database_url=f"sqlite:///{store}", batch_size=2)
+    with Engine.from_settings(settings) as engine:
+        ingest(engine, "sku_onhand", [stock("P1", 9), stock("P2", 9)])
+        ingest(engine, "sku_onhand", [stock("P1", 2), stock("P2", 8)])
+        ingest(engine, "sku_onhand", [stock("P1", 9), stock("P2", 1)])
+        alone = replay.notifications(engine, last_jobs=2)
+        assert alone  # the breakpoint fired, its state was written on the way
+        read = replay.changes_by_job
+
+        def then_a_batch_commits(*args: Any, **kwargs: Any) -> Any:
+            """The changes read, and another writer commits if it can get the lock at once."""
+            changes = read(*args, **kwargs)
+            other = sqlite3.connect(store, isolation_level=None, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("UPDATE ingest_jobs SET received = received + 1")
+                other.execute("COMMIT")
+            except sqlite3.OperationalError:
+                pass  # the replay holds the lock: the batch waits for it
+            finally:
+                other.close()
+            return changes
+
+        monkeypatch.setattr(replay, "changes_by_job", then_a_batch_commits)
+        beside = replay.notifications(engine, last_jobs=2)
+    assert [n.payload for n in beside] == [n.payload for n in alone]
