@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from deltahook.delivery import claims, log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
+from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.errors import DeliveryError, UnknownSubscriptionError
 from tests.delivery_support import T0, World
 
@@ -228,6 +230,40 @@ def test_a_cli_switch_survives_syncs_until_the_config_file_changes(
     world.subscribe("shop", shop.url, enabled=True)
     with world.db.begin() as conn:
         assert subs.get(conn, "shop").enabled
+
+
+def test_in_sync_is_false_exactly_when_sync_would_write(world: World) -> None:
+    """Opening the store asks ``in_sync`` in a read-only transaction and syncs only when it says
+    no: it must say no whenever ``sync`` has something to write (a subscription added, a setting
+    or the file's 'enabled' changed, one dropped) and yes otherwise (nothing changed, a CLI switch
+    the file does not override, one dropped already)."""
+
+    def declare(name: str, **settings: Any) -> SubscriptionSettings:
+        """``name`` as the config file declares it, with ``settings``."""
+        url = f"https://{name}.example/"
+        return SubscriptionSettings(name=name, url=url, event_types=["*"], **settings)
+
+    steps: list[list[SubscriptionSettings]] = [
+        [declare("shop")],  # added
+        [declare("shop")],  # nothing changed
+        [declare("shop", timeout=3)],  # a setting changed
+        [declare("shop", timeout=3), declare("erp")],  # another added
+        [declare("shop", timeout=3, enabled=False), declare("erp")],  # the file switches it off
+        [declare("shop", timeout=3, enabled=False), declare("erp")],
+        [declare("erp")],  # dropped
+        [declare("erp")],  # dropped already
+        [],
+    ]
+    for number, declared in enumerate(steps):
+        with world.db.begin() as conn:
+            said = subs.in_sync(conn, declared)
+            report = subs.sync(conn, declared, now=world.now)
+            assert said == (not any(report.values())), (number, report)
+            assert subs.in_sync(conn, declared), number
+        if number == 1:  # a CLI switch holds until the file's own 'enabled' changes
+            with world.db.begin() as conn:
+                subs.set_enabled(conn, "shop", enabled=False, now=world.now)
+                assert subs.in_sync(conn, declared)
 
 
 def test_a_subscription_dropped_from_the_config_is_switched_off(
