@@ -175,6 +175,21 @@ def test_changed_subscriptions_wait_for_the_lock_and_say_so_in_one_line(locked_s
     assert isinstance(refused.exception, SystemExit)  # not the OperationalError
 
 
+def test_rules_diff_replaying_jobs_past_the_lock_wait_says_so_and_exits_2(
+    locked_store: Path,
+) -> None:
+    """``rules diff --jobs`` replays under the write lock (the rules write their state): held
+    by another writer past the wait allowed, it is one clear line and exit 2, as any of its
+    errors, not an ``OperationalError`` traceback or exit 1 ("the rule sets differ")."""
+    from deltahook.cli import main
+
+    command = ["--config", str(locked_store), "rules", "diff", "rules", "rules", "--jobs", "1"]
+    refused = CliRunner().invoke(main, command)
+    assert refused.exit_code == 2, refused.output
+    assert "the database stayed locked by another writer" in refused.output
+    assert isinstance(refused.exception, SystemExit)
+
+
 def test_replaying_jobs_beside_an_ingest_that_commits_a_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
