@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
 
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
@@ -39,9 +40,21 @@ def open_store(
         with reading(db) as conn:
             current = subscriptions.in_sync(conn, settings.subscriptions)
         if not current:
-            with db.begin() as conn:
-                subscriptions.sync(conn, settings.subscriptions, now=clock())
+            _sync(db, settings, clock)
     except BaseException:
         db.dispose()
         raise
     return db
+
+
+def _sync(db: SqlEngine, settings: Settings, clock: Clock) -> None:
+    """Write the config file's subscriptions. On PostgreSQL two processes started together (a
+    server and a dispatcher) may both find a new subscription missing and both insert it: the
+    second insert waits for the first to commit and then fails; synced again, it finds the
+    subscription stored (SQLite's writers take turns, so there it cannot happen)."""
+    try:
+        with db.begin() as conn:
+            subscriptions.sync(conn, settings.subscriptions, now=clock())
+    except IntegrityError:
+        with db.begin() as conn:
+            subscriptions.sync(conn, settings.subscriptions, now=clock())

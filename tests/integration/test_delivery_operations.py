@@ -7,13 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from deltahook.delivery import claims, log, queue
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.errors import DeliveryError, UnknownSubscriptionError
+from deltahook.store.db import open_engine
 from tests.delivery_support import T0, World
+from tests.scale_support import wait_until
 
 HOUR = 3600
 
@@ -402,3 +405,54 @@ def test_resend_to_a_switched_off_subscription_is_refused(world: World, shop: Re
     with world.db.begin() as conn:
         subs.set_enabled(conn, "shop", enabled=False, now=world.now)
         assert log.resend(conn, [row.id], now=world.now) == {row.id: "subscription off"}
+
+
+@pytest.mark.postgres
+def test_two_processes_starting_together_both_sync_a_new_subscription(pg_url: str) -> None:
+    """PostgreSQL: a process opening the store while another is inserting the same new
+    subscription (both found it missing) waits for that insert, fails its own on the primary
+    key, and syncs again: it opens the store, which holds the subscription once."""
+    import threading
+
+    from deltahook.bootstrap import open_store
+    from deltahook.config import Settings
+
+    declared = [SubscriptionSettings(name="shop", url="https://shop.example/", event_types=["*"])]
+    open_store(Settings(database_url=pg_url)).dispose()  # the schema, no subscription yet
+    first = open_engine(pg_url)
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        """The second process: opens the store with the subscription declared."""
+        try:
+            open_store(Settings(database_url=pg_url, subscriptions=declared)).dispose()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    try:
+        with first.begin() as conn:  # the first process, mid-sync: inserted, not committed
+            subs.sync(conn, declared, now=T0)
+            second = threading.Thread(target=start)
+            second.start()
+            wait_until(
+                lambda: _waiting_insert(first) or bool(outcome),
+                timeout=30,
+                what="the second insert waiting for the first",
+            )
+        second.join(timeout=30)
+        assert outcome == [None]
+        with first.begin() as conn:
+            assert [s.name for s in subs.load(conn)] == ["shop"]
+    finally:
+        first.dispose()
+
+
+def _waiting_insert(db: Engine) -> bool:
+    """Whether a session of this database waits on a lock to insert a subscription."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO subscriptions%%'"
+    )
+    with db.connect() as conn:
+        return bool(conn.exec_driver_sql(query).scalar())
