@@ -37,3 +37,26 @@ class RawServer:
             self.connections += 1
             args = (conn, self.connections)
             threading.Thread(target=self.handle, args=args, daemon=True).start()
+
+
+def read_request(conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes] | None:
+    """The next request on ``conn`` (head, blank line and a body of its ``Content-Length``),
+    read on from ``buffer`` (what came after the last one), and what came after it; None
+    when the client closes the connection first."""
+    while b"\r\n\r\n" not in buffer:
+        data = conn.recv(65536)
+        if not data:
+            return None
+        buffer += data
+    head, rest = buffer.split(b"\r\n\r\n", 1)
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]

@@ -15,7 +15,7 @@ import pytest
 from deltahook.delivery.pool import pooled_transport, stack_pool
 from deltahook.delivery.retry import AttemptResult
 from deltahook.delivery.sender import Sender
-from tests.raw_server import RawServer
+from tests.raw_server import RawServer, read_request
 
 Answer = Callable[[bytes], bytes | None]
 """The raw answer to a request's raw bytes (head and body), or ``None`` to hang up."""
@@ -35,25 +35,8 @@ class Recording(RawServer):
     def handle(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         with conn:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, rest = buffer.split(b"\r\n\r\n", 1)
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                request = head + b"\r\n\r\n" + rest[:length]
-                buffer = rest[length:]
+            while (read := read_request(conn, buffer)) is not None:
+                request, buffer = read
                 self.requests.append(request)
                 reply = self.answer(request)
                 if reply is None:

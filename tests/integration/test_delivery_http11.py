@@ -12,7 +12,7 @@ import pytest
 
 from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.sender import Outcome, Sender
-from tests.raw_server import RawServer
+from tests.raw_server import RawServer, read_request
 
 
 class Scripted(RawServer):
@@ -32,20 +32,10 @@ class Scripted(RawServer):
         buffer = b""
         with conn:
             while self.answers:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, buffer = buffer.split(b"\r\n\r\n", 1)
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                buffer = buffer[length:]
+                read = read_request(conn, buffer)
+                if read is None:
+                    return
+                buffer = read[1]
                 self.requests += 1
                 answer = self.answers.pop(0)
                 if answer is None:
