@@ -23,21 +23,7 @@ def test_the_written_out_finish_statements_are_the_compiled_ones() -> None:
     from deltahook.delivery import queue
     from deltahook.store.tables import attempts
 
-    record = insert(attempts).compile(
-        dialect=sqlite.dialect(),
-        column_keys=[
-            "delivery_id",
-            "number",
-            "started_at",
-            "duration_ms",
-            "status_code",
-            "response_excerpt",
-            "error",
-            "worker",
-        ],
-    )
-    assert str(record) == queue._RECORD_SQLITE
-    assert record.positiontup == [
+    columns = [
         "delivery_id",
         "number",
         "started_at",
@@ -47,6 +33,9 @@ def test_the_written_out_finish_statements_are_the_compiled_ones() -> None:
         "error",
         "worker",
     ]
+    record = insert(attempts).compile(dialect=sqlite.dialect(), column_keys=columns)
+    assert str(record) == queue._RECORD_SQLITE
+    assert record.positiontup == columns  # the written-out statement's parameter order
     statement = queue._finish_statement("w", datetime(2026, 1, 1, tzinfo=UTC))
     finish = statement.compile(
         dialect=sqlite.dialect(), column_keys=["b_id", "b_n", "b_status", "b_next", "b_code"]
