@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from deltahook.changes.model import MISSING, EntityChange, FieldChange, Op, RowChange
-    from deltahook.config import Settings, load_settings
+    from deltahook.config import Settings
+    from deltahook.configload import load_settings
     from deltahook.engine import Engine
     from deltahook.errors import DeltahookError
     from deltahook.feeds.readers import Reject
@@ -26,7 +27,7 @@ _HOMES = {
     "Op": "deltahook.changes.model",
     "RowChange": "deltahook.changes.model",
     "Settings": "deltahook.config",
-    "load_settings": "deltahook.config",
+    "load_settings": "deltahook.configload",
     "Engine": "deltahook.engine",
     "DeltahookError": "deltahook.errors",
     "Reject": "deltahook.feeds.readers",

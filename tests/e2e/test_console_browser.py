@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from deltahook.api import create_app
 from deltahook.cli import main
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine

@@ -10,7 +10,8 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from deltahook.config import Settings, load_settings
+from deltahook.config import Settings
+from deltahook.configload import load_settings
 from deltahook.engine import Engine
 from deltahook.errors import ConfigError, SweepRefusedError
 from deltahook.store import jobs

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine
 from deltahook.store.tables import attempts, deliveries

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.delivery.settings import check_url_target
 from deltahook.errors import ConfigError
 

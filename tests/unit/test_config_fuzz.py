@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.errors import ConfigError
 from tests.conftest import REPO
 from tests.rules_fuzz_support import fuzz_seed, mutants

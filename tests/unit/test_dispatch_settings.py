@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.delivery.claims import lease_for
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings

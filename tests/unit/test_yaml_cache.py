@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from deltahook import diskcache, yamlsafe
-from deltahook.config import load_settings
+from deltahook.configload import load_settings
 from deltahook.errors import RuleError
 from deltahook.rules.loader import load_rules
 from tests.conftest import REPO

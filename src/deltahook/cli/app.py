@@ -83,7 +83,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from deltahook.config import load_settings
+            from deltahook.configload import load_settings
 
             overrides = {"database_url": self.database_url} if self.database_url else None
             self._settings = load_settings(self.config, overrides=overrides)
