@@ -74,7 +74,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Modules that add subcommands to a group another module defines: imported with that group.
-SUBCOMMANDS: dict[str, tuple[str, ...]] = {"rules": ("rulesdiff", "rulestats")}
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {"rules": ("rulescheck", "rulesdiff", "rulestats")}
 
 
 def load(name: str) -> None:
