@@ -1,4 +1,4 @@
-"""A claim on SQLite runs its statements written out (``queue.WRITTEN_OUT``): it must claim the
+"""A claim on SQLite runs its statements written out (``queuesql.WRITTEN_OUT``): it must claim the
 same deliveries, hand back the same values and leave the same rows, byte for byte, as
 SQLAlchemy's compiled statements do, a lost lease's attempt included."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deltahook.delivery import queue
+from deltahook.delivery import queue, queuesql
 from deltahook.delivery.claims import Want
 from tests.delivery_support import World
 
@@ -39,7 +39,7 @@ def test_a_written_out_claim_is_the_compiled_claim(
     same claims (ids, attempts, bodies, detection times) and the same stored rows."""
     found = []
     for written_out in (True, False):
-        monkeypatch.setattr(queue, "WRITTEN_OUT", frozenset({"sqlite"} if written_out else ()))
+        monkeypatch.setattr(queuesql, "WRITTEN_OUT", frozenset({"sqlite"} if written_out else ()))
         world = World(f"sqlite:///{tmp_path}/{written_out}.db")
         try:
             world.subscribe("hooks", "http://127.0.0.1:9/hooks")

@@ -20,7 +20,7 @@ def test_the_written_out_finish_statements_are_the_compiled_ones() -> None:
 
     from sqlalchemy import insert
 
-    from deltahook.delivery import queue
+    from deltahook.delivery import queue, queuesql
     from deltahook.store.tables import attempts
 
     columns = [
@@ -34,13 +34,13 @@ def test_the_written_out_finish_statements_are_the_compiled_ones() -> None:
         "worker",
     ]
     record = insert(attempts).compile(dialect=sqlite.dialect(), column_keys=columns)
-    assert str(record) == queue._RECORD_SQLITE
+    assert str(record) == queuesql.RECORD
     assert record.positiontup == columns  # the written-out statement's parameter order
     statement = queue._finish_statement("w", datetime(2026, 1, 1, tzinfo=UTC))
     finish = statement.compile(
         dialect=sqlite.dialect(), column_keys=["b_id", "b_n", "b_status", "b_next", "b_code"]
     )
-    assert " ".join(str(finish).split()) == queue._FINISH_SQLITE
+    assert " ".join(str(finish).split()) == queuesql.FINISH
     assert finish.positiontup == [
         "b_status",
         "b_next",
@@ -60,14 +60,14 @@ def test_the_written_out_claim_statements_are_the_compiled_ones() -> None:
     lease with one ``?`` per id), with their parameters in the order the claim gives them."""
     from datetime import UTC, datetime
 
-    from deltahook.delivery import queue
+    from deltahook.delivery import queue, queuesql
 
     due, lease = queue._claim_statements()
     now = datetime(2026, 1, 1, tzinfo=UTC)
     found = due.compile(dialect=sqlite.dialect()).construct_expanded_state(
         {"c_name": "hooks", "c_now": now, "c_count": 5}
     )
-    assert " ".join(found.statement.split()) == queue._DUE_SQLITE
+    assert " ".join(found.statement.split()) == queuesql.DUE
     assert found.positiontup == [
         "c_name",
         "c_now",
@@ -79,7 +79,7 @@ def test_the_written_out_claim_statements_are_the_compiled_ones() -> None:
     leased = lease.compile(dialect=sqlite.dialect()).construct_expanded_state(
         {"c_ids": ["a", "b", "c"], "c_worker": "w", "c_until": now, "c_now": now}
     )
-    assert " ".join(leased.statement.split()) == queue._LEASE_SQLITE + "?, ?, ?)"
+    assert " ".join(leased.statement.split()) == queuesql.LEASE + "?, ?, ?)"
     assert leased.positiontup == [
         "attempts_1",
         "c_until",

@@ -1,5 +1,5 @@
 """Every write of a delivery's life, in one module: the only one that writes ``deliveries`` and
-``attempts``.
+``attempts`` (on SQLite, a claim and a finish run ``queuesql``'s written-out statements).
 
 enqueue (one pending delivery per subscription that wants a notification), claim, finish,
 release, lost (a dead dispatcher's attempt), requeue (resend, recover), end (a deleted
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 
+from deltahook.delivery import queuesql
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
 from deltahook.notifications import Notification, stable_id
@@ -98,10 +99,10 @@ def _claim_due(
 ) -> list[Claimed]:
     from deltahook.delivery.claims import Claimed
 
-    written_out = conn.dialect.name in WRITTEN_OUT
+    written_out = conn.dialect.name in queuesql.WRITTEN_OUT
     due, lease = _claim_statements()
     if written_out:
-        rows: Sequence[Any] = _due_written_out(conn, name, now=now, count=count)
+        rows: Sequence[Any] = queuesql.due(conn, name, now=now, count=count)
     else:
         rows = conn.execute(due, {"c_name": name, "c_now": now, "c_count": count}).all()
     lost = [row for row in rows if row.leased_by is not None]
@@ -117,12 +118,7 @@ def _claim_due(
     lease_until = now + want.lease
     ids = [row.id for row in take]
     if written_out:
-        at = _processor(conn, deliveries.c.lease_until)
-        until = at(lease_until)
-        conn.exec_driver_sql(
-            _LEASE_SQLITE + ", ".join("?" * len(ids)) + ")",
-            (1, until, until, worker, at(now), *ids),
-        )
+        queuesql.lease(conn, ids, worker=worker, until=lease_until, now=now)
     else:
         conn.execute(
             lease, {"c_ids": ids, "c_worker": worker, "c_until": lease_until, "c_now": now}
@@ -140,55 +136,6 @@ def _claim_due(
         )
         for row in take
     ]
-
-
-WRITTEN_OUT = frozenset({"sqlite"})
-"""Dialects whose claims and finishes run the written-out statements below."""
-# A claim's two statements as SQLAlchemy compiles them on SQLite (where FOR UPDATE is not
-# written), written out: the parameters converted by the columns' own types, the rows read back
-# through them (a test keeps both the same as the compiled statements'). The lease ends with
-# one ``?`` per delivery id.
-_DUE_SQLITE = (
-    "SELECT deliveries.id, deliveries.notification_id, deliveries.event_type, "
-    "deliveries.attempts, deliveries.retry_base, deliveries.leased_by, deliveries.lease_until, "
-    "notifications.payload, notifications.created_at AS detected_at FROM deliveries JOIN "
-    "notifications ON notifications.id = deliveries.notification_id WHERE "
-    "deliveries.subscription = ? AND deliveries.next_attempt_at <= ? AND deliveries.status "
-    "IN (?, ?) ORDER BY deliveries.next_attempt_at LIMIT ? OFFSET ?"
-)
-_LEASE_SQLITE = (
-    "UPDATE deliveries SET attempts=(deliveries.attempts + ?), next_attempt_at=?, "
-    "lease_until=?, leased_by=?, updated_at=? WHERE deliveries.id IN ("
-)
-
-
-class _Due(NamedTuple):
-    id: str
-    notification_id: str
-    event_type: str
-    attempts: int
-    retry_base: int
-    leased_by: str | None
-    lease_until: datetime | None
-    payload: bytes
-    detected_at: datetime
-
-
-def _due_written_out(conn: Connection, name: str, *, now: datetime, count: int) -> list[_Due]:
-    d = deliveries.c
-    columns = [d.id, d.notification_id, d.event_type, d.attempts, d.retry_base, d.leased_by]
-    columns += [d.lease_until, notifications.c.payload, notifications.c.created_at]
-    dialect = conn.dialect
-    read = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
-    cursor = conn.exec_driver_sql(
-        _DUE_SQLITE,
-        (name, _processor(conn, d.next_attempt_at)(now), *QUEUED, count, 0),
-    )
-    found = []
-    for row in cursor:
-        values: list[Any] = [v if to is None else to(v) for to, v in zip(read, row, strict=True)]
-        found.append(_Due(*values))
-    return found
 
 
 @cache
@@ -264,8 +211,8 @@ def finish(conn: Connection, done: Sequence[Finished], *, worker: str, now: date
     """Record a batch of attempts and move their deliveries on, in two statements."""
     if not done:
         return
-    if conn.dialect.name in WRITTEN_OUT:
-        _finish_written_out(conn, done, worker=worker, now=now)
+    if conn.dialect.name in queuesql.WRITTEN_OUT:
+        queuesql.finish(conn, done, worker=worker, now=now)
     else:
         _finish_compiled(conn, done, worker=worker, now=now)
 
@@ -321,74 +268,6 @@ def _finish_statement(worker: str, now: datetime) -> Update:
             updated_at=now,
         )
     )
-
-
-# ``finish``'s two statements as SQLAlchemy compiles them on SQLite, written out, their values
-# converted by the columns' own types: every batch runs them, and SQLAlchemy's handling of each
-# row's parameters took longer than SQLite took to write the row (a test keeps them the same).
-_RECORD_SQLITE = (
-    "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, "
-    "response_excerpt, error, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_FINISH_SQLITE = (
-    "UPDATE deliveries SET status=?, next_attempt_at=?, lease_until=?, leased_by=?, "
-    "updated_at=?, last_status_code=?, last_error=? WHERE deliveries.id = ? AND "
-    "deliveries.leased_by = ? AND deliveries.attempts = ?"
-)
-
-
-def _finish_written_out(
-    conn: Connection, done: Sequence[Finished], *, worker: str, now: datetime
-) -> None:
-    at = _processor(conn, attempts.c.started_at)
-    when = _processor(conn, deliveries.c.next_attempt_at)
-    ms = _processor(conn, attempts.c.duration_ms)
-    conn.exec_driver_sql(
-        _RECORD_SQLITE,
-        [
-            (
-                f.delivery_id,
-                f.attempt,
-                at(f.started_at),
-                ms(f.duration_ms),
-                f.status_code,
-                f.excerpt,
-                f.error,
-                worker,
-            )
-            for f in done
-        ],
-    )
-    stamp = when(now)
-    conn.exec_driver_sql(
-        _FINISH_SQLITE,
-        [
-            (
-                f.status,
-                when(f.next_attempt_at),
-                None,
-                None,
-                stamp,
-                f.status_code,
-                f.error,
-                f.delivery_id,
-                worker,
-                f.attempt,
-            )
-            for f in done
-        ],
-    )
-
-
-def _processor(conn: Connection, column: Any) -> Any:
-    """How ``column``'s type converts a value for the driver on this dialect, as SQLAlchemy
-    does (as is, when it does not)."""
-    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return process if process is not None else _as_is
-
-
-def _as_is(value: Any) -> Any:
-    return value
 
 
 def release(conn: Connection, claims: Sequence[Claimed], *, worker: str, now: datetime) -> None:
