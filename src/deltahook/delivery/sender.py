@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -30,6 +30,9 @@ from deltahook.delivery import redirects
 from deltahook.delivery.guard import is_public
 from deltahook.delivery.pool import pooled_transport, stack_pool
 from deltahook.delivery.retry import AttemptResult
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 MAX_REDIRECTS = 5
 EXCERPT_BYTES = 2048
@@ -143,7 +146,7 @@ class Sender:
             )
         response, refusal = await self._request(request, first)
         try:
-            excerpt = await self._excerpt(response)
+            excerpt = await self._excerpt(response.aiter_bytes())
         finally:
             await response.aclose()
         return _result(response.status_code, refusal, response.headers.get("retry-after")), excerpt
@@ -180,51 +183,28 @@ class Sender:
     def _target(self, url: str) -> tuple[httpcore.URL, bytes] | None:
         """The httpcore URL and ``Host`` value httpx's transport makes of ``url``, or ``None``
         when it has no host (httpx then sends no ``Host``)."""
-        if url in self._targets:
-            return self._targets[url]
+        return _kept(self._targets, url, self._make_target)
+
+    def _make_target(self, url: str) -> tuple[httpcore.URL, bytes] | None:
         parsed = self._url(url)
-        found = None
-        if parsed.host:
-            core = httpcore.URL(
-                scheme=parsed.raw_scheme,
-                host=parsed.raw_host,
-                port=parsed.port,
-                target=parsed.raw_path,
-            )
-            found = (core, parsed.netloc)
-        if len(self._targets) >= CACHED_URLS:
-            self._targets.clear()
-        self._targets[url] = found
-        return found
+        if not parsed.host:
+            return None
+        core = httpcore.URL(
+            scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path
+        )
+        return core, parsed.netloc
 
     async def _raw_excerpt(self, answer: httpcore.Response) -> str | None:
         """``_excerpt`` of an answer without ``Content-Encoding``, read from its connection."""
-        chunks: list[bytes] = []
-        size = 0
         assert isinstance(answer.stream, AsyncIterable)
         with map_httpcore_exceptions():
-            async for chunk in answer.stream:
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= self._excerpt_bytes:
-                    break
-        return self._cut(chunks, size)
+            return await self._excerpt(answer.stream)
 
     def _url(self, url: str) -> httpx.URL:
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) >= CACHED_URLS:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
+        return _kept(self._urls, url, httpx.URL)
 
     def _extensions(self, timeout: float) -> dict[str, Any]:
-        found = self._timeouts.get(timeout)
-        if found is None:
-            if len(self._timeouts) >= CACHED_URLS:
-                self._timeouts.clear()
-            found = self._timeouts[timeout] = {"timeout": httpx.Timeout(timeout).as_dict()}
-        return found
+        return _kept(self._timeouts, timeout, _timeout_extensions)
 
     async def _request(
         self, request: httpx.Request, first: httpx.Response | None = None
@@ -249,22 +229,35 @@ class Sender:
             request = following
         raise httpx.TooManyRedirects(f"more than {self._max_redirects} redirects", request=request)
 
-    async def _excerpt(self, response: httpx.Response) -> str | None:
-        chunks: list[bytes] = []
+    async def _excerpt(self, chunks: AsyncIterable[bytes]) -> str | None:
+        """The start of a response body as text, at most ``excerpt_bytes`` of it (marked cut)."""
+        read: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
+        async for chunk in chunks:
+            read.append(chunk)
             size += len(chunk)
             if size >= self._excerpt_bytes:
                 break
-        return self._cut(chunks, size)
-
-    def _cut(self, chunks: list[bytes], size: int) -> str | None:
         if not size:
             return None
-        data = b"".join(chunks)[: self._excerpt_bytes]
+        data = b"".join(read)[: self._excerpt_bytes]
         text = data.decode("utf-8", errors="replace")
         return text + " …" if size > self._excerpt_bytes else text
+
+
+def _kept(found: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+    """``found[key]``, made by ``make`` the first time (a URL, a timeout: parsed once, not per
+    request); past ``CACHED_URLS`` entries the dict starts again."""
+    if key in found:
+        return found[key]
+    if len(found) >= CACHED_URLS:
+        found.clear()
+    value = found[key] = make(key)
+    return value
+
+
+def _timeout_extensions(timeout: float) -> dict[str, Any]:
+    return {"timeout": httpx.Timeout(timeout).as_dict()}
 
 
 def _plain(headers: list[tuple[bytes, bytes]]) -> tuple[bool, str | None]:

@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Literal, get_args
 
 SECRET_PREFIX = "whsec_"
@@ -158,9 +159,7 @@ def request_headers(
             secrets, message_id=message_id, timestamp=unix, body=body
         )
     # Check every custom header, even one about to be dropped: a bad one is a config mistake.
-    for name, value in custom.items():
-        check_header(name, value)
-    for name, value in system.items():
+    for name, value in chain(custom.items(), system.items()):
         check_header(name, value)
     if not custom:
         return system
