@@ -114,8 +114,7 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as exc:
-            message = str(exc) if isinstance(exc, DeltahookError) else locked_store(exc)
-            if message is None:
+            if (message := error_message(exc)) is None:
                 raise
             from rich.markup import escape
 
@@ -125,10 +124,13 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def locked_store(exc: Exception) -> str | None:
-    """What to tell of ``exc`` when it is SQLite's "database is locked": another writer held
-    the lock past the busy timeout (a long first load, another process's purge), which is
-    neither the user's mistake nor a fault of deltahook's; None for any other error."""
+def error_message(exc: Exception) -> str | None:
+    """The one line to tell of ``exc`` when it is a user's mistake (a ``DeltahookError``) or
+    SQLite's "database is locked": another writer held the lock past the busy timeout (a long
+    first load, another process's purge), which is neither the user's mistake nor a fault of
+    deltahook's; None for any other error, to be raised as it is."""
+    if isinstance(exc, DeltahookError):
+        return str(exc)
     from sqlalchemy.exc import OperationalError  # imported already when one is raised
 
     from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS

@@ -12,9 +12,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from deltahook.cli.app import State, err, locked_store, out, print_json
+from deltahook.cli.app import State, err, error_message, out, print_json
 from deltahook.cli.rules import SHOWN, rules
-from deltahook.errors import DeltahookError, FeedError, RuleError
+from deltahook.errors import FeedError, RuleError
 from deltahook.results import MODES, Mode
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def bad_input_exits_2(func: F) -> F:
                 err.print(str(problem), style="red", soft_wrap=True, markup=False)
             sys.exit(EXIT_BAD_INPUT)
         except Exception as exc:
-            message = str(exc) if isinstance(exc, DeltahookError) else locked_store(exc)
-            if message is None:
+            if (message := error_message(exc)) is None:
                 raise
             err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
