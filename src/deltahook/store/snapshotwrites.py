@@ -131,13 +131,16 @@ def _stamp(conn: Connection, now: datetime) -> Any:
     return now if process is None else process(now)
 
 
-def _update_statement(columns: dict[str, str]) -> str:
-    """The ``UPDATE`` of ``_update_postgresql`` with arrays of ``columns`` (name: type)."""
+def _update_statement(columns: dict[str, str], *, stamped: bool = True) -> str:
+    """The ``UPDATE`` of ``_update_postgresql`` with arrays of ``columns`` (name: type); not
+    ``stamped``, it leaves version, ``updated_at`` and ``job_id`` be (``reline``'s)."""
     new = ", ".join(f'"{name}" = v."{name}"' for name in columns if name not in ("key", "version"))
+    if stamped:
+        new += ", version = v.version + 1, updated_at = %s, job_id = %s"
     arrays = ", ".join(f"%b::{type_}[]" for type_ in columns.values())
     names = ", ".join(f'"{name}"' for name in columns)
     return (
-        f"UPDATE entities SET {new}, version = v.version + 1, updated_at = %s, job_id = %s "
+        f"UPDATE entities SET {new} "
         f"FROM unnest({arrays}) AS v({names}) "
         'WHERE entities.kind = %s AND entities."key" = v."key" AND entities.version = v.version'
     )
@@ -184,10 +187,8 @@ def reline(conn: Connection, kind: str, line_hashes: Mapping[str, tuple[bytes, i
     )
 
 
-_RELINE_POSTGRESQL = (
-    "UPDATE entities SET line_hash = v.line_hash "
-    'FROM unnest(%b::VARCHAR[], %b::BYTEA[], %b::INTEGER[]) AS v("key", line_hash, version) '
-    'WHERE entities.kind = %s AND entities."key" = v."key" AND entities.version = v.version'
+_RELINE_POSTGRESQL = _update_statement(
+    {"key": "VARCHAR", "line_hash": "BYTEA", "version": "INTEGER"}, stamped=False
 )
 
 
