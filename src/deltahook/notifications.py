@@ -21,10 +21,8 @@ def time_ordered_id() -> str:
     """A new random UUID whose first 48 bits are the current Unix time in milliseconds
     (version 7, RFC 9562): jobs made later sort later, and ids placed ``near`` one (see
     ``stable_ids``) sort with it."""
-    value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | int.from_bytes(os.urandom(10))
-    text = f"{value:032x}"
-    variant = "89ab"[int(text[16], 16) & 0x3]
-    return f"{text[:8]}-{text[8:12]}-7{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
+    ms = f"{time.time_ns() // 1_000_000 & _MS_MASK:012x}"
+    return _uuid_text(os.urandom(16), f"{ms[:8]}-{ms[8:]}", version="7")
 
 
 _MS_MASK = (1 << 48) - 1
@@ -80,16 +78,16 @@ _TIME_ORDERED = re.compile(
 )
 
 
-def _uuid_text(sha1: bytes, time_prefix: str | None = None) -> str:
+def _uuid_text(sha1: bytes, time_prefix: str | None = None, *, version: str = "8") -> str:
     """The first 16 bytes of ``sha1`` as a version-5 UUID's text (``uuid.UUID(..., version=5)``),
     spelled out in hex: the version nibble is 5, the variant's high bits 10. With
-    ``time_prefix`` the first 48 bits are those instead and the version is 8."""
+    ``time_prefix`` the first 48 bits are those instead and the version is ``version``."""
     text = sha1.hex()
     variant = "89ab"[int(text[16], 16) & 0x3]
     tail = f"{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
     if time_prefix is None:
         return f"{text[:8]}-{text[8:12]}-5{tail}"
-    return f"{time_prefix}-8{tail}"
+    return f"{time_prefix}-{version}{tail}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
