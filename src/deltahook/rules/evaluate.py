@@ -180,8 +180,11 @@ class RulesDecider:
         return hits, pending
 
     def _thresholded(self, setting: Setting, ctx: Ctx, fields: list[FieldChange]) -> Hit | None:
+        """The hit of a setting with a threshold (one without is a hit as it is, ``_match``): an
+        update is one only when the measured field moved enough or another field changed."""
         threshold = setting.threshold
-        if threshold is None or ctx.row.op is not Op.UPDATE:
+        assert threshold is not None
+        if ctx.row.op is not Op.UPDATE:
             return Hit(setting, ctx, fields)
         measured = next((f for f in fields if f.field == threshold.field), None)
         detail = threshold.to_json()
