@@ -1,5 +1,5 @@
-"""The command group, the shared options, the one place user errors become one line, and how
-the process ends.
+"""The command group, the shared options, input and output, the one place user errors become
+one line, and how the process ends.
 
 Tearing the interpreter down after an ingest (freeing every module, class and object one by
 one, with full garbage collections on the way) costs about a tenth of the CPU of a nightly
@@ -16,7 +16,7 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
@@ -26,7 +26,7 @@ import orjson
 
 from deltahook import gcpolicy
 from deltahook.cli.lazy import LazyGroup
-from deltahook.errors import DeltahookError
+from deltahook.errors import DeltahookError, FeedError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,6 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
 EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
+
+SHOWN = 200  # rows of a table before '... and N more'
 
 _finished = False  # see finished()
 
@@ -146,6 +148,32 @@ def error_message(exc: Exception) -> str | None:
 def print_json(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     sys.stdout.flush()
+
+
+def read_object(path: Path) -> dict[str, Any]:
+    """The one JSON object in ``path`` (``-``: standard input), as ``preview --before/--after``
+    and ``emit`` read it."""
+    from deltahook.feeds import values  # with the feed validators: not for every command
+
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        raise FeedError(f"cannot read {path}: {exc.strerror}") from exc
+    try:  # read as feeds are, so the pipeline rejects NaN or a wide integer as in a feed
+        value = values.loads(data.decode("utf-8-sig", "surrogateescape"))
+    except RecursionError:
+        raise FeedError(f"{path}: {values.DEEP}") from None
+    except ValueError as exc:
+        raise FeedError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise FeedError(f"{path}: expected one JSON object")
+    return value
+
+
+def payload_lines(payload: Mapping[str, Any]) -> str:
+    """``Name=value`` lines, leaving out the ids every payload of the project shares."""
+    shown = [f"{k}={v}" for k, v in payload.items() if k not in {"ClientId", "ApplicationId"}]
+    return "\n".join(shown)
 
 
 def exit_for(result: RunResult, *, preview: bool = False) -> None:

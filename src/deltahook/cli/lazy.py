@@ -22,12 +22,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The sample feeds (v1, then v2) into a fresh SQLite file, delivered to a local receiver.",
     ),
     "emit": (
-        "rules",
+        "events",
         "Validate the EVENT_TYPE payload in FILE (JSON; - for stdin) and record it for delivery.",
     ),
     "ingest": ("feeds", "Ingest FEED (a file, or - for standard input) of entity KIND."),
     "log": ("delivery_log", "Deliveries, newest first, with their status and last answer."),
-    "preview": ("rules", "Show what ingesting FEED of KIND would notify, and why; writes nothing."),
+    "preview": (
+        "preview",
+        "Show what ingesting FEED of KIND would notify, and why; writes nothing.",
+    ),
     "purge": (
         "delivery_log",
         "Delete delivered and dead deliveries (and their attempts and payloads), the change log "
@@ -52,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "rules": ("rules", "Check and test the Event Settings rules (rules/*.yaml)."),
     "schema": (
-        "rules",
+        "events",
         "Print the JSON Schema of EVENT_TYPE's payload, or describe an entity kind (--kind).",
     ),
     "serve": ("serve", "Serve the HTTP API and the admin console (/admin/), and deliver webhooks."),
@@ -68,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "subscriptions": ("delivery", "List, switch on and off, and test subscriptions."),
     "types": (
-        "rules",
+        "events",
         "List the event types: category, family, and which rules and subscriptions use them.",
     ),
 }

@@ -12,8 +12,17 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from deltahook.cli.app import State, err, error_message, out, print_json
-from deltahook.cli.rules import SHOWN, rules
+from deltahook.cli.app import (
+    SHOWN,
+    State,
+    err,
+    error_message,
+    out,
+    payload_lines,
+    print_json,
+    read_object,
+)
+from deltahook.cli.rules import rules
 from deltahook.errors import FeedError, RuleError
 from deltahook.results import MODES, Mode
 
@@ -147,12 +156,10 @@ def _replay_run(
 def _pair_run(
     engine: Engine, kind: str | None, before: Path | None, after: Path
 ) -> Callable[[Engine], list[Notification]]:
-    from deltahook.cli.rules import _read_object
-
     if kind is None:
         raise click.UsageError("--after needs --kind")
-    old = _read_object(before) if before is not None else None
-    new = _read_object(after)
+    old = read_object(before) if before is not None else None
+    new = read_object(after)
     return lambda each: each.preview_pair(kind, before=old, after=new).notifications
 
 
@@ -204,6 +211,4 @@ def _side(diff: dict[str, Any], side: str) -> str:
 
 
 def _payload(entry: Any) -> str:
-    from deltahook.cli.rules import _payload_lines
-
-    return _payload_lines(entry.payload_new or entry.payload_old or {})
+    return payload_lines(entry.payload_new or entry.payload_old or {})
