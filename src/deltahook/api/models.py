@@ -1,4 +1,5 @@
-"""The request and response bodies of the API (pydantic), as the OpenAPI document shows them."""
+"""The request and response bodies of the API (pydantic), as the OpenAPI document shows them;
+those of subscriptions and the delivery log are in ``delivery_models.py``."""
 
 from __future__ import annotations
 
@@ -6,18 +7,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from deltahook.clock import as_utc
-from deltahook.delivery.status import DeliveryStatus, FailedFilter
 from deltahook.notifications import Notification
 from deltahook.results import JobStatus, Mode, RunResult
 
@@ -196,161 +188,6 @@ class EmittedOut(NotificationOut):
     idempotency_key: str | None
     deliveries: int = Field(description="Deliveries queued by this request (0 on a replay).")
     replayed: bool = Field(description="True when the Idempotency-Key found it already stored.")
-
-
-class SubscriptionOut(Model):
-    """A subscription's settings; header values and secrets are never shown."""
-
-    name: str
-    enabled: bool
-    url: str
-    event_types: list[str]
-    header_style: str
-    signed: bool
-    timeout_s: float
-    retries: int
-    max_concurrency: int
-    source: str = Field(description="config (the config file owns it), api, or removed")
-    rate_limit: float | None = Field(description="Requests a second at most (null: no limit).")
-    failures: int = Field(description="Failed attempts in a row (endpoint health).")
-    last_success_at: str | None = Field(description="When its endpoint last answered 2xx.")
-    last_status_code: int | None = Field(description="The last attempt's HTTP status.")
-    circuit_open_until: str | None = Field(
-        description="Set while its circuit is open: nothing is sent before then, then a probe."
-    )
-    disabled_reason: str | None = Field(
-        description="Why the dispatcher switched it off (nothing but failures for too long)."
-    )
-    headers: list[str] = Field(description="The names of its static headers.")
-
-
-Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
-# An event type's name or "*" (all), as the subscription settings check it; the served document
-# also lists the catalog's names as an enum (``api.app``): an unknown name is refused too.
-EventTypeName = Annotated[str, Field(min_length=1, pattern=r"^(\*|[A-Za-z0-9_.-]+)$")]
-
-
-class SubscriptionIn(Model):
-    """A new subscription, as the config file would declare it."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-    url: str = Field(max_length=2048)
-    event_types: list[EventTypeName] = Field(min_length=1, max_length=200)
-    enabled: bool = True
-    headers: dict[str, str] = Field(default_factory=dict)
-    secrets: list[str] = Field(default_factory=list, max_length=4)
-    header_style: Literal["norce", "standard", "directscale"] = "norce"
-    timeout: float = Field(default=5.0, gt=0, le=300)
-    retry_schedule: str | list[Delay] | None = Field(
-        default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'
-    )
-    max_concurrency: int = Field(default=10, ge=1, le=1000)
-    rate_limit: float | None = Field(default=None, gt=0, description="Requests a second.")
-    rate_burst: int | None = Field(default=None, ge=1, description="Requests at once.")
-    circuit_after: int = Field(default=20, ge=1, description="Failures that open the circuit.")
-    circuit_cooldown: str | float = Field(default=60.0, description='Open this long: "1m".')
-    disable_after: str | float = Field(
-        default=432_000.0, description='Switched off after failing this long: "5d".'
-    )
-
-
-class SubscriptionPatch(Model):
-    """What to change; a config-declared subscription takes only ``enabled``."""
-
-    url: str | None = Field(default=None, max_length=2048)
-    event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=200)
-    headers: dict[str, str] | None = None
-    secrets: list[str] | None = Field(default=None, max_length=4)
-    enabled: bool | None = None
-
-
-class Deleted(Model):
-    name: str
-    ended_deliveries: int = Field(description="Queued deliveries ended as dead.")
-
-
-class TestSendOut(Model):
-    subscription: str
-    message_id: str
-    succeeded: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    response_excerpt: str | None
-
-
-class RecoverIn(Model):
-    since: UtcTime
-    until: UtcTime | None = None
-
-
-class RetryFailedIn(Model):
-    """Which failed deliveries to queue again (the console Log tab's filters)."""
-
-    event_type: str | None = Field(default=None, alias="type", description="An event type.")
-    subscription: str | None = Field(default=None, description="One subscription (it must be on).")
-    since: UtcTime | None = Field(default=None, description="Queued at or after.")
-    until: UtcTime | None = Field(default=None, description="Queued before.")
-    status: FailedFilter = Field(
-        default=FailedFilter.FAILED, description="failed = retrying or dead."
-    )
-    limit: int = Field(default=1000, ge=1, le=1000, description="The most one call queues.")
-
-    @model_validator(mode="after")
-    def _window(self) -> RetryFailedIn:
-        if self.since is not None and self.until is not None and self.until <= self.since:
-            raise ValueError("until must be later than since")
-        return self
-
-
-class RetryFailedOut(Model):
-    queued: int = Field(description="Deliveries queued again, due now, same message ids.")
-    more: bool = Field(description="The limit was reached: call again for the rest.")
-
-
-class RecoverOut(Model):
-    subscription: str
-    queued: int
-
-
-class AttemptOut(Model):
-    number: int
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    response_excerpt: str | None
-    worker: str | None
-
-
-class DeliveryOut(Model):
-    id: str
-    message_id: str = Field(description="The notification's id: the same on every attempt.")
-    subscription: str
-    event_type: str
-    status: DeliveryStatus
-    in_flight: bool
-    attempts: int
-    created_at: datetime
-    updated_at: datetime
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    payload: dict[str, Any] | None = None
-    attempt_log: list[AttemptOut] | None = None
-
-
-class DeliveryPage(Model):
-    items: list[DeliveryOut]
-    next_cursor: str | None = Field(
-        description="Pass as cursor for the next page; null at the end."
-    )
-
-
-class ResendOut(Model):
-    outcome: dict[str, str] = Field(
-        description="Per delivery id: queued, in flight, or subscription off."
-    )
 
 
 class DispatcherHealth(Model):

@@ -7,16 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from deltahook.api.deps import EngineDep
-from deltahook.api.errors import COMMON, responses
-from deltahook.api.models import (
+from deltahook.api.delivery_models import (
     DeliveryOut,
     DeliveryPage,
     ResendOut,
     RetryFailedIn,
     RetryFailedOut,
-    UtcTime,
 )
+from deltahook.api.deps import EngineDep
+from deltahook.api.errors import COMMON, responses
+from deltahook.api.models import UtcTime
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import unknown_type_message
 from deltahook.delivery import log, pages

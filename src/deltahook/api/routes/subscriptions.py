@@ -12,9 +12,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter
 
-from deltahook.api.deps import EngineDep
-from deltahook.api.errors import COMMON, responses
-from deltahook.api.models import (
+from deltahook.api.delivery_models import (
     Deleted,
     RecoverIn,
     RecoverOut,
@@ -23,6 +21,8 @@ from deltahook.api.models import (
     SubscriptionPatch,
     TestSendOut,
 )
+from deltahook.api.deps import EngineDep
+from deltahook.api.errors import COMMON, responses
 from deltahook.catalog.events import load_event_catalog
 from deltahook.delivery import log, managed
 from deltahook.delivery import subscriptions as subs
