@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from deltahook.delivery.credentials import Credentials
 from deltahook.delivery.health import Health, HealthPolicy
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.shared_health import Outcome
-from deltahook.delivery.subscriptions import Credentials
 from tests.delivery_support import T0
 from tests.delivery_support import subscription as sub
 

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from deltahook.configload import load_settings
 from deltahook.delivery.claims import lease_for
+from deltahook.delivery.credentials import resolve
 from deltahook.delivery.retry import DEFAULT_SCHEDULE
 from deltahook.delivery.settings import SubscriptionSettings
-from deltahook.delivery.subscriptions import resolve
 from deltahook.errors import ConfigError, DeliveryError
 from tests.delivery_support import subscription as stored
 

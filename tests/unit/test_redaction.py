@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from deltahook.delivery.subscriptions import Credentials, resolve
+from deltahook.delivery.credentials import Credentials, resolve
 from tests.delivery_support import NEW_SECRET, SECRET
 from tests.delivery_support import subscription as stored
 

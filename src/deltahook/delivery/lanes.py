@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from deltahook.delivery import claims
-from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.credentials import Credentials, resolve
 from deltahook.delivery.health import Health
 from deltahook.delivery.shared_health import Outcome, replay
-from deltahook.delivery.subscriptions import Credentials, Subscription
+from deltahook.delivery.subscriptions import Subscription
 from deltahook.errors import DeliveryError
 
 logger = logging.getLogger("deltahook.delivery")
@@ -130,7 +130,7 @@ class Lanes:
     def _update_one(self, sub: Subscription, unmerged: Sequence[Outcome]) -> str | None:
         lane = self._lanes.get(sub.name)
         try:
-            creds = subs.resolve(sub, self._env)
+            creds = resolve(sub, self._env)
         except DeliveryError as exc:
             reason = str(exc)
             if reason != self._paused.get(sub.name):

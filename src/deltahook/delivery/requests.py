@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from deltahook.delivery.credentials import Credentials
 from deltahook.delivery.envelope import body_for
 from deltahook.delivery.signing import request_headers
-from deltahook.delivery.subscriptions import Credentials, Subscription
+from deltahook.delivery.subscriptions import Subscription
 
 
 def headers_for(

@@ -20,8 +20,6 @@ one of their names: then the file takes it over.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, Executable, Select, Update, bindparam, insert, select, update
 
-from deltahook.delivery import redaction
 from deltahook.delivery.health import Health, HealthPolicy
-from deltahook.delivery.signing import ENV_REFERENCE, HeaderStyle, check_header, decode_secret
+from deltahook.delivery.signing import HeaderStyle
 from deltahook.errors import ConfigError, DeliveryError, UnknownSubscriptionError
 from deltahook.store.tables import subscriptions
 
@@ -96,53 +93,6 @@ class Subscription:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Credentials:
-    """The headers and secrets of one subscription with ``${VAR}`` read from the environment."""
-
-    headers: Mapping[str, str]
-    secrets: tuple[str, ...]
-    _mask: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_mask", redaction.pattern((*self.secrets, *self.headers.values()))
-        )
-
-    def redact(self, text: str | None) -> str | None:
-        """``text`` with every secret and header value a receiver may have echoed back, in any
-        form (``redaction.py``), blanked out."""
-        return redaction.redact(text, self._mask)
-
-
-def resolve(sub: Subscription, env: Mapping[str, str] | None = None) -> Credentials:
-    """Fill in ``${VAR}`` references; ``DeliveryError`` names a missing variable."""
-    env = os.environ if env is None else env
-
-    def expand(where: str, text: str) -> str:
-        def one(match: Any) -> str:
-            name = match.group(1)
-            if name not in env:
-                raise DeliveryError(
-                    f"subscription {sub.name!r}: {where} needs the environment variable "
-                    f"{name}, which is not set"
-                )
-            return env[name]
-
-        return ENV_REFERENCE.sub(one, text)
-
-    headers = {name: expand(f"header {name}", value) for name, value in sub.headers.items()}
-    secrets = tuple(expand("a secret", secret) for secret in sub.secrets)
-    try:
-        for name, value in headers.items():
-            check_header(name, value)
-        for secret in secrets:
-            decode_secret(secret)
-    except ValueError as exc:
-        raise DeliveryError(f"subscription {sub.name!r}: {exc}") from None
-    return Credentials(headers=headers, secrets=secrets)
 
 
 def sync(

@@ -9,9 +9,10 @@ from typing import Any
 
 import orjson
 
+from deltahook.delivery.credentials import resolve
 from deltahook.delivery.requests import request_for
 from deltahook.delivery.sender import Sender
-from deltahook.delivery.subscriptions import Subscription, resolve
+from deltahook.delivery.subscriptions import Subscription
 
 TEST_EVENT = "TestEvent"
 
