@@ -1,7 +1,8 @@
 """Settings: the config file (``deltahook.yaml``) and ``DELTAHOOK_*`` environment variables.
 
-This module holds the ``Settings`` class and its plain checks; ``configload.load_settings``
-reads the file and the environment into them.
+This module holds the ``Settings`` class and its checks: ``plainly_valid`` for plainly valid
+values, ``by_pydantic`` for any other input; ``configload.load_settings`` reads the file and
+the environment and checks them with the same two.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class Settings:
     max_remove: dict[str, RemovalLimit] = field(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
-        checked = _plainly_valid(values)
-        self._set(_by_pydantic(values) if checked is None else checked)
+        checked = plainly_valid(values)
+        self._set(by_pydantic(values) if checked is None else checked)
 
     @classmethod
     def _of(cls, checked: Mapping[str, Any]) -> Settings:
@@ -94,7 +95,7 @@ class Settings:
             return values
         if isinstance(values, Mapping) and all(isinstance(name, str) for name in values):
             return cls(**values)
-        return cls._of(_by_pydantic(values))
+        return cls._of(by_pydantic(values))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
         """A copy with the values of ``update`` set as they are (unchecked, as pydantic's)."""
@@ -120,7 +121,7 @@ class Settings:
 Settings.model_fields = {f.name: f for f in fields(Settings)}
 
 
-def _by_pydantic(values: Any) -> dict[str, Any]:
+def by_pydantic(values: Any) -> dict[str, Any]:
     """Every field's value as the pydantic model makes it (its ``ValidationError`` if invalid)."""
     from deltahook.config_model import SettingsModel
 
@@ -141,7 +142,7 @@ def removal_limits(declared: object) -> dict[str, RemovalLimit]:
     return limits
 
 
-def _plainly_valid(values: Mapping[str, Any]) -> dict[str, Any] | None:
+def plainly_valid(values: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every field's value when each given one is plainly valid, else None (pydantic decides).
 
     Plainly valid is what pydantic takes as it is: the field's own type (a whole number for a

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from deltahook.config import Settings, _by_pydantic, _plainly_valid, shipped
+from deltahook.config import Settings, by_pydantic, plainly_valid, shipped
 from deltahook.configfile import (
     ConfigSource,
     Problem,
@@ -75,7 +75,7 @@ def _validated(
     """The settings, or ``ConfigError`` with every problem (the file's located)."""
     problems = list(source.problems) if source is not None else []
     settings = None
-    checked = _plainly_valid(data)
+    checked = plainly_valid(data)
     if checked is None:
         checked, found = _by_model(data, source, origins)
         problems += found
@@ -102,7 +102,7 @@ def _by_model(
     from deltahook.delivery.settings import SubscriptionSettings
 
     try:
-        return _by_pydantic(data), []
+        return by_pydantic(data), []
     except ValidationError as exc:
         known = {"": SettingsModel.model_fields, "subscriptions": SubscriptionSettings.model_fields}
         return None, validation_problems(exc, source=source, origins=origins, fields=known)

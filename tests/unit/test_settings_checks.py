@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from deltahook.config import _CHECKS, Settings, _plainly_valid
+from deltahook.config import _CHECKS, Settings, plainly_valid
 from deltahook.config_model import SettingsModel
 
 PLAIN = {
@@ -47,7 +47,7 @@ def by_pydantic(values: dict[str, Any]) -> dict[str, Any]:
 @given(st.fixed_dictionaries({}, optional=PLAIN))
 def test_plainly_valid_values_come_out_as_pydantic_makes_them(values: dict[str, Any]) -> None:
     """Every value, its type included (a whole number for a float becomes a float)."""
-    checked = _plainly_valid(values)
+    checked = plainly_valid(values)
     assert checked is not None
     expected = by_pydantic(values)
     assert checked == expected
@@ -76,7 +76,7 @@ def test_plainly_valid_values_come_out_as_pydantic_makes_them(values: dict[str, 
 def test_anything_else_is_left_to_pydantic(values: dict[str, Any]) -> None:
     """A value pydantic would coerce or refuse is not judged here: its result and message stay
     pydantic's."""
-    assert _plainly_valid(values) is None
+    assert plainly_valid(values) is None
 
 
 def test_a_whole_number_too_large_for_a_float_is_pydantics_error() -> None:
