@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -30,13 +30,13 @@ from sqlalchemy import Connection, Engine
 
 from deltahook.clock import Clock, utc_now
 from deltahook.delivery import heartbeat, journal, log, queue
-from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.attempts import Attempts, RunStats
 from deltahook.delivery.claims import Claimed
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
 from deltahook.delivery.recorder import Recorder
 from deltahook.delivery.sender import Sender
+from deltahook.delivery.upkeep import Upkeep
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")
@@ -83,6 +83,7 @@ class Dispatcher:
         self._clock = clock
         self._jitter = jitter
         self._lanes = Lanes(env)
+        self._upkeep = Upkeep(options=options, lanes=self._lanes, in_db=self._in_db, clock=clock)
         self._tasks: set[asyncio.Task[None]] = set()
         self._recorder: Recorder | None = None
         self._attempts: Attempts | None = None
@@ -91,8 +92,6 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nudge: asyncio.Event | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._refreshed_at = -1e9
-        self._purged_at: datetime | None = None
         self._ended = 0  # attempts ended (or given back) so far
         self.stats = RunStats()
         self._summaries = journal.SummaryLines(self.stats.snapshot, every=options.summary_every)
@@ -148,7 +147,9 @@ class Dispatcher:
                 flusher.add_done_callback(self._flusher_done)
                 listener = self._listener()
                 try:
-                    await self._refresh(force=True)
+                    await self._upkeep.refresh(
+                        self._loop.time(), unmerged=recorder.unmerged, force=True
+                    )
                     await self._main(listening=listener is not None)
                     await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
@@ -183,12 +184,14 @@ class Dispatcher:
 
     async def _main(self, *, listening: bool) -> None:
         assert self._nudge is not None
+        assert self._loop is not None
+        assert self._recorder is not None
         options = self._options
         poll_max = options.poll_max_listening if listening else options.poll_max
         backoff = options.poll_min
         while not self._stopping:
-            await self._refresh()
-            await self._maybe_purge()
+            await self._upkeep.refresh(self._loop.time(), unmerged=self._recorder.unmerged)
+            await self._upkeep.purge()
             self._maybe_summarize()
             ended = self._ended
             claimed = await self._claim()
@@ -256,51 +259,9 @@ class Dispatcher:
             ):
                 self.wake()
 
-    async def _refresh(self, *, force: bool = False) -> None:
-        assert self._loop is not None
-        if not force and self._loop.time() - self._refreshed_at < self._options.refresh_every:
-            return
-        self._refreshed_at = self._loop.time()
-        await self._beat()
-        try:
-            stored = await self._in_db(subs.load)
-        except Exception:
-            if force:
-                raise
-            logger.exception("reading subscriptions failed; keeping the ones known")
-            return
-        unmerged = self._recorder.unmerged() if self._recorder is not None else {}
-        reasons = self._lanes.update(stored, unmerged)
-        changed = {
-            s.name: reasons[s.name] for s in stored if reasons.get(s.name, s.paused) != s.paused
-        }
-        if changed:
-            try:
-                await self._in_db(subs.set_paused, changed)
-            except Exception:
-                logger.exception("recording paused subscriptions failed; trying again later")
-
-    async def _beat(self) -> None:
-        """Tell /healthz, /metrics and the console that this dispatcher is alive."""
-        try:
-            await self._in_db(heartbeat.beat, self._options.worker_id, now=self._clock())
-        except Exception:
-            logger.exception("recording the heartbeat failed; trying again later")
-
     def _maybe_summarize(self, *, final: bool = False) -> None:
         assert self._loop is not None
         self._summaries.tick(self._loop.time(), final=final)
-
-    async def _maybe_purge(self) -> None:
-        every = self._options.purge_every
-        now = self._clock()
-        if every is None or (self._purged_at is not None and now - self._purged_at < every):
-            return
-        self._purged_at = now
-        try:
-            await self._in_db(queue.purge, before=now - self._options.retention)
-        except Exception:
-            logger.exception("purging the delivery log failed; trying again later")
 
     async def _in_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         assert self._loop is not None
