@@ -143,28 +143,32 @@ class Dispatcher:
                     client_id=self._options.client_id,
                     categories=self._options.categories,
                 )
-                flusher = asyncio.create_task(recorder.run())
-                flusher.add_done_callback(self._flusher_done)
-                listener = self._listener()
-                try:
-                    await self._upkeep.refresh(
-                        self._loop.time(), unmerged=recorder.unmerged, force=True
-                    )
-                    await self._main(listening=listener is not None)
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
-                finally:
-                    self._stopping = True
-                    recorder.close()  # every attempt has ended (gathered, or cancelled)
-                    try:
-                        await flusher  # raises what stopped the recorder, after the rest below
-                    finally:
-                        await recorder.give_back()
-                        self._maybe_summarize(final=True)
-                        await self._in_db(heartbeat.leave, self._options.worker_id)
-                        if listener is not None:
-                            await asyncio.to_thread(listener.stop)
-                        self._stopping = False  # this run is over: another may start
+                await self._deliver(recorder)
         return self.stats
+
+    async def _deliver(self, recorder: Recorder) -> None:
+        """A run's work once its recorder, database thread and sender are ready: deliver, then
+        end the run (record and give back what is left, leave the heartbeat)."""
+        assert self._loop is not None
+        flusher = asyncio.create_task(recorder.run())
+        flusher.add_done_callback(self._flusher_done)
+        listener = self._listener()
+        try:
+            await self._upkeep.refresh(self._loop.time(), unmerged=recorder.unmerged, force=True)
+            await self._main(listening=listener is not None)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            self._stopping = True
+            recorder.close()  # every attempt has ended (gathered, or cancelled)
+            try:
+                await flusher  # raises what stopped the recorder, after the rest below
+            finally:
+                await recorder.give_back()
+                self._maybe_summarize(final=True)
+                await self._in_db(heartbeat.leave, self._options.worker_id)
+                if listener is not None:
+                    await asyncio.to_thread(listener.stop)
+                self._stopping = False  # this run is over: another may start
 
     def _flusher_done(self, task: asyncio.Task[None]) -> None:
         """A recorder that died stops the dispatcher: sending on unrecorded is sending twice."""
