@@ -72,6 +72,8 @@ def run(
             conn.close()
         page = engine.settings.batch_size
         rules = RulesDecider(engine.rules, explain=explain, page=page) if engine.rules else None
+        if rules is not None:
+            stack.callback(rules.close)
         run = Run(
             conn=conn,
             kind=kind,

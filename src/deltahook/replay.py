@@ -58,6 +58,7 @@ def notifications(
                 for page in decider.fan_out(conn, job_id=job_id, now=now):
                     fired.extend(page)
         finally:
+            decider.close()
             conn.rollback()
     return fired
 

@@ -33,7 +33,11 @@ _CONFLICT_RETRIES = 5
 
 
 class Decider(Protocol):
-    """Turns the entity changes of one batch into notifications (the rules engine)."""
+    """Turns the entity changes of one batch into notifications (the rules engine).
+
+    A decider that remembers what its job decided (``RulesDecider``) also has ``end_batch(kept=)``,
+    called once each batch was committed (or, in a preview, applied) or rolled back.
+    """
 
     def decide(
         self, conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime
@@ -109,18 +113,26 @@ class Writer:
                 if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
                 conn.rollback()
+                self._end_batch(kept=False)
                 continue
             if self.commit:
                 if self.checkpoint is not None:
                     claimed = self.result.counts if claim is None else claim
                     self.checkpoint.write(conn, _sum(claimed, tally.counts))
                 _commit_batch(conn)
+            self._end_batch(kept=True)
             if self.on_batch is not None:
                 self.on_batch(tally)
                 tally.changes.clear()
                 tally.notifications.clear()
             self.result.add(tally)
             return
+
+    def _end_batch(self, *, kept: bool) -> None:
+        """Tell the decider whether the batch it decided was kept (see ``Decider``)."""
+        end_batch = getattr(self.decider, "end_batch", None)
+        if end_batch is not None:
+            end_batch(kept=kept)
 
     def _apply(
         self, conn: Connection, batch: Mapping[str, Candidate | Record], tally: RunResult

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from deltahook.delivery import queuesql
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import QUEUED, TERMINAL, DeliveryStatus
-from deltahook.notifications import Notification, stable_id
+from deltahook.notifications import Notification, delivery_id
 from deltahook.store import changelog, jobs
 from deltahook.store.bulk import insert_columns
 from deltahook.store.tables import UTCDateTime, attempts, deliveries, notifications
@@ -298,19 +298,22 @@ def enqueue(
     Returns the number queued. Runs inside the caller's transaction (the outbox's).
     """
     wanted = subs.wanted(conn)
-    pairs = [
-        (n, name)
-        for n in items
-        for name, types in wanted
-        if (n.type in types or "*" in types) and name != skip
-    ]
+    pairs: list[tuple[Notification, str]] = []
+    ids: list[str] = []
+    for n in items:
+        slot = 0
+        for name, types in wanted:
+            if (n.type in types or "*" in types) and name != skip:
+                pairs.append((n, name))
+                ids.append(delivery_id(n.id, slot, name))
+                slot += 1
     if pairs:  # column by column: a first load queues one per notification and subscription
         same = [0] * len(pairs)
         insert_columns(
             conn,
             deliveries,
             {
-                "id": [stable_id("delivery", n.id, name, near=n.id) for n, name in pairs],
+                "id": ids,
                 "notification_id": [n.id for n, _name in pairs],
                 "subscription": [name for _n, name in pairs],
                 "event_type": [n.type for n, _name in pairs],

@@ -12,10 +12,10 @@ One ``RulesDecider`` serves one ingest (or preview) job. Per batch it
    ``SkuChangedNotification`` per SKU and table however many rows and fields changed; a price
    or stock payload names its row, so those are one per row).
 
-Ids are ``stable_id(job, type, payload)``: the same job deciding the same thing gives the same
-id. A group already notified by an earlier batch of the job is found by that id in the store
-(inside the batch's transaction), so a batch retried after a conflict, or a preview, sees
-exactly what was committed before it.
+A job's notifications take its ids in the order decided (``notifications.JobIds``). A group
+already notified by an earlier batch of the job is known by ``decided.Decided``, which keeps
+what a batch decided only once the batch is kept (``end_batch``), so a batch retried after a
+conflict sees exactly what was committed before it.
 
 With ``explain`` on, it also keeps the near misses: a setting of a changed table that said no,
 with the reason and the values it saw.
@@ -37,11 +37,11 @@ from deltahook.rules import cooldown, grouping, state
 from deltahook.rules.breakpoints import step
 from deltahook.rules.conditions import trace
 from deltahook.rules.context import Ctx
+from deltahook.rules.decided import Decided
 from deltahook.rules.explain import near_miss
 from deltahook.rules.fanout import referrer_hits
 from deltahook.rules.grouping import Hit
 from deltahook.rules.model import RuleSet, Setting
-from deltahook.rules.state import outbox_ids
 from deltahook.store.snapshots import bodies_by_key
 
 Routes = Mapping[tuple[str, str], Sequence[Setting]]
@@ -69,6 +69,7 @@ class RulesDecider:
     cooled: dict[tuple[Any, ...], datetime] = field(default_factory=dict)  # suppressed
     _breakpoint_routes: dict[str, Routes] = field(init=False, repr=False)
     _fanning: list[Hit] = field(default_factory=list, repr=False)  # this batch's, see fan_out
+    _decided: Decided | None = field(default=None, repr=False)  # the job's (the last decided)
 
     def __post_init__(self) -> None:
         self._breakpoint_routes = _breakpoints_by_kind(self.rules)
@@ -100,7 +101,7 @@ class RulesDecider:
         if not hits:
             return []
         _load_parents(conn, hits)
-        return self._notify(conn, hits, job_id, now)
+        return self._notify(hits, job_id, now)
 
     def fan_out(
         self, conn: Connection, *, job_id: str, now: datetime
@@ -111,9 +112,20 @@ class RulesDecider:
         fanning, self._fanning = self._fanning, []
         for hit in fanning:
             for reached in referrer_hits(conn, hit, page=self.page):
-                decided = self._notify(conn, reached, job_id, now)
+                decided = self._notify(reached, job_id, now)
                 if decided:
                     yield decided
+
+    def end_batch(self, *, kept: bool) -> None:
+        """The batch decided last was kept (committed, or a preview goes on) or rolled back."""
+        if self._decided is not None:
+            self._decided.end_batch(kept=kept)
+
+    def close(self) -> None:
+        """Let go of what the job decided (a temporary database)."""
+        if self._decided is not None:
+            self._decided.close()
+            self._decided = None
 
     def settles(self, kind: str) -> bool:
         """Whether changes of ``kind`` can move breakpoint state (see ``settle``)."""
@@ -240,12 +252,11 @@ class RulesDecider:
             self._miss_ctx(hit.setting, hit.ctx, "cooldown", {"until": until.isoformat()})
         return firing
 
-    def _notify(
-        self, conn: Connection, hits: list[Hit], job_id: str, now: datetime
-    ) -> list[Notification]:
-        decided = grouping.notifications(hits, job_id=job_id, now=now, invalid=self._invalid)
-        earlier = outbox_ids(conn, [n.id for n in decided])
-        return [n for n in decided if n.id not in earlier]
+    def _notify(self, hits: list[Hit], job_id: str, now: datetime) -> list[Notification]:
+        if self._decided is None or self._decided.job_id != job_id:  # a replay's next job
+            self.close()
+            self._decided = Decided(job_id)
+        return grouping.notifications(hits, decided=self._decided, now=now, invalid=self._invalid)
 
     def _invalid(self, hit: Hit, payload: dict[str, Any]) -> None:
         setting, ctx = hit.setting, hit.ctx

@@ -1,6 +1,6 @@
 """Hits into notifications: each payload built and validated once, grouped into one
 notification per type and distinct payload per job (per row for a setting grouped by row),
-with a stable id and the explanation of every hit in it."""
+each new group with the next id of its job (``decided``) and the explanation of every hit."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import orjson
 from deltahook.changes.canonical import kept
 from deltahook.changes.model import FieldChange
 from deltahook.explanations import Explanation
-from deltahook.notifications import Notification, stable_ids
+from deltahook.notifications import Notification
 from deltahook.rules.context import Ctx
+from deltahook.rules.decided import Decided
 from deltahook.rules.explain import MAX_MATCHES, packed_match
 from deltahook.rules.model import Setting
 
@@ -35,10 +36,11 @@ Invalid = Callable[[Hit, dict[str, Any]], None]
 
 
 def notifications(
-    hits: list[Hit], *, job_id: str, now: datetime, invalid: Invalid
+    hits: list[Hit], *, decided: Decided, now: datetime, invalid: Invalid
 ) -> list[Notification]:
     """One notification per type and distinct payload (per row, for a setting grouped by
-    row), its id stable for the job; a hit whose payload is not valid goes to ``invalid``."""
+    row) that the job has not decided before, in the order of the groups, each with the job's
+    next id; a hit whose payload is not valid goes to ``invalid``."""
     # Per group, its first payload and its hits: a payload met before is valid (only valid
     # ones make a group), so it costs one look-up.
     groups: dict[tuple[str, bytes], tuple[dict[str, Any], list[Hit]]] = {}
@@ -56,15 +58,12 @@ def notifications(
             groups[group] = (payload, [hit])
         else:
             invalid(hit, payload)
-    ids: dict[str, Callable[[str], str]] = {}  # per type: the job's and type's part hashed
-    decided = []
-    for group in sorted(groups):
-        kind, identity = group
-        id_of = ids.get(kind) or ids.setdefault(kind, stable_ids("rule", job_id, kind, near=job_id))
-        notification_id = id_of(identity.decode())
-        payload, members = groups[group]
-        decided.append(_notification(notification_id, kind, payload, members, job_id, now))
-    return decided
+    order = sorted(groups)
+    return [
+        _notification(notification_id, group[0], *groups[group], decided.job_id, now)
+        for group, notification_id in zip(order, decided.fresh(order), strict=True)
+        if notification_id is not None
+    ]
 
 
 def _entity(hit: Hit) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""What rules read from the store: breakpoint state (written only on transitions), earlier ids."""
+"""What rules read from the store: breakpoint state (written only on transitions)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from deltahook.changes.canonical import key_string
 from deltahook.rules.context import Ctx
-from deltahook.store.lookups import chunks, one_of
-from deltahook.store.tables import notifications, rule_state
+from deltahook.store.lookups import chunks
+from deltahook.store.tables import rule_state
 
 _CHUNK = 500  # (rule, row key) pairs: two parameters each
-_ID_CHUNK = 1_000  # notification ids: one parameter each (a prepared statement reused)
 StateKey = tuple[str, str]
 
 
@@ -65,19 +64,3 @@ def save(
             .values(state=bindparam("state"), updated_at=bindparam("updated_at"))
         )
         conn.execute(statement, updates)
-
-
-def outbox_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
-    """Those of ``ids`` already stored as notifications (by an earlier batch of the job)."""
-    found: set[str] = set()
-    if conn.dialect.name == "sqlite":
-        # The statement written out: SQLAlchemy's expanding of each IN list cost as much as
-        # SQLite's looking up of the ids (a first load asks for every id it decides).
-        for chunk in chunks(ids, _ID_CHUNK):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT id FROM notifications WHERE id IN ({marks})"
-            found.update(row[0] for row in conn.exec_driver_sql(query, tuple(chunk)))
-        return found
-    for id_in in one_of(conn, notifications.c.id, ids):
-        found.update(conn.execute(select(notifications.c.id).where(id_in)).scalars())
-    return found

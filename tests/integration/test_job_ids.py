@@ -1,0 +1,43 @@
+"""A job's ids on a real store: its notifications and their deliveries take ids in the order
+they are stored, and a group decided again by a later batch is still notified once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from deltahook.config import Settings
+from deltahook.delivery.settings import SubscriptionSettings
+from deltahook.engine import Engine
+from deltahook.store.tables import deliveries, notifications
+from tests.integration.test_rules_ingest import SKU_CHANGED, ingest, stock
+
+SUBSCRIPTIONS = [
+    SubscriptionSettings(name=name, url=f"https://{name}.example/hooks", event_types=["*"])
+    for name in ("erp", "shop")
+]
+
+
+def test_ids_follow_the_order_stored_and_groups_are_notified_once(database_url: str) -> None:
+    """Stock rows of one SKU spread over four batches of two notify its stock table once;
+    every notification's id sorts in the order the job decided it, and its deliveries' ids
+    sort with it, one per subscription."""
+    settings = Settings(database_url=database_url, batch_size=2, subscriptions=SUBSCRIPTIONS)
+    feed = [stock(f"P{i % 3}", 2, loc=f"L-{i}") for i in range(8)]
+    with Engine.from_settings(settings) as engine:
+        result = ingest(engine, "sku_onhand", feed)
+        with engine.db.connect() as conn:
+            n, d = notifications.c, deliveries.c
+            rule_made = select(n.id).where(n.family == "notification").order_by(n.id)
+            stored_ids = list(conn.execute(rule_made).scalars())
+            queued = conn.execute(
+                select(d.notification_id, d.subscription)
+                .where(d.notification_id.in_(stored_ids))
+                .order_by(d.id)
+            ).all()
+    changed = Counter(n.payload["PartNo"] for n in result.notifications if n.type == SKU_CHANGED)
+    assert changed == {"P0": 1, "P1": 1, "P2": 1}
+    decided = [n.id for n in result.notifications]
+    assert decided == stored_ids
+    assert queued == [(n, name) for n in decided for name in ("erp", "shop")]
