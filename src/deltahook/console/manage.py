@@ -24,18 +24,31 @@ from deltahook.errors import DeltahookError
 from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+KEPT = ("name", "url", "event_types", "header_style")
+"""The fields a refused form is filled with again (header values and secrets never are)."""
+WRITE_ONLY = ("headers", "secrets")
 
 
 def form_page(
-    request: Request, engine: Engine, *, sub: subs.Subscription | None, problems: list[str]
+    request: Request,
+    engine: Engine,
+    *,
+    sub: subs.Subscription | None,
+    problems: list[str],
+    given: dict[str, str] | None = None,
 ) -> Response:
-    """The create form (``sub`` None) or the edit form of ``sub``, with what went wrong."""
+    """The create form (``sub`` None) or the edit form of ``sub``, with what went wrong;
+    a refused form keeps what was ``given`` but header values and secrets."""
     status = 422 if problems else 200
+    stored = {"url": sub.url, "event_types": ",".join(sorted(sub.event_types))} if sub else {}
+    typed = {k: v for k, v in (given or {}).items() if k in KEPT}
     return page(
         request,
         "subscription_form.html",
         status=status,
         sub=sub.summary() | {"header_names": sorted(sub.headers)} if sub else None,
+        values=stored | typed,
+        retype=any((given or {}).get(k, "").strip() for k in WRITE_ONLY),
         types=sorted(known_types(engine)),
         problems=problems,
     )
@@ -61,7 +74,7 @@ async def create(request: Request, engine: EngineDep) -> Response:
 
     problems = await _attempt(run)
     if problems:
-        return form_page(request, engine, sub=None, problems=problems)
+        return form_page(request, engine, sub=None, problems=problems, given=fields)
     notice = f"{fields.get('name', '').strip()} is created"
     return RedirectResponse(f"/admin/subscriptions?notice={notice}", status_code=303)
 
@@ -93,7 +106,7 @@ async def edit(request: Request, name: str, engine: EngineDep) -> Response:
     if problems:
         with reading(engine.db) as conn:
             sub = subs.get(conn, name)
-        return form_page(request, engine, sub=sub, problems=problems)
+        return form_page(request, engine, sub=sub, problems=problems, given=fields)
     return RedirectResponse(f"/admin/subscriptions?notice={name} is saved", status_code=303)
 
 

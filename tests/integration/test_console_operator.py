@@ -1,0 +1,72 @@
+"""The console as an operator meets it: forms that go wrong, sessions that end mid-task."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html import unescape
+
+import pytest
+
+from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.receiver import Receiver
+from tests.integration.test_console_pages import BREAKPOINT, Console
+
+
+@pytest.fixture
+def console(database_url: str, receiver: Receiver) -> Iterator[Console]:
+    made = Console(database_url, receiver)
+    yield made
+    made.client.close()
+    made.engine.close()
+
+
+def _value(html: str, name: str) -> str:
+    """The value an input named ``name`` is filled with in a page ('' when none)."""
+    tag = re.search(rf'<input name="{name}"[^>]*>', html)
+    assert tag, f"no input {name} in the page"
+    value = re.search(r' value="([^"]*)"', tag.group(0))
+    return unescape(value.group(1)) if value else ""
+
+
+def test_a_refused_new_subscription_keeps_what_the_operator_typed(console: Console) -> None:
+    """The form comes back with the name, URL, event types and header style given (never the
+    header values or secrets, which it says to enter again)."""
+    answer = console.post(
+        "/admin/subscriptions/new",
+        name="shop-eu",
+        url="ftp://shop.example/hooks",
+        event_types=f"SkuChangedNotification,{BREAKPOINT}",
+        headers="X-Shop-Key: typed-header-value-9",
+        secrets="whsec_typedsecretvalue",
+        header_style="standard",
+    )
+    assert answer.status_code == 422
+    html = answer.text
+    assert _value(html, "name") == "shop-eu"
+    assert _value(html, "url") == "ftp://shop.example/hooks"
+    assert _value(html, "event_types") == f"SkuChangedNotification,{BREAKPOINT}"
+    assert re.search(r'<option value="standard"[^>]* selected', html)
+    assert "typed-header-value-9" not in html
+    assert "whsec_typedsecretvalue" not in html
+    assert "enter them again" in html
+
+
+def test_a_refused_edit_keeps_the_operators_changes_not_the_stored_values(
+    console: Console, receiver: Receiver
+) -> None:
+    """An edit refused for a bad URL shows the URL and event types the operator typed, so
+    that fixing one field does not mean typing the others again; nothing is stored."""
+    made = console.post(
+        "/admin/subscriptions/new", name="shop", url=receiver.url, event_types=BREAKPOINT
+    )
+    assert made.status_code == 303, made.text
+    answer = console.post(
+        "/admin/subscriptions/shop/edit", url="not a url", event_types="SkuChangedNotification"
+    )
+    assert answer.status_code == 422
+    assert _value(answer.text, "url") == "not a url"
+    assert _value(answer.text, "event_types") == "SkuChangedNotification"
+    with console.engine.db.connect() as conn:
+        shop = subs.get(conn, "shop")
+    assert (shop.url, shop.event_types) == (receiver.url, frozenset({BREAKPOINT}))
