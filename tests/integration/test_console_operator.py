@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html import unescape
+from urllib.parse import quote
 
 import pytest
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
+from tests.api_support import KEY
+from tests.console_support import form_token
 from tests.integration.test_console_pages import BREAKPOINT, Console
 
 
@@ -70,3 +73,29 @@ def test_a_refused_edit_keeps_the_operators_changes_not_the_stored_values(
     with console.engine.db.connect() as conn:
         shop = subs.get(conn, "shop")
     assert (shop.url, shop.event_types) == (receiver.url, frozenset({BREAKPOINT}))
+
+
+def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
+    console: Console,
+) -> None:
+    """A press of a button once the session is gone asks to sign in and then returns to the
+    page the form was on (the Referer), never to the form's POST-only action (a 405 page)."""
+    log = f"/admin/types/{BREAKPOINT}/log?status=dead"
+    console.client.cookies.clear()
+    answer = console.client.post(
+        "/admin/deliveries/some-id/resend",
+        data={"csrf": console.csrf},
+        headers={"Referer": f"http://testserver{log}"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/admin/signin?next={quote(log, safe='')}"
+    form = console.client.get(answer.headers["location"]).text
+    signed = console.client.post(
+        "/admin/signin",
+        data={"token": form_token(form, "token"), "key": KEY, "next": form_token(form, "next")},
+    )
+    assert signed.headers["location"] == log
+    assert console.client.get(log).status_code == 200
+    console.client.cookies.clear()
+    bare = console.client.post("/admin/types/x/log/retry", data={"csrf": console.csrf})
+    assert bare.headers["location"] == f"/admin/signin?next={quote('/admin/', safe='')}"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -138,13 +138,30 @@ class ConsoleGate:
             await RedirectResponse("/admin/", status_code=303)(scope, receive, send)
             return
         if is_console(path) and session is None and not path.startswith(OPEN):
-            target = path + (
-                f"?{scope['query_string'].decode('latin-1')}" * bool(scope.get("query_string"))
-            )
-            where = f"{SIGNIN}?next={quote(target, safe='')}"
+            where = f"{SIGNIN}?next={quote(comeback(scope), safe='')}"
             await RedirectResponse(where, status_code=303)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def comeback(scope: Scope) -> str:
+    """Where signing in leads back to: the page asked for, or, for a form posted once the
+    session ended, the console page the form was on (its action answers POST only)."""
+    if scope.get("method") in ("GET", "HEAD"):
+        query = scope.get("query_string", b"").decode("latin-1")
+        path: str = scope["path"]
+        return path + (f"?{query}" if query else "")
+    referer = urlsplit(header(scope, b"referer") or "")
+    page = referer.path + (f"?{referer.query}" if referer.query else "")
+    return page if page.startswith("/admin/") else "/admin/"
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            found: str = value.decode("latin-1")
+            return found
+    return None
 
 
 def session_opens(scope: Scope) -> bool:
