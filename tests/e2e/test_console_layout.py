@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from deltahook.api import create_app
 from deltahook.delivery.receiver import Receiver
 from deltahook.engine import Engine
-from tests.api_support import KEY, STOCK, ndjson, served, settings
+from tests.api_support import AUTH, KEY, STOCK, ndjson, served, settings
 from tests.browser_support import browser
 
 pytestmark = pytest.mark.slow
@@ -26,8 +27,13 @@ LONG_NAME = "warehouse-" + "n" * 118  # the longest name a subscription may have
 PAGES = (
     "/admin/",
     "/admin/subscriptions",
+    "/admin/subscriptions/new",
+    "/admin/jobs",
     f"/admin/types/{BREAKPOINT}",
     f"/admin/types/{BREAKPOINT}/log",
+    f"/admin/types/{BREAKPOINT}/metadata",
+    f"/admin/types/{BREAKPOINT}/settings",
+    "/docs",
 )
 CUT_OFF = """() => {
   const width = document.documentElement.clientWidth, found = [];
@@ -45,7 +51,8 @@ CUT_OFF = """() => {
 
 @pytest.fixture
 def base(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
-    """A store with a breakpoint delivery to a subscription with a long name and URL."""
+    """A store with a breakpoint delivery to two subscriptions with long names and URLs: one
+    from the config file, one made over the API (its card links to its edit form)."""
     long = {
         "name": LONG_NAME,
         "url": receiver.url + "hooks/" + "a" * 400,
@@ -54,11 +61,15 @@ def base(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
     engine = Engine.from_settings(
         settings(f"sqlite:///{tmp_path / 'db.sqlite'}", subscriptions=[long])
     )
-    for onhand in (33, 20):  # from above MinimumValue (25) to below it
-        engine.ingest(
-            "sku_onhand", io.BytesIO(ndjson([STOCK | {"OnhandValue": onhand}])), fmt="ndjson"
-        )
     with served(create_app(engine.settings, engine=engine)) as url:
+        made = httpx.post(
+            f"{url}/v1/subscriptions", headers=AUTH, json=long | {"name": "api-" + LONG_NAME[4:]}
+        )
+        assert made.status_code == 201, made.text
+        for onhand in (33, 20):  # from above MinimumValue (25) to below it
+            engine.ingest(
+                "sku_onhand", io.BytesIO(ndjson([STOCK | {"OnhandValue": onhand}])), fmt="ndjson"
+            )
         yield url
     engine.close()
 
@@ -85,3 +96,9 @@ def _cut_off(base: str, width: int) -> dict[str, list[str]]:
 def test_a_long_subscription_name_and_url_fit_a_desktop_window(base: str) -> None:
     """At 1280 px a 128-character name and a 400-character URL wrap inside their cells."""
     assert _cut_off(base, 1280) == {path: [] for path in PAGES}
+
+
+def test_every_page_fits_a_phone_window(base: str) -> None:
+    """At 390 px (a phone) the header, tabs, tables and log rows stay inside the window:
+    wide tables scroll within themselves, the rest wraps."""
+    assert _cut_off(base, 390) == {path: [] for path in PAGES}
