@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from html import unescape
@@ -99,3 +100,17 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
     console.client.cookies.clear()
     bare = console.client.post("/admin/types/x/log/retry", data={"csrf": console.csrf})
     assert bare.headers["location"] == f"/admin/signin?next={quote('/admin/', safe='')}"
+
+
+def test_a_job_with_more_rejects_than_shown_says_how_many_the_page_leaves_out(
+    console: Console,
+) -> None:
+    """The job page lists the first 1,000 rejects by line and says they are the first of how
+    many, so an operator does not take them for the whole of a bad feed."""
+    bad = b'{"PartNo": 5}\n' * 1003
+    console.engine.ingest("sku_onhand", io.BytesIO(bad), fmt="ndjson")
+    newest = console.get("/admin/jobs").split('data-job="')[1].split('"')[0]
+    job = console.get(f"/admin/jobs/{newest}")
+    rows = job.split('id="rejects"')[1].split("</table>")[0]
+    assert rows.count("<tr>") == 1 + 1000  # the heading and the rejects shown
+    assert "the first 1,000 of 1,003 rejected records" in job
