@@ -12,7 +12,7 @@ import pytest
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
-from tests.api_support import KEY
+from tests.api_support import KEY, STOCK
 from tests.console_support import form_token
 from tests.integration.test_console_pages import BREAKPOINT, Console
 
@@ -114,3 +114,27 @@ def test_a_job_with_more_rejects_than_shown_says_how_many_the_page_leaves_out(
     rows = job.split('id="rejects"')[1].split("</table>")[0]
     assert rows.count("<tr>") == 1 + 1000  # the heading and the rejects shown
     assert "the first 1,000 of 1,003 rejected records" in job
+
+
+def test_an_older_log_page_links_back_to_the_newest_and_resend_stays_on_it(
+    console: Console,
+) -> None:
+    """Page two of a filtered log links to page one with the same filters; a row's Resend
+    comes back to page two, not to page one."""
+    console.ingest(*[STOCK | {"PartNo": f"P-{n}"} for n in range(55)])
+    console.ingest(*[STOCK | {"PartNo": f"P-{n}", "OnhandValue": 20} for n in range(55)])
+    first = console.get(f"/admin/types/{BREAKPOINT}/log?status=pending")
+    older = unescape(first.split('class="more" href="')[1].split('"')[0])
+    second = console.get(older)
+    assert second.count("data-delivery=") == 5
+    newest = unescape(second.split('class="newest" href="')[1].split('"')[0])
+    assert newest == f"/admin/types/{BREAKPOINT}/log?status=pending"
+    assert 'class="newest"' not in first
+    delivery = second.split('data-delivery="')[1].split('"')[0]
+    back = unescape(
+        second.split(f"/admin/deliveries/{delivery}/resend")[1]
+        .split('name="back" value="')[1]
+        .split('"')[0]
+    )
+    answer = console.post(f"/admin/deliveries/{delivery}/resend", back=back)
+    assert answer.headers["location"].startswith(older + "&notice=Resend")

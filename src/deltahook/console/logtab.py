@@ -83,6 +83,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         event,
         tab="/log",
         entries=found.items,
+        cursor=query.get("cursor", ""),
         next_cursor=found.next_cursor,
         filters=filters,
         ranges=RANGES,
