@@ -138,3 +138,12 @@ def test_an_older_log_page_links_back_to_the_newest_and_resend_stays_on_it(
     )
     answer = console.post(f"/admin/deliveries/{delivery}/resend", back=back)
     assert answer.headers["location"].startswith(older + "&notice=Resend")
+
+
+def test_the_browsers_icon_request_is_answered_without_a_key(console: Console) -> None:
+    """A browser asks every origin for /favicon.ico (opening /openapi.json from the docs page,
+    say): an empty answer, not a 401 that shows as an error in its console."""
+    console.client.cookies.clear()
+    icon = console.client.get("/favicon.ico")
+    assert icon.status_code == 204
+    assert icon.content == b""

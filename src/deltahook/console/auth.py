@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 from itsdangerous import BadSignature, URLSafeSerializer
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deltahook.api.security import fingerprint, key_digest, key_known
@@ -36,6 +36,7 @@ SESSION_TTL = timedelta(hours=8)
 SIGNIN = "/admin/signin"
 OPEN = ("/admin/static/", SIGNIN)
 CONSOLE = ("/admin", "/docs")
+ICON = "/favicon.ico"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +137,9 @@ class ConsoleGate:
         scope.setdefault("state", {})["session"] = session
         if path == "/":
             await RedirectResponse("/admin/", status_code=303)(scope, receive, send)
+            return
+        if path == ICON:  # asked by the browser of any page it shows (a JSON document too)
+            await Response(status_code=204)(scope, receive, send)
             return
         if is_console(path) and session is None and not path.startswith(OPEN):
             where = f"{SIGNIN}?next={quote(comeback(scope), safe='')}"
