@@ -23,6 +23,7 @@ from deltahook.cli.app import (
     out,
     print_json,
 )
+from deltahook.errors import FeedError
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
 
@@ -84,6 +85,8 @@ def ingest(
     changes: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
+    if str(feed) == "-" and sys.stdin is None:  # started with standard input closed (<&-)
+        raise FeedError("standard input is closed: pipe the feed in, or name its file")
     with gcpolicy.starting():  # the engine lives to the end: no collections while it is built
         from deltahook.engine import Engine
 

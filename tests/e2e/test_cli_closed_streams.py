@@ -1,0 +1,35 @@
+"""A command started with a standard stream closed (``<&-``, ``>&-``) says so in one line, or
+does its work: never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def deltahook(tmp_path: Path, redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m deltahook ARGS`` run by sh with ``redirect`` (``<&-``: standard input
+    closed) and its own SQLite file."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    script = f'"$0" -m deltahook "$@" {redirect}'
+    return subprocess.run(
+        ["sh", "-c", script, sys.executable, "--database-url", url, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_ingest_of_standard_input_that_is_closed_is_one_line(tmp_path: Path) -> None:
+    """`ingest KIND -` with standard input closed: exit 1 and one line saying so (it was an
+    AttributeError traceback), and no job is started."""
+    done = deltahook(tmp_path, "<&-", "ingest", "sku_onhand", "-", "--format", "ndjson")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "error: standard input is closed: pipe the feed in, or name its file"
+    )
