@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.api_support import ndjson, stock_rows
 from tests.conftest import REPO
 
 
@@ -33,3 +34,15 @@ def test_ingest_of_standard_input_that_is_closed_is_one_line(tmp_path: Path) -> 
     assert done.stderr.strip() == (
         "error: standard input is closed: pipe the feed in, or name its file"
     )
+
+
+def test_a_command_with_standard_output_closed_does_its_work(tmp_path: Path) -> None:
+    """`ingest ... --json >&-`: the feed is stored and the exit code is the ingest's; what
+    would have been printed is dropped (it was an AttributeError traceback at start, exit 1,
+    before the feed was read)."""
+    feed = tmp_path / "stock.ndjson"
+    feed.write_bytes(ndjson(stock_rows(3)))
+    done = deltahook(tmp_path, ">&-", "ingest", "sku_onhand", str(feed), "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    shown = deltahook(tmp_path, "", "show", "sku_onhand", "P-000002|STHLM-DC|B2")
+    assert shown.returncode == 0, shown.stderr

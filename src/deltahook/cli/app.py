@@ -45,7 +45,7 @@ SHOWN = 200  # rows of a table before '... and N more'
 _finished = False  # see finished()
 
 # Piped output is read in wide windows and logs; rich's default of 80 columns wraps tables.
-_WIDTH = None if sys.stdout.isatty() else 140
+_WIDTH = None if sys.stdout is not None and sys.stdout.isatty() else 140
 
 
 @cache
@@ -203,6 +203,8 @@ def run() -> NoReturn:
     ``main`` resumes it before the command runs, and a command may pause it again while it
     builds its engine."""
     gcpolicy.pause()
+    if sys.stdout is None:  # started with standard output closed (>&-): output is dropped
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # open to the end of the process
     try:
         main()
     except SystemExit as exc:
