@@ -249,6 +249,27 @@ def test_a_header_value_outside_ascii_is_refused(api: TestClient) -> None:
         assert "header 'X-Token' has a character outside ASCII" in answer.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://shop..example/hook", "is not a host name"),
+        ("https://shop.example:99999/hook", "port must be 1 to 65535"),
+    ],
+)
+def test_a_url_no_connection_could_be_made_to_is_refused(
+    api: TestClient, url: str, reason: str
+) -> None:
+    """On create and on change: 422 with the reason (it was stored, and its test send then
+    answered 500 from the resolver's UnicodeError or OverflowError)."""
+    answer = api.post("/v1/subscriptions", json=SHOP | {"url": url})
+    assert answer.status_code == 422, answer.text
+    assert reason in answer.json()["message"]
+    api.post("/v1/subscriptions", json=SHOP)
+    changed = api.patch("/v1/subscriptions/shop", json={"url": url})
+    assert changed.status_code == 422, changed.text
+    assert reason in changed.json()["message"]
+
+
 def test_the_document_names_the_event_types_a_subscription_may_list(api: TestClient) -> None:
     """Items are non-empty names from the catalog or "*": what the server accepts, so a client
     generating from the document makes no request the server refuses for its event types."""

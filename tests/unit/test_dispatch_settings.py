@@ -60,6 +60,13 @@ def test_retry_schedules_in_three_spellings(schedule: Any, expected: tuple[float
         ({"secrets": ["whsec_c2hvcnQ="]}, "24 to 64 bytes"),
         ({"url": "ftp://shop.example/"}, "http:// or https://"),
         ({"url": "not a url"}, "http:// or https://"),
+        # hosts and ports no connection could be made to (a test send answered 500 for these)
+        ({"url": "https://shop..example/"}, "'shop..example' is not a host name"),
+        ({"url": f"https://{'a' * 64}.example/"}, "is not a host name"),
+        ({"url": f"https://{'a.' * 127}example/"}, "is not a host name"),
+        ({"url": "https://shop example/"}, "is not a host name"),
+        ({"url": "https://shop.example:99999/"}, "port must be 1 to 65535, not 99999"),
+        ({"url": "https://shop.example:0/"}, "port must be 1 to 65535, not 0"),
         ({"event_types": []}, "at least 1 item"),
         ({"event_types": ["Sku Changed"]}, "not an event type name"),
         ({"retry_schedule": "10s, 5s"}, "must not shrink"),

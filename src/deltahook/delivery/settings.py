@@ -122,6 +122,8 @@ def check_url_target(url: str, *, allow_private: bool) -> None:
 
 
 _ALLOW = "webhooks may go there only with allow_private_urls: true in the config"
+# A host name as a resolver takes it; any other (an empty label, a space) could never be sent to.
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?\Z)[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 
 
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -178,6 +180,14 @@ class SubscriptionSettings(BaseModel):
             raise ValueError(f"not a URL: {exc}") from None
         if parsed.scheme not in {"http", "https"} or not parsed.host:
             raise ValueError("the URL must be http:// or https:// with a host")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise ValueError(f"the URL's port must be 1 to 65535, not {parsed.port}")
+        host = parsed.raw_host.decode("ascii")  # a name as it is looked up (IDNA), or an IP
+        if _ip_literal(host) is None and not _HOST_NAME.fullmatch(host):
+            raise ValueError(
+                f"{parsed.host!r} is not a host name: labels of 1 to 63 letters, digits, "
+                "'-' or '_', joined by dots, 253 characters at most"
+            )
         return url
 
     @field_validator("event_types")
