@@ -120,6 +120,24 @@ def test_https_urls_get_a_tls_context_when_first_needed() -> None:
     assert outcome.result.error.startswith("connection failed")
 
 
+@pytest.mark.parametrize("allow_private", [True, False])
+@pytest.mark.parametrize("url", ["http://shop..example/", "http://127.0.0.1:99999/"])
+def test_a_stored_url_no_connection_could_be_made_to_is_a_failed_attempt(
+    url: str, allow_private: bool
+) -> None:
+    """A URL stored before such URLs were refused (an empty host label, a port past 65535)
+    fails its attempt with the reason; the resolver's UnicodeError or OverflowError was raised
+    instead: an internal error for the dispatcher, a 500 for a test send."""
+
+    async def go() -> Outcome:
+        async with Sender(allow_private=allow_private) as sender:
+            return await sender.send(url=url, body=BODY, headers={}, timeout=2)
+
+    outcome = asyncio.run(go())
+    assert outcome.result.error is not None
+    assert outcome.result.error.startswith("connection failed"), outcome.result.error
+
+
 def follow_once(
     status: int, location: str, *, headers: dict[str, str] | None = None, url: str = URL
 ) -> list[httpx.Request]:

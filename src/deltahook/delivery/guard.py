@@ -88,7 +88,7 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[Address]
             found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"looking up {host} timed out") from None
-    except OSError as exc:
+    except (OSError, UnicodeError, OverflowError) as exc:  # UnicodeError: an empty label
         raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
     addresses: dict[Address, None] = {}
     for *_, sockaddr in found:

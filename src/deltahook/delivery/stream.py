@@ -226,7 +226,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                 )
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as exc:
+        # UnicodeError and OverflowError: a name or port no socket takes (a URL stored before
+        # such URLs were refused) fails the attempt like a refused connection
+        except (OSError, UnicodeError, OverflowError) as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         assert isinstance(transport, asyncio.Transport)
         sock = transport.get_extra_info("socket")
