@@ -270,6 +270,16 @@ def test_a_url_no_connection_could_be_made_to_is_refused(
     assert reason in changed.json()["message"]
 
 
+def test_a_header_that_frames_the_request_is_refused(api: TestClient) -> None:
+    """Content-Length or Transfer-Encoding as a custom header is a 422 naming it: it was
+    stored and sent beside the real framing (a test send then answered 500, or a receiver
+    that reads Content-Length took the body for a second request)."""
+    for name, value in (("Content-Length", "0"), ("Transfer-Encoding", "chunked")):
+        answer = api.post("/v1/subscriptions", json=SHOP | {"headers": {name: value}})
+        assert answer.status_code == 422, answer.text
+        assert f"header {name!r} is set by deltahook" in answer.json()["message"]
+
+
 def test_the_document_names_the_event_types_a_subscription_may_list(api: TestClient) -> None:
     """Items are non-empty names from the catalog or "*": what the server accepts, so a client
     generating from the document makes no request the server refuses for its event types."""

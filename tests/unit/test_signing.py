@@ -189,6 +189,12 @@ def test_other_custom_headers_are_sent() -> None:
         ("X-Evil\r\nX", "abc", "invalid header name"),  # injection through the name
         ("X Token", "abc", "invalid header name"),  # spaces are not allowed in names
         ("X-Token:", "abc", "invalid header name"),  # nor colons
+        # framing a receiver would read the body by: it was sent beside the real framing (a
+        # body after "Content-Length: 0", i.e. a smuggled request) or h11 refused it (a 500)
+        ("Content-Length", "0", "set by deltahook for each request"),
+        ("transfer-encoding", "chunked", "set by deltahook for each request"),
+        ("Connection", "close", "set by deltahook for each request"),
+        ("Upgrade", "h2c", "set by deltahook for each request"),
     ],
 )
 def test_check_header_refuses_what_could_break_the_request(

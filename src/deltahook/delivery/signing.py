@@ -50,6 +50,12 @@ KEPT = 1024
 matched every time)."""
 _GOOD_NAMES: set[str] = set()
 """Header names ``check_header`` found valid (a request checks the same few each time)."""
+_FRAMING = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection"}
+    | {"te", "trailer", "upgrade"}
+)
+"""Headers that frame the message or manage the connection (RFC 9110 7.6.1): the client sets
+them for each request; a custom one would contradict the body sent (a request smuggled in)."""
 
 
 def decode_secret(secret: str) -> bytes:
@@ -114,6 +120,11 @@ def check_header(name: str, value: str) -> None:
     if name not in _GOOD_NAMES:
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}: use letters, digits and '-'")
+        if name.lower() in _FRAMING:
+            raise ValueError(
+                f"header {name!r} is set by deltahook for each request (how its body is framed "
+                "and its connection kept): leave it out"
+            )
         if len(_GOOD_NAMES) < KEPT:
             _GOOD_NAMES.add(name)
     if "\r" in value or "\n" in value or "\0" in value:
