@@ -18,6 +18,9 @@ from deltahook.feeds.limits import DEFAULT_MAX_REMOVE, RemovalLimit
 if TYPE_CHECKING:
     from deltahook.delivery.settings import SubscriptionSettings
 
+LONGEST_LEASE_S = 3650 * 86400
+"""The longest ``job_lease_s``, 10 years as a retry delay: a lease's end must be a date."""
+
 
 def shipped(name: str) -> Path:
     """``schemas``, ``rules`` or ``fixtures`` as shipped: inside an installed wheel
@@ -50,7 +53,7 @@ class Settings:
     change_log: bool = True  # the stored row changes, kept as long as the delivery log
     # A running ingest renews its job's lease as batches commit; a job whose lease ran out
     # (and whose process cannot be seen to run on this host) is marked abandoned.
-    job_lease_s: float = 600.0  # > 0
+    job_lease_s: float = 600.0  # > 0, <= 10 years (a lease's end must be a date)
     # Webhooks to private, loopback or link-local addresses.
     allow_private_urls: bool = False
     subscriptions: list[SubscriptionSettings] = field(default_factory=list)
@@ -245,7 +248,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "batch_size": _int(1, 50_000),
     "job_events": _bool,
     "change_log": _bool,
-    "job_lease_s": _float(),
+    "job_lease_s": _float(LONGEST_LEASE_S),
     "allow_private_urls": _bool,
     "subscriptions": _no_subscriptions,
     "api_keys": _strings,

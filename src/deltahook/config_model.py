@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from deltahook.config import removal_limits, shipped
+from deltahook.config import LONGEST_LEASE_S, removal_limits, shipped
 from deltahook.delivery.settings import SubscriptionSettings, check_url_target
 from deltahook.feeds.limits import RemovalLimit
 
@@ -30,7 +30,7 @@ class SettingsModel(BaseModel):
     change_log: bool = True  # the stored row changes, kept as long as the delivery log
     # A running ingest renews its job's lease as batches commit; a job whose lease ran out
     # (and whose process cannot be seen to run on this host) is marked abandoned.
-    job_lease_s: float = Field(default=600.0, gt=0)
+    job_lease_s: float = Field(default=600.0, gt=0, le=LONGEST_LEASE_S)
     # Webhooks to private, loopback or link-local addresses; declared before `subscriptions`
     # so that their check can read it.
     allow_private_urls: bool = False

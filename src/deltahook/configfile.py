@@ -216,7 +216,7 @@ def _phrase(error: Mapping[str, Any]) -> str:
     if kind in _BOUNDS:
         words, name = _BOUNDS[kind]
         bound = ctx.get(name)
-        shown = f"{bound:g}" if isinstance(bound, int | float) else str(bound)
+        shown = f"{bound:.15g}" if isinstance(bound, int | float) else str(bound)
         return f" must be {words} {shown}, not {value!r}"
     if kind == "too_short":
         return " must not be empty"

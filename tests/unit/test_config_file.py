@@ -92,6 +92,14 @@ def test_a_value_out_of_range_is_located_at_the_value(tmp_path: Path) -> None:
     ]
 
 
+def test_a_job_lease_no_date_can_end_is_located_at_the_value(tmp_path: Path) -> None:
+    """job_lease_s: 1e12 is refused at its place (it was taken, and every ingest then died
+    with an OverflowError traceback making its job's lease)."""
+    assert problems(tmp_path, "job_lease_s: 1e12\n") == [
+        "deltahook.yaml:1:14: job_lease_s must be at most 315360000, not 1000000000000.0"
+    ]
+
+
 def test_hostile_yaml_in_the_config_is_one_located_problem(tmp_path: Path) -> None:
     """A tag asking for a Python object is refused at its place."""
     found = problems(tmp_path, "batch_size: !!python/object/apply:os.system [ls]\n")
