@@ -8,6 +8,7 @@ settings, catalog, store, rules, clock and ids and keeps no state of its own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -65,9 +66,7 @@ def run(
         assert not isinstance(stream, Path)
         items = read_items(stream, feed_format, kind, lazy=True)
         conn = stack.enter_context(engine.db.connect())
-        lease = (
-            None if dry_run else _start_job(engine, conn, result, source=str(path or "<stream>"))
-        )
+        lease = None if dry_run else _start_job(engine, conn, result, source=_source_name(path))
         if not dry_run:  # each batch takes its own: waiting for records, the run holds none
             conn.close()
         page = engine.settings.batch_size
@@ -119,6 +118,14 @@ def run(
                     refresh_statistics(ending, entities, rule_state)
                     ending.commit()
     return result
+
+
+def _source_name(path: Path | None) -> str:
+    """The feed as its job records it: its file name, with bytes that are not UTF-8 (a name
+    made on a Latin-1 system) written as ``\\xNN``, since a store keeps UTF-8 text."""
+    if path is None:
+        return "<stream>"
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _start_job(engine: Engine, conn: Connection, result: RunResult, *, source: str) -> jobs.Lease:

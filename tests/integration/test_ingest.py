@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -432,3 +433,15 @@ def test_a_large_insert_leaves_the_planner_statistics_current(
         assert rows_known(engine) < 0
         ingest(engine, "sku", [sku(f"P{n}") for n in range(4, 10)])
         assert rows_known(engine) == 10
+
+
+def test_a_feed_whose_file_name_is_not_utf8_is_ingested(engine: Engine, tmp_path: Path) -> None:
+    """A file named on a Latin-1 system (byte 0xE9) is read and its job records the name with
+    that byte written as \\xe9; recording it raised UnicodeEncodeError, and nothing was read."""
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/lager-v\xe9rde.ndjson"))
+    path.write_bytes(ndjson([onhand("P1")]).getvalue())
+    result = engine.ingest("sku_onhand", path)
+    assert result.counts.inserted == 1
+    with engine.db.connect() as conn:
+        source = conn.execute(select(ingest_jobs.c.source)).scalar_one()
+    assert source == str(tmp_path) + "/lager-v\\xe9rde.ndjson"
