@@ -68,6 +68,8 @@ def deliver(
     verbose: bool,
 ) -> None:
     """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
+    if worker is not None:
+        worker.encode()  # a name that is not UTF-8 is refused now, not by every heartbeat
     db = open_store(state)
     if metrics_port is not None:
         _serve_metrics(db, host=metrics_host, port=metrics_port)
