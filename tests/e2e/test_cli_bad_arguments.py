@@ -1,8 +1,9 @@
-"""Arguments whose bytes are not UTF-8 (a shell on a Latin-1 system) are one line, exit 1."""
+"""Arguments a command cannot use are one line and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,8 @@ LATIN1 = os.fsdecode(b"v\xe9rde")  # what Python makes of the bytes: 'v\udce9rde
     ids=["show", "resend", "recover", "enable", "log", "deliver"],
 )
 def test_an_argument_that_is_not_utf8_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
-    """Each names the argument and says why (each was a UnicodeEncodeError traceback from the
+    """Bytes that are not UTF-8 (a shell on a Latin-1 system): each names the argument and
+    says why (each was a UnicodeEncodeError traceback from the
     store's driver)."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     done = subprocess.run(
@@ -41,3 +43,31 @@ def test_an_argument_that_is_not_utf8_is_one_line(tmp_path: Path, args: tuple[st
     assert done.stderr.strip() == (
         "error: 'v\\udce9rde' holds bytes that are not UTF-8 text, which no store keeps"
     )
+
+
+def test_the_receiver_on_a_port_it_cannot_have_is_one_line() -> None:
+    """A port taken: exit 1 and one line (an OSError traceback); past 65535: a usage error
+    (an OverflowError traceback)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "deltahook", "receiver", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: [Errno 98]")
+    assert "Traceback" not in done.stderr
+    beyond = subprocess.run(
+        [sys.executable, "-m", "deltahook", "receiver", "--port", "99999"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert beyond.returncode == 2, beyond.stderr
+    assert "99999 is not in the range 1<=x<=65535" in beyond.stderr

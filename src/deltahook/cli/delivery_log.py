@@ -216,9 +216,22 @@ def purge(state: State, older_than: str) -> None:
 
 
 @main.command()
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1.")
-@click.option("--fail", default=0, help="Answer the first N requests with --status.")
-@click.option("--status", "fail_status", default=500, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1.",
+)
+@click.option(
+    "--fail",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Answer the first N requests with --status.",
+)
+@click.option(
+    "--status", "fail_status", type=click.IntRange(100, 599), default=500, show_default=True
+)
 def receiver(port: int, fail: int, fail_status: int) -> None:
     """A local webhook receiver for demos: prints every request it gets."""
     from deltahook.delivery.receiver import Received, Receiver
@@ -233,7 +246,11 @@ def receiver(port: int, fail: int, fail_status: int) -> None:
             soft_wrap=True,
         )
 
-    with Receiver(port=port) as server:
+    try:
+        listening = Receiver(port=port)
+    except OSError as exc:  # the port is taken, say
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc}") from None
+    with listening as server:
         server.on_request = show
         server.fail(fail, status=fail_status)
         err.print(f"listening on {server.url} (Ctrl-C to stop)")
