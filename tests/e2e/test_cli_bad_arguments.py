@@ -41,7 +41,7 @@ def test_an_argument_that_is_not_utf8_is_one_line(tmp_path: Path, args: tuple[st
     )
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == (
-        "error: 'v\\udce9rde' holds bytes that are not UTF-8 text, which no store keeps"
+        "error: 'v\\udce9rde' holds bytes that are not UTF-8: deltahook takes text as UTF-8 only"
     )
 
 

@@ -135,7 +135,7 @@ def error_message(exc: Exception) -> str | None:
         return str(exc)
     if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
         # Bytes that are not UTF-8 in an argument (or a variable) reach a store of UTF-8 text.
-        return f"{exc.object!r} holds bytes that are not UTF-8 text, which no store keeps"
+        return f"{exc.object!r} holds bytes that are not UTF-8: deltahook takes text as UTF-8 only"
     from sqlalchemy.exc import OperationalError  # imported already when one is raised
 
     from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS
