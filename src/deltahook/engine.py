@@ -205,13 +205,22 @@ class Engine:
         """What ingesting the feed would do after the feed ``base``, whatever the store holds.
 
         ``base`` is loaded as a baseline (snapshots and rule state, as an ingest stores them)
-        into a scratch database, and the feed is previewed against it.
+        into a scratch database, and the feed is previewed against it. A record of ``base``
+        that is rejected is left out of it: the result's notices say so, by line and reason.
         """
         with self._scratch() as scratch:
-            scratch.ingest(kind, base, fmt=base_fmt, baseline=True)
-            return scratch.preview(
+            loaded = scratch.ingest(kind, base, fmt=base_fmt, baseline=True)
+            result = scratch.preview(
                 kind, source, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
             )
+        if loaded.counts.rejected:
+            result.notice(
+                f"the base feed had {loaded.counts.rejected:,} rejected record(s), previewed "
+                "as if absent"
+            )
+            for reject in loaded.rejects:
+                result.notice(f"base {reject}")
+        return result
 
     @contextmanager
     def _scratch(self) -> Iterator[Engine]:

@@ -256,3 +256,19 @@ def test_preview_against_a_base_feed_needs_no_store_and_writes_nothing(tmp_path:
     )
     assert code == 1
     assert err.count("\n") == 1
+
+
+def test_preview_against_a_base_feed_names_the_base_records_it_rejected(tmp_path: Path) -> None:
+    """A base record that is rejected is previewed as absent, and the notices say which, by
+    line and reason (they were dropped unsaid: an unreadable base looked like an empty one)."""
+    base = tmp_path / "v1.ndjson"
+    base.write_bytes(json.dumps(stock(7)).encode() + b"\n\xff\n")
+    second = write_json(tmp_path / "v2.json", [stock(2)])
+    code, out, _ = run(
+        tmp_path, "preview", "sku_onhand", str(second), "--base", str(base), "--json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["counts"]["updated"] == 1
+    assert doc["notices"][:1] == ["the base feed had 1 rejected record(s), previewed as if absent"]
+    assert doc["notices"][1].startswith("base line 2: ")
