@@ -156,7 +156,10 @@ def _step(reader: Reader, node: Node, defaults: Mapping[str, Any]) -> Step | Non
     feeds = _feeds(reader, entries["feed"][1], defaults)
     expect = value_of(entries["expect"][1])
     if not isinstance(expect, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("type"), str) for e in expect
+        isinstance(e, dict)
+        and isinstance(e.get("type"), str)
+        and isinstance(e.get("payload") or {}, dict)
+        for e in expect
     ):
         reader.error(entries["expect"][1], "expect must list {type: ..., payload: {...}} items")
         return None
@@ -237,7 +240,11 @@ def _ingest(
     where: str,
     changes: list[EntityChange] | None = None,
 ) -> list[Notification]:
-    data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    try:
+        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    except TypeError as exc:  # an integer past 64 bits: no feed line carries it either
+        failures.append(f"{where}cannot write the {kind} records as feed lines: {exc}")
+        return []
     try:
         run = engine.ingest(kind, io.BytesIO(data), fmt="ndjson", mode=mode, collect=True)
     except DeltahookError as exc:

@@ -136,3 +136,32 @@ def test_a_misspelt_key_of_an_expected_notification_is_a_located_error(tmp_path:
     assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
         "t.yaml:10:9: an expected notification: unknown key 'paylaod' (did you mean 'payload'?)"
     ]
+
+
+def test_an_expected_payload_that_is_no_mapping_is_a_located_error(tmp_path: Path) -> None:
+    """payload: 5 is refused where it is written (it was an AttributeError traceback)."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "cases:\n"
+        "  - name: a new SKU\n"
+        "    feed: {sku: [{PartNo: P1}]}\n"
+        "    expect:\n"
+        "      - {type: SkuChangedNotification, payload: 5}\n"
+    )
+    with pytest.raises(RuleError) as caught:
+        run_file(Settings(), path)
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "t.yaml:5:7: expect must list {type: ..., payload: {...}} items"
+    ]
+
+
+def test_a_record_no_feed_line_can_carry_fails_its_case(tmp_path: Path) -> None:
+    """An integer past 64 bits in a test record fails the case with the reason (it was a
+    TypeError traceback from writing the record as a feed line)."""
+    path = tmp_path / "t.yaml"
+    big = "{PartNo: P1, OnhandValue: 99999999999999999999,"
+    path.write_text(CASE.format(**GOOD).replace("{PartNo: P1, OnhandValue: 2,", big))
+    (result,) = run_file(Settings(), path)
+    assert result.failures[0] == (
+        "cannot write the sku_onhand records as feed lines: Integer exceeds 64-bit range"
+    )
