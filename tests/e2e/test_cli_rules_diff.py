@@ -141,6 +141,9 @@ def test_a_window_needs_a_sensible_size(tmp_path: Path) -> None:
     """--jobs 0 or a --since that is no duration is bad input: exit 2."""
     rules = str(REPO / "rules")
     assert run(tmp_path, "rules", "diff", rules, rules, "--jobs", "0")[0] == 2
+    # past 64 bits: it was an OverflowError traceback from the store's driver (exit 1)
+    code, _, err = run(tmp_path, "rules", "diff", rules, rules, "--jobs", "9" * 20)
+    assert (code, err) == (2, "error: --jobs must be from 1 to 1,000,000\n")
     assert run(tmp_path, "rules", "diff", rules, rules, "--since", "soon")[0] == 2
 
 

@@ -38,6 +38,7 @@ EXIT_SAME = 0
 EXIT_DIFFERS = 1
 EXIT_BAD_INPUT = 2  # as click's usage errors
 FEED_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
+MAX_JOBS = 1_000_000  # --jobs: the last N ingest jobs replayed
 
 
 def bad_input_exits_2(func: F) -> F:
@@ -148,8 +149,8 @@ def _replay_run(
     from deltahook.delivery.log import parse_age
 
     start = engine.clock() - parse_age(since) if since is not None else None
-    if jobs is not None and jobs < 1:
-        raise FeedError("--jobs must be at least 1")
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:  # past it, no store holds the count
+        raise FeedError(f"--jobs must be from 1 to {MAX_JOBS:,}")
     return lambda each: replay.notifications(each, last_jobs=jobs, since=start)
 
 
