@@ -1,5 +1,6 @@
 """What a job decided: a group is given an id once per job, and a batch rolled back forgets
-what it decided, its ids included."""
+what it decided, its ids included; alike kept in memory and past ``IN_MEMORY`` (a temporary
+database)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from deltahook.notifications import JobIds, time_ordered_id
-from deltahook.rules.decided import Decided
+from deltahook.rules.decided import IN_MEMORY, Decided
 
 SKU = "SkuChangedNotification"
 
 
-@pytest.fixture
-def decided() -> Iterator[Decided]:
-    made = Decided(time_ordered_id())
+@pytest.fixture(params=[IN_MEMORY, 1, 0], ids=["set", "spilled-later", "spilled-at-once"])
+def decided(request: pytest.FixtureRequest) -> Iterator[Decided]:
+    made = Decided(time_ordered_id(), in_memory=request.param)
     yield made
     made.close()
 
@@ -51,3 +52,18 @@ def test_many_groups_in_one_batch(decided: Decided) -> None:
     assert None not in decided.fresh(groups)
     decided.end_batch(kept=True)
     assert decided.fresh(groups) == [None] * len(groups)
+
+
+def test_past_its_share_of_memory_it_moves_to_a_temporary_database() -> None:
+    """Once a kept batch takes it past ``in_memory`` digests, the set is emptied into the
+    temporary database, which then answers alone."""
+    decided = Decided(time_ordered_id(), in_memory=2)
+    decided.fresh([(SKU, b"A"), (SKU, b"B")])
+    decided.end_batch(kept=True)
+    assert decided._db is None
+    decided.fresh([(SKU, b"C")])
+    decided.end_batch(kept=True)
+    assert decided._db is not None
+    assert not decided._seen
+    assert decided.fresh([(SKU, b"A"), (SKU, b"D"), (SKU, b"C")])[::2] == [None, None]
+    decided.close()
