@@ -4,12 +4,17 @@ they are stored, and a group decided again by a later batch is still notified on
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from deltahook.config import Settings
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.engine import Engine
+from deltahook.errors import ConflictError
+from deltahook.notifications import JobIds
+from deltahook.store import outbox
 from deltahook.store.tables import deliveries, notifications
 from tests.integration.test_rules_ingest import SKU_CHANGED, ingest, stock
 
@@ -41,3 +46,30 @@ def test_ids_follow_the_order_stored_and_groups_are_notified_once(database_url: 
     decided = [n.id for n in result.notifications]
     assert decided == stored_ids
     assert queued == [(n, name) for n in decided for name in ("erp", "shop")]
+
+
+def test_a_batch_retried_after_a_conflict_decides_again_under_the_same_ids(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose writes failed as a lost race after its rules decided is rolled back and
+    retried: its groups are decided again (none taken for notified), under the ids the first
+    attempt had given, so the job's ids run on without a gap."""
+    record = outbox.record
+    calls = iter(range(100))
+
+    def loses_one_race(*args: Any, **kwargs: Any) -> int:
+        if next(calls) == 1:  # the second batch's first attempt
+            raise ConflictError("another ingest got there first")
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "record", loses_one_race)
+    settings = Settings(database_url=database_url, batch_size=2)
+    feed = [stock(f"P{i}", 2, loc="L-1") for i in range(6)]
+    with Engine.from_settings(settings) as engine:
+        job = engine.new_id()
+        engine.new_id = lambda: job
+        result = ingest(engine, "sku_onhand", feed)
+    changed = sorted(n.payload["PartNo"] for n in result.notifications if n.type == SKU_CHANGED)
+    assert changed == [f"P{i}" for i in range(6)]
+    expected = JobIds(job)
+    assert [n.id for n in result.notifications] == [expected.take() for _ in result.notifications]
