@@ -66,7 +66,11 @@ def ingest(spec: Spec) -> Outcome:
     if spec.get("fresh"):  # a first load into an empty store
         for stale in Path(spec["db"]).parent.glob(Path(spec["db"]).name + "*"):
             stale.unlink()
-    settings = Settings(database_url=f"sqlite:///{spec['db']}", batch_size=spec["batch_size"])
+    settings = Settings(
+        database_url=f"sqlite:///{spec['db']}",
+        batch_size=spec["batch_size"],
+        subscriptions=_receivers(spec.get("subscriptions", 0)),
+    )
     engine = Engine.from_settings(settings)
     rules = getattr(engine, "rules", None)  # the shipped rules, loaded by from_settings
     outcome: Outcome = {"rules_loaded": bool(rules) or engine.decider is not None}
@@ -85,6 +89,18 @@ def ingest(spec: Spec) -> Outcome:
     outcome["counts"] = result.counts.as_dict()
     outcome["entities"] = result.counts.received
     return outcome
+
+
+def _receivers(count: int) -> list[Any]:
+    """``count`` subscriptions to every event type (nothing is sent: deliveries are queued)."""
+    from deltahook.delivery.settings import SubscriptionSettings
+
+    return [
+        SubscriptionSettings(
+            name=f"receiver-{i}", url=f"https://receiver-{i}.example/hooks", event_types=["*"]
+        )
+        for i in range(count)
+    ]
 
 
 def floor(spec: Spec) -> Outcome:

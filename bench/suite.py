@@ -223,6 +223,22 @@ class Suite:
             met=t.verdict(baseline.seconds <= AIM_BASELINE_LOAD * floor.seconds),
         )
 
+    def subscribed_row(self, n: int, load: Measurement) -> Row:
+        """The first load again with two subscriptions to every type: each notification is
+        queued twice, in the same transactions (one run: it takes about twice the load)."""
+        self.log(f"first load of sku at {t.count(n)} SKUs with two subscriptions")
+        db = self.work / f"db-{n}" / "subscribed.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        spec = self._ingest_spec(db, self.feeds(n).path("sku"), "sku")
+        result = measure(spec | {"fresh": True, "subscriptions": 2}, repeat=1)
+        deliveries = result.extra.get("counts", {}).get("deliveries", 0)
+        return Row(
+            measure=f"first load of the SKU feed, two subscriptions ({deliveries:,} deliveries)",
+            figure=_figure(result),
+            baseline=f"the first load without: {t.seconds(load.seconds)}",
+            ratio=f"{result.seconds / load.seconds:.2f}x its time",
+        )
+
     def floor(self, n: int, kind: str, changed: float) -> Measurement:
         self.log(f"floor: parse + canonical hash of {kind} {changed:.0%} at {t.count(n)}")
         spec = {"probe": "floor", "kind": kind, "feed": str(self.feeds(n).path(kind, changed))}
@@ -291,6 +307,7 @@ class Suite:
             met=t.verdict(load.seconds <= AIM_FIRST_LOAD * floor_v1.seconds),
         )
         yield self.baseline_row(n, load, floor_v1)
+        yield self.subscribed_row(n, load)
         preview = self.ingest(n, "sku", ONE, preview=True)
         yield Row(
             measure="preview of the 1%-changed SKU feed",
