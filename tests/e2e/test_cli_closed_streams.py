@@ -46,3 +46,23 @@ def test_a_command_with_standard_output_closed_does_its_work(tmp_path: Path) -> 
     assert (done.returncode, done.stderr) == (0, "")
     shown = deltahook(tmp_path, "", "show", "sku_onhand", "P-000002|STHLM-DC|B2")
     assert shown.returncode == 0, shown.stderr
+
+
+def test_emit_of_standard_input_that_is_closed_is_one_line(tmp_path: Path) -> None:
+    """`emit TYPE -` with standard input closed: exit 1 and one line saying so (it was an
+    AttributeError traceback), and nothing is recorded."""
+    done = deltahook(tmp_path, "<&-", "emit", "TestEvent", "-")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        "error: standard input is closed: pipe the JSON in, or name its file"
+    )
+
+
+def test_preview_pair_of_standard_input_that_is_closed_is_one_line(tmp_path: Path) -> None:
+    """`preview KIND --after -` reads its object as emit does: with standard input closed,
+    the same one line and exit 1."""
+    done = deltahook(tmp_path, "<&-", "preview", "sku_onhand", "--after", "-")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        "error: standard input is closed: pipe the JSON in, or name its file"
+    )

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 import orjson
@@ -153,13 +153,21 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def standard_input(what: str) -> IO[bytes]:
+    """Standard input's bytes, for a FILE or FEED given as ``-``; a ``FeedError`` saying to
+    pipe ``what`` in when the process was started with it closed (``<&-``)."""
+    if sys.stdin is None:
+        raise FeedError(f"standard input is closed: pipe the {what} in, or name its file")
+    return sys.stdin.buffer
+
+
 def read_object(path: Path) -> dict[str, Any]:
     """The one JSON object in ``path`` (``-``: standard input), as ``preview --before/--after``
     and ``emit`` read it."""
     from deltahook.feeds import values  # with the feed validators: not for every command
 
     try:
-        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        data = standard_input("JSON").read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
         raise FeedError(f"cannot read {path}: {exc.strerror}") from exc
     try:  # read as feeds are, so the pipeline rejects NaN or a wide integer as in a feed

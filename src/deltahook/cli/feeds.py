@@ -22,8 +22,8 @@ from deltahook.cli.app import (
     main,
     out,
     print_json,
+    standard_input,
 )
-from deltahook.errors import FeedError
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
 
@@ -85,14 +85,12 @@ def ingest(
     changes: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
-    if str(feed) == "-" and sys.stdin is None:  # started with standard input closed (<&-)
-        raise FeedError("standard input is closed: pipe the feed in, or name its file")
+    source: Path | IO[bytes] = standard_input("feed") if str(feed) == "-" else feed
     with gcpolicy.starting():  # the engine lives to the end: no collections while it is built
         from deltahook.engine import Engine
 
         started = time.perf_counter()
         engine = Engine.from_settings(state.settings)
-    source: Path | IO[bytes] = sys.stdin.buffer if str(feed) == "-" else feed
     with engine, _progress(feed, enabled=not (as_json or changes)) as advance:
         result = engine.ingest(
             kind,
