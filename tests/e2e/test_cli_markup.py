@@ -64,3 +64,18 @@ def test_a_problem_on_line_100_is_located_as_written_not_as_an_emoji(tmp_path: P
     assert code == 1
     assert f"{folder / 'r.yaml'}:100:" in output
     assert "\N{HUNDRED POINTS SYMBOL}" not in output
+
+
+def test_a_preview_note_is_coloured_and_quotes_the_feed_as_written(tmp_path: Path) -> None:
+    """`preview`'s notes read `note: ...` as ingest's do (the markup was printed literally,
+    `[yellow]note:[/]`), and a key like [/x] in a note is printed as written."""
+    record = (
+        f'{{"PartNo": "{MARKUP}", "WarehouseCode": "S", "WarehouseId": 3, "LocationCode": "A",'
+        ' "LocationId": 7, "OnhandValue": 5}\n'
+    )
+    feed = tmp_path / "stock.ndjson"
+    feed.write_text(record * 2)
+    code, output = run(tmp_path, "preview", "sku_onhand", str(feed))
+    assert code == 0
+    assert "[yellow]" not in output
+    assert f"  note: line 2: duplicate key '{MARKUP}|S|A' in this feed" in output

@@ -138,7 +138,7 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
     if explain:
         _print_near_misses(result.near_misses)
     for notice in result.notices[:20]:
-        out.print(f"  [yellow]note:[/] {notice}", soft_wrap=True, markup=False)
+        out.print(f"  [yellow]note:[/] {escape(notice)}", soft_wrap=True)
     for reject in result.rejects[:50]:
         err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
 
