@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from deltahook.cli import main
@@ -234,6 +235,36 @@ def test_emit_records_a_valid_event_and_refuses_an_invalid_one(tmp_path: Path) -
     assert code == 1
     assert err.startswith("error: invalid OrderConfirmedEvent payload:")
     assert "OrderId: 'nine' is not of type 'integer'" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("", "is empty"),  # the API's header must hold at least one character
+        ("k" * 201, "is 201 characters long: at most 200 are allowed"),  # the API's limit
+        ("k" * 1000, "is 1,000 characters long: at most 200 are allowed"),
+    ],
+)
+def test_emit_refuses_an_idempotency_key_the_api_would_refuse(
+    tmp_path: Path, key: str, said: str
+) -> None:
+    """`emit --idempotency-key` takes what the API's Idempotency-Key header takes (1 to 200
+    characters): an empty or 1,000-character key was recorded; now one line, exit 1, and the
+    longest key the API takes is still recorded."""
+    order = write_json(
+        tmp_path / "order.json",
+        {"OrderId": 9, "OrderNo": "1009", "ClientOrderRef": "W-9", "Source": "web"},
+    )
+    code, _, err = run(
+        tmp_path, "emit", "OrderConfirmedEvent", str(order), "--idempotency-key", key
+    )
+    assert code == 1
+    assert err.strip() == f"error: the Idempotency-Key {said}"
+    code, out, _ = run(
+        tmp_path, "emit", "OrderConfirmedEvent", str(order), "--idempotency-key", "k" * 200
+    )
+    assert code == 0, out
+    assert "recorded OrderConfirmedEvent" in out
 
 
 def test_preview_against_a_base_feed_needs_no_store_and_writes_nothing(tmp_path: Path) -> None:

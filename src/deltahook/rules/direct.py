@@ -20,6 +20,9 @@ from deltahook.results import JobStatus
 from deltahook.rules.payload import DEFAULTED
 
 JOB_COMPLETED = "JobCompletedEvent"
+# An idempotency key's length in characters: the API's Idempotency-Key header, emit's
+# --idempotency-key and the Python API alike (the store's column holds 256).
+IDEMPOTENCY_KEY_MAX = 200
 # JobCompletedEvent.StatusId at completion (the platform's numbering).
 JOB_STATUS = {
     JobStatus.SUCCEEDED: 2,
@@ -70,13 +73,21 @@ def direct_event(
 
 def _check_values(name: str, payload: Mapping[str, Any], key: str | None) -> None:
     """Refuse what a feed's record could not hold either: a NUL, invalid UTF-8, NaN..."""
-    reason = None if key is None else values.text_problem(key)
+    reason = None if key is None else _key_problem(key)
     if reason is not None:
         raise EventError(f"the Idempotency-Key {reason}", event_type=name)
     found = values.problem(payload)
     if found is not None:
         problem = f"{found.field}: {found.reason}" if found.field else found.reason
         raise EventError(f"invalid {name} payload: {problem}", event_type=name, problems=[problem])
+
+
+def _key_problem(key: str) -> str | None:
+    if not key:
+        return "is empty"
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        return f"is {len(key):,} characters long: at most {IDEMPOTENCY_KEY_MAX} are allowed"
+    return values.text_problem(key)
 
 
 def job_completed(

@@ -12,6 +12,7 @@ from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import EmittedOut, NotificationOut
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import unknown_type_message
+from deltahook.rules.direct import IDEMPOTENCY_KEY_MAX
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -20,7 +21,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_MAX,
         description="Send the same key on a retry: the event is recorded once.",
     ),
 ]
