@@ -267,6 +267,29 @@ def test_emit_refuses_an_idempotency_key_the_api_would_refuse(
     assert "recorded OrderConfirmedEvent" in out
 
 
+def test_preview_reads_a_feed_from_standard_input_as_ingest_does(tmp_path: Path) -> None:
+    """`preview KIND - --format F` previews the feed piped in (it said "cannot read feed -: No
+    such file or directory"), the same as the file would; --base - is refused in one line."""
+    feed = write_json(tmp_path / "stock.json", [stock(2)])
+    database = ["--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}"]
+    result = CliRunner().invoke(
+        main,
+        [*database, "preview", "sku_onhand", "-", "--format", "json", "--json"],
+        input=feed.read_bytes(),
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.stderr
+    code, out, _ = run(tmp_path, "preview", "sku_onhand", str(feed), "--json")
+    assert code == 0
+    assert json.loads(result.stdout)["counts"] == json.loads(out)["counts"]
+    assert json.loads(out)["counts"]["inserted"] == 1
+    code, _, err = run(tmp_path, "preview", "sku_onhand", str(feed), "--base", "-")
+    assert code == 1
+    assert err.strip() == (
+        "error: --base reads a file (its format from its name), not standard input"
+    )
+
+
 def test_preview_against_a_base_feed_needs_no_store_and_writes_nothing(tmp_path: Path) -> None:
     """`preview KIND v2 --base v1` says what v2 would fire after v1, on an empty store, and
     leaves it empty; --base with --after is refused in one line."""

@@ -29,7 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("delivery_log", "Deliveries, newest first, with their status and last answer."),
     "preview": (
         "preview",
-        "Show what ingesting FEED of KIND would notify, and why; writes nothing.",
+        "Show what ingesting FEED (a file, or - for standard input) of KIND would notify, and "
+        "why; writes nothing.",
     ),
     "purge": (
         "delivery_log",

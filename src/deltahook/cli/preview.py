@@ -8,7 +8,7 @@ a feed, where ``rules`` checks and tests rule files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.markup import escape
@@ -25,6 +25,7 @@ from deltahook.cli.app import (
     payload_lines,
     print_json,
     read_object,
+    standard_input,
 )
 from deltahook.errors import FeedError
 from deltahook.feeds.readers import FORMATS
@@ -34,7 +35,9 @@ from deltahook.rules.explain import miss_text, summary
 
 @main.command()
 @click.argument("kind")
-@click.argument("feed", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "feed", required=False, type=click.Path(path_type=Path, dir_okay=False, allow_dash=True)
+)
 @click.option("--before", type=click.Path(path_type=Path, dir_okay=False), help="Entity before.")
 @click.option("--after", type=click.Path(path_type=Path, dir_okay=False), help="Entity after.")
 @click.option(
@@ -62,7 +65,8 @@ def preview(
     explain: bool,
     as_json: bool,
 ) -> None:
-    """Show what ingesting FEED of KIND would notify, and why; writes nothing.
+    """Show what ingesting FEED (a file, or - for standard input) of KIND would notify, and
+    why; writes nothing.
 
     Or, with --after (and --before, unless the entity is new), what changing one entity
     would notify, whatever the store holds. With --base, what FEED would notify after the
@@ -75,6 +79,11 @@ def preview(
         raise FeedError("give either a FEED file or --after (with --before for a change)")
     if base is not None and feed is None:
         raise FeedError("--base goes with a FEED file, not with --before/--after")
+    if base is not None and str(base) == "-":
+        raise FeedError("--base reads a file (its format from its name), not standard input")
+    source: Path | IO[bytes] | None = feed
+    if feed is not None and str(feed) == "-":
+        source = standard_input("feed")
     with Engine.from_settings(state.settings) as engine:
         if after is not None:
             result = engine.preview_pair(
@@ -84,14 +93,14 @@ def preview(
                 explain=explain,
             )
         elif base is not None:
-            assert feed is not None
+            assert source is not None
             result = engine.preview_against(
-                kind, feed, base=base, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
+                kind, source, base=base, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
             )
         else:
-            assert feed is not None
+            assert source is not None
             result = engine.preview(
-                kind, feed, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
+                kind, source, mode=mode, fmt=fmt, explain=explain, max_remove=max_remove
             )
     if as_json:
         print_json(preview_json(result))
