@@ -114,6 +114,20 @@ def test_a_hostile_rule_file_is_one_located_problem(
     assert all("\n" not in p for p in found)
 
 
+def test_a_file_that_is_not_rules_is_quoted_by_its_beginning_only(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog
+) -> None:
+    """A file of plain text lines (such as /etc/passwd) reads as one long value: the problem
+    names file:line:col and quotes its first 40 characters and its length, not the whole file
+    on one line as before."""
+    passwd = "".join(f"user{n}:x:{n}:{n}::/home/user{n}:/bin/sh\n" for n in range(100))
+    (found,) = problems(tmp_path, passwd, catalog, events)
+    assert found == (
+        f"r.yaml:1:1: a rule file must be a mapping, not a text of {len(passwd) - 1:,} "
+        "characters beginning 'user0:x:0:0::/home/user0:/bin/sh user1:x'"
+    )
+
+
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400"])
 def test_a_breakpoint_threshold_that_is_not_finite_is_refused(
     tmp_path: Path, catalog: Catalog, events: EventCatalog, value: str

@@ -161,12 +161,20 @@ def value_of(node: Node) -> Any:
     return construct(node)
 
 
+EXCERPT = 40  # characters of a long text quoted in a problem: enough to recognise it
+
+
 def describe(node: Node) -> str:
+    """What a node is, for a problem's message; a long text (a file that is not YAML rules,
+    read as one plain scalar) is quoted by its beginning, never whole."""
     if is_mapping(node):
         return "a mapping"
     if is_sequence(node):
         return "a list"
-    return f"the value {value_of(node)!r}"
+    value = value_of(node)
+    if isinstance(value, str) and len(value) > EXCERPT:
+        return f"a text of {len(value):,} characters beginning {value[:EXCERPT]!r}"
+    return f"the value {value!r}"
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
