@@ -71,3 +71,27 @@ def test_the_receiver_on_a_port_it_cannot_have_is_one_line() -> None:
     )
     assert beyond.returncode == 2, beyond.stderr
     assert "99999 is not in the range 1<=x<=65535" in beyond.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "no-such-host.invalid"], ids=["taken", "unknown"])
+def test_serve_where_it_cannot_listen_is_one_line_and_exit_1(tmp_path: Path, host: str) -> None:
+    """`serve` on a port taken or a host that does not resolve: one line and exit 1, before it
+    announces anything (it said "serving the deltahook API on ...", then uvicorn's ERROR
+    line, and exited 3, the code for rejected records)."""
+    environment = {**os.environ, "DELTAHOOK_API_KEYS": "k" * 32}
+    command = [sys.executable, "-m", "deltahook", "--database-url", f"sqlite:///{tmp_path}/db"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*command, "serve", "--host", host, "--port", str(port), "--no-deliver"],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"Error: cannot listen on {host}:{port}: [Errno "), line

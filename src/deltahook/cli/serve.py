@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import TYPE_CHECKING
+
 import click
 
-from deltahook.cli.app import State, err, friendly, main
+from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main
+
+if TYPE_CHECKING:
+    import socket
 
 
 @main.command()
@@ -47,9 +54,40 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
         categories=event_categories(state.settings.event_schemas_dir),
     )
     app = create_app(state.settings, deliver=options if deliver else None)
-    base = f"http://{host}:{port}"
+    sockets = _listen(host, port)  # before the announcement: a taken port is one line
+    base = f"http://{host}:{sockets[0].getsockname()[1]}"
     err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")
     err.print("delivering in this process" if deliver else "not delivering (--no-deliver)")
     err.print("Ctrl-C to stop")
     guards = uvicorn_options(state.settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, **guards)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, **guards)
+    )
+    # Ctrl-C is re-raised once the server has shut down; a failed start is uvicorn's exit 3.
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        server.run(sockets=sockets)
+    if not server.started:  # the app's startup failed (uvicorn said why)
+        sys.exit(EXIT_ERROR)  # not uvicorn's 3: the CLI's "records rejected"
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host`` at ``port``, as asyncio would bind them for
+    uvicorn; a ``ClickException`` (one line, exit 1) when the name does not resolve or an
+    address cannot be had (the port is taken, say)."""
+    import socket
+
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # the IPv4 address, if any, has its own socket
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    return sockets
