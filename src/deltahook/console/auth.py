@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from deltahook.api.security import fingerprint, key_digest, key_known
 
 SESSION_COOKIE = "deltahook_session"
+FLASH_COOKIE = "deltahook_flash"  # what a form's redirect says on the page it leads to
 SIGNIN_COOKIE = "deltahook_signin"
 SESSION_TTL = timedelta(hours=8)
 SIGNIN = "/admin/signin"
@@ -60,6 +61,7 @@ class Sessions:
         digests = sorted(key_digest(k) for k in keys)
         secret = hashlib.sha256(b"deltahook-console\0" + b"".join(digests)).hexdigest()
         self._serializer = URLSafeSerializer(secret, salt="deltahook-console-session")
+        self._flashes = URLSafeSerializer(secret, salt="deltahook-console-flash")
         self._digests = digests
         self._fingerprints = frozenset(fingerprint(k) for k in keys)
         self.clock = clock
@@ -93,6 +95,25 @@ class Sessions:
         if session.expires <= self.clock() or session.key not in self._fingerprints:
             return None
         return session
+
+    def flash(self, session: Session, content: dict[str, Any]) -> str:
+        """A flash cookie's value: ``content`` signed and bound to ``session``, so that only
+        the console writes what a page says (not a link's query string)."""
+        return self._flashes.dumps({"s": session.id, "v": content})
+
+    def read_flash(self, session: Session | None, cookie: str | None) -> dict[str, Any]:
+        """What a flash cookie holds for ``session``; empty when it is missing, forged or
+        another session's."""
+        if session is None or not cookie:
+            return {}
+        try:
+            value: Any = self._flashes.loads(cookie)
+        except BadSignature:
+            return {}
+        if not isinstance(value, dict) or value.get("s") != session.id:
+            return {}
+        content = value.get("v")
+        return content if isinstance(content, dict) else {}
 
 
 def same_token(given: str | None, expected: str) -> bool:

@@ -8,10 +8,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
-from deltahook.console.render import back, checked_form, deliveries
+from deltahook.console.render import back, checked_form, deliveries, redirect
 from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
@@ -130,7 +129,7 @@ async def resend(request: Request, delivery_id: str, engine: EngineDep) -> Respo
 
     outcome = await anyio.to_thread.run_sync(run)
     said = ", ".join(sorted(set(outcome.values())))
-    return RedirectResponse(back(fields, "/admin/", notice=f"Resend: {said}"), status_code=303)
+    return redirect(request, back(fields, "/admin/"), notice=f"Resend: {said}")
 
 
 @router.post("/types/{name}/log/retry")
@@ -147,6 +146,4 @@ async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Re
     queued = await anyio.to_thread.run_sync(run)
     more = " (the most one press queues: press again for more)" if queued == RETRY_BOUND else ""
     notice = f"Queued {deliveries(queued)} again{more}"
-    return RedirectResponse(
-        back(fields, f"/admin/types/{name}/log", notice=notice), status_code=303
-    )
+    return redirect(request, back(fields, f"/admin/types/{name}/log"), notice=notice)

@@ -11,12 +11,11 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.routes.subscriptions import declared, known_types
-from deltahook.console.render import checked_form, page
+from deltahook.console.render import checked_form, page, redirect
 from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
@@ -76,7 +75,7 @@ async def create(request: Request, engine: EngineDep) -> Response:
     if problems:
         return form_page(request, engine, sub=None, problems=problems, given=fields)
     notice = f"{fields.get('name', '').strip()} is created"
-    return RedirectResponse(f"/admin/subscriptions?notice={notice}", status_code=303)
+    return redirect(request, "/admin/subscriptions", notice=notice)
 
 
 @router.get("/subscriptions/{name}/edit")
@@ -107,7 +106,7 @@ async def edit(request: Request, name: str, engine: EngineDep) -> Response:
         with reading(engine.db) as conn:
             sub = subs.get(conn, name)
         return form_page(request, engine, sub=sub, problems=problems, given=fields)
-    return RedirectResponse(f"/admin/subscriptions?notice={name} is saved", status_code=303)
+    return redirect(request, "/admin/subscriptions", notice=f"{name} is saved")
 
 
 @router.post("/subscriptions/{name}/delete")
@@ -121,7 +120,7 @@ async def delete(request: Request, name: str, engine: EngineDep) -> Response:
 
     ended = await anyio.to_thread.run_sync(run)
     notice = f"{name} is deleted ({ended} queued deliveries ended)"
-    return RedirectResponse(f"/admin/subscriptions?notice={notice}", status_code=303)
+    return redirect(request, "/admin/subscriptions", notice=notice)
 
 
 def _settings(fields: dict[str, str], *, keep_empty: bool) -> dict[str, Any]:

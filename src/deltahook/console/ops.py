@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import RedirectResponse
 
 from deltahook import job_events
 from deltahook.api.deps import EngineDep
-from deltahook.console.render import back, checked_form, deliveries, page
+from deltahook.console.render import back, checked_form, deliveries, page, redirect
 from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
 from deltahook.store import jobs
@@ -40,7 +39,7 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
 
     queued = await anyio.to_thread.run_sync(run)
     notice = f"{name}: queued {deliveries(queued)} again"
-    return RedirectResponse(back(fields, "/admin/subscriptions", notice=notice), status_code=303)
+    return redirect(request, back(fields, "/admin/subscriptions"), notice=notice)
 
 
 @router.get("/jobs")

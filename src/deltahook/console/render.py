@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltahook.console import words
-from deltahook.console.auth import Session, same_token
+from deltahook.console.auth import FLASH_COOKIE, Session, Sessions, same_token
 from deltahook.delivery import heartbeat
 from deltahook.store.db import reading
 
@@ -67,17 +67,59 @@ def session_of(request: Request) -> Session | None:
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """``template`` rendered with ``context``, the session's CSRF token and the current path."""
+    """``template`` rendered with ``context``, the session's CSRF token, the current path and
+    the notice a form's redirect left (``redirect``), which it shows once."""
     session = session_of(request)
     html = templates.get_template(template).render(
         dispatcher=_liveness(request) if session else None,
         csrf=session.csrf if session else "",
         signed_in=session is not None,
         path=request.url.path,
-        notice=request.query_params.get("notice", ""),
+        notice=str(flashed(request).get("notice", "")),
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path="/admin", httponly=True, samesite="strict")
+    return response
+
+
+def flashed(request: Request) -> dict[str, Any]:
+    """What the last form's redirect left for this page (``redirect``): a notice, a result."""
+    sessions = request.app.state.sessions
+    assert isinstance(sessions, Sessions)
+    return sessions.read_flash(session_of(request), request.cookies.get(FLASH_COOKIE))
+
+
+FLASH_BYTES = 3800
+"""The most a flash cookie may take (browsers keep about 4,096 bytes of a cookie)."""
+
+
+def flash_fits(request: Request, flash: dict[str, Any]) -> bool:
+    """Whether ``flash`` signed for this session fits in a cookie a browser keeps."""
+    sessions = request.app.state.sessions
+    session = session_of(request)
+    assert isinstance(sessions, Sessions)
+    return session is None or len(sessions.flash(session, flash)) <= FLASH_BYTES
+
+
+def redirect(request: Request, target: str, **flash: Any) -> RedirectResponse:
+    """303 to ``target``, the page that shows ``flash`` (a notice, a result) once: carried in
+    a cookie signed for this session, so a link cannot make a page say anything."""
+    response = RedirectResponse(target, status_code=303)
+    session = session_of(request)
+    if session is not None and flash:
+        sessions = request.app.state.sessions
+        assert isinstance(sessions, Sessions)
+        response.set_cookie(
+            FLASH_COOKIE,
+            sessions.flash(session, flash),
+            path="/admin",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response
 
 
 KEPT_HEADERS = ("allow", "location", "retry-after")
@@ -124,12 +166,10 @@ def deliveries(count: int) -> str:
     return f"{count:,} failed {'delivery' if count == 1 else 'deliveries'}"
 
 
-def back(fields: dict[str, str], default: str, **notice: str) -> str:
+def back(fields: dict[str, str], default: str) -> str:
     """Where to go after a form: its ``back`` field when it is a console path, else
-    ``default``; ``notice`` is shown there once."""
+    ``default``."""
     target = fields.get("back", "")
     if not target.startswith("/admin/") or target.startswith("//"):
         target = default
-    if notice:
-        target += ("&" if "?" in target else "?") + urlencode(notice)
     return target

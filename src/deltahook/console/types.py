@@ -6,12 +6,11 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import EventType, unknown_type_message
-from deltahook.console.render import back, checked_form, page
+from deltahook.console.render import back, checked_form, page, redirect
 from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.testsend import send_test
@@ -92,7 +91,7 @@ async def switch(request: Request, name: str, engine: EngineDep) -> Response:
 
     await anyio.to_thread.run_sync(change)
     notice = f"{name} is now {'on' if enabled else 'off'}"
-    return RedirectResponse(back(fields, "/admin/subscriptions", notice=notice), status_code=303)
+    return redirect(request, back(fields, "/admin/subscriptions"), notice=notice)
 
 
 def _switch_value(value: str | None) -> bool:
