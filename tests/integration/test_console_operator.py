@@ -168,3 +168,20 @@ def test_a_notice_is_said_by_the_console_never_by_a_link(console: Console) -> No
     other.cookies.set("deltahook_flash", flash)
     assert notice(other.get("/admin/subscriptions").text) == ""
     other.close()
+
+
+def test_a_test_send_shows_its_answer_on_a_page_whose_reload_sends_nothing(
+    console: Console, receiver: Receiver
+) -> None:
+    """Test send answers 303 to the Configuration tab, which shows the answer (it was shown
+    at the POST's address, so a reload sent the test again); reloading that page shows the
+    tab without it, and the receiver got one test."""
+    answer = console.post(f"/admin/types/{BREAKPOINT}/test", subscription="erp")
+    assert answer.headers["location"] == f"/admin/types/{BREAKPOINT}"
+    shown = console.follow(answer)
+    assert "Test send: 200" in shown
+    reloaded = console.get(f"/admin/types/{BREAKPOINT}")
+    assert "data-test-result" not in reloaded
+    (received,) = receiver.wait_for(1)
+    assert received.message_id in shown
+    assert receiver.answered == 1

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from deltahook.api.deps import EngineDep
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import EventType, unknown_type_message
-from deltahook.console.render import back, checked_form, page, redirect
+from deltahook.console.render import back, checked_form, flash_fits, flashed, page, redirect
 from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.testsend import send_test
@@ -46,8 +46,10 @@ def type_page(
 
 @router.get("/types/{name}")
 def configuration(request: Request, name: str, engine: EngineDep) -> Response:
-    """Each subscription receiving the type: its settings (no header value or secret)."""
-    return _configuration(request, engine, name, tested={})
+    """Each subscription receiving the type: its settings (no header value or secret), and
+    the answer to a test send just made (``test_send``)."""
+    tested = flashed(request).get("tested")
+    return _configuration(request, engine, name, tested=tested if isinstance(tested, dict) else {})
 
 
 def _configuration(
@@ -104,9 +106,11 @@ def _switch_value(value: str | None) -> bool:
 
 @router.post("/types/{name}/test")
 async def test_send(request: Request, name: str, engine: EngineDep) -> Response:
-    """Send a TestEvent to one subscription and show its answer on the Configuration tab."""
+    """Send a TestEvent to one subscription, then show its answer on the Configuration tab
+    (a 303 to it, so that reloading the page sends nothing again)."""
     fields = await checked_form(request)
     subscription = fields.get("subscription", "")
+    event_type(engine, name)
 
     def find() -> subs.Subscription:
         with reading(engine.db) as conn:
@@ -119,9 +123,17 @@ async def test_send(request: Request, name: str, engine: EngineDep) -> Response:
         now=engine.clock(),
         allow_private=engine.settings.allow_private_urls,
     )
-    return await anyio.to_thread.run_sync(
-        lambda: _configuration(request, engine, name, tested={subscription: report})
-    )
+    return redirect(request, f"/admin/types/{name}", tested=_fitted(request, subscription, report))
+
+
+def _fitted(request: Request, name: str, report: dict[str, Any]) -> dict[str, Any]:
+    """``{name: report}``, the report's response excerpt cut (marked ``…``) until it fits a
+    flash cookie."""
+    excerpt = report.get("response_excerpt") or ""
+    while excerpt and not flash_fits(request, {"tested": {name: report}}):
+        excerpt = excerpt[: len(excerpt) // 2]
+        report = report | {"response_excerpt": f"{excerpt} …" if excerpt else None}
+    return {name: report}
 
 
 @router.get("/types/{name}/metadata")
