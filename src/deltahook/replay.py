@@ -57,6 +57,7 @@ def notifications(
                 fired.extend(decider.decide(conn, changes, job_id=job_id, now=now))
                 for page in decider.fan_out(conn, job_id=job_id, now=now):
                     fired.extend(page)
+                decider.end_batch(kept=True)  # as a batch kept: what it decided may move to disk
         finally:
             decider.close()
             conn.rollback()

@@ -16,7 +16,7 @@ from deltahook.errors import ConflictError
 from deltahook.notifications import JobIds
 from deltahook.store import outbox
 from deltahook.store.tables import deliveries, notifications
-from tests.integration.test_rules_ingest import SKU_CHANGED, ingest, stock
+from tests.integration.test_rules_ingest import SKU_CHANGED, ingest, ndjson, stock
 
 SUBSCRIPTIONS = [
     SubscriptionSettings(name=name, url=f"https://{name}.example/hooks", event_types=["*"])
@@ -73,3 +73,19 @@ def test_a_batch_retried_after_a_conflict_decides_again_under_the_same_ids(
     assert changed == [f"P{i}" for i in range(6)]
     expected = JobIds(job)
     assert [n.id for n in result.notifications] == [expected.take() for _ in result.notifications]
+
+
+def test_two_caller_job_ids_differing_in_their_last_group_both_notify(database_url: str) -> None:
+    """Two UUIDv7 job ids made in the same millisecond by a monotonic generator (RFC 9562
+    method 1, as Python 3.14's uuid.uuid7) differ only in their last bits; each job must
+    still store its notifications (their ids are not those of the first)."""
+    first = "01936f1e-2a40-7abc-8def-000000000001"
+    second = "01936f1e-2a40-7abc-8def-000000000002"
+    settings = Settings(database_url=database_url, batch_size=2)
+    with Engine.from_settings(settings) as engine:
+        one = engine.ingest("sku_onhand", ndjson([stock("P1", 2)]), fmt="ndjson", job_id=first)
+        two = engine.ingest(
+            "sku_onhand", ndjson([stock("P2", 2)]), fmt="ndjson", job_id=second, collect=True
+        )
+    assert one.counts.notifications >= 1
+    assert [n.payload["PartNo"] for n in two.notifications if n.type == SKU_CHANGED] == ["P2"]

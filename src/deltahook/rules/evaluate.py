@@ -107,8 +107,8 @@ class RulesDecider:
         self, conn: Connection, *, job_id: str, now: datetime
     ) -> Iterator[list[Notification]]:
         """The notifications of the last ``decide``'s fan-out settings, a page of referrers at
-        a time; record each page before asking for the next (earlier pages are then found in
-        the store, so a SKU reached twice in one job is notified once)."""
+        a time (record each page before asking for the next: one page is held at a time); a
+        SKU reached twice in one job is notified once (``decided``)."""
         fanning, self._fanning = self._fanning, []
         for hit in fanning:
             for reached in referrer_hits(conn, hit, page=self.page):
