@@ -27,6 +27,17 @@ BUFFERED_CHUNKS = 16
 READ_BUFFER = 1 << 16
 
 
+class IdleFailed(Exception):
+    """What ``BodyReader.idle`` raised (writing the records so far failed), carried through the
+    feed reader: a reader takes a ``ValueError`` met while reading for a malformed record (a
+    JSON array's ``the rest of the array could not be read``), and so went on after a store
+    error. ``with_body`` raises the error itself again."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class BodyReader(io.RawIOBase):
     """Reads the chunks the pump sends, from a worker thread started by anyio."""
 
@@ -49,7 +60,10 @@ class BodyReader(io.RawIOBase):
                 item = anyio.from_thread.run(self._next)
                 if item is None:
                     assert self.idle is not None
-                    self.idle()
+                    try:
+                        self.idle()
+                    except Exception as exc:  # see IdleFailed
+                        raise IdleFailed(exc) from exc
                     item = anyio.from_thread.run(self._channel.receive)
             except anyio.EndOfStream:
                 self._ended = True
@@ -117,6 +131,8 @@ def _read(work: Callable[[IO[bytes]], T], channel: MemoryObjectReceiveStream[Chu
     try:
         with BodyStream(BodyReader(channel), READ_BUFFER) as stream:
             return work(stream)
+    except IdleFailed as failed:
+        raise failed.error from None
     finally:
         anyio.from_thread.run_sync(channel.close)
 
