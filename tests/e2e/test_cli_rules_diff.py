@@ -159,3 +159,17 @@ def test_found_when_the_rules_group_was_imported_first() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "OLD_DIR NEW_DIR" in done.stdout
+
+
+def test_a_feed_whose_records_were_rejected_says_so(tmp_path: Path) -> None:
+    """Records a feed had rejected are left out of the diff, and the command says how many and
+    why on standard error, beside 'no differences' for what it could read."""
+    loaded(tmp_path)
+    feed = tmp_path / "sku.ndjson"
+    feed.write_bytes(b'{"PartNo": 5}\nnot json\n')
+    rules = str(REPO / "rules")
+    code, out, err = run(tmp_path, "rules", "diff", rules, rules, "--feed", str(feed))
+    assert code == 0
+    assert "no differences" in out
+    assert "2 record(s) rejected, left out of the diff" in err
+    assert "line 2" in err

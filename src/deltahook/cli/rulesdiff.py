@@ -28,6 +28,7 @@ from deltahook.results import MODES, Mode
 
 if TYPE_CHECKING:
     from deltahook.engine import Engine
+    from deltahook.feeds.readers import Reject
     from deltahook.notifications import Notification
     from deltahook.rulediff import RuleDiff
     from deltahook.rules.model import RuleSet
@@ -39,6 +40,7 @@ EXIT_DIFFERS = 1
 EXIT_BAD_INPUT = 2  # as click's usage errors
 FEED_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
 MAX_JOBS = 1_000_000  # --jobs: the last N ingest jobs replayed
+REJECTS_SHOWN = 20  # a feed's rejected records named before '... and N more'
 
 
 def bad_input_exits_2(func: F) -> F:
@@ -107,17 +109,20 @@ def diff(
     if [bool(feeds), after is not None, jobs is not None, since is not None].count(True) != 1:
         raise click.UsageError("give one input: --feed, --after, --jobs or --since")
     settings = state.settings.model_copy(update={"rules_dir": old_dir})
+    rejected: dict[Path, list[Reject]] = {}  # per feed: its records left out of the diff
     with Engine.from_settings(settings) as engine:
         new_rules = _load(engine, new_dir)
         if after is not None:
             runs = [_pair_run(engine, kind, before, after)]
         elif feeds:
             runs = [
-                partial(_preview, kind=k, feed=f, mode=mode) for k, f in _feeds(engine, feeds, kind)
+                partial(_preview, kind=k, feed=f, mode=mode, rejected=rejected)
+                for k, f in _feeds(engine, feeds, kind)
             ]
         else:
             runs = [_replay_run(engine, jobs, since)]
         found = diff_runs(engine, new_rules, runs)
+    _print_rejected(rejected)
     if as_json:
         print_json(found.to_json())
     else:
@@ -138,8 +143,28 @@ def _load(engine: Engine, folder: Path) -> RuleSet:
     )
 
 
-def _preview(engine: Engine, *, kind: str, feed: Path, mode: Mode) -> list[Notification]:
-    return engine.preview(kind, feed, mode=mode).notifications
+def _preview(
+    engine: Engine, *, kind: str, feed: Path, mode: Mode, rejected: dict[Path, list[Reject]]
+) -> list[Notification]:
+    result = engine.preview(kind, feed, mode=mode)
+    rejected[feed] = result.rejects  # the same for either rule set
+    return result.notifications
+
+
+def _print_rejected(rejected: dict[Path, list[Reject]]) -> None:
+    """Name the records a feed had rejected: the diff says nothing of them."""
+    for feed, rejects in rejected.items():
+        if not rejects:
+            continue
+        err.print(
+            f"[yellow]note:[/] {escape(str(feed))}: {len(rejects):,} record(s) rejected, "
+            "left out of the diff",
+            soft_wrap=True,
+        )
+        for reject in rejects[:REJECTS_SHOWN]:
+            err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
+        if len(rejects) > REJECTS_SHOWN:
+            err.print(f"  ... and {len(rejects) - REJECTS_SHOWN:,} more rejected")
 
 
 def _replay_run(
