@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def test_the_receiver_on_a_port_it_cannot_have_is_one_line() -> None:
         check=False,
     )
     assert beyond.returncode == 2, beyond.stderr
-    assert "99999 is not in the range 1<=x<=65535" in beyond.stderr
+    assert "99999 is not in the range 0<=x<=65535" in beyond.stderr
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "no-such-host.invalid"], ids=["taken", "unknown"])
@@ -95,3 +96,39 @@ def test_serve_where_it_cannot_listen_is_one_line_and_exit_1(tmp_path: Path, hos
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"Error: cannot listen on {host}:{port}: [Errno "), line
+
+
+def test_the_receiver_on_port_0_listens_on_a_free_port() -> None:
+    """`receiver --port 0` listens on a port the system picks and says which (as Receiver()
+    does); the range check that refuses 99999 must not refuse it."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "deltahook", "receiver", "--port", "0"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as started:
+        assert started.stderr is not None
+        line = started.stderr.readline()
+        started.send_signal(signal.SIGINT)
+        started.communicate()
+    assert line.startswith("listening on http://127.0.0.1:"), line
+    assert not line.startswith("listening on http://127.0.0.1:0/")
+
+
+def test_serve_on_the_empty_host_listens_on_every_interface(tmp_path: Path) -> None:
+    """`serve --host ''` is every interface, as uvicorn (asyncio) took it before serve bound
+    its sockets itself; it said 'cannot listen on :0: Name or service not known'."""
+    environment = {**os.environ, "DELTAHOOK_API_KEYS": "k" * 32}
+    command = [sys.executable, "-m", "deltahook", "--database-url", f"sqlite:///{tmp_path}/db"]
+    with subprocess.Popen(
+        [*command, "serve", "--host", "", "--port", "0", "--no-deliver"],
+        cwd=REPO,
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as started:
+        assert started.stderr is not None
+        line = started.stderr.readline()
+        started.send_signal(signal.SIGINT)
+        started.communicate()
+    assert line.startswith("serving the deltahook API on http://"), line

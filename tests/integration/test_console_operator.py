@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import random
 import re
+import string
 from collections.abc import Iterator
 from html import unescape
 from urllib.parse import quote
@@ -185,3 +187,20 @@ def test_a_test_send_shows_its_answer_on_a_page_whose_reload_sends_nothing(
     (received,) = receiver.wait_for(1)
     assert received.message_id in shown
     assert receiver.answered == 1
+
+
+def test_a_test_send_whose_answer_has_a_long_error_still_shows_it(
+    console: Console, receiver: Receiver
+) -> None:
+    """A receiver that redirects to another host gets its test refused with a reason naming
+    that host, which the receiver chooses (here 9,000 characters): the flash cookie that
+    carries the answer to the Configuration tab must still fit what a browser keeps
+    (4,096 bytes), or the answer is never shown."""
+    letters = random.Random(5).choices(string.ascii_lowercase + string.digits, k=150 * 60)
+    far = ".".join("".join(letters[n : n + 60]) for n in range(0, len(letters), 60))
+    receiver.fail(1, status=302, headers={"Location": f"http://{far}/hooks"})
+    answer = console.post(f"/admin/types/{BREAKPOINT}/test", subscription="erp")
+    assert answer.status_code == 303
+    cookie = answer.cookies["deltahook_flash"]
+    assert len("deltahook_flash=" + cookie) <= 4096
+    assert "data-test-result" in console.follow(answer)

@@ -218,10 +218,10 @@ def purge(state: State, older_than: str) -> None:
 @main.command()
 @click.option(
     "--port",
-    type=click.IntRange(1, 65535),
+    type=click.IntRange(0, 65535),
     default=8765,
     show_default=True,
-    help="Port on 127.0.0.1.",
+    help="Port on 127.0.0.1 (0: a free one).",
 )
 @click.option(
     "--fail",

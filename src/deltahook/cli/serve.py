@@ -78,14 +78,25 @@ def _listen(host: str, port: int) -> list[socket.socket]:
 
     sockets: list[socket.socket] = []
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        for family, kind, proto, _, address in dict.fromkeys(found):
-            sock = socket.socket(family, kind, proto)
+        # '' is every interface, as asyncio (and so uvicorn) takes it
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _, given in dict.fromkeys(found):
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:  # a family this system lacks (IPv6 off): asyncio skips it too
+                continue
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:  # the IPv4 address, if any, has its own socket
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            address = given
+            if port == 0 and len(sockets) > 1:  # one port for every address, the announced one
+                address = (given[0], sockets[0].getsockname()[1], *given[2:])
             sock.bind(address)
+        if not sockets:
+            raise OSError(f"no address of {host!r} can be had on this system")
     except OSError as exc:
         for sock in sockets:
             sock.close()

@@ -127,12 +127,14 @@ async def test_send(request: Request, name: str, engine: EngineDep) -> Response:
 
 
 def _fitted(request: Request, name: str, report: dict[str, Any]) -> dict[str, Any]:
-    """``{name: report}``, the report's response excerpt cut (marked ``…``) until it fits a
+    """``{name: report}``, the report's response excerpt, then its error (both the receiver's
+    words: a refused redirect names the host it led to), cut (marked ``…``) until it fits a
     flash cookie."""
-    excerpt = report.get("response_excerpt") or ""
-    while excerpt and not flash_fits(request, {"tested": {name: report}}):
-        excerpt = excerpt[: len(excerpt) // 2]
-        report = report | {"response_excerpt": f"{excerpt} …" if excerpt else None}
+    for key in ("response_excerpt", "error"):
+        text = report.get(key) or ""
+        while text and not flash_fits(request, {"tested": {name: report}}):
+            text = text[: len(text) // 2]
+            report = report | {key: f"{text} …" if text else None}
     return {name: report}
 
 
