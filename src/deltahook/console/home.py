@@ -21,10 +21,15 @@ from deltahook.console.auth import (
     SESSION_TTL,
     SIGNIN,
     SIGNIN_COOKIE,
-    Sessions,
     same_token,
 )
-from deltahook.console.render import SECURITY_HEADERS, checked_form, page, session_of
+from deltahook.console.render import (
+    SECURITY_HEADERS,
+    checked_form,
+    page,
+    session_of,
+    sessions_of,
+)
 from deltahook.delivery import stats
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.status import FAILED
@@ -39,12 +44,6 @@ logger = logging.getLogger("deltahook.console")
 CATEGORIES = ("Customer", "Order", "Product", "Supplier", "System")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 RECENT = timedelta(hours=24)
-
-
-def sessions_of(request: Request) -> Sessions:
-    found = request.app.state.sessions
-    assert isinstance(found, Sessions)
-    return found
 
 
 def _secure(request: Request) -> bool:

@@ -86,9 +86,14 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
 
 def flashed(request: Request) -> dict[str, Any]:
     """What the last form's redirect left for this page (``redirect``): a notice, a result."""
+    return sessions_of(request).read_flash(session_of(request), request.cookies.get(FLASH_COOKIE))
+
+
+def sessions_of(request: Request) -> Sessions:
+    """The console's sessions (and their flash cookies), made with the app."""
     sessions = request.app.state.sessions
     assert isinstance(sessions, Sessions)
-    return sessions.read_flash(session_of(request), request.cookies.get(FLASH_COOKIE))
+    return sessions
 
 
 FLASH_BYTES = 3800
@@ -97,10 +102,8 @@ FLASH_BYTES = 3800
 
 def flash_fits(request: Request, flash: dict[str, Any]) -> bool:
     """Whether ``flash`` signed for this session fits in a cookie a browser keeps."""
-    sessions = request.app.state.sessions
     session = session_of(request)
-    assert isinstance(sessions, Sessions)
-    return session is None or len(sessions.flash(session, flash)) <= FLASH_BYTES
+    return session is None or len(sessions_of(request).flash(session, flash)) <= FLASH_BYTES
 
 
 def redirect(request: Request, target: str, **flash: Any) -> RedirectResponse:
@@ -109,11 +112,9 @@ def redirect(request: Request, target: str, **flash: Any) -> RedirectResponse:
     response = RedirectResponse(target, status_code=303)
     session = session_of(request)
     if session is not None and flash:
-        sessions = request.app.state.sessions
-        assert isinstance(sessions, Sessions)
         response.set_cookie(
             FLASH_COOKIE,
-            sessions.flash(session, flash),
+            sessions_of(request).flash(session, flash),
             path="/admin",
             httponly=True,
             samesite="strict",
