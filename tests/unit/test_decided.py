@@ -55,15 +55,16 @@ def test_many_groups_in_one_batch(decided: Decided) -> None:
 
 
 def test_past_its_share_of_memory_it_moves_to_a_temporary_database() -> None:
-    """Once a kept batch takes it past ``in_memory`` digests, the set is emptied into the
-    temporary database, which then answers alone."""
+    """The digest that takes it past ``in_memory`` moves the set into the temporary database
+    at once, in the middle of a batch: what earlier batches kept stays decided there, and
+    the batch's own are still forgotten if it is rolled back."""
     decided = Decided(time_ordered_id(), in_memory=2)
     decided.fresh([(SKU, b"A"), (SKU, b"B")])
     decided.end_batch(kept=True)
     assert decided._db is None
-    decided.fresh([(SKU, b"C")])
-    decided.end_batch(kept=True)
+    given = decided.fresh([(SKU, b"C")])
     assert decided._db is not None
     assert not decided._seen
-    assert decided.fresh([(SKU, b"A"), (SKU, b"D"), (SKU, b"C")])[::2] == [None, None]
+    decided.end_batch(kept=False)
+    assert decided.fresh([(SKU, b"A"), (SKU, b"C"), (SKU, b"B")]) == [None, *given, None]
     decided.close()

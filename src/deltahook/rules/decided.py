@@ -10,8 +10,10 @@ type and identity.
 They are kept in a set (~0.2 us a look-up, ~90 bytes a digest) until a job has decided
 ``IN_MEMORY`` of them, then in a private temporary SQLite database (on disk, deleted when
 closed; ~7 us a digest, at most ``_CACHE_KIB`` held in memory): a first load of a million SKUs
-decides five million notifications, some 450 MB as a set. Either way what a batch decided is
-forgotten, its ids included, when the batch is rolled back to be retried (``end_batch``).
+decides five million notifications, some 450 MB as a set. The set moves as soon as it is
+past ``IN_MEMORY``, in the middle of a batch if need be (a fan-out reaching many SKUs). Either
+way what a batch decided is forgotten, its ids included, when the batch is rolled back to be
+retried (``end_batch``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Decided:
             new = [d for d in digests if d not in known]
             self._seen.update(new)
             self._batch.extend(new)
+            if len(self._seen) > self._in_memory:
+                self._spill()
         else:
             known = self._stored(self._db, digests)
         return [None if d in known else self._ids.take() for d in digests]
@@ -64,8 +68,6 @@ class Decided:
         self._batch.clear()
         if kept:
             self._kept = self._ids.next
-            if self._db is None and len(self._seen) > self._in_memory:
-                self._spill()
         else:
             self._ids.next = self._kept
 
@@ -96,10 +98,14 @@ class Decided:
         db.execute("PRAGMA synchronous = OFF")
         db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         db.execute("CREATE TABLE decided (digest BLOB PRIMARY KEY) WITHOUT ROWID")
+        batch = set(self._batch)
         db.execute("BEGIN")
-        db.executemany("INSERT INTO decided VALUES (?)", sorted((d,) for d in self._seen))
+        kept = ((d,) for d in self._seen if d not in batch)  # no second copy of the set
+        db.executemany("INSERT INTO decided VALUES (?)", kept)
         db.commit()
-        self._seen = set()
+        db.execute("BEGIN")  # the batch's own, kept or forgotten with it (``end_batch``)
+        db.executemany("INSERT INTO decided VALUES (?)", sorted((d,) for d in batch))
+        self._seen, self._batch = set(), []
         self._db = db
 
 
