@@ -135,6 +135,13 @@ def test_a_short_full_feed_is_refused_with_409_and_its_job_failed(api: TestClien
         ("/v1/feeds/no_such_kind", {}, 404),  # unknown kind
         ("/v1/feeds/sku_onhand?mode=sideways", {}, 422),  # unknown mode
         ("/v1/feeds/sku_onhand", {"Content-Type": "text/plain"}, 415),  # not a feed format
+        ("/v1/feeds/sku_onhand", {"Content-Type": "text/csv; charset=latin-1"}, 415),
+        (
+            "/v1/feeds/sku_onhand?format=json",
+            {"Content-Type": "application/json; charset=UTF-16"},
+            415,
+        ),
+        ("/v1/preview/sku_onhand", {"Content-Type": 'application/x-ndjson; charset="cp1252"'}, 415),
         ("/v1/preview/no_such_kind", {}, 404),
     ],
 )
@@ -143,6 +150,14 @@ def test_feeds_refuse_what_they_cannot_read(
 ) -> None:
     """A feed upload of an unknown kind or an unreadable format gets the 4xx its row names."""
     assert api.post(path, content=b"{}\n", headers=headers).status_code == status
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", '"utf-8"', "us-ascii"])
+def test_feeds_in_utf8_say_so_as_they_like(api: TestClient, charset: str) -> None:
+    """A Content-Type naming UTF-8 (or ASCII), however spelt, is read as any feed."""
+    headers = {"Content-Type": f"application/x-ndjson; charset={charset}"}
+    answer = api.post("/v1/feeds/sku_onhand", content=ndjson([STOCK]), headers=headers)
+    assert answer.status_code == 201, answer.text
 
 
 def test_unknown_jobs_are_404(api: TestClient) -> None:

@@ -66,10 +66,13 @@ FormatQuery = Annotated[
 
 
 def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
-    """The format asked for, else the one the Content-Type names (no Content-Type: NDJSON)."""
+    """The format asked for, else the one the Content-Type names (no Content-Type: NDJSON);
+    a charset other than UTF-8 is refused (feeds are read as UTF-8)."""
+    content_type = request.headers.get("content-type", "")
+    _utf8_only(content_type)
     if fmt is not None:
         return fmt
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media = content_type.split(";", 1)[0].strip().lower()
     if not media:
         return "ndjson"
     if media not in _MEDIA:
@@ -79,6 +82,21 @@ def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
             f"not {media!r}",
         )
     return _MEDIA[media]
+
+
+_UTF8 = {"utf-8", "utf8", "us-ascii"}  # US-ASCII text is UTF-8 text
+
+
+def _utf8_only(content_type: str) -> None:
+    """415 for a Content-Type naming another charset: its text would be read as UTF-8 and
+    every record holding a byte past ASCII rejected, one by one."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in _UTF8:
+            raise HTTPException(
+                415, f"feeds are read as UTF-8: send the feed as UTF-8, not {charset!r}"
+            )
 
 
 def known_kind(engine: Engine, kind: str) -> None:
