@@ -101,16 +101,7 @@ def test_serve_where_it_cannot_listen_is_one_line_and_exit_1(tmp_path: Path, hos
 def test_the_receiver_on_port_0_listens_on_a_free_port() -> None:
     """`receiver --port 0` listens on a port the system picks and says which (as Receiver()
     does); the range check that refuses 99999 must not refuse it."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "deltahook", "receiver", "--port", "0"],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as started:
-        assert started.stderr is not None
-        line = started.stderr.readline()
-        started.send_signal(signal.SIGINT)
-        started.communicate()
+    line = _first_line([sys.executable, "-m", "deltahook", "receiver", "--port", "0"])
     assert line.startswith("listening on http://127.0.0.1:"), line
     assert not line.startswith("listening on http://127.0.0.1:0/")
 
@@ -120,15 +111,20 @@ def test_serve_on_the_empty_host_listens_on_every_interface(tmp_path: Path) -> N
     its sockets itself; it said 'cannot listen on :0: Name or service not known'."""
     environment = {**os.environ, "DELTAHOOK_API_KEYS": "k" * 32}
     command = [sys.executable, "-m", "deltahook", "--database-url", f"sqlite:///{tmp_path}/db"]
+    line = _first_line(
+        [*command, "serve", "--host", "", "--port", "0", "--no-deliver"], environment
+    )
+    assert line.startswith("serving the deltahook API on http://"), line
+
+
+def _first_line(command: list[str], environment: dict[str, str] | None = None) -> str:
+    """The first line a long-running command writes to standard error; then it is stopped
+    (SIGINT, as Ctrl-C)."""
     with subprocess.Popen(
-        [*command, "serve", "--host", "", "--port", "0", "--no-deliver"],
-        cwd=REPO,
-        env=environment,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=REPO, env=environment, stderr=subprocess.PIPE, text=True
     ) as started:
         assert started.stderr is not None
         line = started.stderr.readline()
         started.send_signal(signal.SIGINT)
         started.communicate()
-    assert line.startswith("serving the deltahook API on http://"), line
+    return line
