@@ -113,11 +113,22 @@ def test_sign_in_shows_active_types_above_inactive_ones(page: Any) -> None:
 def test_switching_a_subscription_off_and_on_is_what_the_cli_lists(
     page: Any, site: tuple[Site, str]
 ) -> None:
-    """OFF and ON on the Configuration tab persist: ``subscriptions list`` agrees each time."""
+    """OFF and ON on the Configuration tab persist: ``subscriptions list`` agrees each time.
+    Switching off asks first (nothing is queued for it while it is off): dismissed, it stays
+    on; switching on does not ask."""
     made, _ = site
     page.click(f"text={BREAKPOINT}")
     switch = page.locator('[data-subscription="erp"] button[role=switch]')
     assert switch.inner_text() == "ON"
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    switch.click()
+    assert asked == [
+        "Switch erp off? Nothing is queued for it while it is off: what is notified meanwhile "
+        "never reaches it."
+    ]
+    assert made.subscriptions() == {"erp": True}
+    page.once("dialog", lambda dialog: dialog.accept())
     switch.click()
     page.wait_for_selector('[data-subscription="erp"] button[aria-checked=false]')
     assert made.subscriptions() == {"erp": False}
