@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from deltahook.config import Settings
+    from deltahook.feeds.readers import Reject
     from deltahook.results import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
 EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
+REJECTS_SHOWN = 50  # rejected records named on standard error before '... and N more'
 
 SHOWN = 200  # rows of a table before '... and N more'
 
@@ -159,6 +161,22 @@ def standard_input(what: str) -> IO[bytes]:
     if sys.stdin is None:
         raise FeedError(f"standard input is closed: pipe the {what} in, or name its file")
     return sys.stdin.buffer
+
+
+def feed_source(feed: Path) -> Path | IO[bytes]:
+    """The FEED argument as the engine reads it: the file, or standard input for ``-``."""
+    return standard_input("feed") if str(feed) == "-" else feed
+
+
+def print_rejects(rejects: list[Reject], *, count: int | None = None, see: str = "") -> None:
+    """The first ``REJECTS_SHOWN`` rejected records on standard error, each with its line and
+    reason; given the ``count`` of all, how many more there were (and ``see`` where)."""
+    from rich.markup import escape
+
+    for reject in rejects[:REJECTS_SHOWN]:
+        err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
+    if count is not None and count > REJECTS_SHOWN:
+        err.print(f"  ... and {count - REJECTS_SHOWN:,} more rejected{see}")
 
 
 def read_object(path: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -17,12 +17,13 @@ from deltahook.cli.app import (
     console,
     err,
     exit_for,
+    feed_source,
     finished,
     friendly,
     main,
     out,
     print_json,
-    standard_input,
+    print_rejects,
 )
 from deltahook.feeds.readers import FORMATS
 from deltahook.results import MODES, Mode, RunResult
@@ -85,7 +86,7 @@ def ingest(
     changes: bool,
 ) -> None:
     """Ingest FEED (a file, or - for standard input) of entity KIND."""
-    source: Path | IO[bytes] = standard_input("feed") if str(feed) == "-" else feed
+    source = feed_source(feed)
     with gcpolicy.starting():  # the engine lives to the end: no collections while it is built
         from deltahook.engine import Engine
 
@@ -158,10 +159,7 @@ def print_summary(result: RunResult, elapsed: float) -> None:
     )
     for notice in result.notices[:20]:
         out.print(f"  [yellow]note:[/] {escape(notice)}")
-    for reject in result.rejects[:50]:
-        err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
-    if c.rejected > 50:
-        err.print(f"  ... and {c.rejected - 50:,} more rejected (see --json)")
+    print_rejects(result.rejects, count=c.rejected, see=" (see --json)")
 
 
 class _progress:

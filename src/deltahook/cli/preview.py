@@ -8,7 +8,7 @@ a feed, where ``rules`` checks and tests rule files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -17,15 +17,15 @@ from rich.table import Table
 from deltahook.cli.app import (
     SHOWN,
     State,
-    err,
     exit_for,
+    feed_source,
     friendly,
     main,
     out,
     payload_lines,
     print_json,
+    print_rejects,
     read_object,
-    standard_input,
 )
 from deltahook.errors import FeedError
 from deltahook.feeds.readers import FORMATS
@@ -81,9 +81,7 @@ def preview(
         raise FeedError("--base goes with a FEED file, not with --before/--after")
     if base is not None and str(base) == "-":
         raise FeedError("--base reads a file (its format from its name), not standard input")
-    source: Path | IO[bytes] | None = feed
-    if feed is not None and str(feed) == "-":
-        source = standard_input("feed")
+    source = feed_source(feed) if feed is not None else None
     with Engine.from_settings(state.settings) as engine:
         if after is not None:
             result = engine.preview_pair(
@@ -148,8 +146,7 @@ def _print_preview(result: RunResult, *, explain: bool) -> None:
         _print_near_misses(result.near_misses)
     for notice in result.notices[:20]:
         out.print(f"  [yellow]note:[/] {escape(notice)}", soft_wrap=True)
-    for reject in result.rejects[:50]:
-        err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
+    print_rejects(result.rejects)
 
 
 def _print_near_misses(misses: list[dict[str, Any]]) -> None:

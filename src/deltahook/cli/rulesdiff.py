@@ -20,6 +20,7 @@ from deltahook.cli.app import (
     out,
     payload_lines,
     print_json,
+    print_rejects,
     read_object,
 )
 from deltahook.cli.rules import rules
@@ -40,7 +41,6 @@ EXIT_DIFFERS = 1
 EXIT_BAD_INPUT = 2  # as click's usage errors
 FEED_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
 MAX_JOBS = 1_000_000  # --jobs: the last N ingest jobs replayed
-REJECTS_SHOWN = 20  # a feed's rejected records named before '... and N more'
 
 
 def bad_input_exits_2(func: F) -> F:
@@ -161,10 +161,7 @@ def _print_rejected(rejected: dict[Path, list[Reject]]) -> None:
             "left out of the diff",
             soft_wrap=True,
         )
-        for reject in rejects[:REJECTS_SHOWN]:
-            err.print(f"  [red]rejected[/] {escape(str(reject))}", soft_wrap=True)
-        if len(rejects) > REJECTS_SHOWN:
-            err.print(f"  ... and {len(rejects) - REJECTS_SHOWN:,} more rejected")
+        print_rejects(rejects, count=len(rejects))
 
 
 def _replay_run(
