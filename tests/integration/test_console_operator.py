@@ -22,10 +22,8 @@ from tests.integration.test_console_pages import BREAKPOINT, Console, notice
 
 @pytest.fixture
 def console(database_url: str, receiver: Receiver) -> Iterator[Console]:
-    made = Console(database_url, receiver)
-    yield made
-    made.client.close()
-    made.engine.close()
+    with Console(database_url, receiver) as made:
+        yield made
 
 
 def _value(html: str, name: str) -> str:

@@ -50,6 +50,13 @@ class Console:
         )
         self.csrf = sign_in(self.client)
 
+    def __enter__(self) -> Console:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.engine.close()
+
     def ingest(self, *rows: dict[str, Any]) -> None:
         self.engine.ingest("sku_onhand", io.BytesIO(ndjson(list(rows))), fmt="ndjson")
 
@@ -79,10 +86,8 @@ def notice(html: str) -> str:
 
 @pytest.fixture
 def console(database_url: str, receiver: Receiver) -> Iterator[Console]:
-    made = Console(database_url, receiver)
-    yield made
-    made.client.close()
-    made.engine.close()
+    with Console(database_url, receiver) as made:
+        yield made
 
 
 def cross_breakpoint(console: Console) -> None:
