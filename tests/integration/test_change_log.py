@@ -92,6 +92,25 @@ def test_changes_logged_field_by_field_by_an_earlier_version_still_read(engine: 
     assert row.fields == (("EanCode", MISSING, None), ("PartNo", MISSING, "P1"), ("StatusId", 1, 2))
 
 
+def test_a_new_entity_is_logged_as_its_root_row_alone(engine: Engine) -> None:
+    """A new entity's other rows are in the snapshot it made: only its root row's insert is
+    logged; an update of a child row later logs that row."""
+    cultures = [{"CultureCode": "sv-SE", "Name": "Tröja"}, {"CultureCode": "en-GB", "Name": "J"}]
+    first = ingest(engine, "sku", [{"PartNo": "P1", "StatusId": 1, "Cultures": cultures}])
+    cultures[1]["Name"] = "Jumper"
+    second = ingest(engine, "sku", [{"PartNo": "P1", "StatusId": 1, "Cultures": cultures}])
+    with engine.db.connect() as conn:
+        (inserted,) = changelog.read(conn, job_ids=[first.job_id])
+        (updated,) = changelog.read(conn, job_ids=[second.job_id])
+    assert (inserted.table, inserted.op) == ("tClientProductSku", "insert")
+    assert dict((name, new) for name, _, new in inserted.fields) == {"PartNo": "P1", "StatusId": 1}
+    assert (updated.table, updated.row_key, updated.op) == (
+        "tClientProductSkuCulture",
+        {"PartNo": "P1", "CultureCode": "en-GB"},
+        "update",
+    )
+
+
 def test_preview_and_unchanged_records_log_nothing(engine: Engine) -> None:
     """A preview writes no change; a record stored unchanged adds none."""
     engine.preview("sku", ndjson([{"PartNo": "P1"}]), fmt="ndjson")
@@ -117,7 +136,8 @@ def test_replaying_the_recent_past_fires_what_the_ingests_fired(
     engine: Engine, clock: MovableClock
 ) -> None:
     """Replayed from the log against today's snapshots, the last jobs' row changes give the
-    same notifications their ingests gave (a culture change, an insert, a delete of a row)."""
+    same notifications their ingests gave (a culture change, a delete of a row, an insert with
+    a culture, logged as its root row alone, and a change of that culture)."""
     before = {
         "PartNo": "S1",
         "StatusId": 1,
@@ -128,10 +148,14 @@ def test_replaying_the_recent_past_fires_what_the_ingests_fired(
     clock.now += timedelta(hours=1)
     fired = ingest(engine, "sku", [after]).notifications
     clock.now += timedelta(hours=1)
-    fired += ingest(engine, "sku", [{"PartNo": "S2"}]).notifications
-    replayed = replay.notifications(engine, last_jobs=2)
+    s2 = {"PartNo": "S2", "Cultures": [{"CultureCode": "sv-SE"}]}
+    fired += ingest(engine, "sku", [s2]).notifications
+    clock.now += timedelta(hours=1)
+    s2["Cultures"] = [{"CultureCode": "sv-SE", "Name": "Ny"}]
+    fired += ingest(engine, "sku", [s2]).notifications
+    replayed = replay.notifications(engine, last_jobs=3)
     assert sorted(payloads(replayed)) == sorted(payloads(fired))
-    assert len(replay.notifications(engine, last_jobs=3)) > len(replayed)
+    assert len(replay.notifications(engine, last_jobs=4)) > len(replayed)
 
 
 def payloads(notes: list[Notification]) -> list[bytes]:

@@ -3,6 +3,11 @@
 Each row holds the job, the entity, the row's table and key, the operation and only the
 changed fields with their old and new values. It is kept as long as the delivery log
 (``queue.purge`` removes both), so ``rules diff`` can replay the recent past.
+
+A new entity is logged as the insert of its root row alone: every other row it came with is
+in the snapshot it made, and a replay, which rebuilds each job's bodies backwards from today's
+snapshots, needs no more than "absent before this job" (``replay._undo``). A first load logs
+one row per entity rather than one per row of it (a SKU has about seven).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class LoggedChange:
 
 
 def write(conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now: datetime) -> None:
-    """Log every row change of ``changes`` in the caller's transaction."""
+    """Log the row changes of ``changes`` in the caller's transaction: every row of an updated
+    or deleted entity, the root row of a new one (see the module)."""
     kinds: list[str] = []
     entity_keys: list[str] = []
     parent_keys: list[str | None] = []
@@ -47,7 +53,7 @@ def write(conn: Connection, changes: Sequence[EntityChange], *, job_id: str, now
     fields: list[bytes] = []
     dumps = orjson.dumps
     for change in changes:
-        for row in change.rows:
+        for row in change.rows[:1] if change.op is Op.INSERT else change.rows:
             kinds.append(change.kind)
             entity_keys.append(change.key)
             parent_keys.append(change.parent_key)
