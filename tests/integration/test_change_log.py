@@ -103,7 +103,7 @@ def test_a_new_entity_is_logged_as_its_root_row_alone(engine: Engine) -> None:
         (inserted,) = changelog.read(conn, job_ids=[first.job_id])
         (updated,) = changelog.read(conn, job_ids=[second.job_id])
     assert (inserted.table, inserted.op) == ("tClientProductSku", "insert")
-    assert dict((name, new) for name, _, new in inserted.fields) == {"PartNo": "P1", "StatusId": 1}
+    assert {name: new for name, _, new in inserted.fields} == {"PartNo": "P1", "StatusId": 1}
     assert (updated.table, updated.row_key, updated.op) == (
         "tClientProductSkuCulture",
         {"PartNo": "P1", "CultureCode": "en-GB"},
