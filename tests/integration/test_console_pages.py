@@ -371,6 +371,10 @@ def test_a_subscription_made_in_the_console_can_be_edited_and_deleted(
     owned = console.post("/admin/subscriptions/erp/edit", url=receiver.url, event_types="*")
     assert owned.status_code == 422
     assert "declared in the config file" in owned.text
+    owned_form = console.get("/admin/subscriptions/erp/edit")  # typed in: no form, no Delete
+    assert "declared in the config file: change it there" in owned_form
+    assert "/admin/subscriptions/erp/delete" not in owned_form
+    assert 'name="url"' not in owned_form
     console.post("/admin/subscriptions/shop/delete")
     with console.engine.db.connect() as conn:
         assert [s.name for s in subs.load(conn)] == ["erp"]

@@ -37,7 +37,8 @@ def form_page(
     given: dict[str, str] | None = None,
 ) -> Response:
     """The create form (``sub`` None) or the edit form of ``sub``, with what went wrong;
-    a refused form keeps what was ``given`` but header values and secrets."""
+    a refused form keeps what was ``given`` but header values and secrets. A subscription of
+    the config file has no form: it says where to change it."""
     status = 422 if problems else 200
     stored = {"url": sub.url, "event_types": ",".join(sorted(sub.event_types))} if sub else {}
     typed = {k: v for k, v in (given or {}).items() if k in KEPT}
@@ -50,6 +51,7 @@ def form_page(
         retype=any((given or {}).get(k, "").strip() for k in WRITE_ONLY),
         types=sorted(known_types(engine)),
         problems=problems,
+        owned=managed.owned_elsewhere(sub) if sub and sub.source != managed.FROM_API else None,
     )
 
 

@@ -114,7 +114,7 @@ def change(
         raise SubscriptionConflictError(f"cannot change {', '.join(unknown)} of a subscription")
     settings_changes = {k: v for k, v in changes.items() if k != "enabled"}
     if settings_changes and current.source != FROM_API:
-        raise SubscriptionConflictError(_owned(current))
+        raise SubscriptionConflictError(owned_elsewhere(current))
     if settings_changes:
         settings = validated(
             as_settings(current) | settings_changes,
@@ -139,7 +139,7 @@ def remove(conn: Connection, name: str, *, now: datetime) -> int:
     """
     current = get(conn, name)
     if current.source in (FROM_CONFIG, REMOVED):
-        raise SubscriptionConflictError(_owned(current))
+        raise SubscriptionConflictError(owned_elsewhere(current))
     ended = queue.end_queued(conn, name, "the subscription was deleted", now=now)
     conn.execute(delete(subscriptions).where(subscriptions.c.name == name))
     return ended
@@ -166,7 +166,8 @@ def as_settings(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def _owned(sub: Subscription) -> str:
+def owned_elsewhere(sub: Subscription) -> str:
+    """Why the settings of a subscription not made over the API cannot be changed here."""
     if sub.source == REMOVED:
         return f"subscription {sub.name!r} was removed from the config file; declare it there"
     return (
