@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from sqlalchemy import Connection
@@ -276,8 +276,31 @@ def _sum(a: Counts, b: Counts) -> Counts:
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
+# The tables two ingests of one kind can both insert the same row into (a new entity, and its
+# references): a unique violation there means the other got there first.
+_RACED_TABLES = frozenset({"entities", "entity_refs"})
+_SQLITE_UNIQUE = "UNIQUE constraint failed: "
+
+
 def _is_conflict(exc: Exception) -> bool:
-    """True for errors that mean another writer got there first, not for real failures."""
-    if isinstance(exc, ConflictError | IntegrityError):
+    """True for errors that mean another writer got there first, not for real failures: a
+    unique violation in any other table (or a NOT NULL one, anywhere) is raised at once."""
+    if isinstance(exc, ConflictError):
         return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
+    orig = getattr(exc, "orig", None)
+    if isinstance(exc, IntegrityError):
+        return _raced(orig)
+    return getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def _raced(orig: Any) -> bool:
+    """Whether a driver's integrity error is a unique violation in a ``_RACED_TABLES`` table:
+    psycopg names the table; SQLite's message the columns, as ``table.column, ...``."""
+    diag = getattr(orig, "diag", None)
+    if diag is not None:
+        return getattr(orig, "sqlstate", None) == "23505" and diag.table_name in _RACED_TABLES
+    text = str(orig)
+    if not text.startswith(_SQLITE_UNIQUE):
+        return False
+    columns = text.removeprefix(_SQLITE_UNIQUE).split(", ")
+    return {column.partition(".")[0] for column in columns} <= _RACED_TABLES

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from deltahook import writing
 from deltahook.store.bulk import insert_columns
 from deltahook.store.db import open_engine
-from deltahook.store.tables import ingest_jobs, notifications, subscriptions
+from deltahook.store.tables import entities, ingest_jobs, notifications, subscriptions
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 AWKWARD = "tab\there, new\nline, \\N, 'quotes\", ø 𝄞"  # what COPY's text format must escape
@@ -64,6 +65,41 @@ def test_insert_columns_raises_sqlalchemy_errors(database_url: str) -> None:
             insert_columns(conn, notifications, _columns([_row(2), _row(1)]))
     finally:
         engine.dispose()
+
+
+def test_only_a_unique_violation_where_two_ingests_race_is_a_conflict(database_url: str) -> None:
+    """The same new entity inserted twice (another ingest got there first) is retried; a clash
+    of notification ids, or a row missing a required value, is a real failure, raised at once."""
+    entity = {
+        "kind": "sku",
+        "key": "SKU-1",
+        "parent_key": None,
+        "scope": "",
+        "hash": bytes(16),
+        "body": b"{}",
+        "version": 1,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "job_id": "job",
+        "line_hash": None,
+    }
+    engine = open_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(entities), [entity])
+            insert_columns(conn, notifications, _columns([_row(1)]))
+        raised = []
+        for table, rows in (
+            (entities, [entity]),
+            (notifications, [_row(1)]),
+            (entities, [entity | {"key": "SKU-2", "body": None}]),
+        ):
+            with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+                conn.execute(insert(table), rows)
+            raised.append(writing._is_conflict(caught.value))
+    finally:
+        engine.dispose()
+    assert raised == [True, False, False]
 
 
 def test_insert_columns_begins_a_transaction_as_execute_does(database_url: str) -> None:
