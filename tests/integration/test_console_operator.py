@@ -202,3 +202,50 @@ def test_a_test_send_whose_answer_has_a_long_error_still_shows_it(
     cookie = answer.cookies["deltahook_flash"]
     assert len("deltahook_flash=" + cookie) <= 4096
     assert "data-test-result" in console.follow(answer)
+
+
+TRANSPORT = {"host", "accept", "accept-encoding", "connection", "content-length", "user-agent"}
+"""Headers the HTTP client adds to every request (the Log tab lists those the delivery sets)."""
+
+
+def _headers_sent(html: str) -> list[tuple[str, str]]:
+    """The (name, value) rows of the first "Headers sent" table in a Log tab."""
+    table = html.split("<h3>Headers sent</h3>")[1].split("</table>", maxsplit=1)[0]
+    cells = re.findall(r'<td class="mono">(.*?)</td>', table)
+    return [(unescape(n), unescape(v)) for n, v in zip(cells[::2], cells[1::2], strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("style", "headers"),
+    [
+        ("standard", "X-Shop-Key: shop-value-4a1\nContent-Type: text/plain"),  # webhook-* twice
+        ("norce", "X-Shop-Key: shop-value-4a1"),  # webhook-timestamp was missing
+    ],
+)
+def test_the_log_lists_the_headers_a_delivery_was_sent_with_each_once(
+    console: Console, receiver: Receiver, style: str, headers: str
+) -> None:
+    """ "Headers sent" names what the receiver got, each header once: a signed subscription's
+    webhook-id, webhook-timestamp and webhook-signature, and only the custom headers that go
+    out (one named like a system header is dropped when sending); values of custom headers
+    and the signature are not shown."""
+    made = console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types=BREAKPOINT,
+        header_style=style,
+        headers=headers,
+        secrets="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
+    assert made.status_code == 303, made.text
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+    console.deliver()
+    [sent] = [r for r in receiver.wait_for(2) if "x-shop-key" in r.headers]
+    shown = _headers_sent(console.get(f"/admin/types/{BREAKPOINT}/log?subscription=shop"))
+    names = [name.lower() for name, _ in shown]
+    assert sorted(names) == sorted(set(sent.headers) - TRANSPORT)
+    assert dict(shown)["Content-Type"] == sent.headers["content-type"]
+    assert "shop-value-4a1" not in str(shown)
+    assert sent.headers["webhook-signature"] not in str(shown)

@@ -95,27 +95,34 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
 def headers_sent(
     sub: subs.Subscription | None, entry: Mapping[str, Any], *, client_id: int
 ) -> list[tuple[str, str]]:
-    """The headers a delivery goes out with: event headers in full (the timestamp is the
+    """The headers a delivery goes out with, as the sender builds them (the timestamp is the
     last attempt's; the detection time is when the delivery was queued, with its
-    notification), signatures and custom headers by name only."""
+    notification): event headers in full, the signature and custom headers by name only."""
     if sub is None:
         return []
     attempts = entry.get("attempt_log") or []
     at = attempts[-1]["started_at"] if attempts else entry["created_at"]
-    shown = request_headers(
+    sent = request_headers(
         style=sub.header_style,
         message_id=entry["message_id"],
         event_type=entry["event_type"],
         timestamp=at,
         body=b"",
-        secrets=(),
-        custom={},
+        secrets=sub.secrets,
+        custom=sub.headers,
         detected_at=entry["created_at"],
         client_id=str(client_id),
     )
-    signed = [("webhook-id", entry["message_id"]), ("webhook-signature", SIGNATURE)]
-    hidden = [(name, HIDDEN) for name in sorted(sub.headers)]
-    return [*shown.items(), *(signed if sub.secrets else ()), *hidden]
+    custom = {name.lower(): value for name, value in sub.headers.items()}
+    return [(name, _shown(name, value, custom)) for name, value in sent.items()]
+
+
+def _shown(name: str, value: str, custom: Mapping[str, str]) -> str:
+    """A header's value as the log shows it: the signature and a custom header's value (one
+    a system header overrides went out with the system's value) are not."""
+    if name == "webhook-signature":
+        return SIGNATURE
+    return HIDDEN if custom.get(name.lower()) == value else value
 
 
 @router.post("/deliveries/{delivery_id}/resend")
