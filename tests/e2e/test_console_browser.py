@@ -240,3 +240,22 @@ def test_the_api_docs_open_from_the_header(page: Any) -> None:
     page.wait_for_url("**/docs")
     assert page.locator("section.operation").count() >= 15
     shot(page, "11-api-docs")
+
+
+def test_the_subscriptions_page_names_each_control_by_its_subscription(
+    page: Any, site: tuple[Site, str]
+) -> None:
+    """Each row's switch and Recover time are named by their subscription (the switch was
+    only "ON", the time select had no label at all), so a keyboard or screen reader user can
+    find erp's and switch it off with Enter."""
+    made, _ = site
+    page.goto("/admin/subscriptions")
+    recover = page.get_by_label("Recover erp's failed deliveries since")
+    assert recover.input_value() == "24h"
+    switch = page.get_by_role("switch", name="Deliver to erp")
+    assert switch.inner_text() == "ON"
+    page.once("dialog", lambda dialog: dialog.accept())
+    switch.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('tr[data-subscription="erp"] button[aria-checked=false]')
+    assert made.subscriptions() == {"erp": False}
