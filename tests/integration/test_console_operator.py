@@ -249,3 +249,19 @@ def test_the_log_lists_the_headers_a_delivery_was_sent_with_each_once(
     assert dict(shown)["Content-Type"] == sent.headers["content-type"]
     assert "shop-value-4a1" not in str(shown)
     assert sent.headers["webhook-signature"] not in str(shown)
+
+
+def test_a_subscription_removed_from_the_config_file_is_not_said_to_be_declared_there(
+    console: Console,
+) -> None:
+    """Once the config file no longer declares erp, its card and row say so and offer no
+    switch (switching it on is refused: declare it again); they said it was declared in the
+    file and could be switched on here."""
+    with console.engine.db.begin() as conn:
+        subs.sync(conn, [], now=console.engine.clock())
+    card = console.get(f"/admin/types/{BREAKPOINT}").split('data-subscription="erp"')[1]
+    row = console.get("/admin/subscriptions").split('data-subscription="erp"')[1]
+    for html in (card.split("</section>")[0], row.split("</tr>")[0]):
+        assert "/admin/subscriptions/erp/enabled" not in html
+        assert "declare it there again" in unescape(html)
+    assert "Declared in the config file" not in card
