@@ -265,3 +265,38 @@ def test_a_subscription_removed_from_the_config_file_is_not_said_to_be_declared_
         assert "/admin/subscriptions/erp/enabled" not in html
         assert "declare it there again" in unescape(html)
     assert "Declared in the config file" not in card
+
+
+def test_the_first_of_two_sign_in_forms_opened_signs_in(console: Console) -> None:
+    """Two tabs whose session ended both show the sign-in form; the one signed in first
+    (not the last one opened) lets the operator in: each form's token replaced the other's,
+    and the first was refused as stale."""
+    browser = TestClient(console.client.app, follow_redirects=False)
+    first = browser.get("/admin/signin?next=/admin/jobs")
+    browser.get("/admin/signin?next=/admin/subscriptions")
+    answer = browser.post(
+        "/admin/signin",
+        data={"token": form_token(first.text, "token"), "key": KEY, "next": "/admin/jobs"},
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/admin/jobs"
+    browser.close()
+
+
+def test_a_sign_in_form_left_open_too_long_is_offered_again(console: Console) -> None:
+    """Once the form's token cookie has run out (10 minutes), signing in answers the form
+    again, saying so, with the page to return to and a token that works: it was an error page
+    saying to reload, and reloading posted the stale form again."""
+    browser = TestClient(console.client.app, follow_redirects=False)
+    left = browser.get("/admin/signin?next=/admin/jobs")
+    browser.cookies.clear()  # what the browser does when the cookie's max-age runs out
+    fields = {"token": form_token(left.text, "token"), "key": KEY, "next": "/admin/jobs"}
+    again = browser.post("/admin/signin", data=fields)
+    assert again.status_code == 403
+    assert "The sign-in form had expired" in unescape(again.text)
+    assert KEY not in again.text
+    fields["next"] = form_token(again.text, "next")
+    fields["token"] = form_token(again.text, "token")
+    answer = browser.post("/admin/signin", data=fields)
+    assert answer.headers["location"] == "/admin/jobs"
+    browser.close()

@@ -52,9 +52,16 @@ def _secure(request: Request) -> bool:
 
 @router.get("/signin")
 def signin_form(request: Request, next: str = "/admin/") -> Response:
-    """The sign-in form, with a fresh token in a short-lived cookie against login CSRF."""
-    token = secrets.token_urlsafe(32)
-    response = page(request, "signin.html", token=token, next=_local(next), error="")
+    """The sign-in form, with a token in a short-lived cookie against login CSRF."""
+    return _signin_page(request, next=_local(next))
+
+
+def _signin_page(request: Request, *, next: str, error: str = "", status: int = 200) -> Response:
+    """The form and its token cookie. A token still in the cookie is kept (and its ten
+    minutes start again): another tab's sign-in form, opened since, must not make this
+    one's stale."""
+    token = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
+    response = page(request, "signin.html", status=status, token=token, next=next, error=error)
     response.set_cookie(
         SIGNIN_COOKIE,
         token,
@@ -69,13 +76,16 @@ def signin_form(request: Request, next: str = "/admin/") -> Response:
 
 @router.post("/signin")
 async def signin(request: Request) -> Response:
-    """A known key starts a session; a wrong one gets the form again, the key not echoed."""
+    """A known key starts a session; a wrong one gets the form again, the key not echoed,
+    and so does a form whose token ran out (reloading its answer would post it again)."""
     body = await request.body()
     fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    target = _local(fields.get("next", "/admin/"))
     if not same_token(fields.get("token"), request.cookies.get(SIGNIN_COOKIE, "\0")):
-        raise HTTPException(403, "the sign-in form is stale: reload the page and sign in again")
+        error = "The sign-in form had expired: sign in again."
+        return _signin_page(request, next=target, error=error, status=403)
     sessions = sessions_of(request)
-    key, target = fields.get("key", ""), _local(fields.get("next", "/admin/"))
+    key = fields.get("key", "")
     if not sessions.known(key):
         client = request.client.host if request.client else "?"
         logger.warning("console sign-in refused from %s", client)
