@@ -300,3 +300,26 @@ def test_a_sign_in_form_left_open_too_long_is_offered_again(console: Console) ->
     answer = browser.post("/admin/signin", data=fields)
     assert answer.headers["location"] == "/admin/jobs"
     browser.close()
+
+
+def test_a_form_from_before_signing_in_again_does_nothing_and_shows_its_page_again(
+    console: Console,
+) -> None:
+    """A tab left open while another signed in again holds forms with the old session's
+    token: pressing one does nothing, and leads back to its page (the Referer), fresh, saying
+    so; it was an error page saying to reload, and reloading posted the stale form again."""
+    stale = console.csrf
+    console.csrf = sign_in(console.client)  # another tab signed in again
+    page = f"/admin/types/{BREAKPOINT}"
+    answer = console.client.post(
+        "/admin/subscriptions/erp/enabled",
+        data={"csrf": stale, "enabled": "off", "back": page},
+        headers={"Referer": f"http://testserver{page}"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == page
+    shown = console.follow(answer)
+    assert notice(shown).startswith("Nothing was done")
+    assert f'value="{console.csrf}"' in shown
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "erp").enabled is True

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 
 from deltahook.console import docs, home, logtab, manage, ops, settings, types
 from deltahook.console.auth import ConsoleGate, Sessions, is_console, session_opens
-from deltahook.console.render import error_page
+from deltahook.console.render import StaleForm, error_page, stale_form
 from deltahook.engine import Engine
 from deltahook.store import signouts
 from deltahook.store.db import reading
@@ -44,6 +44,7 @@ def install(app: FastAPI, *, keys: Sequence[str], engine: Engine) -> None:
         app.include_router(router)
     for cls, handler in list(app.exception_handlers.items()):
         app.add_exception_handler(cls, _as_page(handler))
+    app.add_exception_handler(StaleForm, stale_form)
     app.add_middleware(ConsoleGate, sessions=sessions, ended=partial(_signed_out, engine))
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deltahook.console import words
-from deltahook.console.auth import FLASH_COOKIE, Session, Sessions, same_token
+from deltahook.console.auth import FLASH_COOKIE, Session, Sessions, comeback, same_token
 from deltahook.delivery import heartbeat
 from deltahook.store.db import reading
 
@@ -152,14 +152,31 @@ def _liveness(request: Request) -> heartbeat.Liveness:
     return found
 
 
+class StaleForm(Exception):
+    """A form posted without this session's CSRF token: one from a page opened before the
+    user signed in again (in another tab, say). Nothing is done (``stale_form``)."""
+
+
+STALE = "Nothing was done: that page was opened before you last signed in. Here it is again."
+
+
 async def checked_form(request: Request) -> dict[str, str]:
-    """The posted form's fields; 403 unless it carries the session's CSRF token."""
+    """The posted form's fields; 403 without a CSRF token, ``StaleForm`` with another
+    session's."""
     body = await request.body()
     fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    session = session_of(request)
-    if session is None or not same_token(fields.get("csrf"), session.csrf):
-        raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page")
+    session, token = session_of(request), fields.get("csrf")
+    if session is None or token is None:  # not a console form: they all carry one
+        raise HTTPException(403, "the form's CSRF token is missing")
+    if not same_token(token, session.csrf):
+        raise StaleForm()
     return fields
+
+
+def stale_form(request: Request, exc: Exception) -> Response:
+    """Back to the page the form was on, fresh (its forms now carry this session's token),
+    saying nothing was done: a reload of an error page would post the stale form again."""
+    return redirect(request, comeback(request.scope), notice=STALE)
 
 
 def deliveries(count: int) -> str:
