@@ -259,3 +259,16 @@ def test_the_subscriptions_page_names_each_control_by_its_subscription(
     page.keyboard.press("Enter")
     page.wait_for_selector('tr[data-subscription="erp"] button[aria-checked=false]')
     assert made.subscriptions() == {"erp": False}
+
+
+def test_a_log_filter_is_changed_with_the_arrow_keys_one_step_at_a_time(page: Any) -> None:
+    """A filter applies at once, so each arrow key press loads the page again; the select
+    keeps the focus, so the next press moves on (it went to the page's body, and the next
+    press did nothing)."""
+    page.goto(f"/admin/types/{BREAKPOINT}/log")
+    page.focus("select[name=status]")
+    for expected in ("pending", "retrying"):
+        page.keyboard.press("ArrowDown")
+        page.wait_for_url(f"**status={expected}**")
+        page.locator("select[name=status]:focus").wait_for()
+    assert page.locator("select[name=status]").input_value() == "retrying"

@@ -8,5 +8,13 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   // Filters apply at once: the form is a GET, so the URL holds them (links and reloads keep them).
   const form = event.target.form;
-  if (form && form.classList.contains("filters")) form.requestSubmit();
+  if (form && form.classList.contains("filters")) {
+    sessionStorage.setItem("deltahook-filter", event.target.name);
+    form.requestSubmit();
+  }
 });
+// The filter just changed keeps the focus on the page it loads: an arrow key changes a select
+// at once, and the next press must move on from there.
+const changed = sessionStorage.getItem("deltahook-filter");
+sessionStorage.removeItem("deltahook-filter");
+if (changed) document.querySelector(`form.filters [name="${CSS.escape(changed)}"]`)?.focus();
