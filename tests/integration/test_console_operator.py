@@ -323,3 +323,13 @@ def test_a_form_from_before_signing_in_again_does_nothing_and_shows_its_page_aga
     assert f'value="{console.csrf}"' in shown
     with console.engine.db.connect() as conn:
         assert subs.get(conn, "erp").enabled is True
+
+
+def test_the_try_it_address_opened_again_leads_to_its_form(console: Console) -> None:
+    """Try it answers at its form's address (a POST); that address opened again (a link
+    copied from the address bar, a restored tab) leads to the Event Settings tab and its
+    form, not to a 405 page."""
+    answer = console.client.get(f"/admin/types/{BREAKPOINT}/try")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/admin/types/{BREAKPOINT}/settings#try"
+    assert console.client.get("/admin/types/NoSuchType/try").status_code == 404

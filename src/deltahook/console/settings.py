@@ -9,6 +9,7 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 
 from deltahook.api.deps import EngineDep
 from deltahook.console.render import checked_form
@@ -28,6 +29,14 @@ SHOWN_FIELDS = 5
 def settings_tab(request: Request, name: str, engine: EngineDep) -> Response:
     """Each setting with its file:line, what it watches and fills; an empty Try it form."""
     return _settings(request, engine, name, tried=None, form={})
+
+
+@router.get("/types/{name}/try")
+def try_it_again(name: str, engine: EngineDep) -> Response:
+    """Try it's answer is at its form's address: opened again (a copied link, a restored
+    tab), that address leads to the form."""
+    event = event_type(engine, name)
+    return RedirectResponse(f"/admin/types/{event.name}/settings#try", status_code=303)
 
 
 @router.post("/types/{name}/try")
