@@ -333,3 +333,21 @@ def test_the_try_it_address_opened_again_leads_to_its_form(console: Console) -> 
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/admin/types/{BREAKPOINT}/settings#try"
     assert console.client.get("/admin/types/NoSuchType/try").status_code == 404
+
+
+def test_the_log_filtered_by_a_deleted_subscription_says_so_in_its_filter(
+    console: Console, receiver: Receiver
+) -> None:
+    """A deleted subscription's deliveries stay in the log; filtered by its name, the
+    Subscription filter shows that name (it showed "Any subscription" over a list of that
+    subscription's deliveries alone)."""
+    made = console.post(
+        "/admin/subscriptions/new", name="shop", url=receiver.url, event_types=BREAKPOINT
+    )
+    assert made.status_code == 303, made.text
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+    console.post("/admin/subscriptions/shop/delete")
+    html = console.get(f"/admin/types/{BREAKPOINT}/log?subscription=shop")
+    assert html.count("data-delivery=") == 1
+    assert re.search(r'<option value="shop"[^>]* selected', html)

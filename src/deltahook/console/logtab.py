@@ -87,7 +87,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         filters=filters,
         ranges=RANGES,
         statuses=log.FILTER_STATUSES,
-        subscriptions=sorted(known),
+        subscriptions=sorted({*known, filters["subscription"]} - {""}),  # a deleted one too
         bound=RETRY_BOUND,
     )
 
