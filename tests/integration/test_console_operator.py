@@ -351,3 +351,21 @@ def test_the_log_filtered_by_a_deleted_subscription_says_so_in_its_filter(
     html = console.get(f"/admin/types/{BREAKPOINT}/log?subscription=shop")
     assert html.count("data-delivery=") == 1
     assert re.search(r'<option value="shop"[^>]* selected', html)
+
+
+def test_the_edit_form_says_what_its_empty_and_filled_write_only_fields_do(
+    console: Console, receiver: Receiver
+) -> None:
+    """Header values and secrets are never shown, so the form says what leaving them empty
+    keeps and that what is typed replaces every stored one (adding one header dropped the
+    others unannounced); an unsigned subscription's said "empty keeps the none"."""
+    console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types=BREAKPOINT,
+        headers="X-Token: shop-token-value-1\nX-Shop: eu",
+    )
+    form = re.sub(r"\s+", " ", unescape(console.get("/admin/subscriptions/shop/edit")))
+    assert "empty keeps X-Shop, X-Token; headers typed here replace them all" in form
+    assert "empty keeps none; secrets typed here replace them all" in form
