@@ -27,7 +27,7 @@ def console(tmp_path: Path) -> Iterator[TestClient]:
     [
         ("GET", "/admin/types/NoSuchType", 404, "unknown event type"),  # a mistyped address
         ("GET", "/admin/jobs/no-such-job", 404, "no ingest job"),  # a stale link
-        ("POST", "/admin/types/SkuChangedNotification/try", 403, "reload the page"),  # stale form
+        ("POST", "/admin/types/SkuChangedNotification/try", 403, "CSRF token is missing"),  # forged
         ("GET", "/admin/types/a%00b", 422, "NUL"),  # what no store can keep
         ("PUT", "/admin/jobs", 405, "Method Not Allowed"),
     ],
