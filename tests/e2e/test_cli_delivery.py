@@ -74,6 +74,21 @@ def cli(tmp_path: Path, receiver: Receiver) -> Iterator[Cli]:
     project.world.close()
 
 
+def test_subscriptions_list_masks_a_password_in_a_url_and_shows_an_ipv6_host(cli: Cli) -> None:
+    """A URL's password is a secret like the others (``****``); an IPv6 host's brackets are
+    the URL's, not terminal markup (``http://[fe80::1]/x`` was printed ``http:///x``)."""
+    cli.declare(
+        {"name": "erp", "url": "http://erp:pa55-w0rd@[fe80::1]:8080/hook", "event_types": ["*"]}
+    )
+    cli("subscriptions", "sync")
+    code, out, _ = cli("subscriptions", "list")
+    assert code == 0
+    assert "pa55-w0rd" not in out
+    assert "[fe80::1]" in out
+    urls = {row["name"]: row["url"] for row in cli.json("subscriptions", "list")}
+    assert urls["erp"] == "http://erp:****@[fe80::1]:8080/hook"
+
+
 def test_subscriptions_list_shows_settings_but_never_secrets(cli: Cli) -> None:
     """`subscriptions list` shows each subscription's settings (text and --json) but never a header
     value or secret."""

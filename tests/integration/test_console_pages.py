@@ -333,6 +333,29 @@ def test_the_jobs_pages_find_a_job_whose_process_died_abandoned(console: Console
     assert '<span class="pill warn">abandoned</span>' in console.get("/admin/jobs/j-dead")
 
 
+def test_a_password_in_a_subscription_url_is_masked_and_kept_by_the_edit_form(
+    console: Console, receiver: Receiver
+) -> None:
+    """The list and the edit form show ``user:****``; saving the form as shown keeps the
+    password the deliveries use."""
+    secret_url = receiver.url.replace("http://", "http://shop:pa55-w0rd@")
+    made = console.post(
+        "/admin/subscriptions/new", name="shop", url=secret_url, event_types="*", secrets=""
+    )
+    assert made.status_code == 303, made.text
+    masked = receiver.url.replace("http://", "http://shop:****@")
+    for page in (
+        console.get("/admin/subscriptions"),
+        console.get("/admin/subscriptions/shop/edit"),
+    ):
+        assert "pa55-w0rd" not in page
+        assert masked in page
+    console.post("/admin/subscriptions/shop/edit", url=masked, event_types="SkuChangedNotification")
+    with console.engine.db.connect() as conn:
+        shop = subs.get(conn, "shop")
+    assert (shop.url, shop.event_types) == (secret_url, frozenset({"SkuChangedNotification"}))
+
+
 def test_a_subscription_made_in_the_console_can_be_edited_and_deleted(
     console: Console, receiver: Receiver
 ) -> None:

@@ -66,6 +66,33 @@ def test_subscriptions_are_made_changed_and_deleted_without_showing_secrets(
     assert [s["name"] for s in api.get("/v1/subscriptions").json()] == ["erp"]
 
 
+def test_a_password_in_a_url_is_never_shown_and_kept_when_the_url_comes_back_as_shown(
+    api: TestClient, tmp_path: Path
+) -> None:
+    """``https://user:pass@host/`` is listed as ``user:****``; a PATCH that sends the URL as
+    listed keeps the password, one that sends another URL replaces it."""
+    secret_url = "https://shop:pa55-w0rd@shop.example/hook"
+    made = api.post("/v1/subscriptions", json=SHOP | {"url": secret_url})
+    assert made.json()["url"] == "https://shop:****@shop.example/hook"
+    listed = api.get("/v1/subscriptions").text
+    assert "pa55-w0rd" not in listed
+    kept = api.patch(
+        "/v1/subscriptions/shop", json={"url": made.json()["url"], "event_types": ["*"]}
+    )
+    assert kept.status_code == 200, kept.text
+    engine = open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT url FROM subscriptions WHERE name = 'shop'")
+            assert stored.scalar_one() == secret_url
+        api.patch("/v1/subscriptions/shop", json={"url": "https://shop.example/v2"})
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT url FROM subscriptions WHERE name = 'shop'")
+            assert stored.scalar_one() == "https://shop.example/v2"
+    finally:
+        engine.dispose()
+
+
 def test_config_declared_subscriptions_are_read_only_except_on_off(api: TestClient) -> None:
     """The file owns what it declares: 409 for changes, delete and taking its name."""
     assert api.get("/v1/subscriptions/erp").json()["source"] == "config"

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -169,7 +170,7 @@ def list_subscriptions(state: State, as_json: bool) -> None:
         table.add_row(
             sub.name,
             "on" if sub.enabled else "[dim]off[/]",
-            sub.url,
+            escape(subs.shown_url(sub.url)),  # an IPv6 host's [...] is not markup
             ", ".join(sorted(sub.event_types)),
             "yes" if sub.secrets else "no",
             sub.source,

@@ -40,7 +40,11 @@ def form_page(
     a refused form keeps what was ``given`` but header values and secrets. A subscription of
     the config file has no form: it says where to change it."""
     status = 422 if problems else 200
-    stored = {"url": sub.url, "event_types": ",".join(sorted(sub.event_types))} if sub else {}
+    stored = (
+        {"url": subs.shown_url(sub.url), "event_types": ",".join(sorted(sub.event_types))}
+        if sub
+        else {}
+    )
     typed = {k: v for k, v in (given or {}).items() if k in KEPT}
     return page(
         request,

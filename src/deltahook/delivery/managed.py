@@ -26,6 +26,7 @@ from deltahook.delivery.subscriptions import (
     get,
     set_enabled,
     settings_values,
+    shown_url,
 )
 from deltahook.errors import SubscriptionConflictError, UnknownSubscriptionError
 from deltahook.store.tables import subscriptions
@@ -113,6 +114,8 @@ def change(
     if unknown:
         raise SubscriptionConflictError(f"cannot change {', '.join(unknown)} of a subscription")
     settings_changes = {k: v for k, v in changes.items() if k != "enabled"}
+    if settings_changes.get("url") == shown_url(current.url):  # as listed: its password kept
+        settings_changes["url"] = current.url
     if settings_changes and current.source != FROM_API:
         raise SubscriptionConflictError(owned_elsewhere(current))
     if settings_changes:

@@ -74,7 +74,7 @@ class Subscription:
         return {
             "name": self.name,
             "enabled": self.enabled,
-            "url": self.url,
+            "url": shown_url(self.url),
             "event_types": sorted(self.event_types),
             "header_style": self.header_style,
             "signed": bool(self.secrets),
@@ -89,6 +89,21 @@ class Subscription:
             "circuit_open_until": _iso(self.health.circuit_until),
             "disabled_reason": self.disabled_reason,
         }
+
+
+def shown_url(url: str) -> str:
+    """``url`` as listings show it: a password in it (``https://user:pass@host/``) is a secret
+    like a signing secret and is shown as ``****``; the rest is as stored."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, _host = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not (sep and at and colon and password):
+        return url
+    return f"{scheme}://{user}:{MASKED}@{rest[len(userinfo) + 1 :]}"
+
+
+MASKED = "****"
 
 
 def _iso(when: datetime | None) -> str | None:
