@@ -6,6 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from deltahook.console.auth import SESSION_COOKIE
 from tests.api_support import KEY
 
 
@@ -16,8 +17,10 @@ def form_token(html: str, name: str = "csrf") -> str:
 
 
 def sign_in(client: TestClient, key: str = KEY) -> str:
-    """Sign ``client`` in with ``key``; returns the session's CSRF token."""
+    """Sign ``client`` in with ``key``, as after its session ended (a signed-in browser is
+    led past the form); returns the new session's CSRF token."""
     client.headers.pop("Authorization", None)
+    client.cookies.delete(SESSION_COOKIE)
     form = client.get("/admin/signin")
     answer = client.post(
         "/admin/signin",

@@ -95,6 +95,15 @@ def test_the_session_cookie_is_signed_http_only_strict_and_expiring(
     assert console.get("/admin/").status_code == 303
 
 
+def test_the_sign_in_page_of_a_signed_in_user_leads_on(console: TestClient) -> None:
+    """Signed in already, the sign-in address leads where signing in would (a bookmark, the
+    back button), never off the console."""
+    sign_in(console)
+    for asked, lands in (("/admin/jobs", "/admin/jobs"), ("https://evil.example/", "/admin/")):
+        answer = console.get("/admin/signin", params={"next": asked}, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (303, lands)
+
+
 def test_sign_out_clears_the_session(console: TestClient) -> None:
     """After signing out, the console redirects to sign-in again."""
     token = sign_in(console)

@@ -52,7 +52,10 @@ def _secure(request: Request) -> bool:
 
 @router.get("/signin")
 def signin_form(request: Request, next: str = "/admin/") -> Response:
-    """The sign-in form, with a token in a short-lived cookie against login CSRF."""
+    """The sign-in form, with a token in a short-lived cookie against login CSRF; signed in
+    already, the page it would lead to."""
+    if session_of(request) is not None:
+        return RedirectResponse(_local(next), status_code=303)
     return _signin_page(request, next=_local(next))
 
 

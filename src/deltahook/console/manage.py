@@ -125,7 +125,8 @@ async def delete(request: Request, name: str, engine: EngineDep) -> Response:
             return managed.remove(conn, name, now=engine.clock())
 
     ended = await anyio.to_thread.run_sync(run)
-    notice = f"{name} is deleted ({ended} queued deliveries ended)"
+    ended_text = f"{ended:,} queued {'delivery' if ended == 1 else 'deliveries'} ended"
+    notice = f"{name} is deleted ({ended_text})"
     return redirect(request, "/admin/subscriptions", notice=notice)
 
 
