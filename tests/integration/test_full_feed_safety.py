@@ -14,7 +14,7 @@ from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.store import jobs
 from deltahook.store.tables import entities
-from tests.full_feed_support import FORMATS, Entry, ingest, line_of, onhand
+from tests.full_feed_support import FORMATS, Entry, encode, ingest, line_of, onhand
 
 # Rejected, but the key is readable: OnhandValue is not a number (CSV: the reader says so).
 KEYED = {
@@ -93,4 +93,16 @@ def test_a_csv_header_with_an_unknown_column_stops_the_sweep(engine: Engine) -> 
     feed = io.BytesIO(b"PartNo,Colour\nP00,red\n")
     result = engine.ingest("sku_onhand", feed, fmt="csv", mode="full")
     assert (result.sweep, result.unkeyed_lines) == ("skipped", [1])
+    assert set(active(engine).values()) == {None}
+
+
+def test_a_second_json_array_after_the_first_stops_the_sweep(engine: Engine) -> None:
+    """Two arrays appended into one file: the first is applied, the second is rejected where it
+    starts, and P01-P19 (all in the second) are not switched off as missing."""
+    first = encode([onhand("P00", OnhandValue=6)], "json")
+    second = encode([onhand(f"P{i:02}") for i in range(1, 20)], "json")
+    feed = io.BytesIO(first + second)
+    result = engine.ingest("sku_onhand", feed, fmt="json", mode="full", collect=True)
+    assert (result.sweep, result.unkeyed_lines) == ("skipped", [4])
+    assert [c.key for c in result.changes] == ["P00|W1|A"]
     assert set(active(engine).values()) == {None}

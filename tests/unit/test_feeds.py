@@ -74,6 +74,25 @@ def test_json_feed_must_be_an_array() -> None:
     assert "array" in reject.reason
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[\n{"a": 1}\n]\n[\n{"b": 2}\n]\n', 4),  # two arrays, one after the other
+        ('[{"a": 1}]\n\n{"b": 2}\n', 3),  # a record after the array
+        ("[]\nnull", 2),  # an empty array and something else
+        ('[{"a": 1}] x', 1),  # garbage on the closing line
+    ],
+)
+def test_text_after_the_array_is_rejected_where_it_starts(text: str, line: int) -> None:
+    """What follows the closing ']' (a second array appended, say) would be lost without a
+    word; it is a rejection without a key, so a full feed does not sweep what it may hold."""
+    got = items(text, "json")
+    assert got[-1] == Reject(
+        line, None, "text after the end of the array: a JSON feed is one array"
+    )
+    assert all(isinstance(i, Record) for i in got[:-1])
+
+
 def test_csv_cells_are_typed_by_the_schema() -> None:
     """Numbers, booleans and empty cells (absent) follow the kind's property types."""
     text = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue,IsActive\n"

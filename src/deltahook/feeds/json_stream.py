@@ -45,6 +45,11 @@ class JsonStream:
             if self.pos < len(self.buf) or not self._fill():
                 return
 
+    def at_end(self) -> bool:
+        """Whether only whitespace is left."""
+        self.skip_space()
+        return self.pos >= len(self.buf)
+
     def expect(self, char: str) -> bool:
         self.skip_space()
         if self.pos < len(self.buf) and self.buf[self.pos] == char:

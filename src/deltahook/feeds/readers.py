@@ -15,7 +15,7 @@ standard library before it is given up as malformed.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Literal
 
@@ -222,8 +222,14 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
     if not reader.expect("["):
         yield Reject(reader.line, None, "a JSON feed must be an array of objects")
         return
-    if reader.expect("]"):
-        return
+    closed = reader.expect("]") or (yield from _read_elements(reader))
+    if closed and not reader.at_end():
+        # a second array appended to the first, say: its records would be lost without a word
+        yield Reject(reader.line, None, "text after the end of the array: a JSON feed is one array")
+
+
+def _read_elements(reader: JsonStream) -> Generator[Item, None, bool]:
+    """The elements of an array whose '[' was read; whether its ']' was read after them."""
     while True:
         reader.skip_space()
         line = reader.line
@@ -232,10 +238,11 @@ def read_json_array(stream: IO[str]) -> Iterator[Item]:
         except (ValueError, RecursionError) as exc:
             reason = values.DEEP if isinstance(exc, RecursionError) else str(exc)
             yield Reject(line, None, f"{reason}; the rest of the array could not be read")
-            return
+            return False
         yield as_record(line, data)
         if reader.expect(","):
             continue
-        if not reader.expect("]"):
-            yield Reject(reader.line, None, "expected ',' or ']' after an array element")
-        return
+        if reader.expect("]"):
+            return True
+        yield Reject(reader.line, None, "expected ',' or ']' after an array element")
+        return False
