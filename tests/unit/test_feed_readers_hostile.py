@@ -87,6 +87,40 @@ def test_a_csv_cell_over_the_field_limit_is_rejected_and_the_next_rows_are_read(
     ]
 
 
+def test_a_csv_quote_left_open_is_rejected_on_its_line_with_the_lines_it_took() -> None:
+    """The open quote makes the next lines one cell: the rejection names the line the row
+    starts on (not the last one it took) and says which lines were read as that row."""
+    rows = b'P1,W1,1,"A,1,5\nP2,W1,1,A,1,5\nP3,W1,1,A,1,5\n'
+    assert summary(read(HEADER + rows, "csv")) == [
+        (2, "expected 6 cells, found 4; lines 2-4 were read as one row (a quote not closed?)")
+    ]
+
+
+def test_a_csv_quote_left_open_past_the_field_limit_names_the_lines_lost() -> None:
+    """The cell grows past the limit: one rejection from the row's first line to the line the
+    limit was met on, and the rows after that are read."""
+    rows = b'P1,W1,1,"A,1,5\n' + b"P2,W1,1,A,1,5\n" * 12_000 + b"P3,W1,1,A,1,5\n"
+    got = summary(read(HEADER + rows, "csv"))
+    (line, reason) = got[0]
+    last = int(reason.split("lines 2-")[1].split(" ")[0])
+    assert (line, reason) == (
+        2,
+        "unreadable CSV row: a cell is longer than 131,072 characters; "
+        f"lines 2-{last} were read as one row (a quote not closed?)",
+    )
+    assert got[1:] == [(n, "record") for n in range(last + 1, 12_004)]
+
+
+def test_a_csv_row_with_a_line_break_in_a_quoted_cell_is_on_the_line_it_starts_on() -> None:
+    """As a JSON array element is: the record (or its rejection) names its first line."""
+    rows = b'P1,W1,1,"A\nB",1,5\nP2,W1,x,"A\nB",1,5\nP3,W1,1,A,1,5\n'
+    assert summary(read(HEADER + rows, "csv")) == [
+        (2, "record"),
+        (4, "'x' is not a number"),
+        (6, "record"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("fmt", "data"),
     [

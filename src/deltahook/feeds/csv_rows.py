@@ -29,19 +29,22 @@ def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
     if isinstance(header, Reject):
         yield Reject(1, None, f"{header.reason}; the header could not be read")
         return
-    unknown = [name for name in header[1] if name not in types]
+    names = header[2]
+    unknown = [name for name in names if name not in types]
     if unknown:
         yield Reject(1, unknown[0], f"unknown column(s) for kind {kind.name!r}: {unknown}")
         return
-    repeated = sorted({name for name in header[1] if header[1].count(name) > 1})
+    repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:  # which of the two cells holds the value cannot be known
         yield Reject(1, repeated[0], f"column(s) named more than once in the header: {repeated}")
         return
-    yield from _csv_records(rows, kind, header[1], types)
+    yield from _csv_records(rows, kind, names, types)
 
 
-def _csv_rows(reader: Reader) -> Iterator[tuple[int, list[str]] | Reject]:
-    """Each row with the line it ends on, or a rejection naming the line it could not read."""
+def _csv_rows(reader: Reader) -> Iterator[tuple[int, int, list[str]] | Reject]:
+    """Each row with the lines it starts and ends on, or a rejection of the lines it could not
+    read."""
+    start = 1
     while True:
         try:
             cells = next(reader)
@@ -51,13 +54,23 @@ def _csv_rows(reader: Reader) -> Iterator[tuple[int, list[str]] | Reject]:
             limit = csv.field_size_limit()
             too_long = "field limit" in str(exc)
             reason = f"a cell is longer than {limit:,} characters" if too_long else str(exc)
-            yield Reject(reader.line_num, None, f"unreadable CSV row: {reason}")
-            continue
-        yield reader.line_num, cells
+            reason += _span(start, reader.line_num)
+            yield Reject(start, None, f"unreadable CSV row: {reason}")
+        else:
+            yield start, reader.line_num, cells
+        start = reader.line_num + 1
+
+
+def _span(start: int, end: int) -> str:
+    """Why a row that took several lines may be wrong: a quote left open takes every line up to
+    the next quote (or the end of the file) into one cell."""
+    if end == start:
+        return ""
+    return f"; lines {start}-{end} were read as one row (a quote not closed?)"
 
 
 def _csv_records(
-    rows: Iterator[tuple[int, list[str]] | Reject],
+    rows: Iterator[tuple[int, int, list[str]] | Reject],
     kind: EntityKind,
     header: list[str],
     types: Mapping[str, set[str]],
@@ -66,11 +79,12 @@ def _csv_records(
         if isinstance(row, Reject):
             yield row
             continue
-        line, cells = row
+        line, end, cells = row
         if not any(cells):
             continue
         if len(cells) != len(header):
-            yield Reject(line, None, f"expected {len(header)} cells, found {len(cells)}")
+            found = f"expected {len(header)} cells, found {len(cells)}{_span(line, end)}"
+            yield Reject(line, None, found)
             continue
         try:
             yield Record(line, _typed_row(header, cells, types))
