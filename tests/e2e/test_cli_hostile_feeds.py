@@ -157,3 +157,14 @@ def test_a_utf16_feed_is_one_clear_line_and_nothing_is_stored(tmp_path: Path, fm
         "UTF-8: save or convert it as UTF-8\n"
     )
     assert "error: no sku_onhand entity" in run(tmp_path, "show", "sku_onhand", "U1|W1|A")[2]
+
+
+def test_control_characters_of_a_csv_header_are_printed_escaped(tmp_path: Path) -> None:
+    """A column named with an escape sequence (or a line break) would recolour, clear or
+    rewrite the operator's terminal: it is printed as a ``\\u`` escape, as a NUL is."""
+    path = tmp_path / "stock.csv"
+    path.write_bytes(b'PartNo,"\x1b[2J\x1b]0;x\x07\rA\xc2\x85"\nP1,1\n')
+    code, out, err = run(tmp_path, "ingest", "sku_onhand", str(path))
+    assert (code, "Traceback" in out + err) == (3, False)
+    assert "rejected line 1: \\u001b[2J\\u001b]0;x\\u0007\\u000dA\\u0085: unknown column" in err
+    assert not any(char in err for char in "\x1b\x07\r\x85")

@@ -161,9 +161,14 @@ def _field(path: tuple[str | int, ...]) -> str | None:
 
 
 def printable(text: str) -> str:
-    """``text`` with NUL characters and lone surrogates escaped, fit for any store and terminal."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\\u0000")
-    if text.isascii():
+    """``text`` with NUL and other control characters, and lone surrogates, escaped as
+    ``\\uXXXX``: fit for any store and terminal (an escape sequence from a feed would recolour
+    or clear the operator's terminal, a line break would split a one-line report)."""
+    if text.isprintable():
         return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
