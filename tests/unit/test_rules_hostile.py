@@ -276,3 +276,20 @@ def test_a_pattern_with_a_repeat_inside_a_repeat_is_refused(
         assert any(p.startswith("r.yaml:9:38:") and "exponential" in p for p in found), found
     else:
         assert len(load_text(tmp_path, text, catalog, events)) == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "shown"),
+    [
+        ("true", "True"),  # equal to 1 in Python, but no version number
+        ("'1'", "'1'"),  # a string
+        ("2", "2"),  # a version not known
+    ],
+)
+def test_a_format_version_other_than_the_number_1_is_refused(
+    tmp_path: Path, catalog: Catalog, events: EventCatalog, version: str, shown: str
+) -> None:
+    """Only the number 1 is a supported version; anything else is refused at its place."""
+    text = sku_filter("{new.Name: x}").replace("format_version: 1", f"format_version: {version}")
+    found = problems(tmp_path, text, catalog, events)
+    assert found == [f"r.yaml:1:17: format_version {shown} is not supported (use 1)"]

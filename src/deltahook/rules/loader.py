@@ -81,7 +81,7 @@ def _load_file(reader: Reader, file: Path, events: EventCatalog, scope: Scope) -
     if "format_version" in top:
         version_node = top["format_version"][1]
         ok, version = reader.scalar(version_node, "format_version")
-        if ok and version != FORMAT_VERSION:
+        if ok and (isinstance(version, bool) or version != FORMAT_VERSION):  # True == 1
             reader.error(version_node, f"format_version {version!r} is not supported (use 1)")
     rules = reader.sequence(top["rules"][1], "rules") or []
     settings: list[Setting] = []
