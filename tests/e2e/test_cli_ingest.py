@@ -145,6 +145,10 @@ def test_bad_config_file_is_one_clear_line(tmp_path: Path) -> None:
         ("mysql://u:pw@h/x", "cannot use the database URL mysql://u:***@h/x: No module"),  # driver
         ("sqlite:///{tmp}/feed.ndjson", "/feed.ndjson: file is not a database"),  # a feed given
         ("sqlite:///{tmp}/feed.ndjson/x.db", "cannot open the database at"),  # folder is a file
+        # a port that is not a number, and an IPv6 address not closed
+        ("postgresql://u:pw@h:5432x/db", "invalid database URL postgresql://u:***@h:5432x/db: "),
+        ("postgresql://u:pw@[::1/db", "invalid database URL postgresql://u:***@[::1/db: "),
+        ("u:pw@h/db", "invalid database URL u:***@h/db: "),  # no scheme
     ],
 )
 def test_a_database_url_that_cannot_be_used_is_one_clear_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +40,10 @@ def open_engine(
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+        raise StoreError(f"invalid database URL {_without_password(url)}: {exc}") from exc
+    except ValueError as exc:  # SQLAlchemy reads the port with int()
+        reason = "the port must be a number (an IPv6 address in [brackets])"
+        raise StoreError(f"invalid database URL {_without_password(url)}: {reason}") from exc
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     shown = parsed.render_as_string(hide_password=True)  # what an error may print
@@ -70,6 +74,12 @@ def open_engine(
             engine.dispose()
             raise
     return engine
+
+
+def _without_password(url: str) -> str:
+    """``url`` with what stands between ``user:`` and ``@`` blanked out, as SQLAlchemy renders a
+    URL it could parse; for one it could not."""
+    return re.sub(r"^([^/@]*//)?([^:/@]*):[^@]*@", r"\1\2:***@", url)
 
 
 @contextmanager
