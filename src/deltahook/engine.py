@@ -20,12 +20,13 @@ from sqlalchemy import Engine as SqlEngine
 
 from deltahook import ingesting
 from deltahook.bootstrap import open_store
-from deltahook.catalog.entities import Catalog, load_catalog
+from deltahook.catalog.entities import Catalog, EntityKind, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
 from deltahook.errors import FeedError
 from deltahook.feeds import limits
+from deltahook.feeds.keys import readable_key
 from deltahook.ingesting import Source
 from deltahook.notifications import time_ordered_id
 from deltahook.results import Mode, RunResult
@@ -178,8 +179,11 @@ class Engine:
 
         Runs the same pipeline on a scratch database holding only ``before``, so the stored
         snapshots (and rule state) play no part. Raises ``FeedError`` naming the field when
-        ``before`` is a record a feed would reject (it would stand for no entity at all).
+        ``before`` is a record a feed would reject (it would stand for no entity at all), or
+        one of another entity than ``after`` (``after`` would be previewed as new).
         """
+        if before is not None:
+            _refuse_two_entities(self.catalog[kind], before, after)
         with self._scratch() as scratch:
             if before is not None:
                 loaded = scratch.ingest(kind, _one_record(before), fmt="ndjson")
@@ -288,6 +292,19 @@ class Engine:
             constants=self.settings.constants,
             now=self.clock(),
             idempotency_key=idempotency_key,
+        )
+
+
+def _refuse_two_entities(
+    kind: EntityKind, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    """Refuse a pair whose keys differ: it is no change of one entity (an unreadable key is
+    left to the reader, which rejects it naming the field)."""
+    keys = readable_key(kind, before), readable_key(kind, after)
+    if None not in keys and keys[0] != keys[1]:
+        raise FeedError(
+            f"'before' and 'after' are two {kind.name} entities (keys {keys[0]!r} and "
+            f"{keys[1]!r}): a pair is one entity before and after its change"
         )
 
 

@@ -100,3 +100,17 @@ def test_a_preview_pair_with_a_before_that_a_feed_rejects_is_refused(api: TestCl
     assert answer.json()["message"] == (
         "the 'before' record is not a valid sku_onhand: OnhandValue: 'five' is not of type 'number'"
     )
+
+
+def test_a_preview_pair_of_two_entities_is_refused(api: TestClient) -> None:
+    """A 'before' with another key (a typo in it, say) stood for no change of the 'after': the
+    pair was previewed as an insert without a word. It is a 400 naming both keys."""
+    row = {"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1, "LocationCode": "A"}
+    row |= {"LocationId": 1, "OnhandValue": 5}
+    pair = {"before": row | {"PartNo": "P2"}, "after": row | {"OnhandValue": 2}}
+    answer = api.post("/v1/preview/sku_onhand/pair", json=pair)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"] == (
+        "'before' and 'after' are two sku_onhand entities (keys 'P2|W|A' and 'P1|W|A'): "
+        "a pair is one entity before and after its change"
+    )
