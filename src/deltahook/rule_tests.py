@@ -22,6 +22,7 @@ notifications are not compared), then each step, in order, so breakpoint state c
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from deltahook.changes.model import EntityChange
 from deltahook.config import Settings
 from deltahook.engine import Engine
 from deltahook.errors import DeltahookError, RuleError
+from deltahook.feeds.items import Reject
 from deltahook.notifications import Notification
 from deltahook.results import MODES, Mode
 from deltahook.rules.coverage import Coverage
@@ -216,7 +218,7 @@ def _run_case(
 ) -> CaseResult:
     result = CaseResult(path=path, case=case)
     for kind, records in case.given.items():
-        _ingest(engine, kind, records, "upsert", result.failures, "given")
+        _ingest(engine, kind, records, "upsert", result.failures, "given: ")
     for number, step in enumerate(case.steps, start=1):
         where = f"step {number}: " if len(case.steps) > 1 else ""
         fired: list[Notification] = []
@@ -240,11 +242,9 @@ def _ingest(
     where: str,
     changes: list[EntityChange] | None = None,
 ) -> list[Notification]:
-    try:
-        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
-    except TypeError as exc:  # an integer past 64 bits: no feed line carries it either
-        failures.append(f"{where}cannot write the {kind} records as feed lines: {exc}")
-        return []
+    # Written by the standard library, which keeps NaN and integers of any width as they are
+    # (orjson writes NaN as null and refuses wide integers): the reader rejects them by field.
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
     try:
         run = engine.ingest(kind, io.BytesIO(data), fmt="ndjson", mode=mode, collect=True)
     except DeltahookError as exc:
@@ -252,9 +252,14 @@ def _ingest(
         return []
     if changes is not None:
         changes.extend(run.changes)
-    failures.extend(f"{where}{kind} record {r.line} rejected: {r.reason}" for r in run.rejects)
+    failures.extend(f"{where}{kind} record {_rejected(r)}" for r in run.rejects)
     failures.extend(f"{where}{notice}" for notice in run.notices if "payload not sent" in notice)
     return list(run.notifications)
+
+
+def _rejected(reject: Reject) -> str:
+    field = f"{reject.field}: " if reject.field else ""
+    return f"{reject.line} rejected: {field}{reject.reason}"
 
 
 def compare(expected: list[dict[str, Any]], fired: list[Notification]) -> list[str]:

@@ -155,13 +155,35 @@ def test_an_expected_payload_that_is_no_mapping_is_a_located_error(tmp_path: Pat
     ]
 
 
-def test_a_record_no_feed_line_can_carry_fails_its_case(tmp_path: Path) -> None:
-    """An integer past 64 bits in a test record fails the case with the reason (it was a
-    TypeError traceback from writing the record as a feed line)."""
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        # past 64 bits (it was a TypeError traceback, then a failure naming no field)
+        ("99999999999999999999", "OnhandValue: integer does not fit in 64 bits"),
+        # written as null by orjson, so the failure said "None is not of type 'number'"
+        (".nan", "OnhandValue: not a finite number"),
+        ("-.inf", "OnhandValue: not a finite number"),
+    ],
+)
+def test_a_record_no_feed_line_can_carry_fails_its_case_naming_the_field(
+    tmp_path: Path, value: str, reason: str
+) -> None:
+    """A test record is written as a feed line as it is, so the case fails with the reason a
+    feed carrying the value would be rejected for, naming the field."""
     path = tmp_path / "t.yaml"
-    big = "{PartNo: P1, OnhandValue: 99999999999999999999,"
-    path.write_text(CASE.format(**GOOD).replace("{PartNo: P1, OnhandValue: 2,", big))
+    feed = CASE.format(**GOOD).replace(
+        "{PartNo: P1, OnhandValue: 2,", f"{{PartNo: P1, OnhandValue: {value},"
+    )
+    path.write_text(feed)
+    (result,) = run_file(Settings(), path)
+    assert result.failures[0].startswith(f"sku_onhand record 1 rejected: {reason}")
+
+
+def test_a_given_record_that_is_rejected_fails_its_case_saying_given(tmp_path: Path) -> None:
+    """The failure of a ``given`` record reads "given: ...", as a step's reads "step 2: ..."."""
+    path = tmp_path / "t.yaml"
+    path.write_text(CASE.format(**GOOD).replace("OnhandValue: 7,", "OnhandValue: seven,"))
     (result,) = run_file(Settings(), path)
     assert result.failures[0] == (
-        "cannot write the sku_onhand records as feed lines: Integer exceeds 64-bit range"
+        "given: sku_onhand record 1 rejected: OnhandValue: 'seven' is not of type 'number'"
     )
