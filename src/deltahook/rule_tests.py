@@ -116,17 +116,25 @@ def read_test_file(path: Path, *, names: TestNames | None = None) -> TestFile:
     if "rules" in top:
         folder = reader.string(top["rules"][1], "rules")
         rules_dir = (path.parent / folder).resolve() if folder else None
-    defaults = value_of(top["defaults"][1]) if "defaults" in top else {}
+    defaults = _defaults(reader, top["defaults"][1]) if "defaults" in top else {}
     cases = [
         case
         for node in reader.sequence(top["cases"][1], "cases") or []
-        if (case := _case(reader, node, defaults if isinstance(defaults, dict) else {}))
+        if (case := _case(reader, node, defaults))
     ]
     if names is not None:
         names.check(reader, top)
     if reader.problems:
         raise RuleError(reader.problems)
     return TestFile(path=path, rules_dir=rules_dir, cases=cases)
+
+
+def _defaults(reader: Reader, node: Node) -> dict[str, dict[str, Any]]:
+    value = value_of(node)
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        reader.error(node, "defaults must be given as {kind: {field: value, ...}}")
+        return {}
+    return value
 
 
 def _case(reader: Reader, node: Node, defaults: Mapping[str, Any]) -> Case | None:

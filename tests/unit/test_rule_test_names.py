@@ -187,3 +187,24 @@ def test_a_given_record_that_is_rejected_fails_its_case_saying_given(tmp_path: P
     assert result.failures[0] == (
         "given: sku_onhand record 1 rejected: OnhandValue: 'seven' is not of type 'number'"
     )
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        "{sku_onhand: 5}",  # a kind's defaults that are no mapping (a TypeError traceback)
+        "[{WarehouseCode: STO}]",  # a list: it was dropped without a word
+    ],
+)
+def test_defaults_that_are_no_mapping_of_mappings_are_a_located_error(
+    tmp_path: Path, defaults: str
+) -> None:
+    """defaults: is refused where it is written, not when a record is merged with it."""
+    path = tmp_path / "t.yaml"
+    cases = CASE.format(**GOOD).split("cases:", 1)[1]
+    path.write_text(f"defaults: {defaults}\ncases:{cases}")
+    with pytest.raises(RuleError) as caught:
+        run_file(Settings(), path)
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "t.yaml:1:11: defaults must be given as {kind: {field: value, ...}}"
+    ]
