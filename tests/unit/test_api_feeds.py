@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +158,36 @@ def test_feeds_in_utf8_say_so_as_they_like(api: TestClient, charset: str) -> Non
     """A Content-Type naming UTF-8 (or ASCII), however spelt, is read as any feed."""
     headers = {"Content-Type": f"application/x-ndjson; charset={charset}"}
     answer = api.post("/v1/feeds/sku_onhand", content=ndjson([STOCK]), headers=headers)
+    assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "coding"),
+    [
+        ("/v1/feeds/sku_onhand?mode=full", "gzip"),  # a compressed export
+        ("/v1/preview/sku_onhand", "br, gzip"),  # one coding over another
+    ],
+)
+def test_a_compressed_feed_is_refused_415_and_nothing_is_stored(
+    api: TestClient, path: str, coding: str
+) -> None:
+    """Its bytes would be read as the feed: every line rejected as garbage, with a 201. A
+    Content-Encoding other than identity is refused as a whole, with one message."""
+    body = gzip.compress(ndjson([STOCK]))
+    answer = api.post(path, content=body, headers={"Content-Encoding": coding})
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["message"] == (
+        f"feeds are read uncompressed: send the feed without Content-Encoding, not {coding!r}"
+    )
+    assert api.get("/v1/entities/sku_onhand/P1|STO|A-12").status_code == 404
+
+
+@pytest.mark.parametrize("coding", ["identity", "Identity", ""])
+def test_a_feed_whose_content_encoding_is_identity_is_read(api: TestClient, coding: str) -> None:
+    """No coding at all, however spelt, is the feed's own bytes."""
+    answer = api.post(
+        "/v1/feeds/sku_onhand", content=ndjson([STOCK]), headers={"Content-Encoding": coding}
+    )
     assert answer.status_code == 201, answer.text
 
 

@@ -67,9 +67,11 @@ FormatQuery = Annotated[
 
 def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
     """The format asked for, else the one the Content-Type names (no Content-Type: NDJSON);
-    a charset other than UTF-8 is refused (feeds are read as UTF-8)."""
+    a charset other than UTF-8 is refused (feeds are read as UTF-8), and so is a compressed
+    body (feeds are read as sent)."""
     content_type = request.headers.get("content-type", "")
     _utf8_only(content_type)
+    _uncompressed_only(request.headers.get("content-encoding", ""))
     if fmt is not None:
         return fmt
     media = content_type.split(";", 1)[0].strip().lower()
@@ -97,6 +99,16 @@ def _utf8_only(content_type: str) -> None:
             raise HTTPException(
                 415, f"feeds are read as UTF-8: send the feed as UTF-8, not {charset!r}"
             )
+
+
+def _uncompressed_only(coding: str) -> None:
+    """415 for a Content-Encoding (gzip, say): its bytes would be read as the feed and every
+    line rejected as garbage (RFC 9110 allows 415 for a coding the server does not take)."""
+    if coding.strip().lower() not in {"", "identity"}:
+        raise HTTPException(
+            415,
+            f"feeds are read uncompressed: send the feed without Content-Encoding, not {coding!r}",
+        )
 
 
 def known_kind(engine: Engine, kind: str) -> None:
