@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import zipfile
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +19,13 @@ from tests.conftest import REPO
 CATALOG = load_catalog(REPO / "schemas" / "entities")
 ONHAND = CATALOG["sku_onhand"]
 HEADER = b"PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue\n"
+
+
+def _zipped(data: bytes) -> bytes:
+    found = io.BytesIO()
+    with zipfile.ZipFile(found, "w") as archive:
+        archive.writestr("stock.csv", data)
+    return found.getvalue()
 
 
 def read(data: bytes, fmt: str, *, lazy: bool = False) -> list[Record | Reject]:
@@ -55,6 +65,26 @@ def test_a_feed_in_utf16_or_utf32_is_refused_whole_by_its_byte_order_mark(
     stream = io.BufferedReader(io.BytesIO(data.encode(encoding)))  # type: ignore[arg-type]
     with pytest.raises(FeedError, match="the feed is UTF-16 or UTF-32"):
         read_items(stream, fmt, ONHAND)  # type: ignore[arg-type]
+    assert stream.tell() == 0  # nothing consumed
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+@pytest.mark.parametrize(
+    ("archive", "named"),
+    [
+        (gzip.compress, "gzip-compressed"),  # stock.ndjson.gz given as the feed
+        (_zipped, "a ZIP archive (an .xlsx workbook is one)"),  # a workbook saved as .csv
+    ],
+)
+def test_a_compressed_feed_is_refused_whole_by_its_first_bytes(
+    fmt: str, archive: Callable[[bytes], bytes], named: str
+) -> None:
+    """Read as text, each of its lines would be rejected as garbage (a full feed's sweep
+    skipped for want of keys): one error says what the file is."""
+    stream = io.BufferedReader(io.BytesIO(archive(HEADER + b"P1,W1,1,A,1,5\n")))  # type: ignore[arg-type]
+    with pytest.raises(FeedError) as caught:
+        read_items(stream, fmt, ONHAND)  # type: ignore[arg-type]
+    assert str(caught.value) == f"the feed is {named}; feeds are read as text: unpack it first"
     assert stream.tell() == 0  # nothing consumed
 
 

@@ -48,6 +48,14 @@ FORMATS: tuple[Format, ...] = ("ndjson", "json", "csv")
 _BOM = b"\xef\xbb\xbf"
 # Byte-order marks of UTF-16 and UTF-32 (UTF-32's little-endian one starts as UTF-16's does).
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+# The first bytes of compressed files: control characters or bytes that UTF-8 text never
+# starts with, so no text feed starts so (bzip2's "BZh" could be a CSV column's name).
+_ARCHIVES = {
+    b"\x1f\x8b": "gzip-compressed",
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook is one)",
+    b"\xfd7zX": "xz-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+}
 BLOCK = 1 << 18  # bytes read at once: the split into lines is one C call per block
 _ONE_BY_ONE = 256  # lines per batch behind ``LineStream.__iter__``
 
@@ -75,6 +83,7 @@ def read_items(
 ) -> Iterator[Item] | LineStream:
     """Every record of a binary stream in the given format (NDJSON as ``Line`` when ``lazy``)."""
     _refuse_wide_encoding(stream)
+    _refuse_archive(stream)
     if fmt == "ndjson":
         return read_lines(stream) if lazy else read_ndjson(stream)
     if fmt == "csv" and not kind.is_flat:
@@ -92,6 +101,16 @@ def _refuse_wide_encoding(stream: IO[bytes]) -> None:
             "the feed is UTF-16 or UTF-32 (its byte-order mark says so); feeds are read as "
             "UTF-8: save or convert it as UTF-8"
         )
+
+
+def _refuse_archive(stream: IO[bytes]) -> None:
+    """Refuse a compressed feed (``stock.ndjson.gz``, a workbook saved under a .csv name): read
+    as text, every line of it would be rejected as garbage. Checked as the encoding is."""
+    peek = getattr(stream, "peek", None)
+    start = peek(4)[:4] if peek is not None else b""
+    for magic, named in _ARCHIVES.items():
+        if start.startswith(magic):
+            raise FeedError(f"the feed is {named}; feeds are read as text: unpack it first")
 
 
 def _read_text(stream: IO[bytes], fmt: Format, kind: EntityKind) -> Iterator[Item]:
