@@ -156,7 +156,12 @@ class RecordAdmission:
             base = (
                 canonical.denormalise(self.kind, orjson.loads(old.body)) if old and old.body else {}
             )
-            merged = merge_records(self.kind, base, without_unsent(self.kind, record.data))
+            try:
+                merged = merge_records(self.kind, base, without_unsent(self.kind, record.data))
+            except canonical.NormaliseError as exc:
+                reason = str(exc).split(": ", 1)[1]
+                self._refuse(Reject(record.line, exc.field, reason), record.data, into=into)
+                continue
             body = self._shape(merged)
             problem = self._full.problem(merged) if body is None else None
             if problem is not None:

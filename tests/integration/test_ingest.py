@@ -149,6 +149,23 @@ def test_merge_of_an_unknown_entity_must_be_complete(engine: Engine) -> None:
     assert reject.reason.startswith("after merging: required field")
 
 
+def test_a_merge_record_repeating_a_row_key_is_rejected_as_a_whole_record_is(
+    engine: Engine,
+) -> None:
+    """Two culture rows with one key: which holds the value cannot be known. A whole record is
+    rejected for it; a merge record over a stored SKU applied the last row without a word."""
+    ingest(engine, "sku", [sku("P1", Cultures=[{"CultureCode": "sv-SE", "Name": "Stol"}])])
+    rows = [{"CultureCode": "sv-SE", "Name": "Pall"}, {"CultureCode": "sv-SE", "Name": "Bänk"}]
+    result = ingest(engine, "sku", [{"PartNo": "P1", "Cultures": rows}], mode="merge")
+    (reject,) = result.rejects
+    assert (reject.line, reject.field, reject.reason) == (
+        1,
+        "Cultures",
+        "duplicate row key 'sv-SE' in a keyed collection",
+    )
+    assert stored(engine, "sku")["P1"][0]["Cultures"]["sv-SE"]["Name"] == "Stol"
+
+
 def test_full_feed_deactivates_exactly_the_missing_rows_of_its_scope(engine: Engine) -> None:
     """Rows of the feed's warehouses that it leaves out are deactivated; others are untouched."""
     start = [onhand("P1"), onhand("P2"), onhand("P3"), onhand("P1", wh="W2")]

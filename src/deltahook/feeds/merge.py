@@ -26,7 +26,9 @@ def merge_records(kind: EntityKind, base: dict[str, Any], patch: dict[str, Any])
     """A merge record applied to a stored record: absent fields keep their value.
 
     Keyed collections merge row by row: rows in the patch are merged into the stored row with
-    the same key (or added); rows the patch leaves out are kept.
+    the same key (or added); rows the patch leaves out are kept. Two rows of the patch with one
+    key raise ``NormaliseError``, as they do in a whole record: which one holds the value
+    cannot be known.
     """
     merged = dict(base)
     for name, value in patch.items():
@@ -35,8 +37,14 @@ def merge_records(kind: EntityKind, base: dict[str, Any], patch: dict[str, Any])
             merged[name] = value
             continue
         rows = {canonical.key_string([r.get(k) for k in coll.key]): r for r in merged[name]}
+        sent: set[str] = set()
         for row in value:
             row_key = canonical.key_string([row.get(k) for k in coll.key])
+            if row_key in sent:
+                raise canonical.NormaliseError(
+                    name, f"duplicate row key {row_key!r} in a keyed collection"
+                )
+            sent.add(row_key)
             rows[row_key] = {**rows.get(row_key, {}), **row}
         merged[name] = list(rows.values())
     return merged
