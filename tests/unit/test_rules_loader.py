@@ -72,6 +72,13 @@ def test_the_shipped_sku_rule_covers_every_catalog_table_of_its_entity_changed(
         ("        on: [update]\n        watch: [Nmae]", "rules.yaml:9:17: watch 'Nmae' matches"),
         # update without watch
         ("        on: [update]", "rules.yaml:8:13: on update needs watch"),
+        # no operation at all: the setting could never fire
+        ("        on: []", "rules.yaml:8:13: on needs at least one of insert, update, delete"),
+        # updates of no field: never fired either
+        (
+            "        on: [update]\n        watch: []",
+            "rules.yaml:9:16: watch needs at least one field (['*'] for every field)",
+        ),
         # a filter on an unknown field
         (
             "        on: [insert]\n        filter: {new.Colour: red}",

@@ -178,7 +178,9 @@ def _ops(
         reader.error(entries["id"][1], "setting needs on: [insert, update, delete] (some of them)")
         return None
     items = reader.strings(entries["on"][1], "on")
-    if items is None:
+    if not items:
+        if items is not None:  # on: [], a setting that could never fire
+            reader.error(entries["on"][1], "on needs at least one of insert, update, delete")
         return None
     ops: set[Op] = set()
     for node, name in items:
@@ -214,6 +216,9 @@ def _watch(
         reader.error(entries["watch"][0], "watch applies to updates only; add update to on")
         return None
     items = reader.strings(entries["watch"][1], "watch")
+    if items == []:  # updates of no field: the setting would never fire on one
+        reader.error(entries["watch"][1], "watch needs at least one field (['*'] for every field)")
+        return None
     fields = sorted(table.fields)
     for node, glob in items or []:
         if not _matching(fields, glob):
