@@ -136,6 +136,7 @@ def test_retry_after_does_not_revive_a_dead_delivery() -> None:
         ("in a minute", None),  # not a number or a date
         ("٣", None),  # a non-ASCII digit
         ("99999999999999999999", None),  # too large for any clock
+        ("9" * 5000, None),  # past the digits int() reads (a ValueError lost the attempt)
     ],
 )
 def test_parse_retry_after(value: str, expected: timedelta | None) -> None:

@@ -121,7 +121,7 @@ def parse_retry_after(value: str, now: datetime) -> timedelta | None:
     if text.isascii() and text.isdigit():
         try:
             return timedelta(seconds=int(text))
-        except OverflowError:
+        except (OverflowError, ValueError):  # past any clock, or past the digits int() reads
             return None
     try:
         when = parsedate_to_datetime(text)
