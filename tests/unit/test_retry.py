@@ -205,6 +205,9 @@ def test_parse_schedule(text: str, expected: tuple[int, ...]) -> None:
         ("1m, 5s", r"item 2 \(5s\) is shorter than item 1 \(1m\)"),  # delays never shrink
         ("5s, 99999999999d", r"item 2 \('99999999999d'\) is longer than 10 years"),  # no timedelta
         ("5s, 3651d", "item 2 .* is longer than 10 years"),  # now + it could overflow at a retry
+        # more digits than int() reads: it was Python's "Exceeds the limit (4300 digits)"
+        ("5s, " + "9" * 5000 + "s", r"item 2 \('9{30}.*'\) is longer than 10 years"),
+        ("\u0665s", r"item 1 \('\u0665s'\) is not a duration"),  # digits of another script
     ],
 )
 def test_parse_schedule_errors_name_the_item(text: str, message: str) -> None:

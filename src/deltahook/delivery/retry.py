@@ -133,8 +133,8 @@ def parse_retry_after(value: str, now: datetime) -> timedelta | None:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(?:\d+[smhd])+")
-_PART = re.compile(r"(\d+)([smhd])")
+_DURATION = re.compile(r"(?:[0-9]+[smhd])+")  # ASCII digits: \d takes those of every script
+_PART = re.compile(r"([0-9]+)([smhd])")
 
 
 def parse_schedule(text: str) -> tuple[timedelta, ...]:
@@ -158,8 +158,11 @@ def _parse_delay(number: int, item: str) -> timedelta:
             f"retry schedule item {number} ({item!r}) is not a duration: "
             "use numbers with units s, m, h or d, e.g. '30s' or '1h30m'"
         )
-    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(item))
-    if seconds > LONGEST_DELAY.total_seconds():
+    parts = _PART.findall(item)
+    # Over 10 digits is over 10 years whatever the unit (and int() refuses 4,300 digits).
+    wide = any(len(n.lstrip("0")) > 10 for n, _unit in parts)
+    seconds = 0 if wide else sum(int(n) * _UNITS[unit] for n, unit in parts)
+    if wide or seconds > LONGEST_DELAY.total_seconds():
         raise ValueError(f"retry schedule item {number} ({item!r}) is longer than 10 years (3650d)")
     return timedelta(seconds=seconds)
 
