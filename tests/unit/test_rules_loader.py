@@ -11,7 +11,7 @@ import pytest
 from deltahook.catalog.entities import Catalog
 from deltahook.catalog.events import EventCatalog
 from deltahook.changes.model import Op
-from deltahook.errors import RuleError
+from deltahook.errors import ConfigError, RuleError
 from deltahook.rules.loader import load_rules
 from deltahook.rules.model import RuleSet
 from tests.conftest import REPO
@@ -264,3 +264,22 @@ def test_the_rule_set_does_not_depend_on_how_settings_are_spread_over_files(
     assert {k: [s.uid for s in v] for k, v in one.routes.items()} == {
         k: [s.uid for s in v] for k, v in two.routes.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("constants", "problem"),
+    [
+        ({"ClientId": "x", "ApplicationId": 1}, "'x' is not of type 'integer'"),
+        ({"ClientId": 1, "ApplicationId": [1]}, "[1] is not of type 'integer'"),
+    ],
+)
+def test_a_constant_no_payload_accepts_is_refused_when_the_rules_load(
+    catalog: Catalog, events: EventCatalog, constants: dict[str, object], problem: str
+) -> None:
+    """ClientId and ApplicationId fill every payload that has them: one the schemas refuse
+    dropped every notification at run time, then failed the job's JobCompletedEvent with the
+    job left running. It is one config problem before anything is read."""
+    with pytest.raises(ConfigError) as caught:
+        load_rules(REPO / "rules", catalog=catalog, events=events, constants=constants)
+    (name,) = (n for n, v in constants.items() if v != 1)
+    assert str(caught.value).startswith(f"constants: {name}: {problem}")

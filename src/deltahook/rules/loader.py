@@ -23,9 +23,9 @@ from typing import Any
 
 from deltahook.catalog.entities import Catalog
 from deltahook.catalog.events import EventCatalog, EventType, unknown_type_message
-from deltahook.errors import RuleError, SourceProblem
+from deltahook.errors import ConfigError, RuleError, SourceProblem
 from deltahook.rules.model import RuleSet, Setting
-from deltahook.rules.payload import Source, read_sources
+from deltahook.rules.payload import Source, constants_problem, read_sources
 from deltahook.rules.setting import Scope, compile_setting
 from deltahook.rules.source import Node, Reader, yaml_files
 from deltahook.rules.tables import table_index
@@ -48,6 +48,8 @@ def load_rules(
     else:
         problem = SourceProblem(path=str(path), line=1, column=1, message="no such rules folder")
         raise RuleError([problem])
+    if (refused := constants_problem(events, constants)) is not None:
+        raise ConfigError(refused)
     scope = Scope(table_index(catalog), constants)
     problems: list[SourceProblem] = []
     settings: list[Setting] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +162,17 @@ def compile_payload(
         )
         ok = False
     return Payload(tuple(sorted(fields)), needs_parent) if ok else None
+
+
+def constants_problem(events: Iterable[EventType], constants: Mapping[str, Any]) -> str | None:
+    """Why a constant that fills every payload having it (``DEFAULTED``) is refused by the
+    first event type that has it, or None: such a constant fails every payload at run time."""
+    for name in DEFAULTED:
+        for event in events if name in constants else ():
+            spec = event.schema.get("properties", {}).get(name)
+            if isinstance(spec, dict) and (found := _first_problem(spec, constants[name])):
+                return f"constants: {name}: {found} (in {event.name} and every payload with it)"
+    return None
 
 
 def _compile_source(
