@@ -178,6 +178,7 @@ _TYPES = {
     "float_type": "a number",
     "float_parsing": "a number",
     "string_type": "a string",
+    "path_type": "a path (a string)",
     "list_type": "a list",
     "tuple_type": "a list",
     "dict_type": "a mapping",

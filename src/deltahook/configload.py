@@ -60,7 +60,7 @@ def load_settings(
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for name in ("schemas_dir", "rules_dir"):
-        if name in data:
+        if isinstance(data.get(name), str | Path):  # anything else: the model says what is wrong
             data[name] = base / Path(data[name])
     url = data.get("database_url")
     if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):

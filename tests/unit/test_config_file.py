@@ -92,6 +92,17 @@ def test_a_value_out_of_range_is_located_at_the_value(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["schemas_dir", "rules_dir"])
+@pytest.mark.parametrize("value", ["5", "[a]", "{a: 1}"])
+def test_a_folder_that_is_not_a_path_is_located_at_the_value(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    """rules_dir: 5 is refused at its place (joining it to the file's folder was a TypeError
+    traceback)."""
+    (found,) = problems(tmp_path, f"{name}: {value}\n")
+    assert found.startswith(f"deltahook.yaml:1:{len(name) + 3}: {name} must be a path (a string)")
+
+
 def test_a_job_lease_no_date_can_end_is_located_at_the_value(tmp_path: Path) -> None:
     """job_lease_s: 1e12 is refused at its place (it was taken, and every ingest then died
     with an OverflowError traceback making its job's lease)."""
