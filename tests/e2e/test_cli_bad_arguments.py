@@ -128,3 +128,28 @@ def _first_line(command: list[str], environment: dict[str, str] | None = None) -
         started.send_signal(signal.SIGINT)
         started.communicate()
     return line
+
+
+@pytest.mark.parametrize(
+    "worker",
+    [
+        "w" * 65,  # past the 64 characters a lease and a heartbeat hold
+        "w\x1b[2J",  # a control character, printed by status and the log
+    ],
+)
+def test_a_worker_id_the_store_cannot_keep_is_one_line(tmp_path: Path, worker: str) -> None:
+    """On PostgreSQL a longer name failed every heartbeat and claim (a traceback logged each
+    time, nothing sent); it is refused before the dispatcher starts."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    args = ("--database-url", url, "deliver", "--once", "--worker-id", worker)
+    done = subprocess.run(
+        [sys.executable, "-m", "deltahook", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "error: --worker-id is a name of 1 to 64 printable characters\n",
+    )

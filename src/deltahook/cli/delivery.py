@@ -28,7 +28,9 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.envelope import event_categories
 from deltahook.delivery.operational import client_id_of
+from deltahook.errors import DeliveryError
 from deltahook.store.db import reading
+from deltahook.store.tables import WORKER_ID_LENGTH
 
 
 def open_store(state: State) -> Engine:
@@ -71,6 +73,10 @@ def deliver(
     """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
     if worker is not None:
         worker.encode()  # a name that is not UTF-8 is refused now, not by every heartbeat
+        if not 0 < len(worker) <= WORKER_ID_LENGTH or not worker.isprintable():
+            raise DeliveryError(
+                f"--worker-id is a name of 1 to {WORKER_ID_LENGTH} printable characters"
+            )
     db = open_store(state)
     if metrics_port is not None:
         _serve_metrics(db, host=metrics_host, port=metrics_port)

@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 # the store keeps (PostgreSQL refuses longer ones; admission rejects them on every database).
 KEY_LENGTH = 512
 FIELD_LENGTH = 256
+WORKER_ID_LENGTH = 64  # a dispatcher's name, in its leases and heartbeat
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -243,7 +244,7 @@ deliveries = Table(
     Column("retry_base", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
-    Column("leased_by", String(64), nullable=True),
+    Column("leased_by", String(WORKER_ID_LENGTH), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_status_code", Integer, nullable=True),
@@ -271,7 +272,7 @@ attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("response_excerpt", Text, nullable=True),
     Column("error", Text, nullable=True),
-    Column("worker", String(64), nullable=True),
+    Column("worker", String(WORKER_ID_LENGTH), nullable=True),
     Index(None, "delivery_id"),
 )
 
@@ -288,7 +289,7 @@ console_signouts = Table(
 dispatchers = Table(
     "dispatchers",
     metadata,
-    Column("worker_id", String(64), primary_key=True),
+    Column("worker_id", String(WORKER_ID_LENGTH), primary_key=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
 )
