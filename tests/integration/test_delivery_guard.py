@@ -7,11 +7,12 @@ or declare some loopback addresses allowed, to see what is let through.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Iterator
 
 import pytest
 
-from deltahook.delivery.guard import Address
+from deltahook.delivery.guard import Address, is_public
 from deltahook.delivery.pool import pooled_transport
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.sender import Outcome, Sender
@@ -42,6 +43,28 @@ def test_a_name_that_resolves_to_loopback_is_refused_before_connecting(
     assert "localhost resolves to" in outcome.result.error
     assert "allow_private_urls" in outcome.result.error
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2001:4860::8888", True),
+        ("64:ff9b::808:808", True),  # 8.8.8.8 through NAT64
+        ("127.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # 127.0.0.1 through NAT64
+        ("64:ff9b:1::a9fe:a9fe", False),  # cloud metadata through a local-use NAT64 prefix
+        ("2002:a00:7::1", False),  # 10.0.0.7 through 6to4
+        ("::7f00:1", False),  # IPv4-compatible loopback
+    ],
+)
+def test_an_address_is_public_only_with_the_ipv4_address_it_leads_to(
+    address: str, public: bool
+) -> None:
+    """A name resolving to a NAT64 or 6to4 address of a private IPv4 one is refused as that
+    one: the gateway would connect there."""
+    assert is_public(ipaddress.ip_address(address)) is public
 
 
 def test_the_checked_address_is_the_one_connected_to(receiver: Receiver) -> None:

@@ -29,6 +29,12 @@ from deltahook.errors import ConfigError
         "http://[fe80::1]/",  # IPv6 link-local
         "http://0.0.0.0/",  # unspecified
         "http://100.64.0.1/",  # carrier-grade NAT
+        "http://[64:ff9b::7f00:1]/",  # loopback through NAT64's well-known prefix
+        "http://[64:ff9b::a00:7]/",  # a private address through NAT64
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # cloud metadata through a local-use NAT64 prefix
+        "http://[2002:7f00:1::]/",  # loopback through 6to4
+        "http://[2002:c0a8:114::1]/",  # 192.168.1.20 through 6to4
+        "http://[::7f00:1]/",  # loopback as an IPv4-compatible address
     ],
 )
 def test_private_loopback_and_link_local_targets_are_refused(url: str) -> None:
@@ -39,7 +45,13 @@ def test_private_loopback_and_link_local_targets_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://shop.example/hooks", "http://8.8.8.8/", "https://[2001:4860::8888]/x"],
+    [
+        "https://shop.example/hooks",
+        "http://8.8.8.8/",
+        "https://[2001:4860::8888]/x",
+        "http://[64:ff9b::808:808]/",  # 8.8.8.8 through NAT64
+        "http://[2002:808:808::1]/",  # 8.8.8.8 through 6to4
+    ],
 )
 def test_public_names_and_addresses_pass(url: str) -> None:
     """A public address or a host name is accepted (names are not resolved when validating)."""

@@ -25,8 +25,27 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def is_public(address: Address) -> bool:
-    """Globally routable: not private, loopback, link-local, shared, reserved or mapped."""
-    return address.is_global
+    """Globally routable: not private, loopback, link-local, shared, reserved or mapped, and
+    neither is the IPv4 address it carries, if any (``carried``)."""
+    inside = carried(address)
+    return address.is_global and (inside is None or inside.is_global)
+
+
+# IPv6 prefixes whose addresses end in an IPv4 address that a gateway or the stack reaches:
+# NAT64's well-known and local-use prefixes (RFC 6052, 8215) and IPv4-compatible addresses.
+_CARRIERS = tuple(map(ipaddress.IPv6Network, ("64:ff9b::/96", "64:ff9b:1::/48", "::/96")))
+
+
+def carried(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to through 6to4, NAT64 or as IPv4-compatible
+    (``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64 gateway), else None."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _CARRIERS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
 
 
 class PublicOnly(httpcore.AsyncNetworkBackend):

@@ -117,8 +117,14 @@ def check_url_target(url: str, *, allow_private: bool) -> None:
     if host in _LOCAL_NAMES or host.endswith(".localhost"):
         raise ValueError(f"{host!r} is this machine: {_ALLOW}")
     address = _ip_literal(host)
-    if address is not None and not address.is_global:
-        raise ValueError(f"{address} is a private, loopback or link-local address: {_ALLOW}")
+    if address is None:
+        return
+    from deltahook.delivery.guard import carried, is_public  # as deliveries judge addresses
+
+    if not is_public(address):
+        inside = carried(address) if address.is_global else None
+        named = f"{address} (which leads to {inside})" if inside else str(address)
+        raise ValueError(f"{named} is a private, loopback or link-local address: {_ALLOW}")
 
 
 _ALLOW = "webhooks may go there only with allow_private_urls: true in the config"
