@@ -91,6 +91,9 @@ class Subscription:
         }
 
 
+MASKED = "****"  # what listings show for a password in a URL
+
+
 def shown_url(url: str) -> str:
     """``url`` as listings show it: a password in it (``https://user:pass@host/``) is a secret
     like a signing secret and is shown as ``****``; the rest is as stored."""
@@ -101,9 +104,6 @@ def shown_url(url: str) -> str:
     if not (sep and at and colon and password):
         return url
     return f"{scheme}://{user}:{MASKED}@{rest[len(userinfo) + 1 :]}"
-
-
-MASKED = "****"
 
 
 def _iso(when: datetime | None) -> str | None:
