@@ -143,6 +143,30 @@ def test_a_test_send_reaches_the_endpoint_and_reports_its_answer(tmp_path: Path)
     assert report["message_id"] == request.message_id
 
 
+def test_a_user_name_and_password_in_the_url_go_as_basic_authorization(tmp_path: Path) -> None:
+    """``http://user:pass@host/`` authenticates as curl and httpx would, with HTTP Basic (the
+    credentials were dropped: the receiver saw no Authorization); an Authorization header of
+    the subscription's own wins."""
+    with Receiver() as receiver:
+        in_url = receiver.url.replace("http://", "http://shop%40web:pa55%3Aw0rd@")
+        subscriptions = [
+            {"name": "basic", "url": in_url, "event_types": ["*"]},
+            {
+                "name": "own",
+                "url": in_url,
+                "event_types": ["*"],
+                "headers": {"Authorization": "Bearer own-token-0123456789"},
+            },
+        ]
+        with client(f"sqlite:///{tmp_path / 'db.sqlite'}", subscriptions=subscriptions) as api:
+            for name in ("basic", "own"):
+                assert api.post(f"/v1/subscriptions/{name}/test").json()["succeeded"]
+        basic, own = receiver.wait_for(2)
+    # percent-escapes decoded, as RFC 3986 userinfo is: user shop@web, password pa55:w0rd
+    assert basic.headers["authorization"] == "Basic c2hvcEB3ZWI6cGE1NTp3MHJk"
+    assert own.headers["authorization"] == "Bearer own-token-0123456789"
+
+
 def test_the_delivery_log_filters_pages_resends_and_recovers(api: TestClient) -> None:
     """Queued deliveries list newest first, page by cursor, and resend or recover by rules."""
     api.post("/v1/subscriptions", json=SHOP)

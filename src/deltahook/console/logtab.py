@@ -15,6 +15,7 @@ from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.operational import client_id_of
+from deltahook.delivery.requests import with_url_credentials
 from deltahook.delivery.signing import request_headers
 from deltahook.delivery.status import Resent
 from deltahook.engine import Engine
@@ -109,11 +110,11 @@ def headers_sent(
         timestamp=at,
         body=b"",
         secrets=sub.secrets,
-        custom=sub.headers,
+        custom=(own := with_url_credentials(sub.url, sub.headers)),
         detected_at=entry["created_at"],
         client_id=str(client_id),
     )
-    custom = {name.lower(): value for name, value in sub.headers.items()}
+    custom = {name.lower(): value for name, value in own.items()}
     return [(name, _shown(name, value, custom)) for name, value in sent.items()]
 
 
