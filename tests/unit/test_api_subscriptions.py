@@ -301,6 +301,26 @@ def test_a_header_value_outside_ascii_is_refused(api: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"retry_schedule": [1] * 101}, "the retry schedule has 101 delays; at most 100"),
+        ({"headers": {f"X-H{i}": "v" for i in range(51)}}, "51 headers; a subscription has"),
+        ({"headers": {"X-Big": "v" * 8_193}}, "header 'X-Big' is longer than 8,192 characters"),
+    ],
+)
+def test_a_schedule_or_headers_past_what_a_receiver_takes_are_refused(
+    api: TestClient, settings: dict[str, object], reason: str
+) -> None:
+    """A hundred-thousand-step schedule kept a dead endpoint's deliveries going round for
+    ever; thousands of headers, or one of megabytes, made every request one no receiver
+    takes (431): each is a 422 naming the limit (a hundred delays, fifty headers, 8 KB)."""
+    answer = api.post("/v1/subscriptions", json=SHOP | settings)
+    assert answer.status_code == 422, answer.text
+    assert reason in answer.text
+    assert api.post("/v1/subscriptions", json=SHOP | {"retry_schedule": [1] * 100}).is_success
+
+
+@pytest.mark.parametrize(
     ("url", "reason"),
     [
         ("https://shop..example/hook", "is not a host name"),

@@ -38,6 +38,9 @@ JITTER_SHARE = 0.10
 """A jitter draw of ``j`` in [0, 1) lengthens a delay by ``j * JITTER_SHARE`` of itself."""
 
 LONGEST_DELAY = timedelta(days=3650)
+# The most delays a schedule holds (Norce's default has 16): a delivery is retried once per
+# delay, so a longer schedule only keeps a dead endpoint's deliveries going round.
+MOST_DELAYS = 100
 """The longest delay or duration a schedule may name (10 years): a time that far off still
 fits in a ``datetime``, while ``999999999d`` would overflow when a retry is scheduled."""
 
@@ -171,6 +174,8 @@ def check_schedule(schedule: Sequence[timedelta]) -> None:
     """Raise ``ValueError`` unless the schedule is non-empty, positive and never shrinks."""
     if not schedule:
         raise ValueError("the retry schedule is empty")
+    if len(schedule) > MOST_DELAYS:
+        raise ValueError(f"the retry schedule has {len(schedule):,} delays; at most {MOST_DELAYS}")
     for number, delay in enumerate(schedule, start=1):
         if delay <= timedelta(0):
             raise ValueError(f"retry schedule item {number} must be longer than zero")

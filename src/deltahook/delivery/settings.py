@@ -52,7 +52,13 @@ from deltahook.delivery.retry import (
     check_schedule,
     parse_schedule,
 )
-from deltahook.delivery.signing import ENV_REFERENCE, HeaderStyle, check_header, decode_secret
+from deltahook.delivery.signing import (
+    ENV_REFERENCE,
+    MOST_HEADERS,
+    HeaderStyle,
+    check_header,
+    decode_secret,
+)
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_CONCURRENCY = 10
@@ -207,6 +213,8 @@ class SubscriptionSettings(BaseModel):
     @field_validator("headers")
     @classmethod
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        if len(headers) > MOST_HEADERS:
+            raise ValueError(f"{len(headers):,} headers; a subscription has at most {MOST_HEADERS}")
         for name, value in headers.items():
             check_header(name, value)
         return headers
