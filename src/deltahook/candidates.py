@@ -102,7 +102,7 @@ class RecordAdmission:
         try:
             body = canonical.normalise(self.kind, data) if body is None else body
         except canonical.NormaliseError as exc:
-            self._refuse(Reject(line, exc.field, str(exc).split(": ", 1)[1]), data, into=into)
+            self._refuse(Reject(line, exc.field, exc.reason), data, into=into)
             return None
         key = canonical.entity_key(self.kind, body)
         parent = canonical.parent_key(self.kind, body)
@@ -159,8 +159,7 @@ class RecordAdmission:
             try:
                 merged = merge_records(self.kind, base, without_unsent(self.kind, record.data))
             except canonical.NormaliseError as exc:
-                reason = str(exc).split(": ", 1)[1]
-                self._refuse(Reject(record.line, exc.field, reason), record.data, into=into)
+                self._refuse(Reject(record.line, exc.field, exc.reason), record.data, into=into)
                 continue
             body = self._shape(merged)
             problem = self._full.problem(merged) if body is None else None

@@ -30,6 +30,7 @@ class NormaliseError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
 
 
 def key_string(values: Sequence[Any]) -> str:
