@@ -93,6 +93,33 @@ def test_text_after_the_array_is_rejected_where_it_starts(text: str, line: int) 
     assert all(isinstance(i, Record) for i in got[:-1])
 
 
+@pytest.mark.parametrize("fmt", ["ndjson", "json"])
+def test_a_name_an_object_holds_twice_rejects_its_record_naming_it(fmt: str) -> None:
+    """JSON parsers keep the last of two values under one name, so the first would be lost
+    without a word: the record is rejected naming the name (at any depth), and the records
+    around it are read as ever, however their names are spaced or escaped."""
+    records = [
+        '{"PartNo": "P1", "OnHand": 1, "OnHand": 5}',
+        '{"PartNo": "P2", "Rows": [{"k": 1, "k": 2}]}',
+        '{"PartNo" : "P3", "Note": "said \\":\\" and \\u0022:"}',
+        '{"PartNo": "P4", "OnHand": 2}',
+    ]
+    text = "\n".join(records) + "\n" if fmt == "ndjson" else "[\n" + ",\n".join(records) + "\n]\n"
+    got = items(text, fmt)
+    assert [(i.line, type(i).__name__) for i in got] == [
+        (1 + (fmt == "json"), "Reject"),
+        (2 + (fmt == "json"), "Reject"),
+        (3 + (fmt == "json"), "Record"),
+        (4 + (fmt == "json"), "Record"),
+    ]
+    assert [(r.field, r.reason) for r in got[:2] if isinstance(r, Reject)] == [
+        ("OnHand", values.REPEATED),
+        ("k", values.REPEATED),
+    ]
+    assert isinstance(got[2], Record)
+    assert got[2].data["Note"] == 'said ":" and ":'
+
+
 def test_csv_cells_are_typed_by_the_schema() -> None:
     """Numbers, booleans and empty cells (absent) follow the kind's property types."""
     text = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue,IsActive\n"

@@ -74,6 +74,10 @@ class Line:
             return self._reread(Reject(self.line, None, reason))
         if values.suspect(self.raw):
             return self._reread(as_record(self.line, data))
+        if values.may_repeat_names(self.raw, data):
+            name = values.repeated_name(self.raw)
+            if name is not None:
+                return Reject(self.line, name, values.REPEATED)
         return as_record(self.line, data, checked=True)
 
     def _reread(self, otherwise: Item) -> Item:
@@ -132,7 +136,7 @@ class LineBatch:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return self.line(index).parse()
-        if type(data) is not dict or values.suspect(raw):
+        if type(data) is not dict or values.suspect(raw) or values.may_repeat_names(raw, data):
             return self.line(index).parse()
         return Record(self.numbers[index], data, checked=True)
 

@@ -1,7 +1,8 @@
 """A buffered reader of a JSON text that decodes one value at a time and counts lines.
 
-Values are decoded by ``feeds.values.DECODER``, which keeps wide integers for the check that
-rejects them; a value nested deeper than the interpreter recurses raises ``RecursionError``.
+Values are decoded by ``feeds.values.NAMES_DECODER``, which keeps wide integers for the check
+that rejects them and tells of an object holding a name twice (``repeated``); a value nested
+deeper than the interpreter recurses raises ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class JsonStream:
         self.pos = 0
         self.line = 1
         self.eof = False
-        self.decoder = values.DECODER
+        self.decoder = values.NAMES_DECODER
+        self.repeated: str | None = None  # a name an object of the last value held twice
 
     def _fill(self) -> bool:
         if self.eof:
@@ -61,7 +63,12 @@ class JsonStream:
         self.skip_space()
         while True:
             try:
-                data, end = self.decoder.raw_decode(self.buf, self.pos)
+                try:
+                    data, end = self.decoder.raw_decode(self.buf, self.pos)
+                    repeated = None
+                except values.RepeatedName as exc:  # read it whole again, to go past it
+                    data, end = values.DECODER.raw_decode(self.buf, self.pos)
+                    repeated = exc.name
             except json.JSONDecodeError as exc:
                 held = len(self.buf) - self.pos
                 if held < values.MAX_RECORD and self._fill():
@@ -72,4 +79,5 @@ class JsonStream:
                 raise ValueError(f"malformed JSON at line {line}: {exc.msg}") from None
             self.line += self.buf.count("\n", self.pos, end)
             self.pos = end
+            self.repeated = repeated
             return data

@@ -258,7 +258,10 @@ def _read_elements(reader: JsonStream) -> Generator[Item, None, bool]:
             reason = values.DEEP if isinstance(exc, RecursionError) else str(exc)
             yield Reject(line, None, f"{reason}; the rest of the array could not be read")
             return False
-        yield as_record(line, data)
+        if reader.repeated is not None:
+            yield Reject(line, reader.repeated, values.REPEATED)
+        else:
+            yield as_record(line, data)
         if reader.expect(","):
             continue
         if reader.expect("]"):

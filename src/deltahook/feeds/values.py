@@ -14,6 +14,10 @@ whatever the format. ``problem`` names the first of these, with the path to it:
 - a lone surrogate, which is what invalid UTF-8 is read as: no UTF-8 store can hold it;
 - nesting deeper than ``MAX_DEPTH``: orjson writes at most 255 levels, and every step after
   reading (validation, diff) walks the record.
+
+Both parsers keep the last of two values under one name in an object (``{"Price": 1, "Price":
+2}``), so the first would be lost without a word: ``repeated_name`` finds such a name, for the
+readers to reject the record (NDJSON only for the lines ``may_repeat_names`` picks out).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
+
+import orjson
 
 from deltahook.feeds.validate import Problem
 
@@ -65,6 +71,57 @@ def parse_int(text: str) -> int | WideInteger:
 
 
 DECODER: Final = json.JSONDecoder(parse_int=parse_int)
+REPEATED = "appears twice in one object: which of its values is meant?"
+
+
+class RepeatedName(ValueError):
+    """An object of the text being decoded holds ``name`` twice (``NAMES_DECODER``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unrepeated(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise RepeatedName(name)
+            seen.add(name)
+    return found
+
+
+# ``DECODER``, raising ``RepeatedName`` for an object that holds a name twice.
+NAMES_DECODER: Final = json.JSONDecoder(parse_int=parse_int, object_pairs_hook=_unrepeated)
+_NAME_END = b'":'
+_SPACED_NAME_END = re.compile(rb'"[ \t\r\n]+:')
+
+
+def may_repeat_names(raw: bytes, data: Any) -> bool:
+    """False when no object in the JSON text ``raw``, read by orjson as ``data``, can name a
+    member twice (cheap byte tests): each name is followed by ``":`` in ``raw`` as in orjson's
+    writing of ``data``, which holds each name once, so more of them in ``raw`` may be a name
+    written twice. Spacing before a colon, or a quote or colon written as an escape, makes the
+    counts incomparable: then it may."""
+    if b"\\u0022" in raw or b"\\u003" in raw or _SPACED_NAME_END.search(raw):
+        return True
+    return raw.count(_NAME_END) != orjson.dumps(data).count(_NAME_END)
+
+
+def repeated_name(text: str | bytes) -> str | None:
+    """The first name an object of the JSON text ``text`` holds twice, or None (also when it
+    is not JSON: that is for the reader to say)."""
+    try:
+        NAMES_DECODER.decode(
+            text if isinstance(text, str) else text.decode("utf-8", "surrogateescape")
+        )
+    except RepeatedName as repeated:
+        return repeated.name
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def loads(text: str) -> Any:
