@@ -59,3 +59,12 @@ def test_an_answer_with_no_secret_is_kept_as_it_is(creds: Credentials) -> None:
     """Words that merely resemble credentials (the scheme, ordinary text) stay."""
     text = '{"error": "Bearer token expired for shop-user", "code": 401}'
     assert creds.redact(text) == text
+
+
+def test_a_user_name_and_password_in_the_url_are_blanked_when_echoed() -> None:
+    """The Basic credential a URL's user name and password stand for goes with the request,
+    so a receiver echoing it back has it blanked as a header's would be, in every form."""
+    url_creds = resolve(stored(url="https://shop-user:pa55word-x@shop.example/hook"), {})
+    assert url_creds.headers == {"Authorization": f"Basic {BASIC}"}
+    for form in (f"Basic {BASIC}", BASIC, "shop-user:pa55word-x", "pa55word-x"):
+        assert url_creds.redact(f"echo <{form}> end") == "echo <[redacted]> end"

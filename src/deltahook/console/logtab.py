@@ -14,8 +14,8 @@ from deltahook.console.render import back, checked_form, deliveries, redirect
 from deltahook.console.types import event_type, type_page
 from deltahook.delivery import log, pages
 from deltahook.delivery import subscriptions as subs
+from deltahook.delivery.credentials import with_url_credentials
 from deltahook.delivery.operational import client_id_of
-from deltahook.delivery.requests import with_url_credentials
 from deltahook.delivery.signing import request_headers
 from deltahook.delivery.status import Resent
 from deltahook.engine import Engine

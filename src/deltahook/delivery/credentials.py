@@ -1,5 +1,6 @@
 """A subscription's credentials at send time: its header values and secrets with ``${VAR}``
-filled from the environment and checked, and the blanking of them in what a receiver echoes.
+filled from the environment and checked (and the Basic ``Authorization`` a user name and
+password in its URL stand for), and the blanking of them in what a receiver echoes.
 
 The store keeps ``${VAR}`` as written (``subscriptions.py``, which never reads the
 environment); the dispatcher's lanes and a test send fill them in before sending, so a missing
@@ -8,11 +9,14 @@ variable holds one subscription's deliveries while the others go on.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from deltahook.delivery import redaction
 from deltahook.delivery.signing import ENV_REFERENCE, check_header, decode_secret
@@ -64,4 +68,18 @@ def resolve(sub: Subscription, env: Mapping[str, str] | None = None) -> Credenti
             decode_secret(secret)
     except ValueError as exc:
         raise DeliveryError(f"subscription {sub.name!r}: {exc}") from None
-    return Credentials(headers=headers, secrets=secrets)
+    return Credentials(headers=with_url_credentials(sub.url, headers), secrets=secrets)
+
+
+def with_url_credentials(url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
+    """``headers``, and the HTTP Basic ``Authorization`` a user name and password in ``url``
+    stand for (``https://user:pass@host/``, as curl, requests and httpx send them), unless
+    ``headers`` name an ``Authorization`` of their own; the request itself never carries them
+    (its ``Host`` is the host alone)."""
+    if "@" not in url or any(name.lower() == "authorization" for name in headers):
+        return headers
+    parsed = httpx.URL(url)
+    if not (parsed.username or parsed.password):  # an @ in the path or query
+        return headers
+    pair = f"{parsed.username}:{parsed.password}".encode()
+    return {**headers, "Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}

@@ -4,11 +4,8 @@ style, ``signing.request_headers`` does the signing)."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from datetime import datetime
-
-import httpx
 
 from deltahook.delivery.credentials import Credentials
 from deltahook.delivery.envelope import body_for
@@ -40,24 +37,10 @@ def headers_for(
         timestamp=timestamp,
         body=body,
         secrets=creds.secrets,
-        custom=with_url_credentials(sub.url, creds.headers),
+        custom=creds.headers,
         detected_at=detected_at,
         client_id=client_id,
     )
-
-
-def with_url_credentials(url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
-    """``headers``, and the HTTP Basic ``Authorization`` a user name and password in ``url``
-    stand for (``https://user:pass@host/``, as curl, requests and httpx send them), unless
-    ``headers`` name an ``Authorization`` of their own; the request itself never carries them
-    (its ``Host`` is the host alone)."""
-    if "@" not in url or any(name.lower() == "authorization" for name in headers):
-        return headers
-    parsed = httpx.URL(url)
-    if not (parsed.username or parsed.password):  # an @ in the path or query
-        return headers
-    pair = f"{parsed.username}:{parsed.password}".encode()
-    return {**headers, "Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
 
 
 def request_for(
