@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from deltahook.api.deps import EngineDep
 from deltahook.api.routes.subscriptions import declared, known_types
-from deltahook.console.render import checked_form, page, redirect
+from deltahook.console.render import checked_form, deliveries, page, redirect
 from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
@@ -125,8 +125,7 @@ async def delete(request: Request, name: str, engine: EngineDep) -> Response:
             return managed.remove(conn, name, now=engine.clock())
 
     ended = await anyio.to_thread.run_sync(run)
-    ended_text = f"{ended:,} queued {'delivery' if ended == 1 else 'deliveries'} ended"
-    notice = f"{name} is deleted ({ended_text})"
+    notice = f"{name} is deleted ({deliveries(ended, 'queued')} ended)"
     return redirect(request, "/admin/subscriptions", notice=notice)
 
 

@@ -179,9 +179,9 @@ def stale_form(request: Request, exc: Exception) -> Response:
     return redirect(request, comeback(request.scope), notice=STALE)
 
 
-def deliveries(count: int) -> str:
-    """``1 failed delivery``, ``2 failed deliveries``: for notices."""
-    return f"{count:,} failed {'delivery' if count == 1 else 'deliveries'}"
+def deliveries(count: int, state: str = "failed") -> str:
+    """``1 failed delivery``, ``2 failed deliveries`` (or another ``state``): for notices."""
+    return f"{count:,} {state} {'delivery' if count == 1 else 'deliveries'}"
 
 
 def back(fields: dict[str, str], default: str) -> str:
