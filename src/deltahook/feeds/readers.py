@@ -82,8 +82,7 @@ def read_items(
     stream: IO[bytes], fmt: Format, kind: EntityKind, *, lazy: bool = False
 ) -> Iterator[Item] | LineStream:
     """Every record of a binary stream in the given format (NDJSON as ``Line`` when ``lazy``)."""
-    _refuse_wide_encoding(stream)
-    _refuse_archive(stream)
+    _refuse_unreadable(stream)
     if fmt == "ndjson":
         return read_lines(stream) if lazy else read_ndjson(stream)
     if fmt == "csv" and not kind.is_flat:
@@ -91,23 +90,19 @@ def read_items(
     return _read_text(stream, fmt, kind)
 
 
-def _refuse_wide_encoding(stream: IO[bytes]) -> None:
-    """Refuse a feed whose byte-order mark says UTF-16 or UTF-32 (a Windows "Unicode" export):
-    read as UTF-8, every line of it would be rejected as garbage. Only a stream that can peek
-    (files, standard input, API bodies) is checked; nothing is consumed."""
+def _refuse_unreadable(stream: IO[bytes]) -> None:
+    """Refuse, by its first bytes, a feed that is no UTF-8 text: one whose byte-order mark says
+    UTF-16 or UTF-32 (a Windows "Unicode" export), or a compressed one (``stock.ndjson.gz``, a
+    workbook saved under a .csv name). Read as UTF-8 text, every line of it would be rejected as
+    garbage. Only a stream that can peek (files, standard input, API bodies) is checked;
+    nothing is consumed."""
     peek = getattr(stream, "peek", None)
-    if peek is not None and peek(4)[:4].startswith(_WIDE_BOMS):
+    start = peek(4)[:4] if peek is not None else b""
+    if start.startswith(_WIDE_BOMS):
         raise FeedError(
             "the feed is UTF-16 or UTF-32 (its byte-order mark says so); feeds are read as "
             "UTF-8: save or convert it as UTF-8"
         )
-
-
-def _refuse_archive(stream: IO[bytes]) -> None:
-    """Refuse a compressed feed (``stock.ndjson.gz``, a workbook saved under a .csv name): read
-    as text, every line of it would be rejected as garbage. Checked as the encoding is."""
-    peek = getattr(stream, "peek", None)
-    start = peek(4)[:4] if peek is not None else b""
     for magic, named in _ARCHIVES.items():
         if start.startswith(magic):
             raise FeedError(f"the feed is {named}; feeds are read as text: unpack it first")
