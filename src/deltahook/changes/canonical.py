@@ -33,6 +33,11 @@ class NormaliseError(ValueError):
         self.reason = message
 
 
+def duplicate_row(where: str, key: str) -> NormaliseError:
+    """Two rows of one keyed collection with one key: which holds the values cannot be known."""
+    return NormaliseError(where, f"duplicate row key {key!r} in a keyed collection")
+
+
 def key_string(values: Sequence[Any]) -> str:
     """One stable string for a key made of one or more values, ``|``-separated."""
     if len(values) == 1:  # most keys: the join of one part is that part, without the join
@@ -98,7 +103,7 @@ def _normalise_collection(rows: list[Any], coll: Collection, where: str) -> dict
         normal = _normalise_object(row, coll.collections, f"{where}[{index}].")
         key = key_string([normal.get(name) for name in coll.key])
         if key in out:
-            raise NormaliseError(where, f"duplicate row key {key!r} in a keyed collection")
+            raise duplicate_row(where, key)
         out[key] = normal
     return out
 

@@ -41,9 +41,7 @@ def merge_records(kind: EntityKind, base: dict[str, Any], patch: dict[str, Any])
         for row in value:
             row_key = canonical.key_string([row.get(k) for k in coll.key])
             if row_key in sent:
-                raise canonical.NormaliseError(
-                    name, f"duplicate row key {row_key!r} in a keyed collection"
-                )
+                raise canonical.duplicate_row(name, row_key)
             sent.add(row_key)
             rows[row_key] = {**rows.get(row_key, {}), **row}
         merged[name] = list(rows.values())

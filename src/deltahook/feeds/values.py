@@ -110,13 +110,11 @@ def may_repeat_names(raw: bytes, data: Any) -> bool:
     return raw.count(_NAME_END) != orjson.dumps(data).count(_NAME_END)
 
 
-def repeated_name(text: str | bytes) -> str | None:
-    """The first name an object of the JSON text ``text`` holds twice, or None (also when it
+def repeated_name(raw: bytes) -> str | None:
+    """The first name an object of the JSON text ``raw`` holds twice, or None (also when it
     is not JSON: that is for the reader to say)."""
     try:
-        NAMES_DECODER.decode(
-            text if isinstance(text, str) else text.decode("utf-8", "surrogateescape")
-        )
+        NAMES_DECODER.decode(raw.decode("utf-8", "surrogateescape"))
     except RepeatedName as repeated:
         return repeated.name
     except (ValueError, RecursionError):
