@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from deltahook.cli import main
+from deltahook.feeds import values
 from tests.conftest import REPO
 
 
@@ -140,6 +141,16 @@ def test_preview_of_a_pair_explains_the_near_misses(tmp_path: Path) -> None:
     assert "EntityChanged=tClientProductSkuOnHand" in out
     assert "near misses" in out
     assert "did not cross" in out
+
+
+def test_preview_refuses_an_after_that_holds_a_name_twice(tmp_path: Path) -> None:
+    """--after read as a feed record is: a name written twice is one error line naming it,
+    not the last of its values taken without a word."""
+    after = tmp_path / "after.json"
+    after.write_text('{"PartNo": "P1", "OnhandValue": 1, "OnhandValue": 5}')
+    code, out, err = run(tmp_path, "preview", "sku_onhand", "--after", str(after))
+    assert (code, out) == (1, "")
+    assert err.strip() == f"error: {after}: 'OnhandValue' {values.REPEATED}"
 
 
 def test_preview_needs_a_feed_or_a_pair(tmp_path: Path) -> None:

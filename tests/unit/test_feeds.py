@@ -120,6 +120,23 @@ def test_a_name_an_object_holds_twice_rejects_its_record_naming_it(fmt: str) -> 
     assert got[2].data["Note"] == 'said ":" and ":'
 
 
+def test_a_name_held_twice_is_found_in_the_lines_read_again_by_the_standard_library() -> None:
+    """An NDJSON line orjson refuses (NaN) or may round (19 digits) is read again with the
+    standard library, which must not keep the last of two values under one name either."""
+    lines = [
+        '{"PartNo": "P1", "Id": 1000000000000000000, "Id": 2}',
+        '{"PartNo": "P2", "Weight": NaN, "PartNo": "P3"}',
+        '{"PartNo": "P4", "Id": 1000000000000000000}',
+    ]
+    got = items("\n".join(lines) + "\n", "ndjson")
+    assert [(type(i).__name__, getattr(i, "field", None)) for i in got] == [
+        ("Reject", "Id"),
+        ("Reject", "PartNo"),
+        ("Record", None),
+    ]
+    assert [i.reason for i in got[:2] if isinstance(i, Reject)] == [values.REPEATED] * 2
+
+
 def test_csv_cells_are_typed_by_the_schema() -> None:
     """Numbers, booleans and empty cells (absent) follow the kind's property types."""
     text = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,OnhandValue,IsActive\n"

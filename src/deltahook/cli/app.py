@@ -190,6 +190,8 @@ def read_object(path: Path) -> dict[str, Any]:
         raise FeedError(f"cannot read {path}: {exc.strerror}") from exc
     try:  # read as feeds are, so the pipeline rejects NaN or a wide integer as in a feed
         value = values.loads(data.decode("utf-8-sig", "surrogateescape"))
+    except values.RepeatedName as repeated:
+        raise FeedError(f"{path}: {repeated.name!r} {values.REPEATED}") from None
     except RecursionError:
         raise FeedError(f"{path}: {values.DEEP}") from None
     except ValueError as exc:

@@ -84,6 +84,8 @@ class Line:
         """The line read by the standard library, which keeps what orjson refuses or rounds."""
         try:
             data = values.loads(self.raw.decode("utf-8", "surrogateescape"))
+        except values.RepeatedName as repeated:
+            return Reject(self.line, repeated.name, values.REPEATED)
         except RecursionError:
             return Reject(self.line, None, values.DEEP)
         except ValueError:

@@ -17,7 +17,8 @@ whatever the format. ``problem`` names the first of these, with the path to it:
 
 Both parsers keep the last of two values under one name in an object (``{"Price": 1, "Price":
 2}``), so the first would be lost without a word: ``repeated_name`` finds such a name, for the
-readers to reject the record (NDJSON only for the lines ``may_repeat_names`` picks out).
+readers to reject the record (NDJSON only for the lines ``may_repeat_names`` picks out, and
+every line read again by ``loads``).
 """
 
 from __future__ import annotations
@@ -125,9 +126,10 @@ def repeated_name(raw: bytes) -> str | None:
 def loads(text: str) -> Any:
     """One JSON document, read with every value kept for ``problem`` to judge.
 
-    Raises ``ValueError`` when it is not JSON and ``RecursionError`` when it nests too deep.
+    Raises ``RepeatedName`` when an object holds a name twice, ``ValueError`` when it is not
+    JSON and ``RecursionError`` when it nests too deep.
     """
-    return DECODER.decode(text)
+    return NAMES_DECODER.decode(text)
 
 
 # Digits to "0" (a run of 19 is a number orjson may round) and "[" to "{" (each opens a level).
