@@ -249,6 +249,8 @@ def test_purge_removes_what_is_older(cli: Cli) -> None:
         (("recover", "shop", "--since", "last week"), "is not a time"),
         (("purge", "--older-than", "soon"), "is not a duration"),
         (("purge", "--older-than", "99999999999d"), "is not a duration"),  # no timedelta
+        (("purge", "--older-than", "5m, 1h"), "is not a duration"),  # one age, not a schedule
+        (("log", "--since", "2h, 1d"), "is not a time"),
         (("log", "--since", "9999-12-31T23:59:59-14:00"), "out of range"),  # past 9999 in UTC
         (("recover", "shop", "--since", "0001-01-01T00:00:00+14:00"), "out of range"),
         (("log", "--since", "99999999999d"), "is not a time"),  # not that many days ago

@@ -121,3 +121,23 @@ def test_durations_are_read_from_words_or_seconds() -> None:
         SubscriptionSettings(
             name="erp", url="https://erp.example/", event_types=["*"], disable_after=0
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "'' is not a duration"),
+        ("1.5h", "'1.5h' is not a duration"),
+        ("5m, 1h", "'5m, 1h' is not a duration"),  # one duration, not a schedule
+        ("99999999999d", "'99999999999d' is longer than 10 years"),
+    ],
+)
+def test_a_bad_duration_is_named_as_a_duration_not_a_retry_schedule(
+    value: str, message: str
+) -> None:
+    """A duration field's mistake speaks of that duration, not of a retry schedule's items."""
+    with pytest.raises(ValueError, match=message) as raised:
+        SubscriptionSettings(
+            name="erp", url="https://erp.example/", event_types=["*"], disable_after=value
+        )
+    assert "retry schedule" not in str(raised.value)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from deltahook.clock import as_utc
 from deltahook.delivery import queue
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.retry import parse_schedule
+from deltahook.delivery.retry import parse_duration
 from deltahook.delivery.status import FAILED, FILTERS, QUEUED, DeliveryStatus, Resent, StatusFilter
 from deltahook.errors import DeliveryError
 from deltahook.store.tables import attempts, deliveries, notifications
@@ -50,7 +50,7 @@ def parse_when(text: str, *, now: datetime) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         try:
-            return now - parse_schedule(text)[0]
+            return now - parse_duration(text)
         except ValueError:
             raise DeliveryError(
                 f"{text!r} is not a time: use ISO 8601 (2026-11-24T10:00:00Z) or a duration "
@@ -66,7 +66,7 @@ def parse_when(text: str, *, now: datetime) -> datetime:
 
 def parse_age(text: str) -> timedelta:
     try:
-        return parse_schedule(text)[0]
+        return parse_duration(text)
     except ValueError:
         raise DeliveryError(f"{text!r} is not a duration: use e.g. 12h, 7d or 1d12h") from None
 

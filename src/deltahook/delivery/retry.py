@@ -150,23 +150,31 @@ def parse_schedule(text: str) -> tuple[timedelta, ...]:
     items = [item.strip() for item in text.split(",")]
     if items == [""]:
         raise ValueError("the retry schedule is empty: give delays like '5s, 1m, 1h'")
-    schedule = tuple(_parse_delay(number, item) for number, item in enumerate(items, start=1))
+    schedule = tuple(
+        _parse_delay(item, f"retry schedule item {number} ({item!r})")
+        for number, item in enumerate(items, start=1)
+    )
     check_schedule(schedule)
     return schedule
 
 
-def _parse_delay(number: int, item: str) -> timedelta:
+def parse_duration(text: str) -> timedelta:
+    """One duration, e.g. ``"90s"`` or ``"1h30m"`` (``ValueError`` naming it otherwise)."""
+    return _parse_delay(text.strip(), repr(text.strip()))
+
+
+def _parse_delay(item: str, name: str) -> timedelta:
+    """``item`` as a duration; an error calls it ``name``."""
     if not _DURATION.fullmatch(item):
         raise ValueError(
-            f"retry schedule item {number} ({item!r}) is not a duration: "
-            "use numbers with units s, m, h or d, e.g. '30s' or '1h30m'"
+            f"{name} is not a duration: use numbers with units s, m, h or d, e.g. '30s' or '1h30m'"
         )
     parts = _PART.findall(item)
     # Over 10 digits is over 10 years whatever the unit (and int() refuses 4,300 digits).
     wide = any(len(n.lstrip("0")) > 10 for n, _unit in parts)
     seconds = 0 if wide else sum(int(n) * _UNITS[unit] for n, unit in parts)
     if wide or seconds > LONGEST_DELAY.total_seconds():
-        raise ValueError(f"retry schedule item {number} ({item!r}) is longer than 10 years (3650d)")
+        raise ValueError(f"{name} is longer than 10 years (3650d)")
     return timedelta(seconds=seconds)
 
 

@@ -50,6 +50,7 @@ from deltahook.delivery.retry import (
     DEFAULT_SCHEDULE,
     LONGEST_DELAY,
     check_schedule,
+    parse_duration,
     parse_schedule,
 )
 from deltahook.delivery.signing import (
@@ -83,10 +84,7 @@ def _schedule(value: Any) -> Any:
 def _duration(value: Any) -> Any:
     """Accept ``"90s"``, ``"5d"`` or seconds for one duration."""
     if isinstance(value, str):
-        [delay] = parse_schedule(value) if "," not in value else (None,)
-        if delay is None:
-            raise ValueError("one duration, like '1m' or '5d'")
-        return delay
+        return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
             delay = timedelta(seconds=value)
