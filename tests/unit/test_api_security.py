@@ -64,7 +64,8 @@ def test_a_refused_key_is_logged_by_fingerprint_only(
 
 
 def test_keys_may_name_environment_variables_and_must_be_long() -> None:
-    """${VAR} is read at start; missing variables, short keys and no keys stop the server."""
+    """${VAR} is read at start; missing variables, short keys, keys no header can carry and
+    no keys stop the server."""
     assert resolve_keys(["${OPS}", KEY], {"OPS": "from-the-environment-1"}) == [
         "from-the-environment-1",
         KEY,
@@ -73,6 +74,9 @@ def test_keys_may_name_environment_variables_and_must_be_long() -> None:
         resolve_keys(["${OPS}"], {})
     with pytest.raises(ConfigError, match="shorter than 16"):
         resolve_keys(["short"], {})
+    for unsendable in ("sixteen chars and spaces", "nøkkel-nøkkel-nøkkel", "tab\tseparated-key-1"):
+        with pytest.raises(ConfigError, match="key 2 holds a space, a control or a non-ASCII"):
+            resolve_keys([KEY, unsendable], {})
     with pytest.raises(ConfigError, match="DELTAHOOK_API_KEYS"):
         create_app(settings("sqlite:///:memory:", api_keys=[]))
 

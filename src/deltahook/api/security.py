@@ -23,6 +23,9 @@ from deltahook.errors import ConfigError
 logger = logging.getLogger("deltahook.api")
 
 MIN_KEY_LENGTH = 16
+# What ``Authorization: Bearer <key>`` can carry: visible ASCII, no space (a client cannot send
+# a non-ASCII or control character in a header, and the key ends at a space).
+_SENDABLE = re.compile(r"[!-~]+")
 OPEN_PATHS = frozenset({"/healthz"})
 
 
@@ -41,6 +44,11 @@ def resolve_keys(configured: Sequence[str], env: Mapping[str, str] | None = None
         key = ENV_REFERENCE.sub(one, value)
         if len(key) < MIN_KEY_LENGTH:
             raise ConfigError(f"api_keys: key {number} is shorter than {MIN_KEY_LENGTH} characters")
+        if not _SENDABLE.fullmatch(key):
+            raise ConfigError(
+                f"api_keys: key {number} holds a space, a control or a non-ASCII character, "
+                "which no client can send in an Authorization header"
+            )
         keys.append(key)
     if not keys:
         raise ConfigError(
