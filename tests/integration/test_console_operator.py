@@ -17,6 +17,7 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
 from tests.api_support import KEY, STOCK
 from tests.console_support import form_token, sign_in
+from tests.delivery_support import NEW_SECRET, SECRET
 from tests.integration.test_console_pages import BREAKPOINT, Console, notice
 
 
@@ -369,3 +370,38 @@ def test_the_edit_form_says_what_its_empty_and_filled_write_only_fields_do(
     form = re.sub(r"\s+", " ", unescape(console.get("/admin/subscriptions/shop/edit")))
     assert "empty keeps X-Shop, X-Token; headers typed here replace them all" in form
     assert "empty keeps none; secrets typed here replace them all" in form
+
+
+def test_the_edit_form_removes_a_header_and_keeps_or_removes_the_stored_secrets(
+    console: Console, receiver: Receiver
+) -> None:
+    """A tick beside a stored header's name removes that header and keeps the others; a
+    secret typed with "keep the stored secrets" signs beside the stored one (a rotation);
+    "remove the stored secrets" leaves the subscription unsigned; ticking both is refused.
+    No value is shown on the way."""
+    console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types=BREAKPOINT,
+        headers="X-Token: shop-token-value-1\nX-Shop: eu",
+        secrets=SECRET,
+    )
+    form = console.get("/admin/subscriptions/shop/edit")
+    assert 'name="remove_header:X-Token"' in form
+    assert "shop-token-value-1" not in form
+    assert SECRET not in form
+    edit = {"url": receiver.url, "event_types": BREAKPOINT}
+    console.post("/admin/subscriptions/shop/edit", **edit, **{"remove_header:X-Token": "on"})
+    console.post("/admin/subscriptions/shop/edit", **edit, secrets=NEW_SECRET, keep_secrets="on")
+    with console.engine.db.connect() as conn:
+        shop = subs.get(conn, "shop")
+    assert (dict(shop.headers), shop.secrets) == ({"X-Shop": "eu"}, (NEW_SECRET, SECRET))
+    both = console.post(
+        "/admin/subscriptions/shop/edit", **edit, keep_secrets="on", remove_secrets="on"
+    )
+    assert both.status_code == 422
+    assert "keep the stored ones or remove them, not both" in both.text
+    console.post("/admin/subscriptions/shop/edit", **edit, remove_secrets="on")
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "shop").secrets == ()

@@ -2,7 +2,10 @@
 
 The same validation and writes as ``POST/PATCH/DELETE /v1/subscriptions``
 (``deltahook.delivery.managed``). Header values and secrets are write-only: the forms never
-show them; leaving those fields empty on an edit keeps what is stored.
+show them; leaving those fields empty on an edit keeps what is stored. The edit form removes
+a stored header by a tick beside its name, and keeps (a rotation) or removes the stored
+secrets by a tick: the stored values are read to make the same whole ``headers`` and
+``secrets`` a ``PATCH`` sends.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from deltahook.errors import DeltahookError
 from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-KEPT = ("name", "url", "event_types", "header_style")
+KEPT = ("name", "url", "event_types", "header_style", "keep_secrets", "remove_secrets")
 """The fields a refused form is filled with again (header values and secrets never are)."""
 WRITE_ONLY = ("headers", "secrets")
+REMOVE_HEADER = "remove_header:"
+"""The edit form's tick beside a stored header's name, which removes that header."""
 
 
 def form_page(
@@ -45,7 +50,7 @@ def form_page(
         if sub
         else {}
     )
-    typed = {k: v for k, v in (given or {}).items() if k in KEPT}
+    typed = {k: v for k, v in (given or {}).items() if k in KEPT or k.startswith(REMOVE_HEADER)}
     return page(
         request,
         "subscription_form.html",
@@ -101,7 +106,7 @@ async def edit(request: Request, name: str, engine: EngineDep) -> Response:
             managed.change(
                 conn,
                 name,
-                _settings(fields, keep_empty=True),
+                _edits(fields, subs.get(conn, name)),
                 allow_private=engine.settings.allow_private_urls,
                 now=engine.clock(),
                 known_types=known_types(engine),
@@ -143,6 +148,25 @@ def _settings(fields: dict[str, str], *, keep_empty: bool) -> dict[str, Any]:
         data["secrets"] = secrets
     if not keep_empty:
         data["header_style"] = fields.get("header_style") or "norce"
+    return data
+
+
+def _edits(fields: dict[str, str], current: subs.Subscription) -> dict[str, Any]:
+    """The edit form's changes to ``current``: the headers ticked are removed (from those
+    typed, else the stored ones); the stored secrets are kept beside those typed, or removed,
+    as ticked."""
+    data = _settings(fields, keep_empty=True)
+    removed = {n for n in current.headers if fields.get(REMOVE_HEADER + n)}
+    if removed:
+        headers = data.get("headers", current.headers)
+        data["headers"] = {k: v for k, v in headers.items() if k not in removed}
+    keep, remove = fields.get("keep_secrets"), fields.get("remove_secrets")
+    if keep and remove:
+        raise ValueError("secrets: keep the stored ones or remove them, not both")
+    if keep:
+        data["secrets"] = list(dict.fromkeys([*data.get("secrets", []), *current.secrets]))
+    if remove:
+        data["secrets"] = data.get("secrets", [])
     return data
 
 
