@@ -405,3 +405,24 @@ def test_the_edit_form_removes_a_header_and_keeps_or_removes_the_stored_secrets(
     console.post("/admin/subscriptions/shop/edit", **edit, remove_secrets="on")
     with console.engine.db.connect() as conn:
         assert subs.get(conn, "shop").secrets == ()
+
+
+def test_retry_all_failed_says_which_subscriptions_it_left_because_off_or_deleted(
+    console: Console, receiver: Receiver
+) -> None:
+    """A press that queues nothing because the failed deliveries' subscription is off (or was
+    deleted) says so, per subscription, with what to do; it answered "0" without a reason."""
+    console.post("/admin/subscriptions/new", name="shop", url=receiver.url, event_types=BREAKPOINT)
+    receiver.fail(2, status=503)
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+    console.deliver()
+    console.post("/admin/subscriptions/erp/enabled", enabled="off")
+    console.post("/admin/subscriptions/shop/delete")
+    answer = console.post(f"/admin/types/{BREAKPOINT}/log/retry", status="failed")
+    assert notice(console.follow(answer)) == (
+        "Queued 0 failed deliveries again. Left alone, the failed deliveries of "
+        "erp (switched off: switch it on first), shop (deleted)"
+    )
+    one = console.post(f"/admin/types/{BREAKPOINT}/log/retry", subscription="erp")
+    assert "erp (switched off: switch it on first)" in notice(console.follow(one))

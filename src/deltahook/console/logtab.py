@@ -29,6 +29,7 @@ RETRY_BOUND = 1000
 RANGES = (("", "Any time"), ("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"))
 HIDDEN = "•••••• (value not shown)"
 SIGNATURE = "v1,… (signed per attempt, not shown)"
+OFF = "switched off: switch it on first"
 
 
 def _filter(engine: Engine, name: str, query: Mapping[str, str]) -> log.LogFilter:
@@ -147,11 +148,18 @@ async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Re
     event_type(engine, name)
     where = _filter(engine, name, fields)
 
-    def run() -> int:
+    def run() -> tuple[int, str]:
         with engine.db.begin() as conn:
-            return log.retry_failed(conn, where, now=engine.clock(), limit=RETRY_BOUND)
+            queued = log.retry_failed(conn, where, now=engine.clock(), limit=RETRY_BOUND)
+            return queued, _left(log.left_off(conn, where), {s.name for s in subs.load(conn)})
 
-    queued = await anyio.to_thread.run_sync(run)
+    queued, left = await anyio.to_thread.run_sync(run)
     more = " (the most one press queues: press again for more)" if queued == RETRY_BOUND else ""
-    notice = f"Queued {deliveries(queued)} again{more}"
+    notice = f"Queued {deliveries(queued)} again{more}{left}"
     return redirect(request, back(fields, f"/admin/types/{name}/log"), notice=notice)
+
+
+def _left(names: list[str], known: set[str]) -> str:
+    """Why the failed deliveries of ``names`` were not queued again: each is off or gone."""
+    why = [f"{n} ({OFF if n in known else 'deleted'})" for n in names]
+    return f". Left alone, the failed deliveries of {', '.join(why)}" if why else ""

@@ -277,9 +277,7 @@ def require_on(conn: Connection, subscription: str) -> None:
 def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: int) -> int:
     """Queue again, due now, up to ``limit`` failed (retrying or dead) deliveries matching
     ``where``, newest first, whose subscription is on and which no dispatcher holds."""
-    wanted = set(FAILED)
-    if where.status is not None:
-        wanted &= set(FILTERS[where.status])
+    wanted = _failed(where)
     enabled = [s.name for s in subs.load(conn) if s.enabled]
     if not wanted or not enabled:
         return 0
@@ -287,10 +285,33 @@ def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: in
     query = (
         select(d.id)
         .where(*_conditions(replace(where, status=None, after=None)))
-        .where(d.status.in_(sorted(wanted)), d.subscription.in_(enabled))
+        .where(d.status.in_(wanted), d.subscription.in_(enabled))
         .where(or_(d.lease_until.is_(None), d.lease_until <= now))
         .order_by(*ORDER)
         .limit(limit)
     )
     ids = list(conn.scalars(query))
     return queue.requeue(conn, d.id.in_(ids), now=now) if ids else 0
+
+
+def left_off(conn: Connection, where: LogFilter) -> list[str]:
+    """The subscriptions, off or deleted, with failed deliveries matching ``where``: those
+    ``retry_failed`` leaves alone, by name."""
+    enabled = [s.name for s in subs.load(conn) if s.enabled]
+    d = deliveries.c
+    query = (
+        select(d.subscription)
+        .distinct()
+        .where(*_conditions(replace(where, status=None, after=None)))
+        .where(d.status.in_(_failed(where)), d.subscription.not_in(enabled))
+        .order_by(d.subscription)
+    )
+    return list(conn.scalars(query))
+
+
+def _failed(where: LogFilter) -> list[DeliveryStatus]:
+    """The failed statuses ``where``'s status filter leaves (none for a delivered filter)."""
+    wanted = set(FAILED)
+    if where.status is not None:
+        wanted &= set(FILTERS[where.status])
+    return sorted(wanted)
