@@ -426,3 +426,21 @@ def test_retry_all_failed_says_which_subscriptions_it_left_because_off_or_delete
     )
     one = console.post(f"/admin/types/{BREAKPOINT}/log/retry", subscription="erp")
     assert "erp (switched off: switch it on first)" in notice(console.follow(one))
+
+
+def test_a_delivery_of_a_deleted_subscription_offers_no_resend_and_says_why(
+    console: Console, receiver: Receiver
+) -> None:
+    """Its log row says the subscription was deleted instead of a Resend button, and a resend
+    posted anyway says "subscription deleted" (it said "subscription off")."""
+    console.post("/admin/subscriptions/new", name="shop", url=receiver.url, event_types=BREAKPOINT)
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+    console.deliver()
+    console.post("/admin/subscriptions/shop/delete")
+    html = console.get(f"/admin/types/{BREAKPOINT}/log?subscription=shop")
+    delivery = html.split('data-delivery="')[1].split('"')[0]
+    assert f"/admin/deliveries/{delivery}/resend" not in html
+    assert "Its subscription was deleted: there is nowhere to resend it." in html
+    answer = console.post(f"/admin/deliveries/{delivery}/resend")
+    assert notice(console.follow(answer)) == "Resend: subscription deleted"

@@ -168,5 +168,5 @@ class DeliveryPage(Model):
 
 class ResendOut(Model):
     outcome: dict[str, str] = Field(
-        description="Per delivery id: queued, in flight, or subscription off."
+        description="Per delivery id: queued, in flight, subscription off or subscription deleted."
     )

@@ -72,6 +72,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         except ValueError:
             found = pages.Page(items=[], next_cursor=None)
     for entry in found.items:
+        entry["deleted"] = entry["subscription"] not in known  # nowhere to resend it
         entry["headers"] = headers_sent(
             known.get(entry["subscription"]),
             entry,

@@ -221,7 +221,7 @@ def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, 
     Returns what happened per given id (``status.Resent``).
     """
     d = deliveries.c
-    enabled = {s.name for s in subs.load(conn) if s.enabled}
+    on = {s.name: s.enabled for s in subs.load(conn)}
     outcome: dict[str, Resent] = {}
     for given in ids:
         rows = conn.execute(
@@ -235,7 +235,9 @@ def resend(conn: Connection, ids: Sequence[str], *, now: datetime) -> dict[str, 
         for row in rows:
             if row.lease_until is not None and row.lease_until > now:
                 outcome[row.id] = Resent.IN_FLIGHT
-            elif row.subscription not in enabled:
+            elif row.subscription not in on:
+                outcome[row.id] = Resent.SUBSCRIPTION_DELETED
+            elif not on[row.subscription]:
                 outcome[row.id] = Resent.SUBSCRIPTION_OFF
             else:
                 queue.requeue(conn, d.id == row.id, now=now)

@@ -86,3 +86,5 @@ class Resent(StrEnum):
     """No delivery (nor notification) has that id."""
     SUBSCRIPTION_OFF = "subscription off"
     """Its subscription is off: switch it on first."""
+    SUBSCRIPTION_DELETED = "subscription deleted"
+    """Its subscription was deleted: there is nowhere to send it."""
