@@ -91,7 +91,7 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
         headers={"Referer": f"http://testserver{log}"},
     )
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/admin/signin?next={quote(log, safe='')}"
+    assert answer.headers["location"] == f"/admin/signin?next={quote(log, safe='')}&unsaved=1"
     form = console.client.get(answer.headers["location"]).text
     signed = console.client.post(
         "/admin/signin",
@@ -101,7 +101,44 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
     assert console.client.get(log).status_code == 200
     console.client.cookies.clear()
     bare = console.client.post("/admin/types/x/log/retry", data={"csrf": console.csrf})
-    assert bare.headers["location"] == f"/admin/signin?next={quote('/admin/', safe='')}"
+    assert bare.headers["location"] == f"/admin/signin?next={quote('/admin/', safe='')}&unsaved=1"
+
+
+def test_a_form_posted_after_the_session_ended_says_nothing_was_done_before_and_after(
+    console: Console, receiver: Receiver
+) -> None:
+    """An edit saved once the session had ended: the sign-in form says nothing was done, and
+    after signing in its page comes back (a GET, nothing posted again) saying so; what was
+    typed is not carried through (no secret in a URL or a cookie). A page merely opened
+    after the session ended says nothing of the kind."""
+    console.post("/admin/subscriptions/new", name="shop", url=receiver.url, event_types=BREAKPOINT)
+    edit = "/admin/subscriptions/shop/edit"
+    console.client.cookies.clear()
+    answer = console.client.post(
+        edit,
+        data={"csrf": console.csrf, "url": receiver.url, "event_types": "*", "secrets": SECRET},
+        headers={"Referer": f"http://testserver{edit}"},
+    )
+    form = console.client.get(answer.headers["location"]).text
+    assert "nothing was done" in form
+    assert SECRET not in answer.headers["location"] + form
+    signed = console.client.post(
+        "/admin/signin",
+        data={
+            "token": form_token(form, "token"),
+            "key": KEY,
+            "next": form_token(form, "next"),
+            "unsaved": form_token(form, "unsaved"),
+        },
+    )
+    assert signed.headers["location"] == edit
+    assert notice(console.get(edit)).startswith("Nothing was done: your session had ended")
+    with console.engine.db.connect() as conn:
+        assert subs.get(conn, "shop").event_types == frozenset({BREAKPOINT})
+    console.client.cookies.clear()
+    opened = console.client.get(edit)
+    assert "unsaved" not in opened.headers["location"]
+    assert "nothing was done" not in console.client.get(opened.headers["location"]).text
 
 
 def test_a_job_with_more_rejects_than_shown_says_how_many_the_page_leaves_out(

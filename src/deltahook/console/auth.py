@@ -8,8 +8,10 @@ Signing out records the session in the store (``store/signouts.py``): a copy of 
 opens nothing afterwards, in any process.
 
 Every console path (``/``, ``/admin/...``, ``/docs``) without a valid session is redirected
-to the sign-in form; every POST carries the session's CSRF token in a form field
-(``check_csrf``). The sign-in form has its own token in a short-lived cookie.
+to the sign-in form (a form posted meanwhile leads back to its page, with a notice that
+nothing was done: it is never posted again, and what was typed in it is not kept, since
+header values and secrets may be among it); every POST carries the session's CSRF token in
+a form field (``check_csrf``). The sign-in form has its own token in a short-lived cookie.
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ class ConsoleGate:
             return
         if is_console(path) and session is None and not path.startswith(OPEN):
             where = f"{SIGNIN}?next={quote(comeback(scope), safe='')}"
+            if scope.get("method") not in ("GET", "HEAD"):
+                where += "&unsaved=1"  # a form was posted: nothing it asked is done
             await RedirectResponse(where, status_code=303)(scope, receive, send)
             return
         await self.app(scope, receive, send)

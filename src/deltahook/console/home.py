@@ -25,7 +25,9 @@ from deltahook.console.auth import (
 )
 from deltahook.console.render import (
     SECURITY_HEADERS,
+    UNSAVED,
     checked_form,
+    leave_flash,
     page,
     session_of,
     sessions_of,
@@ -51,20 +53,31 @@ def _secure(request: Request) -> bool:
 
 
 @router.get("/signin")
-def signin_form(request: Request, next: str = "/admin/") -> Response:
+def signin_form(request: Request, next: str = "/admin/", unsaved: bool = False) -> Response:
     """The sign-in form, with a token in a short-lived cookie against login CSRF; signed in
-    already, the page it would lead to."""
+    already, the page it would lead to. ``unsaved``: a form was posted once the session had
+    ended; the form says nothing was done, and so does its page once signed in."""
     if session_of(request) is not None:
         return RedirectResponse(_local(next), status_code=303)
-    return _signin_page(request, next=_local(next))
+    return _signin_page(request, next=_local(next), unsaved=unsaved)
 
 
-def _signin_page(request: Request, *, next: str, error: str = "", status: int = 200) -> Response:
+def _signin_page(
+    request: Request, *, next: str, unsaved: bool, error: str = "", status: int = 200
+) -> Response:
     """The form and its token cookie. A token still in the cookie is kept (and its ten
     minutes start again): another tab's sign-in form, opened since, must not make this
     one's stale."""
     token = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
-    response = page(request, "signin.html", status=status, token=token, next=next, error=error)
+    response = page(
+        request,
+        "signin.html",
+        status=status,
+        token=token,
+        next=next,
+        unsaved=unsaved,
+        error=error,
+    )
     response.set_cookie(
         SIGNIN_COOKIE,
         token,
@@ -84,9 +97,10 @@ async def signin(request: Request) -> Response:
     body = await request.body()
     fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     target = _local(fields.get("next", "/admin/"))
+    unsaved = fields.get("unsaved") == "1"
     if not same_token(fields.get("token"), request.cookies.get(SIGNIN_COOKIE, "\0")):
         error = "The sign-in form had expired: sign in again."
-        return _signin_page(request, next=target, error=error, status=403)
+        return _signin_page(request, next=target, unsaved=unsaved, error=error, status=403)
     sessions = sessions_of(request)
     key = fields.get("key", "")
     if not sessions.known(key):
@@ -99,10 +113,13 @@ async def signin(request: Request) -> Response:
             status=401,
             token=fields.get("token"),
             next=target,
+            unsaved=unsaved,
             error=message,
         )
-    _, value = sessions.start(key)
+    session, value = sessions.start(key)
     response = RedirectResponse(target, status_code=303)
+    if unsaved:
+        leave_flash(request, response, session, {"notice": UNSAVED})
     response.set_cookie(
         SESSION_COOKIE,
         value,

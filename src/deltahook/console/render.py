@@ -112,15 +112,22 @@ def redirect(request: Request, target: str, **flash: Any) -> RedirectResponse:
     response = RedirectResponse(target, status_code=303)
     session = session_of(request)
     if session is not None and flash:
-        response.set_cookie(
-            FLASH_COOKIE,
-            sessions_of(request).flash(session, flash),
-            path="/admin",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        leave_flash(request, response, session, flash)
     return response
+
+
+def leave_flash(
+    request: Request, response: Response, session: Session, flash: dict[str, Any]
+) -> None:
+    """Set the cookie that makes the next page of ``session`` show ``flash`` once."""
+    response.set_cookie(
+        FLASH_COOKIE,
+        sessions_of(request).flash(session, flash),
+        path="/admin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 KEPT_HEADERS = ("allow", "location", "retry-after")
@@ -158,6 +165,7 @@ class StaleForm(Exception):
 
 
 STALE = "Nothing was done: that page was opened before you last signed in. Here it is again."
+UNSAVED = "Nothing was done: your session had ended when the form was sent. Here is its page again."
 
 
 async def checked_form(request: Request) -> dict[str, str]:
