@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.receiver import Receiver
-from tests.api_support import KEY, STOCK
+from tests.api_support import KEY, STOCK, client
 from tests.console_support import form_token, sign_in
 from tests.delivery_support import NEW_SECRET, SECRET
 from tests.integration.test_console_pages import BREAKPOINT, Console, notice
@@ -481,3 +481,49 @@ def test_a_delivery_of_a_deleted_subscription_offers_no_resend_and_says_why(
     assert "Its subscription was deleted: there is nowhere to resend it." in html
     answer = console.post(f"/admin/deliveries/{delivery}/resend")
     assert notice(console.follow(answer)) == "Resend: subscription deleted"
+
+
+def _empty(html: str) -> str:
+    """A page's empty-list message as written, links and all (they are the next step)."""
+    found = re.search(r"<(p|td)[^>]* data-empty>(.*?)</\1>", html, re.S)
+    assert found, "no empty-list message in the page"
+    return re.sub(r"\s+", " ", unescape(found.group(2)))
+
+
+LOG = f"/admin/types/{BREAKPOINT}/log"
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        # no subscription: the form that adds one
+        ("/admin/subscriptions", 'No subscriptions yet: <a href="/admin/subscriptions/new">'),
+        # no active type, for want of a subscription: add one or switch one on
+        ("/admin/", "No active event types: a type is active when a subscription that is on"),
+        # a type nobody receives: add a subscription for it
+        (f"/admin/types/{BREAKPOINT}", '<a href="/admin/subscriptions/new">add a subscription'),
+        # no delivery at all: what queues one
+        (LOG, f"No deliveries of {BREAKPOINT} yet: one is queued for each subscription"),
+        # filtered to nothing: the same tab without its filters
+        (f"{LOG}?status=dead", f'No deliveries match these filters: <a href="{LOG}">clear'),
+        # no feed run: how to run one
+        ("/admin/jobs", "No ingest jobs yet: run a feed with <code>deltahook ingest KIND FILE"),
+    ],
+)
+def test_an_empty_list_says_what_is_empty_and_the_next_step(
+    database_url: str, path: str, says: str
+) -> None:
+    """On a store with nothing in it, each list page says what it has none of and, where
+    there is one, links the next step (they said "No ingest jobs yet." and the like)."""
+    with client(database_url) as test_client:
+        sign_in(test_client)
+        answer = test_client.get(path)
+    assert answer.status_code == 200
+    assert says in _empty(answer.text)
+
+
+def test_a_job_without_rejects_says_none_of_its_records_was_rejected(console: Console) -> None:
+    """The job page's rejects table says that no record was rejected (it said "None.")."""
+    console.ingest(STOCK)
+    newest = console.get("/admin/jobs").split('data-job="')[1].split('"')[0]
+    assert _empty(console.get(f"/admin/jobs/{newest}")) == "No record of this feed was rejected."
