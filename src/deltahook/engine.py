@@ -25,7 +25,7 @@ from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.clock import Clock, utc_now
 from deltahook.config import Settings
 from deltahook.errors import FeedError
-from deltahook.feeds import limits
+from deltahook.feeds import limits, values
 from deltahook.feeds.keys import readable_key
 from deltahook.ingesting import Source
 from deltahook.notifications import time_ordered_id
@@ -315,5 +315,9 @@ def _one_record(record: Mapping[str, Any]) -> IO[bytes]:
 
 
 def _as_json(value: Any) -> Any:
-    """What orjson makes of a value the standard library cannot write (a date, a UUID)."""
+    """What orjson makes of a value the standard library cannot write (a date, a UUID); an
+    integer of more digits than Python reads, as the least integer too wide to store, for the
+    reader to reject as it would in a feed."""
+    if isinstance(value, values.WideInteger):
+        return 1 << 64
     return orjson.loads(orjson.dumps(value))

@@ -127,6 +127,8 @@ def test_preview_prints_feed_text_as_text_not_markup(tmp_path: Path) -> None:
     ("value", "line"),
     [
         (b"123456789012345678901234567890", "line 1: OnhandValue: integer does not fit in 64 bits"),
+        # more digits than Python's int() reads: written out again, it was a TypeError traceback
+        (b"9" * 5000, "line 1: OnhandValue: integer does not fit in 64 bits"),
         (b"NaN", "line 1: OnhandValue: not a finite number"),
         (b'"\xff"', "line 1: OnhandValue: is not valid UTF-8"),
     ],
@@ -134,7 +136,8 @@ def test_preview_prints_feed_text_as_text_not_markup(tmp_path: Path) -> None:
 def test_preview_of_a_pair_rejects_what_a_feed_rejects(
     tmp_path: Path, value: bytes, line: str
 ) -> None:
-    """An --after file is read like a feed: a wide integer is rejected, not rounded."""
+    """An --after file is read like a feed: a wide integer is rejected, not rounded (nor, of
+    any width, a traceback)."""
     after = tmp_path / "after.json"
     after.write_bytes(
         b'{"PartNo": "P1", "WarehouseCode": "W", "WarehouseId": 1, "LocationCode": "A", '
