@@ -14,6 +14,7 @@ from deltahook.api import create_app
 from deltahook.api.security import fingerprint, resolve_keys
 from deltahook.cli import main
 from deltahook.errors import ConfigError
+from deltahook.feeds import values
 from tests.api_support import KEY, client, settings
 
 
@@ -121,6 +122,34 @@ def test_bad_json_is_400_and_schema_errors_are_422(
     assert answer.status_code == status, answer.text
     assert answer.json()["error"] == error
     assert answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "name"),
+    [
+        ("/v1/events/JobCompletedEvent", b'{"JobId": 1, "StatusId": 2, "JobId": 3}', "JobId"),
+        (  # at any depth, as a feed's record
+            "/v1/preview/sku_onhand/pair",
+            b'{"before": null, "after": {"PartNo": "A", "PartNo": "B"}}',
+            "PartNo",
+        ),
+        (  # a subscription named once "a" and once "b" was made as "b"
+            "/v1/subscriptions",
+            b'{"name": "a", "url": "https://a.example/", "event_types": ["*"], "name": "b"}',
+            "name",
+        ),
+        ("/v1/deliveries/retry-failed", b'{"limit": 1, "limit": 1000}', "limit"),
+    ],
+)
+def test_a_name_twice_in_a_json_body_is_400_naming_it(
+    api: TestClient, path: str, body: bytes, name: str
+) -> None:
+    """A body whose object holds a name twice is refused naming it, as ``emit`` and ``preview
+    --before`` refuse such a file, not read as the last value with the first lost."""
+    answer = api.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"] == f"the body: {name!r} {values.REPEATED}"
+    assert api.get("/v1/subscriptions").json() == []
 
 
 def test_schema_errors_list_each_field(api: TestClient) -> None:

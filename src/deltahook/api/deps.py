@@ -1,11 +1,15 @@
-"""What the routes share: the engine, the settings, the clock, and the parameter check."""
+"""What the routes share: the engine, the settings, the clock, the parameter check, and the
+route that reads a JSON body as the command line reads a JSON file."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from deltahook.engine import Engine
 from deltahook.feeds import values
@@ -33,3 +37,30 @@ def storable_parameters(request: Request) -> None:
     ]
     if problems:
         raise RequestValidationError(problems)
+
+
+class _NamesCheckedRequest(Request):
+    """A request whose JSON body is read with ``values.loads``, as ``emit`` and ``preview
+    --before`` read their file: an object that holds a name twice is a 400 naming it (the
+    standard parser keeps the last value and loses the first without a word)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = values.loads(body.decode(json.detect_encoding(body)))
+            except values.RepeatedName as repeated:
+                raise HTTPException(400, f"the body: {repeated.name!r} {values.REPEATED}") from None
+        return self._json
+
+
+class JSONBodyRoute(APIRoute):
+    """The route class of every router whose operations take a JSON body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            return await handler(_NamesCheckedRequest(request.scope, request.receive))
+
+        return checked

@@ -14,7 +14,7 @@ from deltahook.api.delivery_models import (
     RetryFailedIn,
     RetryFailedOut,
 )
-from deltahook.api.deps import EngineDep
+from deltahook.api.deps import EngineDep, JSONBodyRoute
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import UtcTime
 from deltahook.api.routes.catalog import events_of
@@ -23,7 +23,7 @@ from deltahook.delivery import log, pages
 from deltahook.delivery.status import Resent, StatusFilter
 from deltahook.store.db import reading
 
-router = APIRouter(prefix="/v1", tags=["deliveries"])
+router = APIRouter(prefix="/v1", tags=["deliveries"], route_class=JSONBodyRoute)
 
 
 @router.get("/deliveries", responses=responses(*COMMON, 400, 422), summary="The delivery log")

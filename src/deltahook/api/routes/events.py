@@ -7,14 +7,14 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Body, Header, HTTPException, Response
 
-from deltahook.api.deps import EngineDep
+from deltahook.api.deps import EngineDep, JSONBodyRoute
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import EmittedOut, NotificationOut
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import unknown_type_message
 from deltahook.rules.direct import IDEMPOTENCY_KEY_MAX
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=JSONBodyRoute)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -7,7 +7,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 
-from deltahook.api.deps import EngineDep
+from deltahook.api.deps import EngineDep, JSONBodyRoute
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import PairIn, PreviewResult
 from deltahook.api.routes.feeds import (
@@ -20,7 +20,7 @@ from deltahook.api.routes.feeds import (
 )
 from deltahook.api.streaming import with_body
 
-router = APIRouter(prefix="/v1", tags=["preview"])
+router = APIRouter(prefix="/v1", tags=["preview"], route_class=JSONBodyRoute)
 ExplainQuery = Annotated[bool, Query(description="Also list the near misses.")]
 
 

@@ -21,7 +21,7 @@ from deltahook.api.delivery_models import (
     SubscriptionPatch,
     TestSendOut,
 )
-from deltahook.api.deps import EngineDep
+from deltahook.api.deps import EngineDep, JSONBodyRoute
 from deltahook.api.errors import COMMON, responses
 from deltahook.catalog.events import load_event_catalog
 from deltahook.delivery import log, managed
@@ -30,7 +30,7 @@ from deltahook.delivery.testsend import send_test
 from deltahook.engine import Engine
 from deltahook.store.db import reading
 
-router = APIRouter(prefix="/v1", tags=["subscriptions"])
+router = APIRouter(prefix="/v1", tags=["subscriptions"], route_class=JSONBodyRoute)
 
 
 def known_types(engine: Engine) -> frozenset[str]:
