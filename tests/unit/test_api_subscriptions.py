@@ -274,6 +274,17 @@ def test_a_misspelt_event_type_is_refused_with_a_suggestion(api: TestClient) -> 
     assert api.get("/v1/subscriptions/shop").json()["event_types"] == ["OrderConfirmedEvent"]
 
 
+def test_a_header_named_twice_in_two_cases_is_refused(api: TestClient) -> None:
+    """``X-Api-Key`` and ``x-api-key`` are one header: a 422 naming both, on create and on
+    change (both were sent, and the receiver read ``a, b`` or the first)."""
+    twice = {"headers": {"X-Api-Key": "a", "x-api-key": "b"}}
+    answer = api.post("/v1/subscriptions", json=SHOP | twice)
+    assert answer.status_code == 422, answer.text
+    assert "'X-Api-Key' and 'x-api-key' are one header" in answer.json()["message"]
+    api.post("/v1/subscriptions", json=SHOP)
+    assert api.patch("/v1/subscriptions/shop", json=twice).status_code == 422
+
+
 def test_a_directscale_subscription_needs_a_bearer_header(api: TestClient) -> None:
     """Over the API as in the file: directscale without Authorization: Bearer is 422."""
     directscale = SHOP | {"header_style": "directscale"}

@@ -70,6 +70,22 @@ def test_a_misspelt_event_type_of_a_subscription_is_refused_with_a_suggestion(
     )
 
 
+def test_a_header_named_twice_in_two_cases_is_located(tmp_path: Path) -> None:
+    """Two custom headers whose names differ only in case are one header, refused where they
+    are given: both were sent, and a receiver read ``X-Api-Key: a, b`` (or the first)."""
+    text = (
+        "subscriptions:\n"
+        "  - name: shop\n"
+        "    url: 'https://shop.example/hook'\n"
+        "    event_types: [SkuChangedNotification]\n"
+        "    headers: {X-Api-Key: a, x-api-key: b}\n"
+    )
+    assert problems(tmp_path, text) == [
+        "deltahook.yaml:5:14: subscriptions[0].headers: headers 'X-Api-Key' and 'x-api-key' are "
+        "one header (names are read whatever their case): keep one"
+    ]
+
+
 def test_a_missing_required_key_is_located_at_its_mapping(tmp_path: Path) -> None:
     """A subscription without a url is reported where the subscription starts."""
     text = "subscriptions:\n  - name: shop\n    event_types: ['*']\n"

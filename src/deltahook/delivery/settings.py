@@ -213,8 +213,15 @@ class SubscriptionSettings(BaseModel):
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
         if len(headers) > MOST_HEADERS:
             raise ValueError(f"{len(headers):,} headers; a subscription has at most {MOST_HEADERS}")
+        first_of: dict[str, str] = {}
         for name, value in headers.items():
             check_header(name, value)
+            first = first_of.setdefault(name.lower(), name)
+            if first != name:  # both would be sent, and receivers join or pick them
+                raise ValueError(
+                    f"headers {first!r} and {name!r} are one header (names are read whatever "
+                    "their case): keep one"
+                )
         return headers
 
     @model_validator(mode="after")
