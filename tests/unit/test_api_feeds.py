@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from deltahook.api.deps import REPEATED_PARAMETER
 from deltahook.feeds import values
 from tests.api_support import STOCK, client, ndjson, stock_rows
 from tests.conftest import REPO
@@ -387,3 +388,26 @@ def test_a_csv_feed_goes_in_as_on_the_cli_and_a_nested_kind_is_refused(api: Test
     nested = api.post("/v1/feeds/sku?format=csv", content=b"PartNo\nP1\n")
     assert nested.status_code == 400
     assert "cannot be read from CSV" in nested.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "repeated"),
+    [
+        ("/v1/feeds/sku_onhand", "mode=upsert&mode=full"),  # was run as full: the last one
+        ("/v1/preview/sku_onhand", "mode=full&max_remove=1&max_remove=100%"),
+        ("/v1/feeds/sku_onhand", "format=csv&format=ndjson"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_refused_before_the_feed_is_read(
+    api: TestClient, path: str, repeated: str
+) -> None:
+    """A parameter given twice is a 422 naming it, and no job runs: which value was meant is
+    for the client to say (FastAPI took the last, so an upsert URL with ``&mode=full``
+    appended swept the store)."""
+    api.post("/v1/feeds/sku_onhand", content=ndjson(stock_rows(2)))
+    answer = api.post(f"{path}?{repeated}", content=ndjson(stock_rows(1)))
+    assert answer.status_code == 422, answer.text
+    [detail] = answer.json()["details"]
+    assert detail["loc"][0] == "query"
+    assert detail["msg"] == REPEATED_PARAMETER
+    assert api.get("/v1/entities/sku_onhand/P-000001|STHLM-DC|B2").status_code == 200

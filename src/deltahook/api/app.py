@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 
 from deltahook import __version__, console
 from deltahook.api import errors
-from deltahook.api.deps import storable_parameters
+from deltahook.api.deps import single_query_values, storable_parameters
 from deltahook.api.limits import (
     FEED_PATHS,
     BodyLimit,
@@ -79,7 +79,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(storable_parameters)],
+        dependencies=[Depends(storable_parameters), Depends(single_query_values)],
     )
     app.state.engine = engine
     for module in (feeds, entities, preview, catalog, events, subscriptions, deliveries, ops):

@@ -22,6 +22,7 @@ def engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(engine)]
+REPEATED_PARAMETER = "given more than once: which of its values is meant?"
 
 
 def storable_parameters(request: Request) -> None:
@@ -34,6 +35,23 @@ def storable_parameters(request: Request) -> None:
         {"loc": (where, name), "msg": reason, "type": "value_error"}
         for where, name, reason in found
         if reason is not None
+    ]
+    if problems:
+        raise RequestValidationError(problems)
+
+
+def single_query_values(request: Request) -> None:
+    """Refuse (422, naming it) a query parameter of the route given more than once: FastAPI
+    takes the last, so ``?mode=upsert&mode=full`` ran a full feed."""
+    route = request.scope.get("route")
+    declared = (
+        {p.alias for p in route.dependant.query_params} if isinstance(route, APIRoute) else set()
+    )
+    given = [name for name, _ in request.query_params.multi_items() if name in declared]
+    problems = [
+        {"loc": ("query", name), "msg": REPEATED_PARAMETER, "type": "value_error"}
+        for name in dict.fromkeys(given)
+        if given.count(name) > 1
     ]
     if problems:
         raise RequestValidationError(problems)
