@@ -117,11 +117,10 @@ def read_test_file(path: Path, *, names: TestNames | None = None) -> TestFile:
         folder = reader.string(top["rules"][1], "rules")
         rules_dir = (path.parent / folder).resolve() if folder else None
     defaults = _defaults(reader, top["defaults"][1]) if "defaults" in top else {}
-    cases = [
-        case
-        for node in reader.sequence(top["cases"][1], "cases") or []
-        if (case := _case(reader, node, defaults))
-    ]
+    nodes = reader.sequence(top["cases"][1], "cases")
+    if nodes == []:  # a file that tests nothing would pass in CI
+        reader.error(top["cases"][1], "cases needs at least one case")
+    cases = [case for node in nodes or [] if (case := _case(reader, node, defaults))]
     if names is not None:
         names.check(reader, top)
     if reader.problems:

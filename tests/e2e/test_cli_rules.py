@@ -76,6 +76,21 @@ def test_rules_test_runs_the_shipped_rule_tests(tmp_path: Path) -> None:
     assert out.strip().endswith("28 passed, 0 failed")
 
 
+def test_a_rule_test_run_that_tests_nothing_fails(tmp_path: Path) -> None:
+    """A folder with no test file (the tests moved to a subfolder) and a file of no cases are
+    refused, each named: both ran as "0 passed, 0 failed" with exit 0, green in CI."""
+    (tmp_path / "tests" / "sku").mkdir(parents=True)
+    code, _, err = run(tmp_path, "rules", "test", str(tmp_path / "tests"))
+    assert code == 2
+    assert f"{tmp_path / 'tests'} holds no *.yaml test file" in err
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(f"rules: {REPO / 'rules'}\ncases: []\n")
+    code, out, err = run(tmp_path, "rules", "test", str(empty))
+    assert code == 1
+    assert err == f"{empty}:2:8: cases needs at least one case\n"
+    assert out.strip() == "0 passed, 1 failed"
+
+
 def test_a_failing_rule_test_shows_expected_against_fired(tmp_path: Path) -> None:
     """A wrong expectation prints what was expected, what fired, and why it fired."""
     case = tmp_path / "case.yaml"

@@ -105,11 +105,14 @@ def _print_coverage(covered: Coverage) -> None:
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; folders become their ``*.yaml`` files."""
+    """Files as given; folders become their ``*.yaml`` files (a folder with none is refused:
+    a run that tests nothing would pass in CI)."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(sorted(path.glob("*.y*ml")))
-        else:
+        if not path.is_dir():
             found.append(path)
+        elif tests := sorted(path.glob("*.y*ml")):
+            found.extend(tests)
+        else:
+            raise click.BadParameter(f"{path} holds no *.yaml test file", param_hint="FILES")
     return found
