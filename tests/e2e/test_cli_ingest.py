@@ -235,6 +235,25 @@ def test_ingest_help_says_what_a_full_feed_does_to_missing_entities(tmp_path: Pa
     assert "--max-remove" in text
 
 
+def test_an_entity_whose_key_part_holds_a_bar_is_found_and_the_miss_says_how(
+    tmp_path: Path,
+) -> None:
+    """A part number holding ``|`` is shown by its key written ``A\\|B|W1|A``; asked for as
+    ``A|B|W1|A`` (four parts of a three-part key), the one line says how keys are written,
+    where it said only "no entity", not how to write the key that finds it."""
+    row = '{"PartNo": "A|B", "WarehouseCode": "W1", "WarehouseId": 1, "LocationCode": "A", '
+    feed = stock_feed(tmp_path, {1: row + '"LocationId": 1, "OnhandValue": 1}'}, count=1)
+    run(tmp_path, "ingest", "sku_onhand", str(feed))
+    assert run(tmp_path, "show", "sku_onhand", "A\\|B|W1|A")[0] == 0
+    code, _out, err = run(tmp_path, "show", "sku_onhand", "A|B|W1|A")
+    assert (code, err.strip()) == (
+        1,
+        "error: no sku_onhand entity with key 'A|B|W1|A': a sku_onhand key is "
+        "PartNo|WarehouseCode|LocationCode, and a '|' or '\\' within a part is written "
+        "'\\|' or '\\\\'",
+    )
+
+
 def test_a_baseline_ingest_says_so_and_notifies_nothing(tmp_path: Path) -> None:
     """`ingest --baseline` stores every row, reports no notification and a baseline job."""
     code, out, _err = run(tmp_path, "ingest", "sku_onhand", str(stock_feed(tmp_path)), "--baseline")

@@ -369,9 +369,14 @@ def test_an_entity_reads_back_as_stored_and_unknown_ones_are_404(api: TestClient
     (notified,) = entity["notifications"]
     assert (notified["type"], notified["job_id"]) == ("SkuChangedNotification", job["job_id"])
     assert notified["deliveries"] == []  # the subscription wants only breakpoints
-    missing = api.get("/v1/entities/sku_onhand/nope")
+    missing = api.get("/v1/entities/sku_onhand/nope|W|L")
     assert missing.status_code == 404
-    assert missing.json()["message"] == "no sku_onhand entity with key 'nope'"
+    assert missing.json()["message"] == "no sku_onhand entity with key 'nope|W|L'"
+    one_part = api.get("/v1/entities/sku_onhand/nope").json()["message"]
+    assert one_part.endswith(
+        "a sku_onhand key is PartNo|WarehouseCode|LocationCode, and a '|' "
+        "or '\\' within a part is written '\\|' or '\\\\'"
+    )
     assert api.get(f"/v1/entities/skuu/{key}").status_code == 404
 
 

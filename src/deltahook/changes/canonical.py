@@ -14,6 +14,7 @@ of its fields is that object removed and another added.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,23 @@ def key_part(value: Any) -> str:
     if "|" in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace("|", "\\|")
     return text
+
+
+# An escape (``\|``, ``\\``) or a part separator, in a key ``key_string`` wrote.
+_KEY_TOKEN = re.compile(r"\\.|\|")
+
+
+def no_entity_message(kind: EntityKind, key: str) -> str:
+    """What to say when no ``kind`` entity has ``key``; for a key of another number of parts
+    than the kind's, also how a key is written (a part holding ``|`` cannot be found else)."""
+    message = f"no {kind.name} entity with key {key!r}"
+    parts = 1 + sum(token.group() == "|" for token in _KEY_TOKEN.finditer(key))
+    if parts == len(kind.key):
+        return message
+    return (
+        f"{message}: a {kind.name} key is {'|'.join(kind.key)}, and a '|' or '\\' within a "
+        "part is written '\\|' or '\\\\'"
+    )
 
 
 def entity_key(kind: EntityKind, record: Mapping[str, Any]) -> str:

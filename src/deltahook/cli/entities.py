@@ -7,6 +7,7 @@ from typing import Any
 import click
 import orjson
 
+from deltahook.changes.canonical import no_entity_message
 from deltahook.cli.app import State, friendly, main, out, print_json
 from deltahook.errors import DeltahookError
 
@@ -18,14 +19,15 @@ from deltahook.errors import DeltahookError
 @click.pass_obj
 @friendly
 def show(state: State, kind: str, key: str, as_json: bool) -> None:
-    """Show the stored entity KEY of KIND (a composite key's parts joined by |): its snapshot,
-    version, times, the job that last wrote it and its recent notifications."""
+    """Show the stored entity KEY of KIND (a composite key's parts joined by |, and a | or \\
+    within a part written \\| or \\\\): its snapshot, version, times, the job that last wrote
+    it and its recent notifications."""
     from deltahook.engine import Engine
 
     with Engine.from_settings(state.settings) as engine:
         found = engine.snapshot(kind, key)
     if found is None:
-        raise DeltahookError(f"no {kind} entity with key {key!r}")
+        raise DeltahookError(no_entity_message(engine.catalog[kind], key))
     shown = found.to_json()
     if as_json:
         print_json(shown)

@@ -11,6 +11,7 @@ from deltahook.api.deps import EngineDep
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import Model
 from deltahook.api.routes.feeds import known_kind
+from deltahook.changes.canonical import no_entity_message
 
 router = APIRouter(prefix="/v1", tags=["entities"])
 
@@ -41,5 +42,5 @@ def get_entity(kind: str, key: str, engine: EngineDep) -> EntityOut:
     known_kind(engine, kind)
     found = engine.snapshot(kind, key)
     if found is None:
-        raise HTTPException(404, f"no {kind} entity with key {key!r}")
+        raise HTTPException(404, no_entity_message(engine.catalog[kind], key))
     return EntityOut.model_validate(found.to_json())
