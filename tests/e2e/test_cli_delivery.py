@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from deltahook.cli import main
 from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
-from deltahook.store.tables import deliveries
+from deltahook.store.tables import deliveries, subscriptions
 from tests.conftest import REPO
 from tests.delivery_support import SECRET, World
 
@@ -229,6 +229,39 @@ def test_recover_status_and_purge(cli: Cli) -> None:
     code, out, _ = cli("status")
     assert code == 0
     assert "shop" in out
+
+
+def test_status_says_a_circuit_is_open_and_a_subscription_was_switched_off(cli: Cli) -> None:
+    """Deliveries due and nothing sent: `status` says why (the circuit open after failures in a
+    row, until when, what the endpoint last answered; or switched off by the dispatcher)."""
+    cli.declare(
+        {
+            "name": "shop",
+            "url": cli.receiver.url,
+            "event_types": ["*"],
+            "circuit_after": 2,
+            "circuit_cooldown": "10m",
+        }
+    )
+    cli("subscriptions", "sync")
+    cli.world.notify(3)
+    cli.receiver.fail(3, status=503)
+    cli("deliver", "--once")
+    [row] = cli.json("status")
+    assert row["circuit_open_until"] is not None
+    assert (row["failures"] >= 2, row["last_status_code"]) == (True, 503)
+    code, out, _ = cli("status")
+    assert code == 0
+    assert "circuit open" in out
+    assert f"nothing is sent until {row['circuit_open_until']}, then one probe" in out
+    assert "(the last answered 503)" in out
+    with cli.world.db.begin() as conn:
+        conn.execute(
+            update(subscriptions).values(enabled=False, disabled_reason="failing for 5 days")
+        )
+    [row] = cli.json("status")
+    assert (row["circuit_open_until"], row["disabled_reason"]) == (None, "failing for 5 days")
+    assert "shop switched off by the dispatcher: failing for 5 days" in cli("status")[1]
 
 
 def test_purge_removes_what_is_older(cli: Cli) -> None:

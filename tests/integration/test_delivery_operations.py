@@ -303,7 +303,8 @@ def test_purge_removes_old_finished_deliveries_with_their_attempts_and_payloads(
 
 
 def test_status_counts_per_subscription(world: World, shop: Receiver, erp: Receiver) -> None:
-    """Pending, retrying, dead, delivered in the last hour, oldest due age."""
+    """Pending, retrying, dead, delivered in the last hour, oldest due age, and the endpoint's
+    failures in a row and last answer."""
     make_history(world, shop, erp)
     world.now = T0 + timedelta(hours=3, minutes=30)
     with world.db.begin() as conn:
@@ -313,6 +314,10 @@ def test_status_counts_per_subscription(world: World, shop: Receiver, erp: Recei
         "enabled": True,
         "source": "config",
         "paused": None,
+        "circuit_open_until": None,  # 3 failures in a row: the circuit opens at 20
+        "failures": 3,
+        "last_status_code": 500,
+        "disabled_reason": None,
         "pending": 0,
         "retrying": 1,
         "dead": 2,

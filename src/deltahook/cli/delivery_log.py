@@ -133,8 +133,8 @@ def _when(value: datetime) -> str:
 @click.pass_obj
 @friendly
 def status(state: State, as_json: bool) -> None:
-    """Per subscription: paused and why, pending, retrying, dead, delivered in the last hour,
-    oldest due age."""
+    """Per subscription: paused, circuit open or switched off and why, pending, retrying,
+    dead, delivered in the last hour, oldest due age."""
     now = utc_now()
     store = open_store(state)
     try:
@@ -159,17 +159,40 @@ def status(state: State, as_json: bool) -> None:
         age = row["oldest_due_age_s"]
         table.add_row(
             row["subscription"],
-            "[yellow]paused[/]" if row["paused"] else "on" if row["enabled"] else "[dim]off[/]",
+            _state(row),
             *(f"{row[k]:,}" for k in (*_COUNTED, "in_flight")),
             f"{row['delivered_last_hour']:,}",
             "-" if age is None else f"{age:,.1f} s",
         )
     out.print(table)
     for row in rows:
-        if row["paused"]:
-            out.print(
-                f"{row['subscription']} paused: {row['paused']}", markup=False, soft_wrap=True
-            )
+        if (why := _why(row)) is not None:
+            out.print(f"{row['subscription']} {why}", markup=False, soft_wrap=True)
+
+
+def _state(row: dict[str, Any]) -> str:
+    """The status table's "on" cell: why nothing is being sent, if something stops it."""
+    if row["paused"]:
+        return "[yellow]paused[/]"
+    if row["circuit_open_until"]:
+        return "[yellow]circuit open[/]"
+    return "on" if row["enabled"] else "[dim]off[/]"
+
+
+def _why(row: dict[str, Any]) -> str | None:
+    """The line under the status table that says why a subscription sends nothing."""
+    if row["paused"]:
+        return f"paused: {row['paused']}"
+    if row["circuit_open_until"]:
+        last = row["last_status_code"]
+        answer = f"the last answered {last}" if last is not None else "the last got no answer"
+        return (
+            f"circuit open: {row['failures']:,} failed attempts in a row ({answer}); "
+            f"nothing is sent until {row['circuit_open_until']}, then one probe"
+        )
+    if row["disabled_reason"]:
+        return f"switched off by the dispatcher: {row['disabled_reason']}"
+    return None
 
 
 @main.command()
