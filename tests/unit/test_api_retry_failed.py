@@ -56,7 +56,7 @@ def test_every_failed_delivery_matching_the_filters_is_queued_again(
     fail_all(url, DeliveryStatus.DEAD)
     answer = api.post(ROUTE, json={"subscription": "shop", "type": "OrderConfirmedEvent"})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"queued": 3, "more": False}
+    assert answer.json() == {"queued": 3, "more": False, "left_alone": []}
     assert statuses(api, "shop") == ["pending"] * 3
     assert statuses(api, "erp") == ["dead"] * 3
 
@@ -64,9 +64,10 @@ def test_every_failed_delivery_matching_the_filters_is_queued_again(
 def test_the_limit_bounds_one_call_and_more_says_so(api: TestClient, url: str) -> None:
     """At most ``limit`` a call, newest first; ``more`` is true when the limit was reached."""
     fail_all(url, DeliveryStatus.RETRYING)
-    assert api.post(ROUTE, json={"limit": 4}).json() == {"queued": 4, "more": True}
-    assert api.post(ROUTE, json={"status": "dead"}).json() == {"queued": 0, "more": False}
-    assert api.post(ROUTE, json={}).json() == {"queued": 2, "more": False}
+    left: dict[str, list[str]] = {"left_alone": []}
+    assert api.post(ROUTE, json={"limit": 4}).json() == {"queued": 4, "more": True} | left
+    assert api.post(ROUTE, json={"status": "dead"}).json() == {"queued": 0, "more": False} | left
+    assert api.post(ROUTE, json={}).json() == {"queued": 2, "more": False} | left
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,18 @@ def test_a_subscription_that_is_off_is_refused_as_recover_refuses_it(api: TestCl
     answer = api.post(ROUTE, json={"subscription": "shop"})
     assert answer.status_code == 409
     assert "switch it on first" in answer.json()["message"]
+
+
+def test_the_subscriptions_it_left_alone_are_named(api: TestClient, url: str) -> None:
+    """Failed deliveries of a subscription switched off, or deleted, are not queued again; the
+    answer names the subscriptions so left, rather than a bare count that says nothing."""
+    fail_all(url, DeliveryStatus.DEAD)
+    api.patch("/v1/subscriptions/shop", json={"enabled": False})
+    answer = api.post(ROUTE, json={}).json()
+    assert answer == {"queued": 3, "more": False, "left_alone": ["shop"]}
+    assert statuses(api, "shop") == ["dead"] * 3
+    api.delete("/v1/subscriptions/shop")
+    assert api.post(ROUTE, json={"status": "dead"}).json()["left_alone"] == ["shop"]
 
 
 def test_the_openapi_document_describes_it(api: TestClient) -> None:

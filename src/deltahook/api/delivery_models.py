@@ -125,6 +125,10 @@ class RetryFailedIn(Model):
 class RetryFailedOut(Model):
     queued: int = Field(description="Deliveries queued again, due now, same message ids.")
     more: bool = Field(description="The limit was reached: call again for the rest.")
+    left_alone: list[str] = Field(
+        description="The subscriptions, switched off or deleted, whose failed deliveries match "
+        "the filters and were left alone (switch one on to send them)."
+    )
 
 
 class RecoverOut(Model):

@@ -91,8 +91,9 @@ def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
 def retry_failed(body: RetryFailedIn, engine: EngineDep) -> RetryFailedOut:
     """The console Log tab's "Retry all failed": up to ``limit`` failed (retrying or dead)
     deliveries matching the filters, newest first, are queued again, due now with the same
-    message ids and their retry schedule restarted; those of a subscription that is off, or
-    that a dispatcher is attempting, are left. ``more``: the limit was reached, call again."""
+    message ids and their retry schedule restarted; those of a subscription that is off or
+    deleted (named in ``left_alone``), or that a dispatcher is attempting, are left. ``more``:
+    the limit was reached, call again."""
     events = events_of(engine)
     if body.event_type is not None and events.get(body.event_type) is None:
         raise HTTPException(404, unknown_type_message(body.event_type, events.names()))
@@ -108,4 +109,5 @@ def retry_failed(body: RetryFailedIn, engine: EngineDep) -> RetryFailedOut:
         if body.subscription is not None:
             log.require_on(conn, body.subscription)
         queued = log.retry_failed(conn, where, now=engine.clock(), limit=body.limit)
-    return RetryFailedOut(queued=queued, more=queued == body.limit)
+        left_alone = log.left_off(conn, where)
+    return RetryFailedOut(queued=queued, more=queued == body.limit, left_alone=left_alone)
