@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -262,6 +265,27 @@ def test_status_says_a_circuit_is_open_and_a_subscription_was_switched_off(cli: 
     [row] = cli.json("status")
     assert (row["circuit_open_until"], row["disabled_reason"]) == (None, "failing for 5 days")
     assert "shop switched off by the dispatcher: failing for 5 days" in cli("status")[1]
+
+
+def test_deliver_says_at_start_whose_circuit_is_open(cli: Cli) -> None:
+    """A dispatcher started while a subscription's circuit is open says so, and until when,
+    right after naming the subscriptions it delivers for (else it sends nothing, silently)."""
+    until = utc_now() + timedelta(minutes=10)
+    with cli.world.db.begin() as conn:
+        conn.execute(update(subscriptions).values(circuit_until=until))
+    command = [sys.executable, "-m", "deltahook", "--config", str(cli.config)]
+    command += ["--database-url", cli.url, "deliver"]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            lines = [process.stderr.readline() for _ in range(2)] if process.stderr else []
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    assert lines[0].startswith("delivering as ")
+    assert "(shop)" in lines[0]
+    assert (
+        lines[1] == f"shop: circuit open until {until.isoformat()}, then one probe (see `status`)\n"
+    )
 
 
 def test_purge_removes_what_is_older(cli: Cli) -> None:

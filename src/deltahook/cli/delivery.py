@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from deltahook import bootstrap
 from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print_json
 from deltahook.clock import utc_now
-from deltahook.delivery import journal
+from deltahook.delivery import journal, log
 from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.envelope import event_categories
@@ -94,6 +94,11 @@ def deliver(
     if not once:
         names = ", ".join(s.name for s in enabled) or "none enabled"
         err.print(f"delivering as {options.worker_id} ({names}); Ctrl-C to stop")
+        now = utc_now()
+        for sub in enabled:
+            if (until := log.circuit_open_until(sub, now)) is not None:
+                line = f"{sub.name}: circuit open until {until}, then one probe (see `status`)"
+                err.print(line, markup=False, soft_wrap=True)
     asyncio.run(_run(dispatcher, once=once))  # its summary line ends the log
 
 

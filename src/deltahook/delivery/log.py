@@ -173,7 +173,7 @@ def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
                 "enabled": sub.enabled if sub else False,
                 "source": sub.source if sub else "unknown",
                 "paused": sub.paused if sub and sub.enabled else None,
-                "circuit_open_until": _open_until(sub, now),
+                "circuit_open_until": circuit_open_until(sub, now),
                 "failures": sub.health.failures if sub else 0,
                 "last_status_code": sub.health.last_status_code if sub else None,
                 "disabled_reason": sub.disabled_reason if sub and not sub.enabled else None,
@@ -211,7 +211,7 @@ def status(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
     return [table[name] for name in sorted(table)]
 
 
-def _open_until(sub: subs.Subscription | None, now: datetime) -> str | None:
+def circuit_open_until(sub: subs.Subscription | None, now: datetime) -> str | None:
     """When an enabled subscription's open circuit lets one probe through (ISO), if it is open."""
     if sub is None or not sub.enabled or not sub.health.blocked(now):
         return None
