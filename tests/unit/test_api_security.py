@@ -152,6 +152,42 @@ def test_a_name_twice_in_a_json_body_is_400_naming_it(
     assert api.get("/v1/subscriptions").json() == []
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        (
+            {"Content-Type": "application/json; charset=latin-1"},
+            '{"name": "caf\u00e9", "url": "https://a.example/", "event_types": ["*"]}'.encode(
+                "latin-1"
+            ),
+            415,
+            "JSON bodies are read as UTF-8: send the body as UTF-8, not 'latin-1'",
+        ),
+        (  # without a charset, a byte that is not UTF-8 is named, not a generic parse error
+            {"Content-Type": "application/json"},
+            b'{"name": "caf\xe9"}',
+            400,
+            "the body is not UTF-8 (byte 14)",
+        ),
+        (
+            {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            b"\x1f\x8b\x08\x00",
+            415,
+            "JSON bodies are read uncompressed: send the body without Content-Encoding, not 'gzip'",
+        ),
+    ],
+)
+def test_a_json_body_is_utf8_and_uncompressed_as_a_feed_is(
+    api: TestClient, headers: dict[str, str], body: bytes, status: int, message: str
+) -> None:
+    """Another charset or a Content-Encoding is a 415 saying what is read, as for a feed; a
+    byte that is not UTF-8 is a 400 saying where; nothing is made."""
+    answer = api.post("/v1/subscriptions", content=body, headers=headers)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["message"] == message
+    assert api.get("/v1/subscriptions").json() == []
+
+
 def test_schema_errors_list_each_field(api: TestClient) -> None:
     """422 details carry loc, msg and type per problem."""
     answer = api.post("/v1/subscriptions", json={"name": "shop", "url": 5, "event_types": []})

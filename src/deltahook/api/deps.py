@@ -57,16 +57,48 @@ def single_query_values(request: Request) -> None:
         raise RequestValidationError(problems)
 
 
+_UTF8 = {"utf-8", "utf8", "us-ascii"}  # US-ASCII text is UTF-8 text
+
+
+def utf8_only(content_type: str, what: str, it: str) -> None:
+    """415 for a Content-Type naming another charset: its text would be read as UTF-8 (a
+    feed's every record holding a byte past ASCII rejected, one by one)."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in _UTF8:
+            raise HTTPException(
+                415, f"{what} are read as UTF-8: send {it} as UTF-8, not {charset!r}"
+            )
+
+
+def uncompressed_only(coding: str, what: str, it: str) -> None:
+    """415 for a Content-Encoding (gzip, say): its bytes would be read as they came, as
+    garbage (RFC 9110 allows 415 for a coding the server does not take)."""
+    if coding.strip().lower() not in {"", "identity"}:
+        raise HTTPException(
+            415,
+            f"{what} are read uncompressed: send {it} without Content-Encoding, not {coding!r}",
+        )
+
+
 class _NamesCheckedRequest(Request):
     """A request whose JSON body is read with ``values.loads``, as ``emit`` and ``preview
     --before`` read their file: an object that holds a name twice is a 400 naming it (the
-    standard parser keeps the last value and loses the first without a word)."""
+    standard parser keeps the last value and loses the first without a word). Its body is
+    UTF-8 and uncompressed, as a feed's is: another charset or a Content-Encoding is a 415."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
+            utf8_only(self.headers.get("content-type", ""), "JSON bodies", "the body")
+            uncompressed_only(self.headers.get("content-encoding", ""), "JSON bodies", "the body")
             body = await self.body()
             try:
-                self._json = values.loads(body.decode(json.detect_encoding(body)))
+                text = body.decode(json.detect_encoding(body))
+            except UnicodeDecodeError as exc:
+                raise HTTPException(400, f"the body is not UTF-8 (byte {exc.start + 1})") from None
+            try:
+                self._json = values.loads(text)
             except values.RepeatedName as repeated:
                 raise HTTPException(400, f"the body: {repeated.name!r} {values.REPEATED}") from None
         return self._json

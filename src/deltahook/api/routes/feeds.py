@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from deltahook import job_events
-from deltahook.api.deps import EngineDep
+from deltahook.api.deps import EngineDep, uncompressed_only, utf8_only
 from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import JobRecord, JobResult
 from deltahook.api.streaming import with_body
@@ -70,8 +70,8 @@ def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
     a charset other than UTF-8 is refused (feeds are read as UTF-8), and so is a compressed
     body (feeds are read as sent)."""
     content_type = request.headers.get("content-type", "")
-    _utf8_only(content_type)
-    _uncompressed_only(request.headers.get("content-encoding", ""))
+    utf8_only(content_type, "feeds", "the feed")
+    uncompressed_only(request.headers.get("content-encoding", ""), "feeds", "the feed")
     if fmt is not None:
         return fmt
     media = content_type.split(";", 1)[0].strip().lower()
@@ -84,31 +84,6 @@ def feed_format(request: Request, fmt: FeedFormat | None) -> FeedFormat:
             f"not {media!r}",
         )
     return _MEDIA[media]
-
-
-_UTF8 = {"utf-8", "utf8", "us-ascii"}  # US-ASCII text is UTF-8 text
-
-
-def _utf8_only(content_type: str) -> None:
-    """415 for a Content-Type naming another charset: its text would be read as UTF-8 and
-    every record holding a byte past ASCII rejected, one by one."""
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        charset = value.strip().strip('"').lower()
-        if name.strip().lower() == "charset" and charset not in _UTF8:
-            raise HTTPException(
-                415, f"feeds are read as UTF-8: send the feed as UTF-8, not {charset!r}"
-            )
-
-
-def _uncompressed_only(coding: str) -> None:
-    """415 for a Content-Encoding (gzip, say): its bytes would be read as the feed and every
-    line rejected as garbage (RFC 9110 allows 415 for a coding the server does not take)."""
-    if coding.strip().lower() not in {"", "identity"}:
-        raise HTTPException(
-            415,
-            f"feeds are read uncompressed: send the feed without Content-Encoding, not {coding!r}",
-        )
 
 
 def known_kind(engine: Engine, kind: str) -> None:
