@@ -85,7 +85,7 @@ def resend(delivery_id: str, engine: EngineDep) -> ResendOut:
 
 @router.post(
     "/deliveries/retry-failed",
-    responses=responses(*COMMON, 400, 404, 409, 422),
+    responses=responses(*COMMON, 400, 404, 409, 415, 422),
     summary="Queue again every failed delivery matching filters",
 )
 def retry_failed(body: RetryFailedIn, engine: EngineDep) -> RetryFailedOut:

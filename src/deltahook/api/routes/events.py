@@ -32,7 +32,7 @@ IdempotencyKey = Annotated[
     status_code=201,
     responses={
         200: {"model": EmittedOut, "description": "A replay: the key's event, as first recorded."},
-        **responses(*COMMON, 400, 404, 409, 422),
+        **responses(*COMMON, 400, 404, 409, 415, 422),
     },
     summary="Post a custom event",
 )

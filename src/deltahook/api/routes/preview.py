@@ -56,7 +56,7 @@ async def preview_feed(
 
 @router.post(
     "/preview/{kind}/pair",
-    responses=responses(*COMMON, 400, 404, 422),
+    responses=responses(*COMMON, 400, 404, 415, 422),
     summary="Preview one entity's change",
 )
 async def preview_pair(

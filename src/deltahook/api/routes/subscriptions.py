@@ -58,7 +58,7 @@ def list_subscriptions(engine: EngineDep) -> list[SubscriptionOut]:
 @router.post(
     "/subscriptions",
     status_code=201,
-    responses=responses(*COMMON, 400, 409, 422),
+    responses=responses(*COMMON, 400, 409, 415, 422),
     summary="Create a subscription",
 )
 def create_subscription(body: SubscriptionIn, engine: EngineDep) -> SubscriptionOut:
@@ -79,7 +79,7 @@ def get_subscription(name: str, engine: EngineDep) -> SubscriptionOut:
 
 @router.patch(
     "/subscriptions/{name}",
-    responses=responses(*COMMON, 400, 404, 409, 422),
+    responses=responses(*COMMON, 400, 404, 409, 415, 422),
     summary="Change a subscription",
 )
 def change_subscription(name: str, body: SubscriptionPatch, engine: EngineDep) -> SubscriptionOut:
@@ -126,7 +126,7 @@ async def test_subscription(name: str, engine: EngineDep) -> TestSendOut:
 
 @router.post(
     "/subscriptions/{name}/recover",
-    responses=responses(*COMMON, 400, 404, 409, 422),
+    responses=responses(*COMMON, 400, 404, 409, 415, 422),
     summary="Queue again what a subscription missed",
 )
 def recover(name: str, body: RecoverIn, engine: EngineDep) -> RecoverOut:
