@@ -48,7 +48,7 @@ class Sweep:
         in_scope, missing = self._missing()
         self._guard(in_scope, missing)
         for keys in self._batches(missing):
-            self.apply(self._removals(keys)[0])
+            self.apply(self._removals(keys))
         self.result.sweep = "swept"
 
     def _missing(self) -> tuple[int, list[str]]:
@@ -100,7 +100,7 @@ class Sweep:
             return  # no limit refuses removing none (the scope need not be counted)
         if self.limit.allows(len(missing), in_scope):
             return  # even if every missing entity changed, the share is within the limit
-        removing = sum(self._removals(keys)[1] for keys in self._batches(missing))
+        removing = sum(len(self._removals(keys)) for keys in self._batches(missing))
         of = in_scope - len(missing) + removing
         if self.limit.allows(removing, of):
             return
@@ -120,11 +120,11 @@ class Sweep:
         size = self.batch_size
         return [keys[start : start + size] for start in range(0, len(keys), size)]
 
-    def _removals(self, keys: list[str]) -> tuple[dict[str, Candidate], int]:
-        """What removing ``keys`` writes, in their order, and how many of them that changes."""
+    def _removals(self, keys: list[str]) -> dict[str, Candidate]:
+        """What removing ``keys`` writes, in their order: an entity deactivated already (by an
+        earlier feed) is left out, as it is no change (nor counted as one unchanged)."""
         stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
         gone: dict[str, Candidate] = {}
-        changes = 0
         # In the order of ``keys``: PostgreSQL returns the rows in no particular order.
         for key, entry in ((key, stored[key]) for key in keys if key in stored):
             assert entry.body is not None
@@ -132,11 +132,9 @@ class Sweep:
             if self.kind.on_missing == "delete":
                 parent = canonical.parent_key(self.kind, body)
                 gone[key] = Candidate(0, key, parent, "", None)
-                changes += 1
                 continue
             deactivated = canonical.denormalise(self.kind, body) | dict(self.kind.deactivate)
             candidate = self.admission.candidate(0, deactivated)
-            if candidate is not None:
+            if candidate is not None and candidate.hash != entry.hash:
                 gone[key] = candidate
-                changes += candidate.hash != entry.hash
-        return gone, changes
+        return gone

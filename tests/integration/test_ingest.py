@@ -181,6 +181,16 @@ def test_full_feed_deactivates_exactly_the_missing_rows_of_its_scope(engine: Eng
     assert again.changes == []  # already deactivated: no change the second time
 
 
+def test_a_row_deactivated_before_is_not_counted_again(engine: Engine) -> None:
+    """The same full feed twice: the second run counts its 2 records unchanged, nothing more
+    (the row the first run switched off is not counted among them)."""
+    ingest(engine, "sku_onhand", [onhand("P1"), onhand("P2"), onhand("P3")])
+    ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], "full", max_remove="1")
+    again = ingest(engine, "sku_onhand", [onhand("P1"), onhand("P3")], "full", max_remove="1")
+    counts = again.counts
+    assert (counts.received, counts.unchanged, counts.updated, again.sweep) == (2, 2, 0, "swept")
+
+
 TAG_SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "type": "object",
