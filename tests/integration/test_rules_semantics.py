@@ -245,3 +245,51 @@ def test_a_filter_compares_two_fields_and_reads_the_parent(
         "K2|SE|1": [{"condition": "parent.StatusId eq 1", "seen": {"parent.StatusId": 5}}],
         "K3|SE|1": [{"condition": "parent.StatusId eq 1", "seen": {"parent.StatusId": "(absent)"}}],
     }
+
+
+def test_a_stock_row_deleted_and_added_again_is_seen_anew(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Where missing stock rows are deleted: a fired row that is deleted and comes back below
+    its minimum is a first sight (nothing); once back above, its next drop fires again."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    path = schemas / "entities" / "sku_onhand.json"
+    schema = json.loads(path.read_text())
+    schema["x-deltahook"]["on_missing"] = "delete"
+    path.write_text(json.dumps(schema))
+    settings = Settings(database_url=database_url, schemas_dir=schemas)
+    other = stock("Q1", 9)
+    with Engine.from_settings(settings) as engine:
+        sent = [
+            fired_full(engine, [*rows, other])
+            for rows in ([stock("P1", 5)], [stock("P1", 2)], [], [stock("P1", 1)], [stock("P1", 7)])
+        ]
+        sent.append(fired_full(engine, [stock("P1", 2), other]))
+    assert sent == [[], [2], [], [], [], [2]]
+
+
+def fired_full(engine: Engine, rows: list[dict[str, Any]]) -> list[Any]:
+    result = engine.ingest(
+        "sku_onhand", ndjson(rows), fmt="ndjson", mode="full", max_remove="100%", collect=True
+    )
+    return [n.payload["OnHandValue"] for n in of_type(result, BREAKPOINT)]
+
+
+def test_a_merge_record_of_stock_alone_crosses_the_stored_minimum(database_url: str) -> None:
+    """A merge record with only the key and OnhandValue 2 keeps the stored minimum 3: preview
+    and ingest both fire once, with MinimumValue 3 in the payload."""
+    with Engine.from_settings(Settings(database_url=database_url)) as engine:
+        ingest(engine, "sku_onhand", [stock("M1", 5)])
+        partial = {"PartNo": "M1", "WarehouseCode": "STO", "LocationCode": "A-12", "OnhandValue": 2}
+        feed = ndjson([partial])
+        preview = engine.preview("sku_onhand", feed, fmt="ndjson", mode="merge")
+        feed.seek(0)
+        real = engine.ingest("sku_onhand", feed, fmt="ndjson", mode="merge", collect=True)
+    sent = [
+        (n.payload["OnHandValue"], n.payload["MinimumValue"]) for n in of_type(real, BREAKPOINT)
+    ]
+    assert sent == [(2, 3)]
+    assert [n.payload for n in of_type(preview, BREAKPOINT)] == [
+        n.payload for n in of_type(real, BREAKPOINT)
+    ]
