@@ -186,12 +186,12 @@ class Admission(RecordAdmission):
         A copy in an earlier batch was applied (and any change of it notified) already: this one
         is applied over it, so the end state is the last copy's but both changes are notified.
         """
+        ready, unchanged = batch.ready.pop(ident, None), batch.unchanged.pop(ident, None)
+        whole = batch.lines.pop(ident, None)
+        if whole is not None and not self._validated(whole[0])[0]:
+            return  # a whole line validated only now, and rejected: this copy is the first good
         self.result.counts.duplicates += 1
-        here = [
-            found.pop(ident, None) is not None
-            for found in (batch.ready, batch.unchanged, batch.lines)
-        ]
-        if any(here):
+        if ready is not None or unchanged is not None or whole is not None:
             what = "the last one wins (the earlier copy in its batch was not applied)"
         else:
             what = (
@@ -218,13 +218,22 @@ class Admission(RecordAdmission):
         waiting.reverse()
         while waiting:
             key, (record, line_hash) = waiting.pop()
-            body = self._shape(record.data)
-            problem = self._full.problem(record.data) if body is None else None
-            if problem is not None:
-                self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
-            elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
+            valid, body = self._validated(record)
+            if not valid:
+                continue
+            if (candidate := self.candidate(record.line, record.data, body=body)) is not None:
                 candidate.line_hash = line_hash
                 batch.ready[key] = candidate
+
+    def _validated(self, record: Record) -> tuple[bool, dict[str, Any] | None]:
+        """Whether a whole line's record is valid (a rejection said if not), and its body when
+        the shape made it."""
+        body = self._shape(record.data)
+        problem = self._full.problem(record.data) if body is None else None
+        if problem is not None:
+            self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
+            return False, None
+        return True, body
 
 
 def quick_key(kind: EntityKind, data: dict[str, Any]) -> str | None:

@@ -54,3 +54,19 @@ def test_a_copy_in_a_later_batch_is_applied_over_the_first_and_both_are_notified
         "line 5: duplicate key 'P1|W1|A' in this feed; the last one wins, but an earlier copy "
         "was applied with an earlier batch (and its change notified): this one is applied over it"
     ]
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_an_invalid_copy_replaced_by_a_later_one_is_still_rejected(
+    engine: Engine, fmt: str
+) -> None:
+    """A bad record is rejected with its line whatever follows it: a later copy of its key
+    does not hide it (NDJSON whole lines are validated after their batch, and a later copy
+    dropped the earlier one unread), and the later copy is the first good one, no duplicate:
+    every format reports the same and stores the same."""
+    feed = [onhand("P1", OnhandValue="many"), onhand("P2"), onhand("P1", OnhandValue=3)]
+    result = ingest(engine, feed, fmt, mode="upsert")
+    assert [(r.line, r.field) for r in result.rejects] == [(1 + (fmt != "ndjson"), "OnhandValue")]
+    assert (result.counts.duplicates, result.notices) == (0, [])
+    (change,) = [c for c in result.changes if c.key == "P1|W1|A"]
+    assert {f.field: f.new for f in change.rows[0].fields}["OnhandValue"] == 3
