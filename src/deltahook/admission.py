@@ -148,7 +148,10 @@ class Admission(RecordAdmission):
                 self._refuse(Reject(record.line, problem.field, problem.reason), record.data)
                 return
             key = canonical.entity_key(self.kind, record.data)
-        ident = self._note_duplicate(key, record.line, batch)
+        unchecked = record if line_hash is not None and body is None else None
+        ident = self._note_duplicate(key, record.line, batch, unchecked)
+        if ident is None:
+            return
         if line_hash is not None:
             batch.lines[ident] = (record, line_hash)
         elif self.mode == "merge":
@@ -156,8 +159,12 @@ class Admission(RecordAdmission):
         elif (candidate := self.candidate(record.line, record.data, body=body)) is not None:
             batch.ready[ident] = candidate
 
-    def _note_duplicate(self, key: str, line: int, batch: Batch) -> Ident:
+    def _note_duplicate(
+        self, key: str, line: int, batch: Batch, unchecked: Record | None = None
+    ) -> Ident | None:
         """Note a key the feed carries, reporting it if the feed sent it before; its ident.
+        A record not validated yet (``unchecked``, a whole line) that repeats a key is
+        validated first: a bad one is rejected and leaves the earlier copy be (None).
 
         With an index, a key of a stored entity it holds is seen when its position is marked,
         any other key when its tag is in ``seen``.
@@ -165,20 +172,20 @@ class Admission(RecordAdmission):
         tag = xxhash.xxh3_64_intdigest(key)
         index = self._index
         if index is None:
-            if self.seen.add(tag):
-                self._repeated(key, key, line, batch)
-            return key
-        at = self._locate(key, tag)
-        if at < 0:
-            if self.seen.add(tag):
-                self._repeated(~tag, key, line, batch)
-            return ~tag
-        batch.indexed[key] = at
-        if index.marks[at]:
-            self._repeated(at, key, line, batch)
+            ident: Ident = key
+            repeated = self.seen.add(tag)
+        elif (at := self._locate(key, tag)) < 0:
+            ident, repeated = ~tag, self.seen.add(tag)
         else:
-            index.marks[at] = SEEN
-        return at
+            batch.indexed[key] = ident = at
+            repeated = bool(index.marks[at])
+            if not repeated:
+                index.marks[at] = SEEN
+        if repeated:
+            if unchecked is not None and not self._validated(unchecked)[0]:
+                return None
+            self._repeated(ident, key, line, batch)
+        return ident
 
     def _repeated(self, ident: Ident, key: str, line: int, batch: Batch) -> None:
         """Report a key the feed sent before; a copy in this batch is dropped (the last wins).

@@ -57,16 +57,19 @@ def test_a_copy_in_a_later_batch_is_applied_over_the_first_and_both_are_notified
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
-def test_an_invalid_copy_replaced_by_a_later_one_is_still_rejected(
-    engine: Engine, fmt: str
+@pytest.mark.parametrize("bad_first", [True, False])
+def test_a_bad_copy_of_a_key_is_rejected_and_the_good_one_applied(
+    engine: Engine, fmt: str, bad_first: bool
 ) -> None:
-    """A bad record is rejected with its line whatever follows it: a later copy of its key
-    does not hide it (NDJSON whole lines are validated after their batch, and a later copy
-    dropped the earlier one unread), and the later copy is the first good one, no duplicate:
-    every format reports the same and stores the same."""
-    feed = [onhand("P1", OnhandValue="many"), onhand("P2"), onhand("P1", OnhandValue=3)]
+    """A bad record is rejected with its line wherever it stands beside a good copy of its key,
+    and the good copy is applied: no duplicate (only one copy was good). NDJSON lines are
+    validated after their batch, and a later copy dropped the earlier one unread (a bad one
+    never said) or replaced a good one (nothing applied); every format now does the same."""
+    good, bad = onhand("P1", OnhandValue=3), onhand("P1", OnhandValue="many")
+    feed = [bad, onhand("P2"), good] if bad_first else [good, onhand("P2"), bad]
     result = ingest(engine, feed, fmt, mode="upsert")
-    assert [(r.line, r.field) for r in result.rejects] == [(1 + (fmt != "ndjson"), "OnhandValue")]
+    line = (1 if bad_first else 3) + (fmt != "ndjson")
+    assert [(r.line, r.field) for r in result.rejects] == [(line, "OnhandValue")]
     assert (result.counts.duplicates, result.notices) == (0, [])
     (change,) = [c for c in result.changes if c.key == "P1|W1|A"]
     assert {f.field: f.new for f in change.rows[0].fields}["OnhandValue"] == 3
