@@ -7,23 +7,35 @@ places that count look it up rather than import it: a CLI ingest, whose counters
 read, never loads it.
 
 What is written in a transaction is counted when it commits (``on_commit``): a batch rolled
-back and retried after a conflict counts once, as the store holds it.
+back and retried after a conflict counts once, as the store holds it. Nothing written to a
+preview's scratch database (``uncounted``) is counted: it stands for no work.
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Callable
 from types import ModuleType
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 
 _PENDING = "deltahook.uncommitted_counts"  # in a pooled connection's ``info``
+_UNCOUNTED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def telemetry() -> ModuleType | None:
-    """``deltahook.telemetry`` when this process exports metrics, else None."""
+def telemetry(conn: Connection | None = None) -> ModuleType | None:
+    """``deltahook.telemetry`` when this process exports metrics and ``conn`` (if given) is
+    not on an ``uncounted`` database, else None."""
+    if conn is not None and conn.engine in _UNCOUNTED:
+        return None
     return sys.modules.get("deltahook.telemetry")
+
+
+def uncounted(engine: Engine) -> None:
+    """Count nothing written through ``engine``: a preview's scratch database, whose ingest
+    of the ``before`` entity or the base feed is no ingest of this process."""
+    _UNCOUNTED.add(engine)
 
 
 def on_commit(conn: Connection, count: Callable[[], None]) -> None:

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Engine as SqlEngine
 
-from deltahook import ingesting
+from deltahook import counting, ingesting
 from deltahook.bootstrap import open_store
 from deltahook.catalog.entities import Catalog, EntityKind, load_catalog
 from deltahook.catalog.events import EventCatalog, load_event_catalog
@@ -231,10 +231,12 @@ class Engine:
         """This engine's catalog and rules over an empty database of its own, deleted after."""
         with tempfile.TemporaryDirectory(prefix="deltahook-preview-") as folder:
             url = f"sqlite:///{Path(folder) / 'scratch.db'}"
+            db = open_engine(url)
+            counting.uncounted(db)
             scratch = Engine(
                 settings=self.settings.model_copy(update={"database_url": url}),
                 catalog=self.catalog,
-                db=open_engine(url),
+                db=db,
                 decider=self.decider,
                 rules=self.rules,
                 events=None,  # no JobCompletedEvent for the scratch ingest

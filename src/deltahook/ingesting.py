@@ -173,7 +173,7 @@ def _finish_job(
         conn, ended, settings=engine.settings, events=engine.events, now=engine.clock()
     )
     conn.commit()
-    if (metrics := counting.telemetry()) is not None:
+    if (metrics := counting.telemetry(conn)) is not None:
         metrics.job_ended(result.kind, status, figures)
 
 

@@ -216,6 +216,17 @@ def test_preview_shows_the_breakpoint_and_writes_nothing(api: TestClient) -> Non
     assert BREAKPOINT not in {n["type"] for n in new["notifications"]}  # first sight: no fire
 
 
+def test_a_pair_preview_counts_nothing_in_the_metrics(api: TestClient) -> None:
+    """Loading ``before`` into the scratch database is no ingest: /metrics counts no job,
+    entity or notification for a before/after preview."""
+    counted = _counters(api)
+    api.post(
+        "/v1/preview/sku_onhand/pair",
+        json={"before": STOCK, "after": STOCK | {"OnhandValue": 25}},
+    )
+    assert _counters(api) == counted
+
+
 def test_the_catalog_lists_types_as_active_when_an_enabled_subscription_wants_them(
     api: TestClient,
 ) -> None:
@@ -416,3 +427,13 @@ def test_a_query_parameter_given_twice_is_refused_before_the_feed_is_read(
     assert detail["loc"][0] == "query"
     assert detail["msg"] == REPEATED_PARAMETER
     assert api.get("/v1/entities/sku_onhand/P-000001|STHLM-DC|B2").status_code == 200
+
+
+def _counters(api: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every deltahook_*_total sample of /metrics, by name and labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(api.get("/metrics").text)
+        for sample in family.samples
+        if sample.name.startswith("deltahook_") and sample.name.endswith("_total")
+    }

@@ -30,7 +30,7 @@ def record(
     if not items:
         return 0
     insert_columns(conn, notifications, _notification_columns(items))
-    if (metrics := counting.telemetry()) is not None:
+    if (metrics := counting.telemetry(conn)) is not None:
         counting.on_commit(conn, partial(metrics.recorded, items))
     return queue.enqueue(conn, items, now=now, skip=skip)
 
