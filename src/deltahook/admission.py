@@ -62,6 +62,9 @@ class Admission(RecordAdmission):
         super().__post_init__()
         self._index: LineIndex | None = None  # while ``lines`` admits a batch
         self._locate: Callable[[str, int], int]  # set by ``lines`` for the batch it admits
+        # Entities the feed has carried only in whole lines rejected after their batch: a later
+        # copy of one is its first good one, not a duplicate of one applied.
+        self._unapplied: set[Ident] = set()
 
     def lines(
         self,
@@ -197,8 +200,12 @@ class Admission(RecordAdmission):
         whole = batch.lines.pop(ident, None)
         if whole is not None and not self._validated(whole[0])[0]:
             return  # a whole line validated only now, and rejected: this copy is the first good
+        here = ready is not None or unchanged is not None or whole is not None
+        if not here and ident in self._unapplied:
+            self._unapplied.discard(ident)
+            return  # every earlier copy was rejected: this one is the first good
         self.result.counts.duplicates += 1
-        if ready is not None or unchanged is not None or whole is not None:
+        if here:
             what = "the last one wins (the earlier copy in its batch was not applied)"
         else:
             what = (
@@ -227,6 +234,7 @@ class Admission(RecordAdmission):
             key, (record, line_hash) = waiting.pop()
             valid, body = self._validated(record)
             if not valid:
+                self._unapplied.add(key)
                 continue
             if (candidate := self.candidate(record.line, record.data, body=body)) is not None:
                 candidate.line_hash = line_hash

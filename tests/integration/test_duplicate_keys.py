@@ -73,3 +73,18 @@ def test_a_bad_copy_of_a_key_is_rejected_and_the_good_one_applied(
     assert (result.counts.duplicates, result.notices) == (0, [])
     (change,) = [c for c in result.changes if c.key == "P1|W1|A"]
     assert {f.field: f.new for f in change.rows[0].fields}["OnhandValue"] == 3
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_a_good_copy_after_a_bad_one_in_an_earlier_batch_is_no_duplicate(
+    engine: Engine, fmt: str
+) -> None:
+    """Line 1 (bad) is in the first batch, line 4 (good) in the second: the first is rejected,
+    the second applied, and nothing is reported as a duplicate "applied over" an earlier copy,
+    since none was applied."""
+    feed = [onhand("P1", OnhandValue="many"), onhand("P2"), onhand("P3")]
+    feed.append(onhand("P1", OnhandValue=3))
+    result = ingest(engine, feed, fmt, mode="upsert")
+    assert [(r.line, r.field) for r in result.rejects] == [(1 + (fmt != "ndjson"), "OnhandValue")]
+    assert (result.counts.duplicates, result.notices) == (0, [])
+    assert (result.counts.inserted, result.counts.updated) == (3, 0)
