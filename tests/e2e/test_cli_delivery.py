@@ -21,6 +21,7 @@ from deltahook.cli import main
 from deltahook.clock import utc_now
 from deltahook.delivery.receiver import Receiver
 from deltahook.store.tables import deliveries, subscriptions
+from tests.api_support import STOCK
 from tests.conftest import REPO
 from tests.delivery_support import SECRET, World
 
@@ -286,6 +287,19 @@ def test_deliver_says_at_start_whose_circuit_is_open(cli: Cli) -> None:
     assert (
         lines[1] == f"shop: circuit open until {until.isoformat()}, then one probe (see `status`)\n"
     )
+
+
+def test_the_ingest_summary_counts_the_deliveries_it_queued(cli: Cli, tmp_path: Path) -> None:
+    """Beside its notifications, an ingest says how many deliveries of them it queued (one a
+    notification and subscription that wants it), as the delivery story's counts read; the
+    job's own completion event, which shop wants too, is counted apart as its notification."""
+    feed = tmp_path / "stock.ndjson"
+    feed.write_bytes(orjson.dumps(STOCK) + b"\n")
+    code, out, _ = cli("ingest", "sku_onhand", str(feed))
+    assert code == 0
+    assert "· notifications 1 · deliveries 1 ·" in out
+    queued = sorted(d["event_type"] for d in cli.json("log"))
+    assert queued == ["JobCompletedEvent", "SkuChangedNotification"]
 
 
 def test_purge_removes_what_is_older(cli: Cli) -> None:

@@ -150,10 +150,11 @@ def print_summary(result: RunResult, elapsed: float) -> None:
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
     mode = f"{result.mode}, baseline" if result.baseline else result.mode
+    queued = f" · deliveries {c.deliveries:,}" if c.deliveries else ""  # none: no subscriber
     out.print(
         f"[bold]{result.kind}[/] ({mode}): received {c.received:,} · rejected {c.rejected:,}"
         f" · unchanged {c.unchanged:,} · inserted {c.inserted:,} · updated {c.updated:,}"
-        f" · deleted {c.deleted:,} · notifications {c.notifications:,}"
+        f" · deleted {c.deleted:,} · notifications {c.notifications:,}{queued}"
         f" · {elapsed:.2f} s · {rate:,.0f}/s",
         soft_wrap=True,
     )
