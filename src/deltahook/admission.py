@@ -195,6 +195,8 @@ class Admission(RecordAdmission):
 
         A copy in an earlier batch was applied (and any change of it notified) already: this one
         is applied over it, so the end state is the last copy's but both changes are notified.
+        An earlier copy that was rejected (a whole line, validated now or after its batch) was
+        never applied: this one is the first good copy, no duplicate.
         """
         ready, unchanged = batch.ready.pop(ident, None), batch.unchanged.pop(ident, None)
         whole = batch.lines.pop(ident, None)
