@@ -109,7 +109,7 @@ def change(
     known_types: Collection[str] | None = None,
 ) -> Subscription:
     """Change URL, event types, headers, secrets or on/off; the file's own only on/off."""
-    current = get(conn, name)
+    current = get(conn, name, locked=True)
     unknown = sorted(set(changes) - CHANGEABLE)
     if unknown:
         raise SubscriptionConflictError(f"cannot change {', '.join(unknown)} of a subscription")
@@ -140,7 +140,7 @@ def remove(conn: Connection, name: str, *, now: datetime) -> int:
 
     Returns how many queued deliveries were ended. Delivered and dead ones stay in the log.
     """
-    current = get(conn, name)
+    current = get(conn, name, locked=True)  # queued by a batch still open: waited for
     if current.source in (FROM_CONFIG, REMOVED):
         raise SubscriptionConflictError(owned_elsewhere(current))
     ended = queue.end_queued(conn, name, "the subscription was deleted", now=now)

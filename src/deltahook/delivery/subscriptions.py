@@ -217,14 +217,21 @@ def health_statement() -> Update:
     )
 
 
-_SUBSCRIBERS = select(subscriptions.c.name, subscriptions.c.event_types).where(
-    subscriptions.c.enabled.is_(True)
+# Locked ``FOR KEY SHARE`` until the batch commits, in name order (the order every lock of
+# these rows is taken in): a change or deletion, which locks the row ``FOR UPDATE`` first (see
+# ``get``), waits for the deliveries queued by what read it, and a batch that reads it after
+# such a change sees the change. Health updates take no such lock and do not wait.
+_SUBSCRIBERS = (
+    select(subscriptions.c.name, subscriptions.c.event_types)
+    .where(subscriptions.c.enabled.is_(True))
+    .order_by(subscriptions.c.name)
+    .with_for_update(read=True, key_share=True)
 )
 # The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
 # decides a notification asks, and the statement's caching and compiling cost more than the query.
 _SUBSCRIBERS_SQLITE = (
     "SELECT subscriptions.name, subscriptions.event_types FROM subscriptions "
-    "WHERE subscriptions.enabled IS 1"
+    "WHERE subscriptions.enabled IS 1 ORDER BY subscriptions.name"
 )
 
 
@@ -239,7 +246,7 @@ def wanted(conn: Connection) -> list[tuple[str, frozenset[str]]]:
 
 def set_enabled(conn: Connection, name: str, *, enabled: bool, now: datetime) -> bool:
     """Switch a subscription on or off; returns whether it was already so."""
-    current = get(conn, name)
+    current = get(conn, name, locked=True)
     if current.source == REMOVED and enabled:
         raise DeliveryError(
             f"subscription {name!r} is no longer in the config file; declare it there again"
