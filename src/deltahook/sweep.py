@@ -48,7 +48,7 @@ class Sweep:
         in_scope, missing = self._missing()
         self._guard(in_scope, missing)
         for keys in self._batches(missing):
-            self.apply(self._removals(keys))
+            self.apply(self._removals(keys, locked=True))
         self.result.sweep = "swept"
 
     def _missing(self) -> tuple[int, list[str]]:
@@ -120,10 +120,14 @@ class Sweep:
         size = self.batch_size
         return [keys[start : start + size] for start in range(0, len(keys), size)]
 
-    def _removals(self, keys: list[str]) -> dict[str, Candidate]:
+    def _removals(self, keys: list[str], *, locked: bool = False) -> dict[str, Candidate]:
         """What removing ``keys`` writes, in their order: an entity deactivated already (by an
-        earlier feed) is left out, as it is no change (nor counted as one unchanged)."""
-        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True)
+        earlier feed) is left out, as it is no change (nor counted as one unchanged).
+
+        ``locked``: their rows stay locked until the batch that writes them commits, so that a
+        deactivation, made from the body read here, never undoes an ingest's write in between.
+        """
+        stored = snapshots.fetch(self.conn, self.kind.name, keys, bodies=True, locked=locked)
         gone: dict[str, Candidate] = {}
         # In the order of ``keys``: PostgreSQL returns the rows in no particular order.
         for key, entry in ((key, stored[key]) for key in keys if key in stored):

@@ -26,28 +26,32 @@ class Stored:
 
 
 def fetch(
-    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool = False
+    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool = False, locked: bool = False
 ) -> dict[str, Stored]:
-    """Stored hash and version (and body) of those ``keys`` that exist."""
+    """Stored hash and version (and body) of those ``keys`` that exist; ``locked``: their rows
+    locked in key order until the transaction ends (SQLite's transaction holds the file's)."""
     if conn.dialect.name == "sqlite":
         body = ", body" if bodies else ""
         sql = f'SELECT "key", hash, version{body} FROM entities WHERE kind = ? AND "key" IN'
         rows = sqlite_in(conn, sql, kind, keys)
     else:
-        rows = _fetch(conn, kind, keys, bodies=bodies)
+        rows = _fetch(conn, kind, keys, bodies=bodies, locked=locked)
     if bodies:
         return {row[0]: Stored(row[1], row[2], row[3]) for row in rows}
     return {row[0]: Stored(row[1], row[2]) for row in rows}
 
 
 def _fetch(
-    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool
+    conn: Connection, kind: str, keys: Sequence[str], *, bodies: bool, locked: bool
 ) -> Iterator[tuple[Any, ...]]:
     columns = [entities.c.key, entities.c.hash, entities.c.version]
     if bodies:
         columns.append(entities.c.body)
     for key_in in one_of(conn, entities.c.key, keys):
-        yield from plain(conn.execute(select(*columns).where(entities.c.kind == kind, key_in)))
+        query = select(*columns).where(entities.c.kind == kind, key_in)
+        if locked:  # in the key order writers lock rows in (``snapshotwrites.write``)
+            query = query.order_by(entities.c.key).with_for_update()
+        yield from plain(conn.execute(query))
 
 
 def known_lines(
