@@ -291,14 +291,20 @@ def release(conn: Connection, claims: Sequence[Claimed], *, worker: str, now: da
 
 
 def enqueue(
-    conn: Connection, items: Sequence[Notification], *, now: datetime, skip: str | None = None
+    conn: Connection,
+    items: Sequence[Notification],
+    *,
+    now: datetime,
+    skip: str | None = None,
+    lock: bool = True,
 ) -> int:
     """Queue one pending delivery of each notification per enabled subscription that wants it
-    (but ``skip``: an operational event is never sent to the subscription it is about).
+    (but ``skip``: an operational event is never sent to the subscription it is about);
+    ``lock``: see ``subscriptions.wanted``.
 
     Returns the number queued. Runs inside the caller's transaction (the outbox's).
     """
-    wanted = subs.wanted(conn)
+    wanted = subs.wanted(conn, lock=lock)
     pairs: list[tuple[Notification, str]] = []
     ids: list[str] = []
     for n in items:

@@ -183,7 +183,10 @@ def _write(
     queue.finish(conn, batch, worker=worker, now=now)
     queue.release(conn, held, worker=worker, now=now)
     merged = shared_health.merge(conn, outcomes, client_id=client_id, now=now)
-    for about, verdict in merged.moments:  # never to the subscription the news is about
+    # Never to the subscription the news is about. Unlocked: the merge holds rows FOR UPDATE in
+    # name order, and locking every row after them would wait for another dispatcher's merge
+    # that waits for this one's (a deadlock).
+    for about, verdict in merged.moments:
         if verdict.event is not None:
-            outbox.record(conn, [verdict.event], now=now, skip=about)
+            outbox.record(conn, [verdict.event], now=now, skip=about, lock=False)
     return merged

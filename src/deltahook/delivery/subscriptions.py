@@ -217,16 +217,16 @@ def health_statement() -> Update:
     )
 
 
+_UNLOCKED_SUBSCRIBERS = (
+    select(subscriptions.c.name, subscriptions.c.event_types)
+    .where(subscriptions.c.enabled.is_(True))
+    .order_by(subscriptions.c.name)
+)
 # Locked ``FOR KEY SHARE`` until the batch commits, in name order (the order every lock of
 # these rows is taken in): a change or deletion, which locks the row ``FOR UPDATE`` first (see
 # ``get``), waits for the deliveries queued by what read it, and a batch that reads it after
 # such a change sees the change. Health updates take no such lock and do not wait.
-_SUBSCRIBERS = (
-    select(subscriptions.c.name, subscriptions.c.event_types)
-    .where(subscriptions.c.enabled.is_(True))
-    .order_by(subscriptions.c.name)
-    .with_for_update(read=True, key_share=True)
-)
+_SUBSCRIBERS = _UNLOCKED_SUBSCRIBERS.with_for_update(read=True, key_share=True)
 # The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
 # decides a notification asks, and the statement's caching and compiling cost more than the query.
 _SUBSCRIBERS_SQLITE = (
@@ -235,12 +235,13 @@ _SUBSCRIBERS_SQLITE = (
 )
 
 
-def wanted(conn: Connection) -> list[tuple[str, frozenset[str]]]:
-    """Each enabled subscription's name and event types: whom a notification is queued for."""
+def wanted(conn: Connection, *, lock: bool = True) -> list[tuple[str, frozenset[str]]]:
+    """Each enabled subscription's name and event types: whom a notification is queued for;
+    ``lock``: their rows locked as ``_SUBSCRIBERS`` says (PostgreSQL)."""
     if conn.dialect.name == "sqlite":
         rows = conn.exec_driver_sql(_SUBSCRIBERS_SQLITE)
     else:
-        rows = conn.execute(_SUBSCRIBERS)
+        rows = conn.execute(_SUBSCRIBERS if lock else _UNLOCKED_SUBSCRIBERS)
     return [(name, frozenset(orjson.loads(types))) for name, types in rows]
 
 

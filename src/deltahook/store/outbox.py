@@ -20,10 +20,15 @@ from deltahook.store.tables import notifications
 
 
 def record(
-    conn: Connection, items: Sequence[Notification], *, now: datetime, skip: str | None = None
+    conn: Connection,
+    items: Sequence[Notification],
+    *,
+    now: datetime,
+    skip: str | None = None,
+    lock: bool = True,
 ) -> int:
-    """Store notifications and queue their deliveries (``queue.enqueue``), to every subscription
-    that wants them but ``skip``.
+    """Store notifications and queue their deliveries (``queue.enqueue``, ``lock`` as there),
+    to every subscription that wants them but ``skip``.
 
     Returns the number of deliveries queued. Runs inside the caller's transaction.
     """
@@ -32,7 +37,7 @@ def record(
     insert_columns(conn, notifications, _notification_columns(items))
     if (metrics := counting.telemetry(conn)) is not None:
         counting.on_commit(conn, partial(metrics.recorded, items))
-    return queue.enqueue(conn, items, now=now, skip=skip)
+    return queue.enqueue(conn, items, now=now, skip=skip, lock=lock)
 
 
 def find(conn: Connection, *, idempotency_key: str) -> Notification | None:
