@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select, text
 
-from deltahook.delivery import managed
+from deltahook.delivery import managed, ratelimit
+from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.settings import SubscriptionSettings
 from deltahook.delivery.status import DeliveryStatus
 from deltahook.notifications import Notification
@@ -126,3 +127,44 @@ def wait_for_lock_or_end(db: Any, thread: threading.Thread, pid: list[int]) -> b
                 return False
         thread.join(timeout=0.05)
     return True
+
+
+def test_a_dispatcher_locking_health_and_rate_beside_an_open_batch_does_not_wait(
+    db: Any,
+) -> None:
+    """A dispatcher's health merge and rate-limit bucket lock a subscription's row while an
+    ingest's batch that queued for it is still open: neither waits for the batch (its values
+    change, never who wants what), so deliveries go on while a long first load writes."""
+    queued, go = threading.Event(), threading.Event()
+    locker: list[int] = []
+    errors: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            with db.begin() as conn:
+                outbox.record(conn, [NOTE], now=NOW)
+                queued.set()
+                go.wait(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def dispatcher() -> None:
+        try:
+            with db.begin() as conn:
+                locker.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                subs.get(conn, "crm", locked=True, values_only=True)  # the health merge's
+                ratelimit.available(conn, "crm", rate=1.0, burst=1, now=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+
+    batching = threading.Thread(target=batch)
+    batching.start()
+    assert queued.wait(timeout=60)
+    locking = threading.Thread(target=dispatcher)
+    locking.start()
+    went_on = wait_for_lock_or_end(db, locking, locker)
+    go.set()
+    batching.join(timeout=60)
+    locking.join(timeout=60)
+    assert errors == []
+    assert went_on, "the dispatcher's lock waited for the ingest's batch"

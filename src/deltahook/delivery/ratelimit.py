@@ -28,11 +28,11 @@ def refill(
 
 
 def available(conn: Connection, name: str, *, rate: float, burst: int, now: datetime) -> float:
-    """The tokens ``name``'s bucket holds now (its row locked until the transaction ends)."""
+    """The tokens ``name``'s bucket holds now (its row locked until the transaction ends, ``FOR
+    NO KEY UPDATE``: the ingest batches queueing for it go on, see ``subscriptions.wanted``)."""
     s = subscriptions.c
-    row = conn.execute(
-        select(s.rate_tokens, s.rate_at).where(s.name == name).with_for_update()
-    ).first()
+    locked = select(s.rate_tokens, s.rate_at).where(s.name == name).with_for_update(key_share=True)
+    row = conn.execute(locked).first()
     if row is None:
         return 0.0
     return refill(row.rate_tokens, row.rate_at, now=now, rate=rate, burst=burst)

@@ -64,7 +64,7 @@ def merge(
     merged = Merged(health={}, moments=[])
     for name in sorted(outcomes):  # one lock order for every dispatcher
         try:
-            sub = subs.get(conn, name, locked=True)
+            sub = subs.get(conn, name, locked=True, values_only=True)
         except UnknownSubscriptionError:
             continue  # deleted meanwhile: nothing to keep
         health, enabled = sub.health, sub.enabled

@@ -189,19 +189,24 @@ def load(conn: Connection) -> list[Subscription]:
     return [_from_row(row) for row in rows]
 
 
-def get(conn: Connection, name: str, *, locked: bool = False) -> Subscription:
-    """The stored subscription ``name``; ``locked``: its row locked until the transaction ends."""
-    row = conn.execute(_get_statement(locked), {"s_name": name}).first()
+def get(
+    conn: Connection, name: str, *, locked: bool = False, values_only: bool = False
+) -> Subscription:
+    """The stored subscription ``name``; ``locked``: its row locked until the transaction ends,
+    ``FOR UPDATE``, which waits for the ingest batches queueing for it (``wanted``), or with
+    ``values_only`` (a dispatcher's health: what changes is never who is subscribed to what)
+    ``FOR NO KEY UPDATE``, which does not."""
+    row = conn.execute(_get_statement(locked, values_only), {"s_name": name}).first()
     if row is None:
         raise UnknownSubscriptionError(name)
     return _from_row(row)
 
 
 @cache
-def _get_statement(locked: bool) -> Select[Any]:
+def _get_statement(locked: bool, values_only: bool) -> Select[Any]:
     """``get``'s query, built once (a dispatcher asks with every batch it records)."""
     query = select(subscriptions).where(subscriptions.c.name == bindparam("s_name"))
-    return query.with_for_update() if locked else query
+    return query.with_for_update(key_share=values_only) if locked else query
 
 
 @cache
@@ -225,7 +230,8 @@ _UNLOCKED_SUBSCRIBERS = (
 # Locked ``FOR KEY SHARE`` until the batch commits, in name order (the order every lock of
 # these rows is taken in): a change or deletion, which locks the row ``FOR UPDATE`` first (see
 # ``get``), waits for the deliveries queued by what read it, and a batch that reads it after
-# such a change sees the change. Health updates take no such lock and do not wait.
+# such a change sees the change. A dispatcher's health and rate-limit updates lock it ``FOR NO
+# KEY UPDATE``, which this does not conflict with: neither waits for the other.
 _SUBSCRIBERS = _UNLOCKED_SUBSCRIBERS.with_for_update(read=True, key_share=True)
 # The statement SQLAlchemy compiles ``_SUBSCRIBERS`` to on SQLite, written out: every batch that
 # decides a notification asks, and the statement's caching and compiling cost more than the query.
