@@ -10,6 +10,7 @@
      │    └── IdempotencyConflictError  the idempotency key was used for another event
      ├── StoreError             the database cannot be used
      │    ├── SchemaBehindError the database needs `deltahook db upgrade`
+     │    ├── SchemaAheadError  a newer deltahook made the database's schema
      │    └── ConflictError     a concurrent writer changed the same entities; retry
      └── DeliveryError          a subscription or delivery command cannot be carried out
           ├── UnknownSubscriptionError
@@ -149,6 +150,11 @@ class StoreError(DeltahookError):
 
 class SchemaBehindError(StoreError):
     """The database schema is older than this version of deltahook: run `deltahook db upgrade`."""
+
+
+class SchemaAheadError(StoreError):
+    """The database schema was made by a newer version of deltahook: run that version (or a
+    later one); this one neither runs on it nor migrates it."""
 
 
 class ConflictError(StoreError):

@@ -10,10 +10,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Connection, create_engine, event, insert, inspect, select
+from sqlalchemy import Connection, create_engine, event, insert, inspect, select, text
 
 from deltahook.cli import main
-from deltahook.errors import SchemaBehindError
+from deltahook.errors import SchemaAheadError, SchemaBehindError
 from deltahook.store import jobs, schema
 from deltahook.store.db import open_engine
 from deltahook.store.tables import deliveries, entity_refs, metadata, notifications
@@ -40,6 +40,23 @@ def test_a_database_behind_the_code_is_refused(database_url: str) -> None:
     raw.dispose()
     with pytest.raises(SchemaBehindError, match="run `deltahook db upgrade`"):
         open_engine(database_url)
+
+
+def test_a_database_a_newer_deltahook_made_is_refused_and_not_migrated(database_url: str) -> None:
+    """A revision no migration here declares: opening the store says a newer deltahook made it
+    (not "run db upgrade", which cannot help), and `db upgrade` says the same in one line
+    instead of Alembic's traceback."""
+    open_engine(database_url).dispose()
+    raw = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with raw.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    raw.dispose()
+    with pytest.raises(SchemaAheadError, match=r"9999_from_the_future.*a newer deltahook"):
+        open_engine(database_url)
+    upgraded = CliRunner().invoke(main, ["--database-url", database_url, "db", "upgrade"])
+    assert upgraded.exit_code == 1
+    assert upgraded.output.startswith("error: the database schema is at revision 9999_")
+    assert upgraded.output.count("\n") == 1, upgraded.output
 
 
 def test_db_upgrade_command_reports_what_it_did(database_url: str) -> None:

@@ -1,7 +1,8 @@
 """The database schema's version: Alembic migrations, checked before any work is done.
 
 A new, empty database is brought to the current schema at once (that is creation, not
-migration); a database at an older revision is refused until ``deltahook db upgrade`` runs.
+migration); a database at an older revision is refused until ``deltahook db upgrade`` runs, and
+one at a revision these migrations do not know (a newer deltahook made it) is refused outright.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from deltahook.errors import SchemaBehindError
+from deltahook.errors import SchemaAheadError, SchemaBehindError
 from deltahook.store.db import reading
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ def head() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-def newest() -> str | None:
-    """The head revision, read from the migration files' ``revision`` lines (no Alembic)."""
+def _revisions() -> tuple[set[str], set[str]]:
+    """Every revision the migration files declare, and every one they name as a parent."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
@@ -50,8 +51,24 @@ def newest() -> str | None:
             revisions.update(_QUOTED.findall(line))
         for line in _DOWN_REVISION.findall(source):
             parents.update(_QUOTED.findall(line))
+    return revisions, parents
+
+
+def newest() -> str | None:
+    """The head revision, read from the migration files' ``revision`` lines (no Alembic)."""
+    revisions, parents = _revisions()
     heads = sorted(revisions - parents)
     return heads[0] if len(heads) == 1 else head()  # several heads: as Alembic says
+
+
+def _refuse_unknown(revision: str | None) -> None:
+    """A revision no migration file declares was written by a newer deltahook: neither
+    running on it nor migrating it can be right."""
+    if revision is not None and revision not in _revisions()[0]:
+        raise SchemaAheadError(
+            f"the database schema is at revision {revision}, which this deltahook does not "
+            "know: a newer deltahook made it; run that version (or a later one)"
+        )
 
 
 def current(conn: Connection) -> str | None:
@@ -68,6 +85,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 
     with engine.begin() as conn:
         before = current(conn)
+        _refuse_unknown(before)
         command.upgrade(_config(conn), "head")
         return before, current(conn)
 
@@ -80,6 +98,7 @@ def ensure_current(engine: Engine) -> None:
     if empty:
         upgrade(engine)
         return
+    _refuse_unknown(revision)
     if revision != (newest_revision := newest()):
         raise SchemaBehindError(
             f"the database schema is at revision {revision or 'none'} but this deltahook needs "
