@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -300,6 +301,23 @@ def test_the_ingest_summary_counts_the_deliveries_it_queued(cli: Cli, tmp_path: 
     assert "· notifications 1 · deliveries 1 ·" in out
     queued = sorted(d["event_type"] for d in cli.json("log"))
     assert queued == ["JobCompletedEvent", "SkuChangedNotification"]
+
+
+def test_serve_writes_its_dispatchers_log_as_deliver_does(cli: Cli) -> None:
+    """`serve` delivers in its own process and writes that dispatcher's log lines as `deliver`
+    does (here the summary when it stops); before, only warnings reached stderr, bare
+    ('circuit opened', no subscription), and no retry or summary line at all."""
+    command = [sys.executable, "-m", "deltahook", "--config", str(cli.config)]
+    command += ["--database-url", cli.url, "serve", "--port", "0"]
+    environment = {**os.environ, "DELTAHOOK_API_KEYS": "k" * 32}
+    with subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "Application startup complete" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=60)
+    assert " info 0 attempts: 0 delivered, 0 to retry, 0 dead attempts=0 " in rest, rest
 
 
 def test_purge_removes_what_is_older(cli: Cli) -> None:

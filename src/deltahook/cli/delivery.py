@@ -83,7 +83,7 @@ def deliver(
     with reading(db) as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
     # Failed attempts, circuit changes, summaries; a paused subscription (a ${VAR} unset) too.
-    _log_to_stderr(log_format, quiet=once and not verbose)
+    log_to_stderr(log_format, quiet=once and not verbose)
     options = DispatcherOptions(
         worker_id=worker or worker_id(),
         allow_private=state.settings.allow_private_urls,
@@ -144,7 +144,7 @@ class _Stderr(logging.Handler):
             self.handleError(record)
 
 
-def _log_to_stderr(log_format: str, *, quiet: bool) -> None:
+def log_to_stderr(log_format: str, *, quiet: bool) -> None:
     """The dispatcher's log on stderr; ``quiet``: only the summary and problems, not each
     failed attempt."""
     handler = _Stderr()

@@ -42,7 +42,7 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
 
     from deltahook.api import create_app
     from deltahook.api.server import uvicorn_options
-    from deltahook.cli.delivery import worker_id
+    from deltahook.cli.delivery import log_to_stderr, worker_id
     from deltahook.delivery.dispatcher import DispatcherOptions
     from deltahook.delivery.envelope import event_categories
     from deltahook.delivery.operational import client_id_of
@@ -58,6 +58,7 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     base = f"http://{host}:{sockets[0].getsockname()[1]}"
     err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")
     err.print("delivering in this process" if deliver else "not delivering (--no-deliver)")
+    log_to_stderr("text", quiet=False)  # the in-process dispatcher's log, as `deliver` writes it
     err.print("Ctrl-C to stop")
     guards = uvicorn_options(state.settings)
     server = uvicorn.Server(
