@@ -92,3 +92,15 @@ def test_text_lines_are_one_line_with_key_values() -> None:
     line = journal.TextFormatter().format(record)
     assert "\n" not in line
     assert line.endswith("info dead subscription=shop error='a b\\nc'")
+
+
+def test_a_text_line_whose_message_spans_lines_stays_one_line() -> None:
+    """A message with line breaks (a driver's error: psycopg's "server closed the connection
+    unexpectedly" is three lines) is written on one line, its breaks escaped as in values;
+    a log shipper took each continuation for a line of its own."""
+    message = "listening failed (closed\n\tThis probably means ...\r\n); polling meanwhile"
+    record = logging.LogRecord(journal.NAME, logging.WARNING, __file__, 1, message, None, None)
+    line = journal.TextFormatter().format(record)
+    assert line.endswith(
+        "warning listening failed (closed\\n\tThis probably means ...\\r\\n); polling meanwhile"
+    )

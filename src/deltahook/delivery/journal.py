@@ -163,11 +163,16 @@ class TextFormatter(logging.Formatter):
         pairs = " ".join(
             f"{key}={_value(value)}" for key, value in fields.items() if value is not None
         )
-        line = f"{_time(record)} {record.levelname.lower()} {record.getMessage()}"
+        message = _one_line(record.getMessage())  # a driver's error can span lines
+        line = f"{_time(record)} {record.levelname.lower()} {message}"
         line = f"{line} {pairs}" if pairs else line
         if record.exc_info:
             line += " " + repr(self.formatException(record.exc_info))
         return line
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _value(value: Any) -> str:
