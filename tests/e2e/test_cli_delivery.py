@@ -303,6 +303,24 @@ def test_the_ingest_summary_counts_the_deliveries_it_queued(cli: Cli, tmp_path: 
     assert queued == ["JobCompletedEvent", "SkuChangedNotification"]
 
 
+def test_deliver_with_a_json_log_writes_only_json_lines(cli: Cli) -> None:
+    """`deliver --log-format json`: its start, its stop and its summary are each one JSON
+    object; the first two were plain text, which a log shipper reading JSON lines could not
+    parse."""
+    cli.world.notify()
+    command = [sys.executable, "-m", "deltahook", "--config", str(cli.config)]
+    command += ["--database-url", cli.url, "deliver", "--log-format", "json"]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        cli.receiver.wait_for(1, timeout=30)  # running: its signal handlers are in place
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    lines = [orjson.loads(line) for line in [first, *rest.splitlines()]]
+    assert [line["event"] for line in lines] == ["started", "stopping", "summary"]
+    assert (lines[0]["subscriptions"], lines[2]["delivered"]) == (["shop"], 1)
+
+
 def test_serve_writes_its_dispatchers_log_as_deliver_does(cli: Cli) -> None:
     """`serve` delivers in its own process and writes that dispatcher's log lines as `deliver`
     does (here the summary when it stops); before, only warnings reached stderr, bare

@@ -78,12 +78,12 @@ def deliver(
                 f"--worker-id is a name of 1 to {WORKER_ID_LENGTH} printable characters"
             )
     db = open_store(state)
-    if metrics_port is not None:
-        _serve_metrics(db, host=metrics_host, port=metrics_port)
-    with reading(db) as conn:
-        enabled = [s for s in subs.load(conn) if s.enabled]
     # Failed attempts, circuit changes, summaries; a paused subscription (a ${VAR} unset) too.
     log_to_stderr(log_format, quiet=once and not verbose)
+    if metrics_port is not None:
+        _serve_metrics(db, host=metrics_host, port=metrics_port, log_format=log_format)
+    with reading(db) as conn:
+        enabled = [s for s in subs.load(conn) if s.enabled]
     options = DispatcherOptions(
         worker_id=worker or worker_id(),
         allow_private=state.settings.allow_private_urls,
@@ -92,17 +92,28 @@ def deliver(
     )
     dispatcher = Dispatcher(db, options=options)
     if not once:
-        names = ", ".join(s.name for s in enabled) or "none enabled"
-        err.print(f"delivering as {options.worker_id} ({names}); Ctrl-C to stop")
+        names = [s.name for s in enabled]
+        line = f"delivering as {options.worker_id} ({', '.join(names) or 'none enabled'})"
+        fields = {"worker_id": options.worker_id, "subscriptions": names}
+        _say(log_format, "started", f"{line}; Ctrl-C to stop", fields)
         now = utc_now()
         for sub in enabled:
             if (until := log.circuit_open_until(sub, now)) is not None:
                 line = f"{sub.name}: circuit open until {until}, then one probe (see `status`)"
-                err.print(line, markup=False, soft_wrap=True)
-    asyncio.run(_run(dispatcher, once=once))  # its summary line ends the log
+                fields = {"subscription": sub.name, "probe_at": until}
+                _say(log_format, "circuit open", line, fields)
+    asyncio.run(_run(dispatcher, once=once, log_format=log_format))  # its summary line ends the log
 
 
-def _serve_metrics(db: Engine, *, host: str, port: int) -> None:
+def _say(log_format: str, event: str, line: str, fields: dict[str, Any]) -> None:
+    """A line about the process itself: plain text, or a JSON object where the log is JSON."""
+    if log_format == "json":
+        journal.process_line(event, line, fields)
+    else:
+        err.print(line, markup=False, soft_wrap=True)
+
+
+def _serve_metrics(db: Engine, *, host: str, port: int, log_format: str) -> None:
     """Expose /metrics from a background thread of this process."""
     from prometheus_client import start_http_server
 
@@ -112,10 +123,11 @@ def _serve_metrics(db: Engine, *, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=telemetry.registry(db, utc_now))
     except OSError as exc:
         raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc}") from None
-    err.print(f"metrics on http://{host}:{port}/metrics")
+    url = f"http://{host}:{port}/metrics"
+    _say(log_format, "metrics", f"metrics on {url}", {"url": url})
 
 
-async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:
+async def _run(dispatcher: Dispatcher, *, once: bool, log_format: str) -> Any:
     loop = asyncio.get_running_loop()
     signals = 0
 
@@ -123,7 +135,8 @@ async def _run(dispatcher: Dispatcher, *, once: bool) -> Any:
         nonlocal signals
         signals += 1
         if signals == 1:
-            err.print("stopping: finishing the requests in flight (again to abandon them)")
+            line = "stopping: finishing the requests in flight (again to abandon them)"
+            _say(log_format, "stopping", line, {})
             dispatcher.stop()
         else:
             dispatcher.cancel_in_flight()

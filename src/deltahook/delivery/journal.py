@@ -5,7 +5,8 @@ now and then and when a run ends. Successes are only counted, in the summary.
 Each record carries its fields in ``record.fields``; ``JsonFormatter`` writes one JSON object a
 line, ``TextFormatter`` ``time level message key=value ...``. The loggers are
 ``deltahook.delivery.journal.outcomes`` and ``...summary``, so a command can keep the summary
-and silence the rest (``deliver --once`` does).
+and silence the rest (``deliver --once`` does); ``...process`` says what the process itself
+does (started, stopping) where the log is JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from deltahook.delivery.status import DeliveryStatus
 NAME = "deltahook.delivery.journal"
 outcomes = logging.getLogger(f"{NAME}.outcomes")
 summaries = logging.getLogger(f"{NAME}.summary")
+process = logging.getLogger(f"{NAME}.process")
 REFUSED = "a private, loopback or link-local address"
 """What the private-address guard's refusal says (``guard.py``)."""
 INTERNAL = "internal error: "
@@ -98,6 +100,11 @@ def summary(counts: Mapping[str, int], *, elapsed_s: float) -> None:
     )
     fields = {**counts, "elapsed_s": round(elapsed_s, 3), "message": message}
     _log(summaries, logging.INFO, "summary", fields, message=message)
+
+
+def process_line(event: str, message: str, fields: Mapping[str, Any]) -> None:
+    """Log what the dispatcher process itself does: started, a circuit found open, stopping."""
+    _log(process, logging.INFO, event, {**fields, "message": message}, message=message)
 
 
 class SummaryLines:
