@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Engine, event
 
 from deltahook.cli import main
 from deltahook.store import jobs
@@ -297,3 +299,32 @@ def test_an_ingest_on_a_terminal_draws_its_progress_bar_and_ends_as_usual(tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert "inserted 14" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("pragma", "reason"),
+    [
+        ("query_only = ON", "attempt to write a readonly database"),  # a read-only file or mount
+        ("max_page_count = 1", "database or disk is full"),  # no room left for one more page
+    ],
+)
+def test_a_store_that_cannot_be_written_is_one_line_and_exit_1(
+    tmp_path: Path, pragma: str, reason: str
+) -> None:
+    """An ingest into a SQLite file it cannot write (read-only, or the disk full) says so in
+    one line and exits 1, not with SQLAlchemy's traceback; the feed can be run again."""
+    feed = stock_feed(tmp_path)
+    assert run(tmp_path, "subscriptions", "sync")[0] == 0  # the store exists, its schema made
+
+    def refuse_writes(connection: Any, _: Any) -> None:
+        connection.execute(f"PRAGMA {pragma}")
+
+    event.listen(Engine, "connect", refuse_writes)
+    try:
+        code, _, err = run(tmp_path, "ingest", "sku_onhand", str(feed))
+    finally:
+        event.remove(Engine, "connect", refuse_writes)
+    assert code == 1
+    assert err.startswith(f"error: the database cannot be written ({reason}): ")
+    assert err.count("\n") == 1, err
+    assert run(tmp_path, "ingest", "sku_onhand", str(feed))[0] == 0

@@ -128,11 +128,17 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+UNWRITABLE = ("attempt to write a readonly database", "database or disk is full")
+"""SQLite's words for a store it cannot write: the file (or its folder) is read-only, or the
+disk (or the file's page limit) is full."""
+
+
 def error_message(exc: Exception) -> str | None:
-    """The one line to tell of ``exc`` when it is a user's mistake (a ``DeltahookError``) or
-    SQLite's "database is locked": another writer held the lock past the busy timeout (a long
-    first load, another process's purge), which is neither the user's mistake nor a fault of
-    deltahook's; None for any other error, to be raised as it is."""
+    """The one line to tell of ``exc`` when it is a user's mistake (a ``DeltahookError``),
+    SQLite's "database is locked" (another writer held the lock past the busy timeout: a long
+    first load, another process's purge) or a store SQLite cannot write (``UNWRITABLE``), which
+    are neither the user's mistake nor a fault of deltahook's; None for any other error, to be
+    raised as it is."""
     if isinstance(exc, DeltahookError):
         return str(exc)
     if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
@@ -142,7 +148,14 @@ def error_message(exc: Exception) -> str | None:
 
     from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS
 
-    if not isinstance(exc, OperationalError) or "database is locked" not in str(exc.orig):
+    if not isinstance(exc, OperationalError):
+        return None
+    if (reason := str(exc.orig)) in UNWRITABLE:
+        return (
+            f"the database cannot be written ({reason}): make its file and folder writable, "
+            "or free space, and run the command again (what it committed before is kept)"
+        )
+    if "database is locked" not in reason:
         return None
     return (
         "the database stayed locked by another writer for longer than the wait allowed "
