@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -318,3 +320,18 @@ def _storage(conn: Connection) -> dict[str, Any]:
         "AND relname IN ('entities', 'deliveries', 'ingest_jobs')"
     )
     return {name: dict(o.split("=", 1) for o in options or []) for name, options in found}
+
+
+def test_processes_starting_at_once_on_an_empty_database_create_its_schema_once(
+    database_url: str,
+) -> None:
+    """Three processes started at once on an empty database (a `serve` and its `deliver`s):
+    each opens it, the schema made once; on PostgreSQL all but one failed with 'duplicate key
+    value violates unique constraint "pg_type_typname_nsp_index"'."""
+    command = [sys.executable, "-m", "deltahook", "--database-url", database_url, "status"]
+    started = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in started]
+    assert [process.returncode for process in started] == [0, 0, 0], errors

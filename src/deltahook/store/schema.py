@@ -23,6 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 _REVISION = re.compile(r"^revision\b[^=]*=(.*)$", re.M)
 _DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.M)
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
+_MIGRATING = 0x646C7461686B  # an advisory lock's key: one process migrates a PostgreSQL database
 
 
 def _config(conn: Connection | None = None) -> Config:
@@ -84,6 +85,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     from alembic import command
 
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes started at once on an empty database
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATING})
         before = current(conn)
         _refuse_unknown(before)
         command.upgrade(_config(conn), "head")
