@@ -321,6 +321,33 @@ def test_deliver_with_a_json_log_writes_only_json_lines(cli: Cli) -> None:
     assert (lines[0]["subscriptions"], lines[2]["delivered"]) == (["shop"], 1)
 
 
+@pytest.mark.parametrize("nohup", [False, True])
+def test_deliver_stops_gracefully_on_a_hangup_unless_run_under_nohup(cli: Cli, nohup: bool) -> None:
+    """A hang-up (its terminal closed) stops `deliver` as SIGTERM does, with its summary and
+    exit 0 (it died at once, without one); under nohup (SIGHUP ignored) it keeps running."""
+    cli.world.notify()
+    command = ["nohup"] if nohup else []
+    command += [sys.executable, "-m", "deltahook", "--config", str(cli.config)]
+    command += ["--database-url", cli.url, "deliver", "--log-format", "json"]
+    # No terminal on its standard input: else nohup says on stderr that it ignores it.
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        cli.receiver.wait_for(1, timeout=30)  # running: its signal handlers are in place
+        process.send_signal(signal.SIGHUP)
+        if nohup:
+            cli.world.notify()  # still delivering after the hang-up
+            cli.receiver.wait_for(2, timeout=30)
+            process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    assert process.returncode == 0
+    lines = [orjson.loads(line) for line in [first, *rest.splitlines()]]
+    assert [line["event"] for line in lines] == ["started", "stopping", "summary"]
+    assert lines[2]["delivered"] == 1 + nohup
+
+
 def test_serve_writes_its_dispatchers_log_as_deliver_does(cli: Cli) -> None:
     """`serve` delivers in its own process and writes that dispatcher's log lines as `deliver`
     does (here the summary when it stops); before, only warnings reached stderr, bare

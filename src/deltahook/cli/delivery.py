@@ -70,7 +70,8 @@ def deliver(
     log_format: str,
     verbose: bool,
 ) -> None:
-    """Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight)."""
+    """Send due deliveries until stopped (Ctrl-C / SIGTERM / SIGHUP finish the requests in
+    flight)."""
     if worker is not None:
         worker.encode()  # a name that is not UTF-8 is refused now, not by every heartbeat
         if not 0 < len(worker) <= WORKER_ID_LENGTH or not worker.isprintable():
@@ -141,7 +142,9 @@ async def _run(dispatcher: Dispatcher, *, once: bool, log_format: str) -> Any:
         else:
             dispatcher.cancel_in_flight()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # A hang-up (the terminal closed) stops it as gracefully, unless it is ignored (nohup).
+    hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
+    for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
         loop.add_signal_handler(sig, on_signal)
     return await dispatcher.run(once=once)
 
