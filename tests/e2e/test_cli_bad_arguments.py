@@ -153,3 +153,24 @@ def test_a_worker_id_the_store_cannot_keep_is_one_line(tmp_path: Path, worker: s
         1,
         "error: --worker-id is a name of 1 to 64 printable characters\n",
     )
+
+
+@pytest.mark.parametrize("url", ["", "  "])
+def test_an_empty_database_url_is_refused_not_replaced_by_the_default(
+    tmp_path: Path, url: str
+) -> None:
+    """`--database-url ''` (a variable that was not set, say) is a usage error naming the
+    option; it was taken as not given, and the default store in the working folder used."""
+    done = subprocess.run(
+        [sys.executable, "-m", "deltahook", "--database-url", url, "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        "Error: Invalid value for '--database-url': is empty: give one such as "
+        "sqlite:///deltahook.db"
+    )
+    assert not (tmp_path / ".deltahook").exists()

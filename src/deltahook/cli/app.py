@@ -107,6 +107,10 @@ class State:
 def main(ctx: click.Context, config: Path | None, database_url: str | None) -> None:
     """deltahook: detect changes in commerce feeds and deliver them as webhooks."""
     gcpolicy.resume()  # the command's modules are imported (see run); its callback is next
+    if database_url is not None and not database_url.strip():  # else the default, unsaid
+        raise click.BadParameter(
+            "is empty: give one such as sqlite:///deltahook.db", param_hint="'--database-url'"
+        )
     ctx.obj = State(config, database_url)
 
 

@@ -15,7 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("db", "Database schema commands."),
     "deliver": (
         "delivery",
-        "Send due deliveries until stopped (Ctrl-C / SIGTERM finish the requests in flight).",
+        "Send due deliveries until stopped (Ctrl-C / SIGTERM / SIGHUP finish the requests in "
+        "flight).",
     ),
     "demo": (
         "demo",
@@ -62,13 +63,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Serve the HTTP API and the admin console (/admin/), and deliver webhooks."),
     "show": (
         "entities",
-        "Show the stored entity KEY of KIND (a composite key's parts joined by |): its snapshot, "
-        "version, times, the job that last wrote it and its recent notifications.",
+        "Show the stored entity KEY of KIND (a composite key's parts joined by |, and a | or \\ "
+        "within a part written \\| or \\\\): its snapshot, version, times, the job that last "
+        "wrote it and its recent notifications.",
     ),
     "status": (
         "delivery_log",
-        "Per subscription: paused and why, pending, retrying, dead, delivered in the last hour, "
-        "oldest due age.",
+        "Per subscription: paused, circuit open or switched off and why, pending, retrying, "
+        "dead, delivered in the last hour, oldest due age.",
     ),
     "subscriptions": ("delivery", "List, switch on and off, and test subscriptions."),
     "types": (
