@@ -101,8 +101,8 @@ def ensure_current(engine: Engine) -> None:
     if empty:
         upgrade(engine)
         return
-    _refuse_unknown(revision)
     if revision != (newest_revision := newest()):
+        _refuse_unknown(revision)  # only then: the migration files are read once at start
         raise SchemaBehindError(
             f"the database schema is at revision {revision or 'none'} but this deltahook needs "
             f"{newest_revision}: run `deltahook db upgrade`"
