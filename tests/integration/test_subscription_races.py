@@ -75,8 +75,21 @@ def test_a_subscription_changed_beside_a_batch_that_queues_for_it_ends_as_if_ser
     subscription as it was: it waits for the batch, whose delivery it then finds (ended as
     dead by a deletion, kept by the others); no change commits first while the batch goes on
     to queue for what the subscription no longer is."""
+    changed_first = beside_an_open_batch(db, change)
+    with db.connect() as conn:
+        statuses = conn.execute(select(deliveries.c.status)).scalars().all()
+    if changed_first:  # the serial order change, then batch: nothing queued for it
+        assert statuses == [], "the batch queued for a subscription changed before it committed"
+    else:
+        assert statuses == [left]
+
+
+def beside_an_open_batch(db: Any, action: Callable[[Connection], object]) -> bool:
+    """Run ``action`` in a transaction of its own while a batch that queued a delivery for crm
+    is held open; True when it ended without waiting for the batch (False: it waited for a
+    row lock, and the batch then committed first)."""
     queued, go = threading.Event(), threading.Event()
-    changer: list[int] = []
+    pid: list[int] = []
     errors: list[BaseException] = []
 
     def batch() -> None:
@@ -88,30 +101,25 @@ def test_a_subscription_changed_beside_a_batch_that_queues_for_it_ends_as_if_ser
         except BaseException as exc:  # reported below, in the test's own thread
             errors.append(exc)
 
-    def changing() -> None:
+    def acting() -> None:
         try:
             with db.begin() as conn:
-                changer.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-                change(conn)
+                pid.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                action(conn)
         except BaseException as exc:
             errors.append(exc)
 
     batching = threading.Thread(target=batch)
     batching.start()
     assert queued.wait(timeout=60)
-    changing_thread = threading.Thread(target=changing)
-    changing_thread.start()
-    changed_first = wait_for_lock_or_end(db, changing_thread, changer)
+    actor = threading.Thread(target=acting)
+    actor.start()
+    ended_first = wait_for_lock_or_end(db, actor, pid)
     go.set()
     batching.join(timeout=60)
-    changing_thread.join(timeout=60)
+    actor.join(timeout=60)
     assert errors == []
-    with db.connect() as conn:
-        statuses = conn.execute(select(deliveries.c.status)).scalars().all()
-    if changed_first:  # the serial order change, then batch: nothing queued for it
-        assert statuses == [], "the batch queued for a subscription changed before it committed"
-    else:
-        assert statuses == [left]
+    return ended_first
 
 
 def wait_for_lock_or_end(db: Any, thread: threading.Thread, pid: list[int]) -> bool:
@@ -135,36 +143,10 @@ def test_a_dispatcher_locking_health_and_rate_beside_an_open_batch_does_not_wait
     """A dispatcher's health merge and rate-limit bucket lock a subscription's row while an
     ingest's batch that queued for it is still open: neither waits for the batch (its values
     change, never who wants what), so deliveries go on while a long first load writes."""
-    queued, go = threading.Event(), threading.Event()
-    locker: list[int] = []
-    errors: list[BaseException] = []
 
-    def batch() -> None:
-        try:
-            with db.begin() as conn:
-                outbox.record(conn, [NOTE], now=NOW)
-                queued.set()
-                go.wait(timeout=60)
-        except BaseException as exc:
-            errors.append(exc)
+    def dispatcher(conn: Connection) -> None:
+        subs.get(conn, "crm", locked=True, values_only=True)  # the health merge's
+        ratelimit.available(conn, "crm", rate=1.0, burst=1, now=NOW)
 
-    def dispatcher() -> None:
-        try:
-            with db.begin() as conn:
-                locker.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-                subs.get(conn, "crm", locked=True, values_only=True)  # the health merge's
-                ratelimit.available(conn, "crm", rate=1.0, burst=1, now=NOW)
-        except BaseException as exc:
-            errors.append(exc)
-
-    batching = threading.Thread(target=batch)
-    batching.start()
-    assert queued.wait(timeout=60)
-    locking = threading.Thread(target=dispatcher)
-    locking.start()
-    went_on = wait_for_lock_or_end(db, locking, locker)
-    go.set()
-    batching.join(timeout=60)
-    locking.join(timeout=60)
-    assert errors == []
+    went_on = beside_an_open_batch(db, dispatcher)
     assert went_on, "the dispatcher's lock waited for the ingest's batch"
