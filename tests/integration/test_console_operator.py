@@ -391,19 +391,26 @@ def test_the_log_filtered_by_a_deleted_subscription_says_so_in_its_filter(
     assert re.search(r'<option value="shop"[^>]* selected', html)
 
 
+def _new_shop_with_headers(console: Console, receiver: Receiver, **more: str) -> None:
+    """Subscription shop made in the console, with two custom headers (and ``more`` fields)."""
+    headers = "X-Token: shop-token-value-1\nX-Shop: eu"
+    console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types=BREAKPOINT,
+        headers=headers,
+        **more,
+    )
+
+
 def test_the_edit_form_says_what_its_empty_and_filled_write_only_fields_do(
     console: Console, receiver: Receiver
 ) -> None:
     """Header values and secrets are never shown, so the form says what leaving them empty
     keeps and that what is typed replaces every stored one (adding one header dropped the
     others unannounced); an unsigned subscription's said "empty keeps the none"."""
-    console.post(
-        "/admin/subscriptions/new",
-        name="shop",
-        url=receiver.url,
-        event_types=BREAKPOINT,
-        headers="X-Token: shop-token-value-1\nX-Shop: eu",
-    )
+    _new_shop_with_headers(console, receiver)
     form = re.sub(r"\s+", " ", unescape(console.get("/admin/subscriptions/shop/edit")))
     assert "empty keeps X-Shop, X-Token; headers typed here replace them all" in form
     assert "empty keeps none; secrets typed here replace them all" in form
@@ -416,14 +423,7 @@ def test_the_edit_form_removes_a_header_and_keeps_or_removes_the_stored_secrets(
     secret typed with "keep the stored secrets" signs beside the stored one (a rotation);
     "remove the stored secrets" leaves the subscription unsigned; ticking both is refused.
     No value is shown on the way."""
-    console.post(
-        "/admin/subscriptions/new",
-        name="shop",
-        url=receiver.url,
-        event_types=BREAKPOINT,
-        headers="X-Token: shop-token-value-1\nX-Shop: eu",
-        secrets=SECRET,
-    )
+    _new_shop_with_headers(console, receiver, secrets=SECRET)
     form = console.get("/admin/subscriptions/shop/edit")
     assert 'name="remove_header:X-Token"' in form
     assert "shop-token-value-1" not in form

@@ -152,7 +152,7 @@ async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Re
     def run() -> tuple[int, str]:
         with engine.db.begin() as conn:
             queued = log.retry_failed(conn, where, now=engine.clock(), limit=RETRY_BOUND)
-            return queued, _left(log.left_off(conn, where), {s.name for s in subs.load(conn)})
+            return queued, _left(log.left_off(conn, where))
 
     queued, left = await anyio.to_thread.run_sync(run)
     more = " (the most one press queues: press again for more)" if queued == RETRY_BOUND else ""
@@ -160,7 +160,8 @@ async def retry_all_failed(request: Request, name: str, engine: EngineDep) -> Re
     return redirect(request, back(fields, f"/admin/types/{name}/log"), notice=notice)
 
 
-def _left(names: list[str], known: set[str]) -> str:
-    """Why the failed deliveries of ``names`` were not queued again: each is off or gone."""
-    why = [f"{n} ({OFF if n in known else 'deleted'})" for n in names]
+def _left(left: dict[str, bool]) -> str:
+    """Why the failed deliveries of the subscriptions ``left`` (name: deleted) were not queued
+    again: each is off or gone."""
+    why = [f"{name} ({'deleted' if gone else OFF})" for name, gone in left.items()]
     return f". Left alone, the failed deliveries of {', '.join(why)}" if why else ""

@@ -291,15 +291,13 @@ def require_on(conn: Connection, subscription: str) -> None:
 def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: int) -> int:
     """Queue again, due now, up to ``limit`` failed (retrying or dead) deliveries matching
     ``where``, newest first, whose subscription is on and which no dispatcher holds."""
-    wanted = _failed(where)
     enabled = [s.name for s in subs.load(conn) if s.enabled]
-    if not wanted or not enabled:
+    if not _failed(where) or not enabled:
         return 0
     d = deliveries.c
     query = (
         select(d.id)
-        .where(*_conditions(replace(where, status=None, after=None)))
-        .where(d.status.in_(wanted), d.subscription.in_(enabled))
+        .where(*_failed_matching(where), d.subscription.in_(enabled))
         .where(or_(d.lease_until.is_(None), d.lease_until <= now))
         .order_by(*ORDER)
         .limit(limit)
@@ -308,19 +306,25 @@ def retry_failed(conn: Connection, where: LogFilter, *, now: datetime, limit: in
     return queue.requeue(conn, d.id.in_(ids), now=now) if ids else 0
 
 
-def left_off(conn: Connection, where: LogFilter) -> list[str]:
+def left_off(conn: Connection, where: LogFilter) -> dict[str, bool]:
     """The subscriptions, off or deleted, with failed deliveries matching ``where``: those
-    ``retry_failed`` leaves alone, by name."""
-    enabled = [s.name for s in subs.load(conn) if s.enabled]
+    ``retry_failed`` leaves alone, by name, each with whether it was deleted."""
+    known = {s.name: s.enabled for s in subs.load(conn)}
     d = deliveries.c
     query = (
         select(d.subscription)
         .distinct()
-        .where(*_conditions(replace(where, status=None, after=None)))
-        .where(d.status.in_(_failed(where)), d.subscription.not_in(enabled))
+        .where(*_failed_matching(where))
+        .where(d.subscription.not_in([name for name, on in known.items() if on]))
         .order_by(d.subscription)
     )
-    return list(conn.scalars(query))
+    return {name: name not in known for name in conn.scalars(query)}
+
+
+def _failed_matching(where: LogFilter) -> list[Any]:
+    """The conditions of the failed deliveries ``where`` picks (its paging left out)."""
+    conditions = _conditions(replace(where, status=None, after=None))
+    return [*conditions, deliveries.c.status.in_(_failed(where))]
 
 
 def _failed(where: LogFilter) -> list[DeliveryStatus]:

@@ -183,9 +183,9 @@ def _write(
     queue.finish(conn, batch, worker=worker, now=now)
     queue.release(conn, held, worker=worker, now=now)
     merged = shared_health.merge(conn, outcomes, client_id=client_id, now=now)
-    # Never to the subscription the news is about. Unlocked: the merge holds rows FOR UPDATE in
-    # name order, and locking every row after them would wait for another dispatcher's merge
-    # that waits for this one's (a deadlock).
+    # Never to the subscription the news is about. Unlocked: this transaction already holds
+    # deliveries it finished, and a deletion that holds its subscription FOR UPDATE ends that
+    # subscription's deliveries; waiting for it here would be a deadlock.
     for about, verdict in merged.moments:
         if verdict.event is not None:
             outbox.record(conn, [verdict.event], now=now, skip=about, lock=False)

@@ -109,5 +109,5 @@ def retry_failed(body: RetryFailedIn, engine: EngineDep) -> RetryFailedOut:
         if body.subscription is not None:
             log.require_on(conn, body.subscription)
         queued = log.retry_failed(conn, where, now=engine.clock(), limit=body.limit)
-        left_alone = log.left_off(conn, where)
+        left_alone = list(log.left_off(conn, where))
     return RetryFailedOut(queued=queued, more=queued == body.limit, left_alone=left_alone)
