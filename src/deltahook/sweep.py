@@ -8,8 +8,9 @@ the scope than the feed's ``max_remove`` allows (then the run fails with ``Sweep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 import xxhash
@@ -37,7 +38,8 @@ class Sweep:
     limit: RemovalLimit
     batch_size: int
     commit: bool
-    apply: Callable[[dict[str, Candidate]], None]  # removals by key
+    # Stores a batch of removals by key, calling the function again for each attempt.
+    apply: Callable[[Callable[[], Mapping[str, Candidate]]], None]
     index: LineIndex | None = None  # fresh: the feed's sight of the entities it holds
 
     def run(self) -> None:
@@ -48,7 +50,7 @@ class Sweep:
         in_scope, missing = self._missing()
         self._guard(in_scope, missing)
         for keys in self._batches(missing):
-            self.apply(self._removals(keys, locked=True))
+            self.apply(partial(self._removals, keys, locked=True))  # read again on a retry
         self.result.sweep = "swept"
 
     def _missing(self) -> tuple[int, list[str]]:

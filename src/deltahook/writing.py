@@ -31,6 +31,8 @@ from deltahook.store import changelog, outbox, refs, snapshots, snapshotwrites
 
 _CONFLICT_RETRIES = 5
 
+Batch = Mapping[str, Candidate | Record]  # a write batch: records by entity key, in feed order
+
 
 class Decider(Protocol):
     """Turns the entity changes of one batch into notifications (the rules engine).
@@ -97,18 +99,24 @@ class Writer:
     def apply(
         self,
         conn: Connection,
-        batch: Mapping[str, Candidate | Record],
+        batch: Batch | Callable[[], Batch],
         claim: Counts | None = None,
     ) -> None:
         """Write ``batch`` (records by entity key, in feed order) over ``conn`` and commit it;
         the job's checkpoint then claims ``claim`` (default: the run's counts) and what the
-        batch applied. A batch that lost a race with a concurrent ingest is retried whole."""
-        if not batch:
-            return
+        batch applied. A batch that lost a race with a concurrent ingest is retried whole.
+
+        ``batch`` may be a function that reads it from the store (a sweep's removals): it is
+        called again for each attempt, so that a retry writes what it reads after the writer
+        it raced has committed, not values read before (that writer's update would be lost).
+        """
         for attempt in range(1, _CONFLICT_RETRIES + 1):
+            rows = batch() if callable(batch) else batch
+            if not rows:
+                return
             tally = self.result.tally()  # a retried batch starts a fresh one: counted once
             try:
-                self._apply(conn, batch, tally)
+                self._apply(conn, rows, tally)
             except (ConflictError, IntegrityError, OperationalError) as exc:
                 if not _is_conflict(exc) or not self.commit or attempt == _CONFLICT_RETRIES:
                     raise
@@ -134,9 +142,7 @@ class Writer:
         if end_batch is not None:
             end_batch(kept=kept)
 
-    def _apply(
-        self, conn: Connection, batch: Mapping[str, Candidate | Record], tally: RunResult
-    ) -> None:
+    def _apply(self, conn: Connection, batch: Batch, tally: RunResult) -> None:
         merge = self.mode == "merge"
         # The bodies come with the hashes, in one read: what reaches a write batch has almost
         # always changed (identical lines never do), and a body read with its row costs little

@@ -1,5 +1,6 @@
 """A full feed's sweep beside an upsert of an entity it is switching off (PostgreSQL: the two
-ingests commit side by side; SQLite runs one writer at a time)."""
+ingests commit side by side; SQLite runs one writer at a time), and a sweep batch retried after
+losing a race to one."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ from sqlalchemy import select, text
 
 from deltahook.config import Settings
 from deltahook.engine import Engine
+from deltahook.errors import ConflictError
 from deltahook.store.tables import entities
 from deltahook.sweep import Sweep
-
-pytestmark = pytest.mark.postgres
+from deltahook.writing import Writer
 
 
 def feed(*records: dict[str, Any]) -> io.BytesIO:
     return io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in records))
 
 
+@pytest.mark.postgres
 def test_a_deactivation_and_an_upsert_beside_it_end_as_one_serial_order(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -85,3 +87,43 @@ def ends_or_waits_for_a_lock(sweep: Sweep, thread: threading.Thread, application
                 return False
         thread.join(timeout=0.05)
     return True
+
+
+def test_a_sweep_batch_retried_after_a_race_reads_its_entities_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep batch that lost a race (a deadlock on PostgreSQL, here raised on its first
+    attempt) is rolled back and retried; an upsert of the SKU it switches off commits between
+    the attempts. The retry switches off the upserted SKU: it does not write the fields it read
+    before the upsert (which would lose the upsert, though both ingests succeeded)."""
+    settings = Settings(database_url=database_url)
+    with Engine.from_settings(settings) as engine:
+        first = feed({"PartNo": "P1"}, {"PartNo": "P2", "ManufacturerPartNo": "old"})
+        engine.ingest("sku", first, fmt="ndjson")
+    attempts: list[set[str]] = []
+    apply, end_batch = Writer._apply, Writer._end_batch
+
+    def lose_the_first_sweep_attempt(writer: Writer, conn: Any, batch: Any, tally: Any) -> None:
+        if writer.mode == "full" and "P2" in batch:
+            attempts.append(set(batch))
+            if len(attempts) == 1:
+                raise ConflictError("a concurrent writer changed the same entities; retry")
+        apply(writer, conn, batch, tally)
+
+    def upsert_between_attempts(writer: Writer, *, kept: bool) -> None:
+        end_batch(writer, kept=kept)
+        if not kept:  # rolled back: the sweep holds no lock until it reads again
+            with Engine.from_settings(settings) as other:
+                record = {"PartNo": "P2", "ManufacturerPartNo": "new"}
+                other.ingest("sku", feed(record), fmt="ndjson")
+
+    monkeypatch.setattr(Writer, "_apply", lose_the_first_sweep_attempt)
+    monkeypatch.setattr(Writer, "_end_batch", upsert_between_attempts)
+    with Engine.from_settings(settings) as engine:
+        result = engine.ingest("sku", feed({"PartNo": "P1"}), mode="full", fmt="ndjson")
+        with engine.db.connect() as conn:
+            body = conn.execute(select(entities.c.body).where(entities.c.key == "P2")).scalar_one()
+    assert attempts == [{"P2"}, {"P2"}]
+    assert result.counts.updated == 1  # switched off once, counted once
+    stored = orjson.loads(body)
+    assert (stored["ManufacturerPartNo"], stored["StatusId"]) == ("new", 5)
