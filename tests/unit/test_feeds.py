@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -319,3 +320,66 @@ def test_a_value_of_a_user_kind_breaking_its_format_is_rejected_naming_its_field
     validator = RecordValidator(load_kind(path))
     assert validator.problem({"Id": "1", "At": "2024-02-29T23:59:60.5+14:00"}) is None
     assert validator.problem({"Id": "1", field: value}) == Problem(field, f"{value!r} {reason}")
+
+
+CUSTOMER = CATALOG["customer"]
+ANN = {"CustomerCode": "C1", "CustomerId": 501, "Addresses": [{"AddressCode": "home"}]}
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["whole", "merge"])
+@pytest.mark.parametrize(
+    ("record", "field", "names"),
+    [
+        # a field the root does not define
+        (ANN | {"Nickname": "Annie"}, "Nickname", ["Nickname"]),
+        # one inside the second address: its path says which row
+        (
+            ANN | {"Addresses": [{"AddressCode": "home"}, {"AddressCode": "work", "Town": "Lund"}]},
+            "Addresses.1.Town",
+            ["Addresses.1.Town"],
+        ),
+        # every one, the root's first (in the record's order), then the nested ones
+        (
+            ANN | {"Addresses": [{"AddressCode": "home", "Town": "Lund"}], "Zeta": 1, "Alias": 2},
+            "Zeta",
+            ["Zeta", "Alias", "Addresses.0.Town"],
+        ),
+        # a misspelt name is named, not the field it leaves missing
+        ({"CustomerCode": "C1", "CustomerID": 501}, "CustomerID", ["CustomerID"]),
+    ],
+)
+def test_a_field_the_kind_does_not_define_is_named_with_its_path(
+    record: dict[str, Any], field: str, names: list[str], *, partial: bool
+) -> None:
+    """Unknown fields at any depth reject the record naming each one by its path, in whole and
+    in merge records alike."""
+    problem = RecordValidator(CUSTOMER, partial=partial).problem(record)
+    assert problem == Problem(field, f"unknown field(s) for kind 'customer': {names}")
+
+
+def test_a_record_with_many_unknown_fields_names_twenty_and_counts_the_rest() -> None:
+    """A reason stays short however many names a record has that its kind does not define."""
+    record = ANN | {f"X{i:02}": i for i in range(25)}
+    problem = RecordValidator(CUSTOMER).problem(record)
+    assert problem is not None
+    shown = [f"X{i:02}" for i in range(20)]
+    assert problem.reason == f"unknown field(s) for kind 'customer': {shown} and 5 more"
+
+
+def test_a_name_matching_a_user_kinds_pattern_is_known(tmp_path: Path) -> None:
+    """A kind of one's own may allow names by pattern (patternProperties): only the names no
+    pattern matches are unknown."""
+    schema = STAMPED | {"patternProperties": {"^Extra": {"type": "string"}}}
+    path = tmp_path / "stamped.json"
+    path.write_bytes(orjson.dumps(schema))
+    validator = RecordValidator(load_kind(path))
+    assert validator.problem({"Id": "1", "ExtraNote": "x"}) is None
+    problem = validator.problem({"Id": "1", "ExtraNote": "x", "Note": "y"})
+    assert problem == Problem("Note", "unknown field(s) for kind 'stamped': ['Note']")
+
+
+def test_a_csv_header_naming_an_unknown_column_refuses_the_feed_in_one_reject() -> None:
+    """A column the kind does not define: one reject, of the header, naming it; no row is read."""
+    header = "PartNo,WarehouseCode,WarehouseId,LocationCode,LocationId,Shelf\n"
+    (got,) = items(f"{header}P1,W1,3,A,4,x\nP2,W1,3,A,4,y\n", "csv")
+    assert got == Reject(1, "Shelf", "unknown column(s) for kind 'sku_onhand': ['Shelf']")

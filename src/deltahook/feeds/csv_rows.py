@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from deltahook.catalog.entities import EntityKind
 from deltahook.feeds import values
-from deltahook.feeds.items import Item, Record, Reject
+from deltahook.feeds.items import Item, Record, Reject, unknown_names
 from deltahook.feeds.keys import readable_key
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def read_csv(stream: IO[str], kind: EntityKind) -> Iterator[Item]:
     names = header[2]
     unknown = [name for name in names if name not in types]
     if unknown:
-        yield Reject(1, unknown[0], f"unknown column(s) for kind {kind.name!r}: {unknown}")
+        yield Reject(1, unknown[0], unknown_names(kind.name, unknown, what="column"))
         return
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:  # which of the two cells holds the value cannot be known

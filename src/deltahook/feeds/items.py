@@ -43,6 +43,18 @@ class Reject:
         return f"line {self.line}:{where} {self.reason}"
 
 
+def unknown_names(kind: str, names: list[str], *, what: str = "field") -> str:
+    """The reason that rejects a record (or a CSV header) naming what its kind does not
+    define: every name up to ``_SHOWN_NAMES``, then how many more."""
+    shown = repr(names[:_SHOWN_NAMES])
+    if len(names) > _SHOWN_NAMES:
+        shown += f" and {len(names) - _SHOWN_NAMES} more"
+    return f"unknown {what}(s) for kind {kind!r}: {shown}"
+
+
+_SHOWN_NAMES = 20
+
+
 Item = Record | Reject
 # Stands for an NDJSON line over ``values.MAX_RECORD`` bytes, which is read past, not kept: not
 # JSON (so no stored line has its hash), and parsed to the line's rejection.
