@@ -103,14 +103,18 @@ class RunResult:
             if len(lines) == 1
             else (f"records rejected on lines {shown} are")
         )
+        # A CSV header naming an unknown column rejects the file whole: no row was read.
+        anything = self.counts.received > self.counts.rejected
         if preview:
+            rest = "apply the rest of the feed" if anything else "apply no record of the feed"
             return (
                 f"sweep skipped: the key of the {which} unknown, so an ingest would deactivate or "
-                "delete nothing and apply the rest of the feed"
+                f"delete nothing and {rest}"
             )
+        rest = "the rest of the feed was applied" if anything else "no record of it was applied"
         return (
             f"sweep skipped: the key of the {which} unknown, so nothing was deactivated or "
-            "deleted; the rest of the feed was applied"
+            f"deleted; {rest}"
         )
 
     def tally(self) -> RunResult:

@@ -87,3 +87,21 @@ def test_a_csv_header_with_an_unknown_column_is_one_clear_error(tmp_path: Path) 
     assert err.splitlines() == [
         "  rejected line 1: Shelf: unknown column(s) for kind 'sku_onhand': ['Shelf']"
     ]
+
+
+@pytest.mark.parametrize("command", ["ingest", "preview"])
+def test_a_full_csv_feed_refused_by_its_header_says_no_record_was_applied(
+    tmp_path: Path, command: str
+) -> None:
+    """A full CSV feed whose header names an unknown column: exit 4, the sweep skipped, and the
+    line says no record was (or would be) applied, not that the rest of the feed was."""
+    feed = tmp_path / "stock.csv"
+    feed.write_text("PartNo,WarehouseCode,Shelf\nP1,W1,x\n")
+    code, _, err = run(tmp_path, command, "sku_onhand", str(feed), "--mode", "full")
+    assert code == 4
+    sweep = [line for line in err.splitlines() if line.startswith("sweep skipped")]
+    assert len(sweep) == 1
+    assert sweep[0].endswith(
+        "no record of it was applied" if command == "ingest" else "apply no record of the feed"
+    )
+    assert "rest of the feed" not in err
