@@ -79,15 +79,17 @@ class SweepRefusedError(DeltahookError):
         of: int,
         limit: object,
         preview: bool = False,
+        empty: bool = False,
     ) -> None:
         share = f"{removing * 100 / of:.0f}%" if of else "all"
+        held = "it held no record and" if empty else "it"
         outcome = (
             "a preview writes nothing"
             if preview
             else f"nothing was {verb}d and the records it carried were applied (job {job_id})"
         )
         super().__init__(
-            f"full feed refused: it would {verb} {removing} of the {of} {kind} entities in its "
+            f"full feed refused: {held} would {verb} {removing} of the {of} {kind} entities in its "
             f"scope ({share}), over the limit of {limit} (max_remove); {outcome}. If that is "
             "meant, run it again with a higher --max-remove"
         )

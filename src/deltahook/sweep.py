@@ -100,11 +100,13 @@ class Sweep:
         """
         if not missing:
             return  # no limit refuses removing none (the scope need not be counted)
-        if self.limit.allows(len(missing), in_scope):
+        empty = not self.result.counts.received
+        limit = self.limit.for_empty_feed() if empty else self.limit
+        if limit.allows(len(missing), in_scope):
             return  # even if every missing entity changed, the share is within the limit
         removing = sum(len(self._removals(keys)) for keys in self._batches(missing))
         of = in_scope - len(missing) + removing
-        if self.limit.allows(removing, of):
+        if limit.allows(removing, of):
             return
         self.result.sweep = "refused"
         verb = "delete" if self.kind.on_missing == "delete" else "deactivate"
@@ -116,6 +118,7 @@ class Sweep:
             of=of,
             limit=self.limit,
             preview=not self.commit,
+            empty=empty,
         )
 
     def _batches(self, keys: list[str]) -> list[list[str]]:

@@ -143,3 +143,23 @@ def test_a_kind_without_a_scope_is_guarded_as_a_whole(engine: Engine) -> None:
         statuses = conn.execute(select(entities.c.body).where(entities.c.kind == "sku"))
         assert {orjson.loads(body)["StatusId"] for (body,) in statuses} == {1}
     assert ingest(engine, skus[:280], "ndjson", "sku").counts.updated == 20  # 6.7%: allowed
+
+
+def test_an_empty_full_feed_may_not_empty_a_scope_of_one(engine: Engine) -> None:
+    """A kind without a scope holding one customer: an empty full feed (a broken export) would
+    remove it all, so the percentage's allowance of one entity does not apply; a feed holding
+    another record still may drop it, and 100% (or an allowance of 2 given with ``or``) lets the
+    empty feed through."""
+    customer = {"CustomerCode": "C1", "CustomerId": 1}
+    ingest(engine, [customer], "ndjson", "customer", mode="upsert")
+    with pytest.raises(SweepRefusedError) as refused:
+        ingest(engine, [], "ndjson", "customer")
+    assert (refused.value.removing, refused.value.of) == (1, 1)
+    assert str(refused.value).startswith("full feed refused: it held no record and would")
+    assert ingest(engine, [], "ndjson", "customer", max_remove="10% or 2").counts.updated == 1
+    ingest(engine, [customer], "ndjson", "customer", mode="upsert")  # back
+    assert ingest(engine, [], "ndjson", "customer", max_remove="100%").counts.updated == 1
+    ingest(engine, [customer], "ndjson", "customer", mode="upsert")
+    other = {"CustomerCode": "C2", "CustomerId": 2}
+    result = ingest(engine, [other], "ndjson", "customer")  # 1 of 1 stored: the allowance holds
+    assert (result.counts.updated, result.sweep) == (1, "swept")

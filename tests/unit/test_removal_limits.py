@@ -78,3 +78,13 @@ def test_the_config_file_takes_a_percentage_with_an_allowance(tmp_path: Path) ->
     settings = load_settings(config, env={})
     assert str(settings.removal_limit("sku_onhand")) == "10% or 3"
     assert settings.removal_limit("sku").allows(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("limit", "allowed"),
+    [("10%", False), ("0%", False), ("100%", True), ("10% or 2", True), ("1", True), ("0", False)],
+)
+def test_a_feed_with_no_record_gets_no_usual_allowance(limit: str, allowed: bool) -> None:
+    """Removing the one entity of a scope of one with an empty feed: a percentage's usual
+    allowance of one is dropped; counts, 100% and an allowance given with 'or' stay."""
+    assert RemovalLimit.parse(limit).for_empty_feed().allows(1, 1) is allowed

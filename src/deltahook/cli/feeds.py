@@ -48,8 +48,9 @@ if TYPE_CHECKING:
     "--max-remove",
     metavar="LIMIT",
     help="Full feeds: refuse (exit 1, nothing deactivated or deleted) a feed that would take "
-    "more of its scope than this count (500) or percentage (10%; at least one entity; "
-    "10% or 5: at least 5). Default: the kind's max_remove in the config, else 10%.",
+    "more of its scope than this count (500) or percentage (10%; at least one entity unless "
+    "the feed is empty; 10% or 5: at least 5). Default: the kind's max_remove in the config, "
+    "else 10%.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), help="Feed format (default: from the file name)."

@@ -2,20 +2,21 @@
 
 A limit is a count (``500``: at most 500 entities) or a percentage (``10%``: at most a tenth of
 the stored entities of the feed's scope, not counting those a feed removed already). A
-percentage above 0% always allows one entity, so that one row going away from a small scope
-(1 of 5 is 20%) is not refused; ``10% or 5`` allows 5 whatever the share (``10% or 0``: the
-share alone). A feed over its limit removes nothing. The default is 10%, the kind of
-safeguard bulk-sync tools ship (directory syncs refuse an import that would remove more than a
-set share): a nightly feed rarely drops more than a few percent of a catalog, while an export
-cut short or filtered by mistake drops most of it. A real clean-up raises the limit for that
-one run.
+percentage above 0% always allows one entity, so that one row going away from a small scope (1
+of 5 is 20%) is not refused, but not to a feed that held no record at all (an empty export is
+the classic broken file, and for a scope of one it would empty it); ``10% or 5`` allows 5
+whatever the share (``10% or 0``: the share alone). A feed over its limit removes nothing. The
+default is 10%, the kind of safeguard bulk-sync tools ship (directory syncs refuse an import
+that would remove more than a set share): a nightly feed rarely drops more than a few percent of
+a catalog, while an export cut short or filtered by mistake drops most of it. A real clean-up
+raises the limit for that one run.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from deltahook.errors import ConfigError, FeedError
@@ -60,6 +61,14 @@ class RemovalLimit:
             return removing <= self.count
         assert self.percent is not None
         return removing <= self.at_least or removing * 100 <= self.percent * of
+
+    def for_empty_feed(self) -> RemovalLimit:
+        """The limit for a feed that held no record: a percentage's usual allowance of one
+        entity is for one row going away, not for an empty file emptying a scope of one (an
+        allowance given with ``or`` stays)."""
+        if self.percent is None or self.at_least != _usual_allowance(self.percent):
+            return self
+        return replace(self, at_least=0)
 
     def __str__(self) -> str:
         if self.percent is None:

@@ -50,7 +50,8 @@ MaxRemoveQuery = Annotated[
         max_length=16,
         description="Full feeds: refuse (409, nothing removed) a feed that would deactivate or "
         "delete more of its scope than this count (500) or percentage (10%; at least one "
-        "entity; 10% or 5: at least 5). Default: the kind's max_remove in the config, else 10%.",
+        "entity unless the feed is empty; 10% or 5: at least 5). Default: the kind's "
+        "max_remove in the config, else 10%.",
     ),
 ]
 BaselineQuery = Annotated[
