@@ -15,8 +15,9 @@ is a miss. Folders are made private (0700) and entries written private (0600, th
 
 Where: ``$DELTAHOOK_CACHE_DIR`` (an absolute path: a relative one is ignored, with one warning,
 and no cache is used), else ``$XDG_CACHE_HOME/deltahook``, else ``~/.cache/deltahook``.
-Users of the cache: ``catalog.schema_cache`` (validators, passed schema checks) and
-``yamlsafe`` (composed rule and rule-test documents; never configuration files).
+Users of the cache: ``catalog.schema_cache`` (validators, passed schema checks),
+``yamlsafe`` (composed rule and rule-test documents; never configuration files) and
+``store.scratch`` (an empty store at the current schema, for previews and rule tests).
 """
 
 from __future__ import annotations

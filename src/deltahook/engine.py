@@ -230,7 +230,11 @@ class Engine:
     def _scratch(self) -> Iterator[Engine]:
         """This engine's catalog and rules over an empty database of its own, deleted after."""
         with tempfile.TemporaryDirectory(prefix="deltahook-preview-") as folder:
-            url = f"sqlite:///{Path(folder) / 'scratch.db'}"
+            from deltahook.store import scratch as scratch_store  # previews only
+
+            path = Path(folder) / "scratch.db"
+            scratch_store.make_empty(path)
+            url = f"sqlite:///{path}"
             db = open_engine(url)
             counting.uncounted(db)
             scratch = Engine(
