@@ -11,10 +11,9 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from deltahook import job_events
+from deltahook import bootstrap, job_events
 from deltahook.catalog.events import EventCatalog, load_event_catalog
 from deltahook.cli.app import State, err, friendly, main, out, print_json
-from deltahook.cli.delivery import open_store
 from deltahook.clock import utc_now
 from deltahook.delivery import log, queue
 from deltahook.delivery.status import QUEUED, DeliveryStatus, Resent
@@ -66,7 +65,7 @@ def show_log(
         status=status,
         limit=limit,
     )
-    with reading(open_store(state)) as conn:
+    with reading(bootstrap.open_store(state.settings)) as conn:
         found = log.entries(conn, where, now=now, payload=payload, with_attempts=with_attempts)
     if as_json:
         print_json(found)
@@ -136,7 +135,7 @@ def status(state: State, as_json: bool) -> None:
     """Per subscription: paused, circuit open or switched off and why, pending, retrying,
     dead, delivered in the last hour, oldest due age."""
     now = utc_now()
-    store = open_store(state)
+    store = bootstrap.open_store(state.settings)
     try:
         abandoned, rows = job_events.fresh(
             store,
@@ -201,7 +200,7 @@ def _why(row: dict[str, Any]) -> str | None:
 @friendly
 def resend(state: State, ids: tuple[str, ...]) -> None:
     """Queue deliveries again now, with the same message id (a notification id: all of its)."""
-    with open_store(state).begin() as conn:
+    with bootstrap.open_store(state.settings).begin() as conn:
         outcome = log.resend(conn, ids, now=utc_now())
     for delivery_id, what in outcome.items():
         out.print(f"{delivery_id}: {what}")
@@ -220,7 +219,7 @@ def recover(state: State, subscription: str, since: str, until: str | None) -> N
     now = utc_now()
     start = log.parse_when(since, now=now)
     end = log.parse_when(until, now=now) if until else None
-    with open_store(state).begin() as conn:
+    with bootstrap.open_store(state.settings).begin() as conn:
         count = log.recover(conn, subscription, since=start, until=end, now=now)
     out.print(f"{count:,} deliveries of {subscription} queued again")
 
@@ -233,7 +232,7 @@ def purge(state: State, older_than: str) -> None:
     """Delete delivered and dead deliveries (and their attempts and payloads), the change log
     and ended ingest jobs older than this."""
     before = utc_now() - log.parse_age(older_than)
-    with open_store(state).begin() as conn:
+    with bootstrap.open_store(state.settings).begin() as conn:
         removed = queue.purge(conn, before=before)
     out.print(", ".join(f"{count:,} {what}" for what, count in removed.items()) + " removed")
 
