@@ -102,15 +102,18 @@ def test_durations_too_long_to_schedule_are_refused(
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("OPTIONS", "/v1/subscriptions/shop", "DELETE, GET, PATCH"),  # three routes, one path
-        ("PUT", "/v1/subscriptions", "GET, POST"),
-        ("DELETE", "/v1/event-types", "GET"),
+        ("OPTIONS", "/v1/subscriptions/shop", "DELETE, GET, HEAD, PATCH"),  # three routes, one path
+        ("PUT", "/v1/subscriptions", "GET, HEAD, POST"),
+        ("DELETE", "/v1/event-types", "GET, HEAD"),  # HEAD wherever GET is
+        ("PUT", "/openapi.json", "GET, HEAD"),  # Starlette's own route says the same
+        ("GET", "/v1/subscriptions/shop/test", "POST"),  # no GET, so no HEAD
     ],
 )
 def test_a_405_lists_every_method_of_the_path(
     api: TestClient, method: str, path: str, allow: str
 ) -> None:
-    """``Allow`` names what the resource supports (RFC 9110), not just its first route's."""
+    """``Allow`` names what the resource supports (RFC 9110), not just its first route's,
+    and HEAD wherever GET is."""
     answer = api.request(method, path)
     assert answer.status_code == 405
     assert answer.headers["allow"] == allow

@@ -55,4 +55,4 @@ def test_the_api_still_answers_errors_as_json(console: TestClient) -> None:
 def test_a_405_page_keeps_its_allow_header(console: TestClient) -> None:
     """Headers that give the status its meaning survive the page."""
     sign_in(console)
-    assert console.put("/admin/jobs").headers["allow"] == "GET"
+    assert console.put("/admin/jobs").headers["allow"] == "GET, HEAD"

@@ -28,6 +28,7 @@ from deltahook.api.limits import (
     UploadSlots,
     server_pool_size,
 )
+from deltahook.api.methods import HeadAsGet
 from deltahook.api.routes import (
     catalog,
     deliveries,
@@ -93,6 +94,7 @@ def create_app(
     # The key check runs before any body is read; the console's gate, added last, runs first.
     app.add_middleware(BearerAuth, keys=keys, steps_aside=console.session_opens)
     console.install(app, keys=keys, engine=engine)
+    app.add_middleware(HeadAsGet)  # outermost: a HEAD is a GET to every gate and route
     app.openapi = _openapi(app, engine)  # type: ignore[method-assign]
     return app
 

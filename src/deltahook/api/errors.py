@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
-from starlette.routing import Match
 
+from deltahook.api.methods import allowed
 from deltahook.api.models import JobRecord
 from deltahook.errors import (
     CatalogError,
@@ -93,9 +93,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": CODES[status]} for status in statuses}
 
 
-METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
-"""The methods a 405's ``Allow`` may name (those routes are declared with)."""
-
 # Errors every authenticated operation may answer, besides its own (422: a parameter holds
 # what no store can keep, a NUL).
 COMMON = (401, 408, 413, 422, 503)
@@ -133,18 +130,8 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "error")
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
-        headers = {**(headers or {}), "Allow": _allowed(request)}
+        headers = {**(headers or {}), "Allow": allowed(request.app.router.routes, request.scope)}
     return error_response(exc.status_code, message, headers=headers)
-
-
-def _allowed(request: Request) -> str:
-    """Every method some route of this path answers (Starlette's 405 names the first one's)."""
-    routes = request.app.router.routes
-    return ", ".join(
-        method
-        for method in METHODS
-        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
-    )
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

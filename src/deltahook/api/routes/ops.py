@@ -50,10 +50,6 @@ async def healthz(engine: EngineDep) -> JSONResponse:
     return JSONResponse(health.model_dump(), status_code=200)
 
 
-# Load balancers' health checks often send HEAD: the same answer, without its body.
-router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
-
-
 def _ping(engine: Engine) -> heartbeat.Liveness | str:
     """The dispatchers' liveness, or why the database could not be asked: ``BUSY`` (no
     connection of this server's pool came free in time) or ``UNREACHABLE``."""
