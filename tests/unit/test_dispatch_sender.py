@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from deltahook.delivery.sender import EXCERPT_BYTES, Outcome, Sender
+from deltahook.delivery.sender import CUT, EXCERPT_BYTES, Outcome, Sender
 
 URL = "https://shop.example/hooks"
 BODY = b'{"ClientId":1042}'
@@ -54,6 +54,41 @@ def test_the_response_excerpt_is_bounded() -> None:
     assert outcome.excerpt.startswith("x" * EXCERPT_BYTES)
     assert len(outcome.excerpt) <= EXCERPT_BYTES + 2
     assert outcome.excerpt.endswith("…")
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+EURO = "€".encode()  # three bytes
+PILE = "\U0001f4a9".encode()  # four bytes
+X = b"x" * EXCERPT_BYTES
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([X], "x" * EXCERPT_BYTES),  # exactly at the limit: whole, not marked cut
+        ([X[:1024], X[1024:]], "x" * EXCERPT_BYTES),  # ... however it arrives
+        ([X + b"y"], "x" * EXCERPT_BYTES + CUT),  # one byte over: cut and marked
+        ([X, b"y"], "x" * EXCERPT_BYTES + CUT),  # ... also when the limit ends a chunk
+        ([X[:-1] + EURO], "x" * (EXCERPT_BYTES - 1) + CUT),  # a character split: dropped
+        ([X[:-2] + EURO], "x" * (EXCERPT_BYTES - 2) + CUT),
+        ([X[:-3] + PILE], "x" * (EXCERPT_BYTES - 3) + CUT),
+        ([X[:-3] + EURO], "x" * (EXCERPT_BYTES - 3) + "€"),  # ends the body at the limit: kept
+        ([X[:-3] + EURO + b"y"], "x" * (EXCERPT_BYTES - 3) + "€" + CUT),  # ends the cut: kept
+        ([b"a\x00b"], "a\ufffdb"),  # a NUL, which PostgreSQL text refuses, as U+FFFD
+        ([b"a\xffb", b"\xe2\x82"], "a\ufffdb\ufffd"),  # not UTF-8 (not cut): U+FFFD
+    ],
+)
+def test_the_excerpt_is_marked_cut_only_past_the_limit_and_stays_text(
+    chunks: list[bytes], expected: str
+) -> None:
+    """Cut (marked) only when the body is longer than the limit, never mid-character, and
+    holding only what a text column keeps."""
+    outcome = send_with(lambda _: httpx.Response(500, content=_chunks(*chunks)))
+    assert outcome.excerpt == expected
 
 
 def test_retry_after_is_reported_for_the_policy() -> None:

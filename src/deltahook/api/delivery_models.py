@@ -14,7 +14,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from deltahook.api.models import Model, UtcTime
+from deltahook.delivery.sender import CUT, EXCERPT_BYTES
 from deltahook.delivery.status import DeliveryStatus, FailedFilter
+
+EXCERPT = (
+    f"The start of the receiver's answer as text: its first {EXCERPT_BYTES:,} bytes, ending "
+    f"{CUT.strip()!r} only when it was longer (a character the cut splits is left out; bytes "
+    "that are not UTF-8, and NUL, are U+FFFD); null when it had no body."
+)
 
 
 class SubscriptionOut(Model):
@@ -95,7 +102,7 @@ class TestSendOut(Model):
     status_code: int | None
     error: str | None
     duration_ms: float
-    response_excerpt: str | None
+    response_excerpt: str | None = Field(description=EXCERPT)
 
 
 class RecoverIn(Model):
@@ -142,7 +149,7 @@ class AttemptOut(Model):
     duration_ms: float
     status_code: int | None
     error: str | None
-    response_excerpt: str | None
+    response_excerpt: str | None = Field(description=EXCERPT)
     worker: str | None
 
 

@@ -16,6 +16,7 @@ that trickles bytes cannot hold a claim for longer than its lease allows.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ V = TypeVar("V")
 MAX_REDIRECTS = 5
 EXCERPT_BYTES = 2048
 """The longest response body excerpt kept in the log (bytes, before decoding)."""
+CUT = " …"
+"""What ends an excerpt of a body longer than ``EXCERPT_BYTES``."""
 CACHED_URLS = 1024
 """Parsed subscription URLs (httpx's and the pool's) and timeouts kept; past that, each cache
 starts again."""
@@ -230,19 +233,29 @@ class Sender:
         raise httpx.TooManyRedirects(f"more than {self._max_redirects} redirects", request=request)
 
     async def _excerpt(self, chunks: AsyncIterable[bytes]) -> str | None:
-        """The start of a response body as text, at most ``excerpt_bytes`` of it (marked cut)."""
+        """The start of a response body as text, at most ``excerpt_bytes`` of it: ``excerpt_of``
+        of what was read, reading on until the body is known to be longer than that or ends."""
         read: list[bytes] = []
         size = 0
         async for chunk in chunks:
             read.append(chunk)
             size += len(chunk)
-            if size >= self._excerpt_bytes:
+            if size > self._excerpt_bytes:
                 break
-        if not size:
-            return None
-        data = b"".join(read)[: self._excerpt_bytes]
-        text = data.decode("utf-8", errors="replace")
-        return text + " …" if size > self._excerpt_bytes else text
+        return excerpt_of(b"".join(read), self._excerpt_bytes)
+
+
+def excerpt_of(body: bytes, limit: int = EXCERPT_BYTES) -> str | None:
+    """``body`` (or its start) as the text the log keeps: ``None`` for no body; a body longer
+    than ``limit`` bytes cut to ``limit`` and marked with ``CUT``, dropping a character the cut
+    split; bytes that are not UTF-8 as U+FFFD, and so a NUL (PostgreSQL text cannot hold it)."""
+    if not body:
+        return None
+    cut = len(body) > limit
+    # Not final when cut: the decoder holds back a character whose bytes the cut split.
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(body[:limit], final=not cut)
+    text = text.replace("\x00", "\ufffd")
+    return text + CUT if cut else text
 
 
 def _kept(found: dict[K, V], key: K, make: Callable[[K], V]) -> V:
