@@ -410,7 +410,7 @@ def test_a_csv_feed_goes_in_as_on_the_cli_and_a_nested_kind_is_refused(api: Test
     ("path", "repeated"),
     [
         ("/v1/feeds/sku_onhand", "mode=upsert&mode=full"),  # was run as full: the last one
-        ("/v1/preview/sku_onhand", "mode=full&max_remove=1&max_remove=100%"),
+        ("/v1/preview/sku_onhand", "mode=full&max_remove=1&max_remove=100%25"),
         ("/v1/feeds/sku_onhand", "format=csv&format=ndjson"),
     ],
 )

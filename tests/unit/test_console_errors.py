@@ -29,6 +29,7 @@ def console(tmp_path: Path) -> Iterator[TestClient]:
         ("GET", "/admin/jobs/no-such-job", 404, "no ingest job"),  # a stale link
         ("POST", "/admin/types/SkuChangedNotification/try", 403, "CSRF token is missing"),  # forged
         ("GET", "/admin/types/a%00b", 422, "NUL"),  # what no store can keep
+        ("GET", "/admin/types/%FF", 400, "not UTF-8"),  # an address no client should send
         ("PUT", "/admin/jobs", 405, "Method Not Allowed"),
     ],
 )

@@ -40,6 +40,7 @@ from deltahook.api.routes import (
     subscriptions,
 )
 from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
+from deltahook.api.targets import WellFormed
 from deltahook.config import Settings
 from deltahook.delivery import heartbeat
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
@@ -85,6 +86,8 @@ def create_app(
     app.state.engine = engine
     for module in (feeds, entities, preview, catalog, events, subscriptions, deliveries, ops):
         app.include_router(module.router)
+    # Inside the error handlers (a router-level wrapper), so its 400 is JSON, or a console page.
+    app.router.middleware_stack = WellFormed(app.router.middleware_stack)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=_limits(settings))
     app.add_middleware(
