@@ -7,6 +7,7 @@ Each row is a request a hostile or careless client sent to a running server, whi
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from deltahook.delivery.pages import decode_cursor, encode_cursor
+from deltahook.delivery.pages import CURSOR_PATTERN, decode_cursor, encode_cursor
 from tests.api_support import client
 
 SHOP = {"name": "shop", "url": "https://shop.example/hook", "event_types": ["*"]}
@@ -29,7 +30,8 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def _cursor(text: str, delivery_id: str = "some-id") -> str:
+def _old_cursor(text: str, delivery_id: str = "some-id") -> str:
+    """A cursor as this API once gave them out (base64 of time|id)."""
     return base64.urlsafe_b64encode(f"{text}|{delivery_id}".encode()).decode().rstrip("=")
 
 
@@ -41,9 +43,12 @@ def _cursor(text: str, delivery_id: str = "some-id") -> str:
         ({"since": "9999-12-31T23:59:59Z"}, 200),  # the last second there is, in UTC, is fine
         ({"since": "1700000000"}, 422),  # not read as seconds since 1970
         ({"until": "0"}, 422),
-        ({"cursor": _cursor(PAST_9999)}, 400),  # a forged cursor with such a time
-        ({"cursor": _cursor(BEFORE_1)}, 400),
-        ({"cursor": _cursor("2026-11-30T11:00:00+00:00", "a\x00b")}, 400),  # PostgreSQL: 503
+        ({"cursor": "1" * 18 + ".abc"}, 400),  # a cursor past the pattern's year 5138
+        ({"cursor": "1.a\x00b"}, 422),  # a NUL (PostgreSQL: 503), refused before the cursor
+        ({"cursor": "1.a-b\x00"}, 422),
+        ({"cursor": _old_cursor("2026-11-30T11:00:00+00:00")}, 400),  # an old one: say so
+        ({"cursor": "0." + "f" * 36}, 200),  # 1970: a position like any other
+        ({"cursor": "99999999999999999.0"}, 200),  # the last the pattern allows: year 5138
     ],
 )
 def test_log_parameters_no_store_can_hold_are_refused(
@@ -55,9 +60,11 @@ def test_log_parameters_no_store_can_hold_are_refused(
 
 
 def test_a_cursor_the_api_gave_out_still_pages() -> None:
-    """The check on cursors leaves real ones alone (their time is already UTC)."""
-    when = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
-    assert decode_cursor(encode_cursor(when, "abc")) == (when, "abc")
+    """A cursor stands for the position it was made from, to the microsecond."""
+    when = datetime(2026, 11, 30, 11, 0, 0, 123456, tzinfo=UTC)
+    delivery = "01a2344d-5085-78f7-8731-08de9f32c968"
+    assert decode_cursor(encode_cursor(when, delivery)) == (when, delivery)
+    assert re.fullmatch(CURSOR_PATTERN.strip("^$"), encode_cursor(when, delivery))
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from deltahook import __version__, console
-from deltahook.api import errors
+from deltahook.api import document, errors
 from deltahook.api.deps import single_query_values, storable_parameters
 from deltahook.api.limits import (
     FEED_PATHS,
@@ -39,7 +38,7 @@ from deltahook.api.routes import (
     preview,
     subscriptions,
 )
-from deltahook.api.security import OPEN_PATHS, BearerAuth, resolve_keys
+from deltahook.api.security import BearerAuth, resolve_keys
 from deltahook.api.targets import WellFormed
 from deltahook.config import Settings
 from deltahook.delivery import heartbeat
@@ -98,7 +97,7 @@ def create_app(
     app.add_middleware(BearerAuth, keys=keys, steps_aside=console.session_opens)
     console.install(app, keys=keys, engine=engine)
     app.add_middleware(HeadAsGet)  # outermost: a HEAD is a GET to every gate and route
-    app.openapi = _openapi(app, engine)  # type: ignore[method-assign]
+    app.openapi = document.builder(app, engine)  # type: ignore[method-assign]
     return app
 
 
@@ -141,41 +140,3 @@ def _limits(settings: Settings) -> Callable[[str], int]:
         return settings.api_max_feed_bytes if is_feed else settings.api_max_body_bytes
 
     return limit_for
-
-
-def _openapi(app: FastAPI, engine: Engine) -> Callable[[], dict[str, Any]]:
-    """The generated document, plus the bearer scheme every operation but /healthz needs and
-    the event types a subscription may name."""
-
-    def build() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            components = document.setdefault("components", {})
-            components.setdefault("securitySchemes", {})["bearer"] = {
-                "type": "http",
-                "scheme": "bearer",
-            }
-            for path, operations in document.get("paths", {}).items():
-                for operation in operations.values():
-                    operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
-            _name_event_types(document, ["*", *sorted(subscriptions.known_types(engine))])
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    return build
-
-
-def _name_event_types(document: dict[str, Any], names: list[str]) -> None:
-    """A subscription's ``event_types`` items as the enum of the names the server accepts (a
-    pattern alone lets a client make up names the catalog does not know, which get 422)."""
-    schemas = document["components"]["schemas"]
-    for model in ("SubscriptionIn", "SubscriptionPatch"):
-        field = schemas[model]["properties"]["event_types"]
-        for variant in field.get("anyOf", [field]):
-            if variant.get("type") == "array":
-                variant["items"]["enum"] = names

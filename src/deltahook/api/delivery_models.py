@@ -11,10 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.config import JsonDict
 
 from deltahook.api.models import Model, UtcTime
+from deltahook.delivery.retry import (
+    DURATION_PATTERN,
+    LONGEST_DELAY,
+    MOST_DELAYS,
+    SCHEDULE_PATTERN,
+)
 from deltahook.delivery.sender import CUT, EXCERPT_BYTES
+from deltahook.delivery.settings import MOST_CIRCUIT_AFTER, MOST_RATE
+from deltahook.delivery.signing import (
+    FRAMING_NAME_PATTERN,
+    HEADER_NAME_PATTERN,
+    HEADER_VALUE_PATTERN,
+    LONGEST_HEADER,
+    MOST_HEADERS,
+    SECRET_PATTERN,
+)
 from deltahook.delivery.status import DeliveryStatus, FailedFilter
 
 EXCERPT = (
@@ -50,43 +66,125 @@ class SubscriptionOut(Model):
     headers: list[str] = Field(description="The names of its static headers.")
 
 
+SHORTEST = 1e-6
+"""The shortest delay or duration in seconds the document gives: a shorter one is zero once
+made a timedelta, which the settings refuse."""
 Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
+# The settings' own messages say what is wrong with a list too short or too long: the bounds are
+# the document's only.
+Delays = Annotated[
+    list[Delay],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"type": "number", "minimum": SHORTEST, "maximum": 7 * 24 * 3600},
+            "minItems": 1,
+            "maxItems": MOST_DELAYS,
+        }
+    ),
+]
+Seconds = Annotated[
+    float,
+    WithJsonSchema(
+        {"type": "number", "minimum": SHORTEST, "maximum": LONGEST_DELAY.total_seconds()}
+    ),
+]
+DurationText = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["1m", "5d"]})
+]
+ScheduleText = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": SCHEDULE_PATTERN, "examples": ["5s, 10s, 1m, 1h"]}
+    ),
+]
 # An event type's name or "*" (all), as the subscription settings check it; the served document
-# also lists the catalog's names as an enum (``api.app``): an unknown name is refused too.
+# also lists the catalog's names as an enum (``api.document``): an unknown name is refused too.
 EventTypeName = Annotated[str, Field(min_length=1, pattern=r"^(\*|[A-Za-z0-9_.-]+)$")]
+# What the subscription settings check, described as JSON Schema can (``signing``'s patterns);
+# the webhook URL's pattern depends on allow_private_urls (``api.document``).
+Headers = Annotated[
+    dict[str, str],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MOST_HEADERS,
+            "propertyNames": {
+                "pattern": HEADER_NAME_PATTERN,
+                "not": {"pattern": FRAMING_NAME_PATTERN},
+            },
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": LONGEST_HEADER,
+                "pattern": HEADER_VALUE_PATTERN,
+            },
+        }
+    ),
+]
+Secret = Annotated[str, WithJsonSchema({"type": "string", "pattern": SECRET_PATTERN})]
+URL = "http:// or https:// with a host name (or an IP address, allow_private_urls permitting)."
+HEADERS = (
+    "Static headers sent with every request; a value may name ${VAR}. Two names that differ "
+    "only in case are one header: give it once."
+)
+SECRETS = "whsec_ and the base64 of 24 to 64 random bytes, or ${VAR}; two while rotating."
+SCHEDULE = (
+    'Delays after each failed attempt, never shorter than the one before: "5s, 1m" or seconds.'
+)
+# directscale needs an Authorization: Bearer header (``SubscriptionSettings``).
+DIRECTSCALE: JsonDict = {
+    "if": {"properties": {"header_style": {"const": "directscale"}}, "required": ["header_style"]},
+    "then": {
+        "required": ["headers"],
+        "properties": {
+            "headers": {
+                "required": ["Authorization"],
+                "properties": {"Authorization": {"type": "string", "pattern": "^Bearer "}},
+            }
+        },
+    },
+}
 
 
 class SubscriptionIn(Model):
     """A new subscription, as the config file would declare it."""
 
+    model_config = ConfigDict(json_schema_extra=DIRECTSCALE)
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-    url: str = Field(max_length=2048)
+    url: str = Field(max_length=2048, description=URL)
     event_types: list[EventTypeName] = Field(min_length=1, max_length=200)
     enabled: bool = True
-    headers: dict[str, str] = Field(default_factory=dict)
-    secrets: list[str] = Field(default_factory=list, max_length=4)
-    header_style: Literal["norce", "standard", "directscale"] = "norce"
-    timeout: float = Field(default=5.0, gt=0, le=300)
-    retry_schedule: str | list[Delay] | None = Field(
-        default=None, description='Delays after each failed attempt: "5s, 1m" or seconds.'
+    headers: Headers = Field(default_factory=dict, description=HEADERS)
+    secrets: list[Secret] = Field(default_factory=list, max_length=4, description=SECRETS)
+    header_style: Literal["norce", "standard", "directscale"] = Field(
+        default="norce", description="directscale needs headers {Authorization: Bearer ...}."
     )
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    retry_schedule: ScheduleText | Delays | None = Field(default=None, description=SCHEDULE)
     max_concurrency: int = Field(default=10, ge=1, le=1000)
-    rate_limit: float | None = Field(default=None, gt=0, description="Requests a second.")
-    rate_burst: int | None = Field(default=None, ge=1, description="Requests at once.")
-    circuit_after: int = Field(default=20, ge=1, description="Failures that open the circuit.")
-    circuit_cooldown: str | float = Field(default=60.0, description='Open this long: "1m".')
-    disable_after: str | float = Field(
-        default=432_000.0, description='Switched off after failing this long: "5d".'
+    rate_limit: float | None = Field(
+        default=None, gt=0, le=MOST_RATE, description="Requests a second."
+    )
+    rate_burst: int | None = Field(default=None, ge=1, le=MOST_RATE, description="At once.")
+    circuit_after: int = Field(
+        default=20, ge=1, le=MOST_CIRCUIT_AFTER, description="Failures that open the circuit."
+    )
+    circuit_cooldown: DurationText | Seconds = Field(
+        default=60.0, description='Open this long: "1m", or seconds.'
+    )
+    disable_after: DurationText | Seconds = Field(
+        default=432_000.0, description='Switched off after failing this long: "5d", or seconds.'
     )
 
 
 class SubscriptionPatch(Model):
     """What to change; a config-declared subscription takes only ``enabled``."""
 
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048, description=URL)
     event_types: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=200)
-    headers: dict[str, str] | None = None
-    secrets: list[str] | None = Field(default=None, max_length=4)
+    headers: Headers | None = Field(default=None, description=HEADERS)
+    secrets: list[Secret] | None = Field(default=None, max_length=4, description=SECRETS)
     enabled: bool | None = None
 
 
@@ -106,8 +204,10 @@ class TestSendOut(Model):
 
 
 class RecoverIn(Model):
-    since: UtcTime
-    until: UtcTime | None = None
+    since: UtcTime = Field(description="Queued at or after.")
+    until: UtcTime | None = Field(
+        default=None, description="Queued before (at or before since: nothing is queued)."
+    )
 
 
 class RetryFailedIn(Model):
@@ -116,7 +216,9 @@ class RetryFailedIn(Model):
     event_type: str | None = Field(default=None, alias="type", description="An event type.")
     subscription: str | None = Field(default=None, description="One subscription (it must be on).")
     since: UtcTime | None = Field(default=None, description="Queued at or after.")
-    until: UtcTime | None = Field(default=None, description="Queued before.")
+    until: UtcTime | None = Field(
+        default=None, description="Queued before; later than since (422 otherwise)."
+    )
     status: FailedFilter = Field(
         default=FailedFilter.FAILED, description="failed = retrying or dead."
     )

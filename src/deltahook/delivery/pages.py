@@ -1,24 +1,24 @@
-"""The delivery log a page at a time, newest first, with an opaque cursor to the next page.
+"""The delivery log a page at a time, newest first, with a cursor to the next page.
 
 The HTTP API (``GET /v1/deliveries``) and the console's Log tab both page through here, so
-a cursor one hands out the other understands.
+a cursor one hands out the other understands. A cursor is the position of the last entry of a
+page, ``<microseconds since 1970, UTC>.<delivery id>``: every text ``CURSOR_PATTERN`` matches is
+a position, so a client never meets a cursor that is well formed and refused.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from deltahook.clock import as_utc
 from deltahook.delivery import log
 
 CURSOR_MAX = 200
-"""The longest cursor ``decode_cursor`` reads (the API refuses longer ones up front)."""
+"""The longest cursor the API takes (it refuses longer ones up front); a real one is 54."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,21 +49,23 @@ def page(
 
 
 def encode_cursor(created_at: datetime, delivery_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{delivery_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor of the position just after (``created_at``, ``delivery_id``), newest first."""
+    return f"{(created_at - _EPOCH) // _MICROSECOND}.{delivery_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) a cursor stands for; ``ValueError`` unless this code made it."""
-    problem = ValueError("the cursor is not one this API gave out")
-    if len(cursor) > CURSOR_MAX:
-        raise problem
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, delivery_id = raw.split("|", 1)
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or "\x00" in delivery_id:  # PostgreSQL refuses a NUL in text
-            raise problem
-        return as_utc(when), delivery_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise problem from None
+    """The (created_at, id) a cursor stands for; ``ValueError`` unless ``CURSOR_PATTERN``
+    matches it."""
+    if len(cursor) > CURSOR_MAX or not _CURSOR.fullmatch(cursor):
+        raise ValueError(f"the cursor is not a next_cursor of this API: {CURSOR_FORMAT}")
+    micros, delivery_id = cursor.split(".", 1)
+    return _EPOCH + int(micros) * _MICROSECOND, delivery_id
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+CURSOR_PATTERN = r"^[0-9]{1,17}\.[0-9a-f-]{1,36}$"
+"""What ``decode_cursor`` reads, as a JSON Schema pattern: up to year 5138, and the characters
+of a delivery id (a UUID's text)."""
+CURSOR_FORMAT = "<microseconds since 1970>.<delivery id>, as next_cursor gives it"
+_CURSOR = re.compile(CURSOR_PATTERN.removeprefix("^").removesuffix("$"))

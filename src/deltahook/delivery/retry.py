@@ -138,6 +138,15 @@ def parse_retry_after(value: str, now: datetime) -> timedelta | None:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:[0-9]+[smhd])+")  # ASCII digits: \d takes those of every script
 _PART = re.compile(r"([0-9]+)([smhd])")
+_SOME_DURATION = (
+    "(?=[0-9])(?:[1-9][0-9]{0,2}d)?(?:[1-9][0-9]{0,3}h)?(?:[1-9][0-9]{0,4}m)?(?:[1-9][0-9]{0,7}s)?"
+)
+DURATION_PATTERN = f"^{_SOME_DURATION}$"
+"""Durations ``parse_duration`` reads as longer than zero, as a JSON Schema pattern: each unit
+once, days to seconds, each number short enough that the sum stays under 10 years (under
+2,650 days): a subset of what it reads (``1h1h``, ``0s1m``, ``5000d`` are left out)."""
+SCHEDULE_PATTERN = f"^{_SOME_DURATION}(?:, ?{_SOME_DURATION}){{0,{MOST_DELAYS - 1}}}$"
+"""A comma-separated list of such durations. That they must not shrink, no pattern says."""
 
 
 def parse_schedule(text: str) -> tuple[timedelta, ...]:

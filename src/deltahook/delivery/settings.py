@@ -63,6 +63,9 @@ from deltahook.delivery.signing import (
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_CONCURRENCY = 10
+MOST_RATE = 100_000
+"""The highest ``rate_limit`` (requests a second) and ``rate_burst``."""
+MOST_CIRCUIT_AFTER = 1_000_000
 
 
 def _schedule(value: Any) -> Any:
@@ -136,6 +139,34 @@ _ALLOW = "webhooks may go there only with allow_private_urls: true in the config
 _HOST_NAME = re.compile(r"(?=.{1,253}\.?\Z)[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 
 
+# Pieces of ``url_pattern``: JSON Schema patterns take no flags, so names are in lower case.
+_LABEL = "[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
+_TOP = "[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?"  # a letter first: never read as an IPv4 address
+_NAME = rf"(?=[a-z0-9_.-]{{1,253}}(?:[:/?]|$)){_LABEL}(?:\.{_LABEL})*\.{_TOP}\.?|{_TOP}\.?"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_ENDS = r"\.?(?:[:/?]|$)"
+_LOCAL = rf"(?:localhost|localhost\.localdomain|ip6-localhost|ip6-loopback){_ENDS}"
+_PORT = (
+    "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+)
+_CHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+_REST = rf"(?:/(?:{_CHAR}|/)*)?(?:\?(?:{_CHAR}|[/?])*)?"
+
+
+def url_pattern(*, allow_private: bool) -> str:
+    """The webhook URLs ``SubscriptionSettings`` and ``check_url_target`` accept, as a JSON
+    Schema pattern for the OpenAPI document: a subset (host names in lower case; no IPv6
+    literal, user name, fragment or character a URL must escape).
+
+    Without ``allow_private``, no IP literal (a public one is accepted, but which are public is
+    more than a pattern should say) and none of this machine's names."""
+    if allow_private:
+        host = rf"(?:{_NAME}|{_OCTET}(?:\.{_OCTET}){{3}})"
+    else:
+        host = rf"(?!{_LOCAL}|[a-z0-9_.-]*\.localhost{_ENDS})(?:{_NAME})"
+    return f"^https?://{host}(?:{_PORT})?{_REST}$"
+
+
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address ``host`` spells, or None when it is a name."""
     try:
@@ -166,9 +197,9 @@ class SubscriptionSettings(BaseModel):
     timeout: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=300)
     retry_schedule: Schedule = DEFAULT_SCHEDULE
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1, le=1000)
-    rate_limit: float | None = Field(default=None, gt=0, le=100_000)
-    rate_burst: int | None = Field(default=None, ge=1, le=100_000)
-    circuit_after: int = Field(default=DEFAULT_CIRCUIT_AFTER, ge=1, le=1_000_000)
+    rate_limit: float | None = Field(default=None, gt=0, le=MOST_RATE)
+    rate_burst: int | None = Field(default=None, ge=1, le=MOST_RATE)
+    circuit_after: int = Field(default=DEFAULT_CIRCUIT_AFTER, ge=1, le=MOST_CIRCUIT_AFTER)
     circuit_cooldown: Duration = DEFAULT_COOLDOWN
     disable_after: Duration = DEFAULT_DISABLE_AFTER
 

@@ -58,6 +58,25 @@ _FRAMING = frozenset(
 them for each request; a custom one would contradict the body sent (a request smuggled in)."""
 
 
+def _caseless(name: str) -> str:
+    """A pattern matching ``name`` in any case (JSON Schema patterns take no flags)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)  # a-z and -
+
+
+# What check_header and decode_secret accept, as JSON Schema patterns (the OpenAPI document's).
+HEADER_NAME_PATTERN = f"^{_TOKEN.pattern}$"
+FRAMING_NAME_PATTERN = "^(?:" + "|".join(_caseless(n) for n in sorted(_FRAMING)) + ")$"
+HEADER_VALUE_PATTERN = "^[\\t -~]*$"
+"""Visible ASCII, spaces and tabs: a subset of what ``check_header`` takes (which lets other
+control characters through, for the sender to refuse)."""
+_B64 = "[A-Za-z0-9+/]"
+SECRET_PATTERN = (
+    f"^(?:{SECRET_PREFIX}(?:(?:{_B64}{{4}}){{8,21}}|(?:{_B64}{{4}}){{8,21}}{_B64}{{2}}(?:==)?"
+    f"|(?:{_B64}{{4}}){{8,20}}{_B64}{{3}}=?)|\\$\\{{[A-Za-z_][A-Za-z0-9_]*\\}})$"
+)
+"""A ``whsec_`` secret of 24 to 64 bytes (base64, padded or not), or a ``${VAR}``."""
+
+
 def decode_secret(secret: str) -> bytes:
     """The key bytes of a ``whsec_<base64>`` secret; ``ValueError`` saying what is wrong."""
     if not secret.startswith(SECRET_PREFIX):

@@ -26,6 +26,11 @@ DEFAULT_MAX_REMOVE = "10%"
 
 # A percentage with an allowance of its own: "10% or 5".
 _OR_COUNT = re.compile(r"(?P<share>[^%]*%)\s+or\s+(?P<count>[0-9]+)", re.IGNORECASE)
+MAX_REMOVE_PATTERN = (
+    r"^(?:[0-9]{1,15}|(?:100(?:\.0{1,10})?|[0-9]{1,2}(?:\.[0-9]{1,10})?)%(?: or [0-9]{1,10})?)$"
+)
+"""Limits ``RemovalLimit.parse`` reads, as a JSON Schema pattern (a subset: no spaces around
+them, no exponent)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

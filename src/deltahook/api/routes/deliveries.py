@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import WithJsonSchema
 
 from deltahook.api.delivery_models import (
     DeliveryOut,
@@ -20,22 +21,32 @@ from deltahook.api.models import UtcTime
 from deltahook.api.routes.catalog import events_of
 from deltahook.catalog.events import unknown_type_message
 from deltahook.delivery import log, pages
+from deltahook.delivery.pages import CURSOR_FORMAT, CURSOR_MAX, CURSOR_PATTERN
 from deltahook.delivery.status import Resent, StatusFilter
 from deltahook.store.db import reading
 
 router = APIRouter(prefix="/v1", tags=["deliveries"], route_class=JSONBodyRoute)
+UNTIL = "Queued before (at or before since: an empty window, no deliveries)."
+# The pattern in the text's own schema (not beside anyOf, where generators do not look).
+Cursor = Annotated[
+    str, WithJsonSchema({"type": "string", "maxLength": CURSOR_MAX, "pattern": CURSOR_PATTERN})
+]
+CursorQuery = Query(
+    max_length=CURSOR_MAX,
+    description=f"Where the page starts: the last page's next_cursor ({CURSOR_FORMAT}).",
+)
 
 
 @router.get("/deliveries", responses=responses(*COMMON, 400, 422), summary="The delivery log")
 def list_deliveries(
     engine: EngineDep,
     since: Annotated[UtcTime | None, Query(description="Queued at or after.")] = None,
-    until: Annotated[UtcTime | None, Query(description="Queued before.")] = None,
+    until: Annotated[UtcTime | None, Query(description=UNTIL)] = None,
     status: Annotated[StatusFilter | None, Query(description="failed = retrying or dead.")] = None,
     subscription: str | None = None,
     event_type: Annotated[str | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, CursorQuery] = None,
     payload: bool = False,
     attempts: bool = False,
 ) -> DeliveryPage:

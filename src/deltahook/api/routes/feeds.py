@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import WithJsonSchema
 from sqlalchemy.exc import SQLAlchemyError
 
 from deltahook import job_events
@@ -15,6 +16,7 @@ from deltahook.api.errors import COMMON, responses
 from deltahook.api.models import JobRecord, JobResult
 from deltahook.api.streaming import with_body
 from deltahook.engine import Engine
+from deltahook.feeds.limits import MAX_REMOVE_PATTERN
 from deltahook.results import Mode
 from deltahook.store import jobs
 from deltahook.store.db import reading
@@ -45,7 +47,10 @@ FEED_BODY: dict[str, Any] = {
 }
 ModeQuery = Annotated[Mode, Query(description="upsert, merge or full (see the README).")]
 MaxRemoveQuery = Annotated[
-    str | None,
+    Annotated[
+        str, WithJsonSchema({"type": "string", "maxLength": 16, "pattern": MAX_REMOVE_PATTERN})
+    ]
+    | None,
     Query(
         max_length=16,
         description="Full feeds: refuse (409, nothing removed) a feed that would deactivate or "
