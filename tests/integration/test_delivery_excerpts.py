@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deltahook.delivery.receiver import Receiver
-from deltahook.delivery.sender import CUT, EXCERPT_BYTES
+from deltahook.delivery.redaction import CUT
+from deltahook.delivery.sender import EXCERPT_BYTES
 from tests.api_support import client
 from tests.delivery_support import World
 

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from deltahook.delivery.sender import CUT, EXCERPT_BYTES, Outcome, Sender
+from deltahook.delivery.redaction import CUT
+from deltahook.delivery.sender import EXCERPT_BYTES, Outcome, Sender
 
 URL = "https://shop.example/hooks"
 BODY = b'{"ClientId":1042}'

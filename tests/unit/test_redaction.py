@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from deltahook.delivery.credentials import Credentials, resolve
+from deltahook.delivery.redaction import CUT
 from tests.delivery_support import NEW_SECRET, SECRET
 from tests.delivery_support import subscription as stored
 
@@ -68,3 +69,23 @@ def test_a_user_name_and_password_in_the_url_are_blanked_when_echoed() -> None:
     assert url_creds.headers == {"Authorization": f"Basic {BASIC}"}
     for form in (f"Basic {BASIC}", BASIC, "shop-user:pa55word-x", "pa55word-x"):
         assert url_creds.redact(f"echo <{form}> end") == "echo <[redacted]> end"
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=list(FORMS))
+def test_the_start_of_a_form_a_cut_split_is_blanked(creds: Credentials, form: str) -> None:
+    """An excerpt cut short (ending with the cut mark) inside an echoed form keeps no more of
+    the form's start than what a shorter form leaves (a '%' of a percent-encoded '=')."""
+    for length in range(4, len(form)):
+        text = creds.redact(f"echo <{form[:length]}{CUT}")
+        assert text is not None
+        assert text.startswith("echo <[redacted]"), (length, text)
+        assert text.endswith(CUT), (length, text)
+        assert len(text) - len(f"echo <[redacted]{CUT}") < 3, (length, text)
+
+
+def test_only_a_cut_excerpt_has_its_end_blanked(creds: Credentials) -> None:
+    """An answer that ends with the start of a secret but was not cut is as the receiver wrote
+    it (the receiver wrote no secret); three characters of one are kept after a cut too."""
+    assert creds.redact(f"echo <{TOKEN[:8]}") == f"echo <{TOKEN[:8]}"
+    assert creds.redact(f"echo <{TOKEN[:3]}{CUT}") == f"echo <{TOKEN[:3]}{CUT}"
+    assert creds.redact(f"plain text{CUT}") == f"plain text{CUT}"

@@ -15,13 +15,14 @@ from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.config import JsonDict
 
 from deltahook.api.models import Model, UtcTime
+from deltahook.delivery.redaction import CUT
 from deltahook.delivery.retry import (
     DURATION_PATTERN,
     LONGEST_DELAY,
     MOST_DELAYS,
     SCHEDULE_PATTERN,
 )
-from deltahook.delivery.sender import CUT, EXCERPT_BYTES
+from deltahook.delivery.sender import EXCERPT_BYTES
 from deltahook.delivery.settings import MOST_CIRCUIT_AFTER, MOST_RATE
 from deltahook.delivery.signing import (
     FRAMING_NAME_PATTERN,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +29,10 @@ class Credentials:
 
     headers: Mapping[str, str]
     secrets: tuple[str, ...]
-    _mask: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _mask: redaction.Mask | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_mask", redaction.pattern((*self.secrets, *self.headers.values()))
-        )
+        object.__setattr__(self, "_mask", redaction.mask((*self.secrets, *self.headers.values())))
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every secret and header value a receiver may have echoed back, in any

@@ -10,7 +10,9 @@ value and each secret is blanked as sent, and so are the forms derived from it:
   url-safe base64; any value base64-encoded;
 - any of these JSON-escaped (``\\/``) or percent-encoded.
 
-Forms shorter than ``MIN_LENGTH`` are kept: blanking every ``ok`` would blank the answer.
+Forms shorter than ``MIN_LENGTH`` are kept: blanking every ``ok`` would blank the answer. An
+excerpt cut short (it ends with ``CUT``) may end with the start of a form the cut split: that
+start is blanked too, from ``MIN_LENGTH`` characters on.
 """
 
 from __future__ import annotations
@@ -19,15 +21,27 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 MASK = "[redacted]"
 MIN_LENGTH = 4
 SECRET_PREFIX = "whsec_"
+CUT = " …"
+"""What ends the excerpt of an answer longer than the log keeps (``sender.excerpt_of``)."""
 
 
-def pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern matching every form of every value, longest first; ``None`` for none."""
+@dataclass(frozen=True, slots=True)
+class Mask:
+    """Every form of the values to blank: one pattern for whole ones, and the forms (longest
+    first) for the start of one that a cut split."""
+
+    whole: re.Pattern[str]
+    forms: tuple[str, ...]
+
+
+def mask(values: Iterable[str]) -> Mask | None:
+    """The mask of every form of every value; ``None`` for none."""
     found: set[str] = set()
     for value in values:
         for core in _cores(value):
@@ -35,15 +49,24 @@ def pattern(values: Iterable[str]) -> re.Pattern[str] | None:
     found = {form for form in found if len(form) >= MIN_LENGTH}
     if not found:
         return None
-    ordered = sorted(found, key=lambda form: (-len(form), form))
-    return re.compile("|".join(re.escape(form) for form in ordered))
+    ordered = tuple(sorted(found, key=lambda form: (-len(form), form)))
+    return Mask(re.compile("|".join(re.escape(form) for form in ordered)), ordered)
 
 
-def redact(text: str | None, mask: re.Pattern[str] | None) -> str | None:
-    """``text`` with every match of ``mask`` replaced by ``MASK``."""
+def redact(text: str | None, mask: Mask | None) -> str | None:
+    """``text`` with every form ``mask`` holds replaced by ``MASK``; in an excerpt cut short,
+    the start of a form that the cut split, too."""
     if text is None or mask is None:
         return text
-    return mask.sub(MASK, text)
+    text = mask.whole.sub(MASK, text)
+    if not text.endswith(CUT):
+        return text
+    kept = text.removesuffix(CUT)
+    for form in mask.forms:
+        for length in range(min(len(form) - 1, len(kept)), MIN_LENGTH - 1, -1):
+            if kept.endswith(form[:length]):
+                return kept[:-length] + MASK + CUT
+    return text
 
 
 def _cores(value: str) -> set[str]:

@@ -30,6 +30,7 @@ from httpx._transports.default import AsyncResponseStream, map_httpcore_exceptio
 from deltahook.delivery import redirects
 from deltahook.delivery.guard import is_public
 from deltahook.delivery.pool import pooled_transport, stack_pool
+from deltahook.delivery.redaction import CUT
 from deltahook.delivery.retry import AttemptResult
 
 K = TypeVar("K")
@@ -38,8 +39,6 @@ V = TypeVar("V")
 MAX_REDIRECTS = 5
 EXCERPT_BYTES = 2048
 """The longest response body excerpt kept in the log (bytes, before decoding)."""
-CUT = " …"
-"""What ends an excerpt of a body longer than ``EXCERPT_BYTES``."""
 CACHED_URLS = 1024
 """Parsed subscription URLs (httpx's and the pool's) and timeouts kept; past that, each cache
 starts again."""
