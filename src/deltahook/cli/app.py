@@ -16,7 +16,7 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, wraps
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, cast
@@ -25,6 +25,7 @@ import click
 import orjson
 
 from deltahook import gcpolicy
+from deltahook.cli import stops
 from deltahook.cli.lazy import LazyGroup
 from deltahook.errors import DeltahookError, FeedError
 
@@ -41,6 +42,9 @@ EXIT_ERROR = 1
 EXIT_REJECTED = 3
 EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
 REJECTS_SHOWN = 50  # rejected records named on standard error before '... and N more'
+LONG_RUNNING = {"deliver": True}
+"""The commands that stop in order on SIGINT and SIGTERM, whose requests are recorded from the
+process's start (``stops``); True: on SIGHUP too."""
 
 SHOWN = 200  # rows of a table before '... and N more'
 
@@ -249,7 +253,9 @@ def run() -> NoReturn:
 
     The cyclic collector is paused while the command's modules are imported (``gcpolicy``);
     ``main`` resumes it before the command runs, and a command may pause it again while it
-    builds its engine."""
+    builds its engine. A long-running command's stop requests are recorded from here on."""
+    if (command := _command(sys.argv[1:])) in LONG_RUNNING:
+        stops.install(stops.stop_signals(hangup=LONG_RUNNING[command]))
     gcpolicy.pause()
     if sys.stdout is None:  # started with standard output closed (>&-): output is dropped
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # open to the end of the process
@@ -261,6 +267,26 @@ def run() -> NoReturn:
             _end(code or 0)
         raise
     raise SystemExit(0)
+
+
+def _command(args: Sequence[str]) -> str | None:
+    """The command ``args`` name as ``main`` parses them: the first word that is neither one of
+    its options nor an option's value."""
+    valued = {
+        name
+        for param in main.params
+        if isinstance(param, click.Option) and not param.is_flag
+        for name in param.opts
+    }
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word in valued:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _alone() -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import sys
 import uuid
@@ -21,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from deltahook import bootstrap
+from deltahook.cli import stops
 from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print_json
 from deltahook.clock import utc_now
 from deltahook.delivery import journal, log
@@ -130,23 +130,24 @@ def _serve_metrics(db: Engine, *, host: str, port: int, log_format: str) -> None
 
 async def _run(dispatcher: Dispatcher, *, once: bool, log_format: str) -> Any:
     loop = asyncio.get_running_loop()
-    signals = 0
+    requests = 0
 
     def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
+        nonlocal requests
+        requests += 1
+        if requests == 1:
             line = "stopping: finishing the requests in flight (again to abandon them)"
             _say(log_format, "stopping", line, {})
             dispatcher.stop()
         else:
             dispatcher.cancel_in_flight()
 
-    # A hang-up (the terminal closed) stops it as gracefully, unless it is ignored (nohup).
-    hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
-    for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
-        loop.add_signal_handler(sig, on_signal)
-    return await dispatcher.run(once=once)
+    # A request made while the command started (recorded by ``stops``) is told first: the run
+    # then stops before it claims anything. A hang-up (the terminal closed) stops it as
+    # gracefully, unless it is ignored (nohup).
+    signals = stops.stop_signals(hangup=True)
+    with stops.watching(lambda: loop.call_soon_threadsafe(on_signal), signals, loop=loop):
+        return await dispatcher.run(once=once)
 
 
 class _Stderr(logging.Handler):
