@@ -1,9 +1,11 @@
-"""A stop request (SIGINT, SIGTERM) reaching ``deltahook deliver`` while it starts: the
-process records it from its first moment and stops in order once its dispatcher runs."""
+"""Stop requests (SIGINT, SIGTERM) to the long-running commands, ``deliver`` and ``serve``:
+recorded from the process's first moment, honoured once the dispatcher (or uvicorn) runs, and
+always an orderly end with exit 0."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from deltahook.clock import utc_now
 from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.receiver import Receiver
 from deltahook.delivery.sender import Sender
+from tests.api_support import AUTH, KEY
 from tests.conftest import REPO
 from tests.delivery_support import World
 
@@ -52,12 +55,31 @@ elif moment == "opening the store":
         return real(*args, **kwargs)
 
     bootstrap.open_store = open_store
+elif moment == "starting uvicorn":
+    from deltahook.api import server
+
+    real_run = server.Server.run
+
+    def run_server(self, *args, **kwargs):
+        os.kill(os.getpid(), sig)
+        return real_run(self, *args, **kwargs)
+
+    server.Server.run = run_server
 
 from deltahook.cli import run
 
 sys.argv = ["deltahook", *sys.argv[3:]]
 run()
 """
+
+
+def project(tmp_path: Path, world: World, receiver: Receiver) -> list[str]:
+    """A config file with one subscription, "shop", to ``receiver``; the global options that
+    run a command on it and ``world``'s database."""
+    config = tmp_path / "deltahook.yaml"
+    shop = {"name": "shop", "url": receiver.url, "event_types": ["*"]}
+    config.write_text(yaml.safe_dump({"allow_private_urls": True, "subscriptions": [shop]}))
+    return ["--config", str(config), "--database-url", str(world.db.url)]
 
 
 @pytest.fixture
@@ -77,12 +99,8 @@ def test_a_stop_requested_while_deliver_starts_ends_it_in_order(
     SIGINT ended it with a KeyboardInterrupt traceback)."""
     world.subscribe("shop", receiver.url)
     world.notify()
-    config = tmp_path / "deltahook.yaml"
-    shop = {"name": "shop", "url": receiver.url, "event_types": ["*"]}
-    config.write_text(yaml.safe_dump({"allow_private_urls": True, "subscriptions": [shop]}))
-    args = ["--config", str(config), "--database-url", str(world.db.url), "deliver"]
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, moment, sig, *args],
+        [sys.executable, "-c", SCRIPT, moment, sig, *project(tmp_path, world, receiver), "deliver"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -184,3 +202,93 @@ def test_a_signal_taken_by_another_thread_wakes_the_idle_dispatcher(world: World
     ended.set()
     helper.join()
     assert (stats.delivered, nudged) == (1, [])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_finishes_its_request_and_delivery_in_flight_and_exits_0(
+    tmp_path: Path, world: World, receiver: Receiver, sig: signal.Signals
+) -> None:
+    """SIGTERM (systemd, Kubernetes) or SIGINT while `serve` holds an API request and a
+    delivery in flight: the request is answered, the delivery recorded as delivered, the
+    dispatcher's summary written, and the process exits 0 (SIGTERM ended it with 143)."""
+    world.subscribe("shop", receiver.url)
+    world.notify()
+    receiver.hang(60, times=2)  # the delivery, and the test send the API request makes
+    command = [sys.executable, "-m", "deltahook", *project(tmp_path, world, receiver)]
+    command += ["serve", "--port", "0"]
+    environment = {**os.environ, "DELTAHOOK_API_KEYS": KEY}
+    answers: list[httpx.Response] = []
+    with subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        base = process.stderr.readline().split()[5]  # serving the deltahook API on <base> ...
+        for line in process.stderr:
+            if "Application startup complete" in line:
+                break
+
+        def send_a_test_event() -> None:
+            with httpx.Client(base_url=base, headers=AUTH, timeout=60) as http:
+                answers.append(http.post("/v1/subscriptions/shop/test"))
+
+        request = threading.Thread(target=send_a_test_event)
+        request.start()
+        receiver.wait_for(2, timeout=30)  # both in flight
+        process.send_signal(sig)
+        for line in process.stderr:
+            if "Shutting down" in line:  # stopping, with both still held
+                break
+        receiver.release()
+        request.join()
+        _, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    [answer] = answers
+    assert (answer.status_code, answer.json()["succeeded"]) == (200, True)
+    assert " info 1 attempts: 1 delivered, 0 to retry, 0 dead " in rest, rest
+    assert "Traceback" not in rest
+    delivery = world.delivery()
+    assert (delivery.status, delivery.attempts, delivery.leased_by) == ("delivered", 1, None)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_serve_stopped_while_it_opens_the_store_ends_before_serving_with_exit_0(
+    tmp_path: Path, world: World, receiver: Receiver, sig: str
+) -> None:
+    """A stop while `serve` makes its app (the store opened, migrations run) ends it before it
+    listens or delivers, in one line: exit 0, no traceback (SIGTERM killed it with 143, SIGINT
+    left a traceback)."""
+    world.subscribe("shop", receiver.url)
+    world.notify()
+    done = _serve_signalled(tmp_path, world, receiver, "opening the store", sig)
+    assert (done.returncode, done.stderr) == (
+        0,
+        "stopped before serving: a stop was requested while it started\n",
+    )
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_serve_stopped_as_uvicorn_starts_shuts_down_once_started_with_exit_0(
+    tmp_path: Path, world: World, receiver: Receiver, sig: str
+) -> None:
+    """A stop after the app was made but before uvicorn's own signal handlers are in place:
+    uvicorn is told and shuts down as soon as it has started, with exit 0 and no traceback
+    (it served on, the request left unheard)."""
+    done = _serve_signalled(tmp_path, world, receiver, "starting uvicorn", sig)
+    assert (done.returncode, "Traceback" in done.stderr) == (0, False), done.stderr
+    startup = done.stderr.index("Application startup complete")
+    assert done.stderr.index("Application shutdown complete") > startup
+
+
+def _serve_signalled(
+    tmp_path: Path, world: World, receiver: Receiver, moment: str, sig: str
+) -> subprocess.CompletedProcess[str]:
+    """`serve` on ``world``'s store, sent ``sig`` by itself at ``moment``."""
+    args = [*project(tmp_path, world, receiver), "serve", "--port", "0"]
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, moment, sig, *args],
+        cwd=REPO,
+        env={**os.environ, "DELTAHOOK_API_KEYS": KEY},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -12,14 +12,20 @@ both close gracefully: the answer is sent and the write side shut, then what the
 sends is read and dropped for at most ``LINGER_S`` (as nginx's lingering close), so the
 client reads the answer instead of a reset. Request bodies have their own pace limit
 (``limits.BodyPace``).
+
+``Server`` is uvicorn's server, told of a stop requested before its own signal handlers were in
+place (``deltahook serve`` records them from the process's start).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from deltahook.api.errors import CODES, ErrorBody
@@ -132,3 +138,23 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "h11_max_incomplete_event_size": protocol.max_header_bytes,
         "server_header": False,
     }
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which shuts down as soon as it has started when ``stop_requested()``
+    says a stop (SIGINT, SIGTERM) came before its signal handlers were installed: while the
+    app was made and the store opened. In-flight requests and the in-process dispatcher end
+    as on any shutdown."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, stop_requested: Callable[[], bool] = lambda: False
+    ) -> None:
+        super().__init__(config)
+        self._stop_requested = stop_requested
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            if self._stop_requested():
+                self.should_exit = True
+            yield

@@ -42,9 +42,9 @@ EXIT_ERROR = 1
 EXIT_REJECTED = 3
 EXIT_SWEEP_SKIPPED = 4  # a full feed's sweep did not run: a rejected record's key is unknown
 REJECTS_SHOWN = 50  # rejected records named on standard error before '... and N more'
-LONG_RUNNING = {"deliver": True}
+LONG_RUNNING = {"deliver": True, "serve": False}
 """The commands that stop in order on SIGINT and SIGTERM, whose requests are recorded from the
-process's start (``stops``); True: on SIGHUP too."""
+process's start (``stops``); True: on SIGHUP too (``serve`` leaves a hang-up as it was)."""
 
 SHOWN = 200  # rows of a table before '... and N more'
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from deltahook.cli import stops
 from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     import uvicorn
 
     from deltahook.api import create_app
-    from deltahook.api.server import uvicorn_options
+    from deltahook.api.server import Server, uvicorn_options
     from deltahook.cli.delivery import log_to_stderr, worker_id
     from deltahook.delivery.dispatcher import DispatcherOptions
     from deltahook.delivery.envelope import event_categories
@@ -54,6 +55,10 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
         categories=event_categories(state.settings.event_schemas_dir),
     )
     app = create_app(state.settings, deliver=options if deliver else None)
+    if stops.pending():  # a stop came while the store was opened: nothing was started yet
+        app.state.engine.close()
+        err.print("stopped before serving: a stop was requested while it started")
+        return
     sockets = _listen(host, port)  # before the announcement: a taken port is one line
     base = f"http://{host}:{sockets[0].getsockname()[1]}"
     err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")
@@ -61,10 +66,13 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     log_to_stderr("text", quiet=False)  # the in-process dispatcher's log, as `deliver` writes it
     err.print("Ctrl-C to stop")
     guards = uvicorn_options(state.settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, **guards)
+    server = Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, **guards),
+        stop_requested=lambda: stops.pending() > 0,
     )
-    # Ctrl-C is re-raised once the server has shut down; a failed start is uvicorn's exit 3.
+    # uvicorn gives the signal that stopped it to the handler it found (``stops``, which only
+    # records it: exit 0) once it has shut down; where that handler is Python's own (serve run
+    # in-process) a Ctrl-C raises here. A failed start is uvicorn's exit 3.
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         server.run(sockets=sockets)
     if not server.started:  # the app's startup failed (uvicorn said why)
