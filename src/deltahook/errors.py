@@ -11,7 +11,8 @@
      ├── StoreError             the database cannot be used
      │    ├── SchemaBehindError the database needs `deltahook db upgrade`
      │    ├── SchemaAheadError  a newer deltahook made the database's schema
-     │    └── ConflictError     a concurrent writer changed the same entities; retry
+     │    ├── ConflictError     a concurrent writer changed the same entities; retry
+     │    └── StoreUnavailableError  the database stopped answering (the dispatcher waits)
      └── DeliveryError          a subscription or delivery command cannot be carried out
           ├── UnknownSubscriptionError
           └── SubscriptionConflictError  exists already, or the config file owns it
@@ -161,6 +162,20 @@ class SchemaAheadError(StoreError):
 
 class ConflictError(StoreError):
     """Another writer changed the same entities at the same time; the batch is retried."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database stopped answering while a dispatcher ran: the server is stopped or out of
+    reach, the connection dropped, the SQLite file cannot be opened or stayed locked.
+
+    The dispatcher says so once, claims nothing and holds the results of attempts that end
+    meanwhile, and tries again after ``store_retry_first`` seconds, doubling up to
+    ``store_retry_max``; ``deliver --once`` ends instead. ``reason`` is the driver's, on one
+    line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database cannot be used: {reason}")
+        self.reason = reason
 
 
 class DeliveryError(DeltahookError):

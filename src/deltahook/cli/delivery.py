@@ -104,6 +104,8 @@ def deliver(
                 fields = {"subscription": sub.name, "probe_at": until}
                 _say(log_format, "circuit open", line, fields)
     asyncio.run(_run(dispatcher, once=once, log_format=log_format))  # its summary line ends the log
+    if dispatcher.cut_short:  # what was due could not be had: the log said why
+        sys.exit(EXIT_ERROR)
 
 
 def _say(log_format: str, event: str, line: str, fields: dict[str, Any]) -> None:

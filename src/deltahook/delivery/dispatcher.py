@@ -12,14 +12,21 @@ default); ``wake()`` cuts the wait short. On PostgreSQL a listener (``listen.py`
 when deliveries are queued, so the poll slows to ``poll_max_listening`` there. ``stop()``
 (SIGINT / SIGTERM in the CLI) lets requests in flight finish, gives back claims not yet
 started and records everything before ``run`` returns.
+
+When the database stops answering (``outage.py``) the dispatcher claims nothing, holds the
+results of attempts that end, and tries the store again after ``store_retry_first`` seconds,
+doubling up to ``store_retry_max``; once it answers, the held results are written before
+anything is claimed, so no delivery is lost or sent twice over the outage. A run ``once``
+ends when the outage begins instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,9 +41,12 @@ from deltahook.delivery.attempts import Attempts, RunStats
 from deltahook.delivery.claims import Claimed
 from deltahook.delivery.lanes import Lane, Lanes
 from deltahook.delivery.listen import Listener
+from deltahook.delivery.outage import Outage, pause
 from deltahook.delivery.recorder import Recorder
 from deltahook.delivery.sender import Sender
 from deltahook.delivery.upkeep import Upkeep
+from deltahook.errors import StoreUnavailableError
+from deltahook.store.db import unavailable_reason
 
 logger = logging.getLogger("deltahook.delivery")
 T = TypeVar("T")
@@ -62,6 +72,10 @@ class DispatcherOptions:
     categories: Mapping[str, str] = field(default_factory=dict)
     """Each event type's catalog category, for the directscale envelope (``event_categories``)."""
     summary_every: float = 60.0  # seconds between summary lines while running
+    store_retry_first: float = 1.0
+    """Seconds before the database is tried again once it stopped answering..."""
+    store_retry_max: float = 60.0
+    """...doubling each time up to this."""
 
 
 class Dispatcher:
@@ -76,12 +90,17 @@ class Dispatcher:
         clock: Clock = utc_now,
         jitter: Callable[[], float] = random.random,
         env: Mapping[str, str] | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._db_engine = db
         self._options = options
         self._sender = sender
         self._clock = clock
         self._jitter = jitter
+        self._sleep = sleep  # the waits between tries of a database that stopped answering
+        self._outage = Outage(
+            first=options.store_retry_first, most=options.store_retry_max, clock=clock
+        )
         self._lanes = Lanes(env)
         self._upkeep = Upkeep(options=options, lanes=self._lanes, in_db=self._in_db, clock=clock)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,8 +112,15 @@ class Dispatcher:
         self._nudge: asyncio.Event | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._ended = 0  # attempts ended (or given back) so far
+        self.cut_short = False
+        """The last run (``once``) ended early: the database stopped answering."""
         self.stats = RunStats()
         self._summaries = journal.SummaryLines(self.stats.snapshot, every=options.summary_every)
+
+    @property
+    def store_down(self) -> bool:
+        """The database stopped answering and has not answered since."""
+        return self._outage.down
 
     def wake(self) -> None:
         """New work may be due: skip the rest of the idle wait (safe from any thread)."""
@@ -116,6 +142,7 @@ class Dispatcher:
         """Deliver until ``stop()``; with ``once``, deliver what is due now and return (the
         dispatcher may run again after a run returns: each run has its own stats)."""
         self._once, self.stats = once, RunStats()
+        self.cut_short = False
         self._summaries = journal.SummaryLines(
             self.stats.snapshot, every=self._options.summary_every
         )
@@ -130,6 +157,7 @@ class Dispatcher:
             stopping=lambda: self._stopping,
             client_id=self._options.client_id,
             on_health=self._lanes.adopt,
+            store_down=lambda: self._outage.down,
         )
         with ThreadPoolExecutor(1, thread_name_prefix="deltahook-db") as pool:
             self._pool = pool
@@ -165,7 +193,8 @@ class Dispatcher:
             finally:
                 await recorder.give_back()
                 self._maybe_summarize(final=True)
-                await self._in_db(heartbeat.leave, self._options.worker_id)
+                with contextlib.suppress(StoreUnavailableError):  # its beat goes stale instead
+                    await self._in_db(heartbeat.leave, self._options.worker_id)
                 if listener is not None:
                     await asyncio.to_thread(listener.stop)
                 self._stopping = False  # this run is over: another may start
@@ -184,7 +213,13 @@ class Dispatcher:
     def _listener(self) -> Listener | None:
         if self._once or not self._options.listen or self._db_engine.dialect.name != "postgresql":
             return None
-        return Listener(self._db_engine, self.wake).start()
+        options = self._options
+        return Listener(
+            self._db_engine,
+            self.wake,
+            retry_first=options.store_retry_first,
+            retry_max=options.store_retry_max,
+        ).start()
 
     async def _main(self, *, listening: bool) -> None:
         assert self._nudge is not None
@@ -194,6 +229,12 @@ class Dispatcher:
         poll_max = options.poll_max_listening if listening else options.poll_max
         backoff = options.poll_min
         while not self._stopping:
+            if self._outage.down:
+                if self._once:
+                    self.cut_short = True  # what is due now cannot be had now
+                    return
+                if not await self._store_back():
+                    continue
             await self._upkeep.refresh(self._loop.time(), unmerged=self._recorder.unmerged)
             await self._upkeep.purge()
             self._maybe_summarize()
@@ -203,6 +244,7 @@ class Dispatcher:
                 self._start(item)
             # An attempt that ended during the claim may have freed its lane: look again.
             if self._once and not claimed and not self._tasks and self._ended == ended:
+                self.cut_short = self._outage.down
                 return
             backoff = self._options.poll_min if claimed else backoff
             try:
@@ -211,6 +253,23 @@ class Dispatcher:
                 if not claimed:
                     backoff = min(backoff * 2, poll_max)
             self._nudge.clear()
+
+    async def _store_back(self) -> bool:
+        """Wait the outage's next backoff (cut short by ``stop()``), then try the store: the
+        results held meanwhile are written first, before anything is claimed again. True when
+        it answered."""
+        assert self._recorder is not None
+        assert self._nudge is not None
+        wait = self._outage.next_wait()
+        await pause(self._sleep(wait), nudge=self._nudge, stopping=lambda: self._stopping)
+        if self._stopping:
+            return False
+        try:
+            if not await self._recorder.flush():  # nothing held: ask the store something cheap
+                await self._in_db(heartbeat.beat, self._options.worker_id, now=self._clock())
+        except StoreUnavailableError:
+            return False
+        return True
 
     async def _claim(self) -> list[Claimed]:
         wants = self._lanes.wants(
@@ -222,6 +281,8 @@ class Dispatcher:
             return await self._in_db(
                 queue.claim, wants, worker=self._options.worker_id, now=self._clock()
             )
+        except StoreUnavailableError:
+            return []  # told once, by the outage
         except Exception:
             logger.exception("claiming deliveries failed; trying again shortly")
             return []
@@ -268,10 +329,21 @@ class Dispatcher:
         self._summaries.tick(self._loop.time(), final=final)
 
     async def _in_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``func(conn, ...)`` in a transaction on the database thread; a
+        ``StoreUnavailableError`` (the outage begins, or goes on) when the store cannot be
+        used now."""
         assert self._loop is not None
-        return await self._loop.run_in_executor(
-            self._pool, partial(self._transaction, func, *args, **kwargs)
-        )
+        try:
+            result = await self._loop.run_in_executor(
+                self._pool, partial(self._transaction, func, *args, **kwargs)
+            )
+        except Exception as exc:
+            if (reason := unavailable_reason(exc)) is None:
+                raise
+            self._outage.failed(reason)
+            raise StoreUnavailableError(reason) from exc
+        self._outage.answered()
+        return result
 
     def _transaction(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         conn: Connection

@@ -102,6 +102,29 @@ def summary(counts: Mapping[str, int], *, elapsed_s: float) -> None:
     _log(summaries, logging.INFO, "summary", fields, message=message)
 
 
+def store_unavailable(reason: str, *, first_s: float, most_s: float) -> None:
+    """Log the start of a database outage: what the driver said, and how it is tried again."""
+    message = (
+        f"the database cannot be used ({reason}); claiming nothing and holding results until "
+        f"it answers, tried again after {first_s:g} s, then doubling up to {most_s:g} s"
+    )
+    fields = {"reason": reason, "retry_first_s": first_s, "retry_max_s": most_s}
+    _log(
+        process,
+        logging.WARNING,
+        "store unavailable",
+        {**fields, "message": message},
+        message=message,
+    )
+
+
+def store_available(*, since: datetime, down_s: float) -> None:
+    """Log the end of a database outage that began at ``since``."""
+    message = f"the database answers again after {down_s:.0f} s"
+    fields = {"since": since.isoformat(), "down_s": round(down_s, 3), "message": message}
+    _log(process, logging.INFO, "store available", fields, message=message)
+
+
 def process_line(event: str, message: str, fields: Mapping[str, Any]) -> None:
     """Log what the dispatcher process itself does: started, a circuit found open, stopping."""
     _log(process, logging.INFO, event, {**fields, "message": message}, message=message)

@@ -7,6 +7,11 @@ lost. Claims a stopping dispatcher never started are released (``queue.release``
 with the next batch, claims a lane's open circuit holds back. The attempts' outcomes are merged
 into the store's endpoint health with the batch, with the operational events that marks
 (``shared_health.py``), and the lanes take the merged health back.
+
+While the database does not answer at all (an outage, ``outage.py``), results are held
+instead, however long it lasts; the dispatcher writes them (``flush``) as soon as it answers,
+before it claims again, so their deliveries are neither lost nor sent twice. Only a stop
+during an outage leaves them unwritten (their leases run out).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from deltahook.delivery import journal, queue, shared_health
 from deltahook.delivery.claims import Claimed, Finished
 from deltahook.delivery.health import Health
 from deltahook.delivery.shared_health import Merged, Outcome
+from deltahook.errors import StoreUnavailableError
 from deltahook.store import outbox
 
 logger = logging.getLogger("deltahook.delivery")
@@ -47,6 +53,7 @@ class Recorder:
         stopping: Callable[[], bool],
         client_id: int = 0,
         on_health: OnHealth | None = None,
+        store_down: Callable[[], bool] = lambda: False,
     ) -> None:
         self._in_db = in_db
         self._worker = worker
@@ -55,6 +62,7 @@ class Recorder:
         self._stopping = stopping
         self._client_id = client_id
         self._on_health = on_health
+        self._store_down = store_down
         self._results: list[Finished] = []
         self._unstarted: list[Claimed] = []
         self._held_back: list[Claimed] = []
@@ -101,6 +109,8 @@ class Recorder:
 
         While the dispatcher is stopping, each result is written at once (no gathering); the
         loop still waits for ``close``, since requests in flight may end after any flush.
+        While the store is down results are held (``flush`` writes them); once closed, a store
+        still down leaves them unwritten, said in one line.
         """
         while True:
             await self._ready.wait()
@@ -108,9 +118,34 @@ class Recorder:
             closed = self._closed
             if not closed and not self._stopping():
                 await asyncio.sleep(self._flush_delay)  # let a batch gather
-            await self._flush()
+            if self._store_down() and not closed:
+                continue  # held until the store answers
+            try:
+                await self._flush()
+            except StoreUnavailableError:
+                if not closed:
+                    continue
+                self._abandon()
+                return
             if closed and not self._results:
                 return
+
+    async def flush(self) -> bool:
+        """Write what is held now; False when nothing was. A ``StoreUnavailableError`` (and the
+        results held still) when the store does not answer."""
+        held = bool(self._results or self._held_back or self._outcomes)
+        await self._flush()
+        return held
+
+    def _abandon(self) -> None:
+        """Say that the results held are not written: the store did not answer by the stop."""
+        count = len(self._results)
+        self._results, self._held_back, self._outcomes = [], [], {}
+        logger.error(
+            "%d attempt results were not recorded: the database did not answer before the "
+            "stop; those deliveries are sent again once their leases run out",
+            count,
+        )
 
     async def _flush(self) -> None:
         batch, self._results = self._results, []
@@ -121,6 +156,12 @@ class Recorder:
         self._merging = outcomes
         try:
             await self._write(batch, held, outcomes)
+        except StoreUnavailableError:  # held again, before what came meanwhile
+            self._results[:0] = batch
+            self._held_back[:0] = held
+            for name, items in outcomes.items():
+                self._outcomes[name] = [*items, *self._outcomes.get(name, [])]
+            raise
         finally:
             self._merging = {}
 
@@ -144,6 +185,8 @@ class Recorder:
                 self._merging = {}
                 self._merged(merged)
                 return
+            except StoreUnavailableError:
+                raise
             except Exception:
                 if wait is None:
                     # The leases run out and the deliveries are attempted again: none is lost.
@@ -164,8 +207,16 @@ class Recorder:
     async def give_back(self) -> None:
         """Release the claims never attempted: due now, attempt uncounted."""
         unstarted, self._unstarted = self._unstarted, []
-        if unstarted:
+        if not unstarted:
+            return
+        try:
             await self._in_db(queue.release, unstarted, worker=self._worker, now=self._clock())
+        except StoreUnavailableError:
+            logger.warning(
+                "%d claims not attempted were not given back: the database did not answer "
+                "before the stop; they are due again once their leases run out",
+                len(unstarted),
+            )
 
 
 def _write(

@@ -4,7 +4,8 @@ again into the lanes (recording which are paused, and why), the heartbeat that /
 
 ``dispatcher.py`` claims deliveries and starts their attempts; these chores only keep what it
 works from current. One that fails is logged and tried again later, except the first read of
-the subscriptions, without which a run cannot start.
+the subscriptions, without which a run cannot start. A database that stopped answering is
+not logged here (the dispatcher's outage says so once); the chores run again once it answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from deltahook.delivery import subscriptions as subs
 from deltahook.delivery.lanes import Lanes
 from deltahook.delivery.recorder import InDb
 from deltahook.delivery.shared_health import Outcome
+from deltahook.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from deltahook.delivery.dispatcher import DispatcherOptions
@@ -53,9 +55,12 @@ class Upkeep:
         if not force and at - self._refreshed_at < self._options.refresh_every:
             return
         self._refreshed_at = at
-        await self.beat()
         try:
+            await self.beat()
             stored = await self._in_db(subs.load)
+        except StoreUnavailableError:
+            self._refreshed_at = -1e9  # at once when it answers again
+            return
         except Exception:
             if force:
                 raise
@@ -68,13 +73,18 @@ class Upkeep:
         if changed:
             try:
                 await self._in_db(subs.set_paused, changed)
+            except StoreUnavailableError:
+                self._refreshed_at = -1e9
             except Exception:
                 logger.exception("recording paused subscriptions failed; trying again later")
 
     async def beat(self) -> None:
-        """Tell /healthz, /metrics and the console that this dispatcher is alive."""
+        """Tell /healthz, /metrics and the console that this dispatcher is alive; a
+        ``StoreUnavailableError`` when the database stopped answering."""
         try:
             await self._in_db(heartbeat.beat, self._options.worker_id, now=self._clock())
+        except StoreUnavailableError:
+            raise
         except Exception:
             logger.exception("recording the heartbeat failed; trying again later")
 
@@ -85,8 +95,10 @@ class Upkeep:
         now = self._clock()
         if every is None or (self._purged_at is not None and now - self._purged_at < every):
             return
-        self._purged_at = now
+        purged_at, self._purged_at = self._purged_at, now
         try:
             await self._in_db(queue.purge, before=now - self._options.retention)
+        except StoreUnavailableError:
+            self._purged_at = purged_at  # due as before once it answers again
         except Exception:
             logger.exception("purging the delivery log failed; trying again later")

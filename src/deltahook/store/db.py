@@ -10,7 +10,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from deltahook.errors import StoreError
 
@@ -74,6 +81,20 @@ def open_engine(
             engine.dispose()
             raise
     return engine
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database cannot be used now, when ``exc`` says it cannot (the server stopped or
+    out of reach, the connection dropped, SQLite's file cannot be opened or read or stayed
+    locked, no pooled connection came free): the driver's reason on one line. None for any
+    other error (a constraint, a bug), which waiting would not cure."""
+    if isinstance(exc, PoolTimeout):
+        return "no pooled database connection came free in time"
+    if not isinstance(exc, DBAPIError):
+        return None
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        return None
+    return " ".join(str(exc.orig).split()) or type(exc.orig).__name__
 
 
 def _without_password(url: str) -> str:
