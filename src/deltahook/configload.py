@@ -65,8 +65,11 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     url = data.get("database_url")
     if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")
-        if relative and relative != ":memory:":
-            data["database_url"] = f"sqlite:///{base / relative}"
+        # A SQLite URI (``file:...?mode=ro&uri=true``) is relative only after its scheme.
+        scheme = "file:" if relative.startswith("file:") else ""
+        relative = relative.removeprefix(scheme)
+        if relative and relative != ":memory:" and not relative.startswith("/"):
+            data["database_url"] = f"sqlite:///{scheme}{base / relative}"
 
 
 def _validated(

@@ -189,3 +189,35 @@ def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={})
     assert caught.value.problems == (f"{path}:2:15: not UTF-8 text (invalid start byte 0xff)",)
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        ("sqlite:///db.sqlite", "sqlite:///{base}/db.sqlite"),  # relative: the config's folder
+        ("sqlite:////abs/db.sqlite", "sqlite:////abs/db.sqlite"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        # SQLite URIs (read-only, say): relative after their scheme; they were joined whole,
+        # so an absolute one became {base}/file:/abs/... and was made there, empty and writable
+        (
+            "sqlite:///file:db.sqlite?mode=ro&uri=true",
+            "sqlite:///file:{base}/db.sqlite?mode=ro&uri=true",
+        ),
+        (
+            "sqlite:///file:/abs/db.sqlite?mode=ro&uri=true",
+            "sqlite:///file:/abs/db.sqlite?mode=ro&uri=true",
+        ),
+        (
+            "sqlite:///file:///abs/db.sqlite?immutable=1&uri=true",
+            "sqlite:///file:///abs/db.sqlite?immutable=1&uri=true",
+        ),
+    ],
+)
+def test_a_sqlite_path_in_the_config_is_read_from_the_files_folder(
+    tmp_path: Path, given: str, read: str
+) -> None:
+    """A relative SQLite path, plain or in a `file:` URI, is the config file's folder's; an
+    absolute one is left as written."""
+    path = tmp_path / "deltahook.yaml"
+    path.write_text(f"database_url: '{given}'\n")
+    assert load_settings(path, env={}).database_url == read.format(base=tmp_path)

@@ -37,6 +37,7 @@ from deltahook.errors import (
     SweepRefusedError,
     UnknownSubscriptionError,
 )
+from deltahook.store.db import cannot_write
 
 logger = logging.getLogger("deltahook.api")
 
@@ -158,6 +159,9 @@ async def _deltahook(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
+    if (unwritable := cannot_write(exc)) is not None:  # reads still work: only writes get this
+        logger.warning("%s %s: %s", request.method, request.url.path, unwritable)
+        return error_response(503, unwritable)
     logger.error("%s %s: database error: %s", request.method, request.url.path, exc)
     return error_response(503, "the database cannot be used right now; try again shortly")
 

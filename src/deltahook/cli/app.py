@@ -136,17 +136,12 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-UNWRITABLE = ("attempt to write a readonly database", "database or disk is full")
-"""SQLite's words for a store it cannot write: the file (or its folder) is read-only, or the
-disk (or the file's page limit) is full."""
-
-
 def error_message(exc: Exception) -> str | None:
     """The one line to tell of ``exc`` when it is a user's mistake (a ``DeltahookError``),
     SQLite's "database is locked" (another writer held the lock past the busy timeout: a long
-    first load, another process's purge) or a store SQLite cannot write (``UNWRITABLE``), which
-    are neither the user's mistake nor a fault of deltahook's; None for any other error, to be
-    raised as it is."""
+    first load, another process's purge) or a store SQLite cannot write (``store.db.
+    cannot_write``), which are neither the user's mistake nor a fault of deltahook's; None for
+    any other error, to be raised as it is."""
     if isinstance(exc, DeltahookError):
         return str(exc)
     if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
@@ -154,16 +149,13 @@ def error_message(exc: Exception) -> str | None:
         return f"{exc.object!r} holds bytes that are not UTF-8: deltahook takes text as UTF-8 only"
     from sqlalchemy.exc import OperationalError  # imported already when one is raised
 
-    from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS
+    from deltahook.store.db import SQLITE_BUSY_TIMEOUT_MS, cannot_write
 
     if not isinstance(exc, OperationalError):
         return None
-    if (reason := str(exc.orig)) in UNWRITABLE:
-        return (
-            f"the database cannot be written ({reason}): make its file and folder writable, "
-            "or free space, and run the command again (what it committed before is kept)"
-        )
-    if "database is locked" not in reason:
+    if (unwritable := cannot_write(exc)) is not None:
+        return f"{unwritable}, and run the command again (what it committed before is kept)"
+    if "database is locked" not in str(exc.orig):
         return None
     return (
         "the database stayed locked by another writer for longer than the wait allowed "

@@ -47,6 +47,7 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
     from deltahook.delivery.dispatcher import DispatcherOptions
     from deltahook.delivery.envelope import event_categories
     from deltahook.delivery.operational import client_id_of
+    from deltahook.store.db import ensure_writable
 
     options = DispatcherOptions(
         worker_id=worker_id(),
@@ -59,6 +60,9 @@ def serve(state: State, host: str, port: int, log_level: str, deliver: bool) -> 
         app.state.engine.close()
         err.print("stopped before serving: a stop was requested while it started")
         return
+    if deliver:  # a read-only store: one line now, not the failed startup's traceback
+        why = "the dispatcher in this process writes it (serve --no-deliver does not)"
+        ensure_writable(app.state.engine.db, why=why)
     sockets = _listen(host, port)  # before the announcement: a taken port is one line
     base = f"http://{host}:{sockets[0].getsockname()[1]}"
     err.print(f"serving the deltahook API on {base} and the console on {base}/admin/")

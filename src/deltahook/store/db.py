@@ -73,14 +73,49 @@ def open_engine(
 
         try:
             ensure_current(engine)
-        except DatabaseError as exc:  # cannot connect, or not a database file
+        except DatabaseError as exc:  # cannot connect, not a database file, read-only and empty
             engine.dispose()
+            if (unwritable := cannot_write(exc)) is not None:
+                raise StoreError(f"cannot make the schema at {shown}: {unwritable}") from exc
             reason = " ".join(str(exc.orig).split())  # psycopg's hint is a line of its own
             raise StoreError(f"cannot open the database at {shown}: {reason}") from exc
         except BaseException:
             engine.dispose()
             raise
     return engine
+
+
+UNWRITABLE = {
+    "attempt to write a readonly database": (
+        "open it read-write (not mode=ro or immutable) and make its file and folder writable"
+    ),
+    "database or disk is full": "free space on its disk",
+}
+"""SQLite's words for a store it cannot write, and what to do: the file or its folder is
+read-only, or it was opened read-only; or the disk (or the file's page limit) is full."""
+
+
+def cannot_write(exc: BaseException) -> str | None:
+    """The one line that tells of ``exc`` when it says the (SQLite) store cannot be written:
+    "the database cannot be written (SQLite's reason): what to do", as the CLI and the API both
+    say it; None for any other error."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    if orig is None or (advice := UNWRITABLE.get(reason := str(orig))) is None:
+        return None
+    return f"the database cannot be written ({reason}): {advice}"
+
+
+def ensure_writable(engine: Engine, *, why: str) -> None:
+    """A ``StoreError`` (one line: ``cannot_write``'s, then ``why``) when the store cannot be
+    written, found by a write that is rolled back: it changes nothing."""
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            transaction.rollback()
+    except DBAPIError as exc:
+        if (unwritable := cannot_write(exc)) is None:
+            raise
+        raise StoreError(f"{unwritable}; {why}") from exc
 
 
 def unavailable_reason(exc: BaseException) -> str | None:
@@ -154,7 +189,8 @@ def _pool(database: str | None, size: int | None, timeout_s: float) -> dict[str,
 
 def _sqlite_engine(url: str, pool: dict[str, Any]) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
+    # A URI (``file:...``, opened read-only say) is SQLite's to open: no folder is made for it.
+    if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **pool)
 
