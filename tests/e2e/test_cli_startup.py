@@ -100,16 +100,28 @@ def test_preview_of_one_change_imports_no_server_driver_or_client(tmp_path: Path
     assert loaded.isdisjoint(unwanted), loaded & unwanted
 
 
-@pytest.mark.parametrize("command", [["status"], ["log"], ["status", "--json"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["log"], ["status", "--json"], ["subscriptions", "list"]]
+)
 def test_reading_the_delivery_log_imports_no_dispatcher_client_or_driver(
     tmp_path: Path, command: list[str]
 ) -> None:
-    """`status` and `log` on SQLite read tables: not the dispatcher, its HTTP client, the
-    PostgreSQL driver or the migrations (the store is made first, as an operator's is)."""
+    """`status`, `log` and the subscriptions list on SQLite read tables: not the dispatcher,
+    its HTTP client, the PostgreSQL driver or the migrations (the store is made first, as an
+    operator's is)."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     imported(tmp_path, "--database-url", url, "db", "upgrade")
     loaded = imported(tmp_path, "--database-url", url, *command)
     assert loaded.isdisjoint(HEAVY), loaded & set(HEAVY)
+
+
+def test_delivering_from_sqlite_imports_no_postgresql_driver(tmp_path: Path) -> None:
+    """`deliver --once` on SQLite sends with httpx; only a dispatcher on PostgreSQL listens
+    for new deliveries, so psycopg stays out."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    loaded = imported(tmp_path, "--database-url", url, "deliver", "--once")
+    assert "httpx" in loaded
+    assert "psycopg" not in loaded
 
 
 def test_the_lazy_command_table_is_what_the_modules_register() -> None:

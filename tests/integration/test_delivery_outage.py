@@ -225,7 +225,7 @@ def test_the_listener_warns_once_per_outage_and_says_when_it_listens_again(
         tries.append("try")
         return real_connect(*args, **kwargs)
 
-    monkeypatch.setattr(listen.psycopg, "connect", connect)
+    monkeypatch.setattr(psycopg, "connect", connect)  # listen imports it when it runs
     url = make_url(pg_url)
     wakes: list[str] = []
     with Proxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:

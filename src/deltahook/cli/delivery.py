@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -25,12 +25,14 @@ from deltahook.cli.app import EXIT_ERROR, State, err, friendly, main, out, print
 from deltahook.clock import utc_now
 from deltahook.delivery import journal, log
 from deltahook.delivery import subscriptions as subs
-from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions
 from deltahook.delivery.envelope import event_categories
 from deltahook.delivery.operational import client_id_of
 from deltahook.errors import DeliveryError
 from deltahook.store.db import reading
 from deltahook.store.tables import WORKER_ID_LENGTH
+
+if TYPE_CHECKING:
+    from deltahook.delivery.dispatcher import Dispatcher
 
 
 def open_store(state: State) -> Engine:
@@ -85,6 +87,8 @@ def deliver(
         _serve_metrics(db, host=metrics_host, port=metrics_port, log_format=log_format)
     with reading(db) as conn:
         enabled = [s for s in subs.load(conn) if s.enabled]
+    from deltahook.delivery.dispatcher import Dispatcher, DispatcherOptions  # deliver only
+
     options = DispatcherOptions(
         worker_id=worker or worker_id(),
         allow_private=state.settings.allow_private_urls,

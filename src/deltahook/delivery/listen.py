@@ -17,7 +17,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy import Engine
 
 from deltahook.delivery.queue import CHANNEL
@@ -58,6 +57,8 @@ class Listener:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import psycopg  # only a dispatcher on PostgreSQL listens: not imported on SQLite
+
         wait = self._retry_first
         while not self._stopped.is_set():
             self._sound = False
@@ -91,6 +92,8 @@ class Listener:
         )
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(self._dsn, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
