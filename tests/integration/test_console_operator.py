@@ -527,3 +527,48 @@ def test_a_job_without_rejects_says_none_of_its_records_was_rejected(console: Co
     console.ingest(STOCK)
     newest = console.get("/admin/jobs").split('data-job="')[1].split('"')[0]
     assert _empty(console.get(f"/admin/jobs/{newest}")) == "No record of this feed was rejected."
+
+
+def _field_problem(html: str, name: str) -> str:
+    """The problem shown beside the field named ``name`` (its ``aria-describedby`` target),
+    '' when the field is not marked invalid."""
+    tag = re.search(rf'<(?:input|textarea|select) name="{re.escape(name)}"[^>]*>', html)
+    assert tag, f"no field {name} in the page"
+    if 'aria-invalid="true"' not in tag.group(0):
+        return ""
+    described = re.search(r'aria-describedby="([^"]+)"', tag.group(0))
+    assert described, f"{name} is marked invalid without saying why"
+    said = re.search(rf'id="{described.group(1)}"[^>]*>(.*?)</', html, re.S)
+    assert said, f"nothing with the id {described.group(1)}"
+    return unescape(said.group(1)).strip()
+
+
+def test_a_refused_subscription_form_says_what_is_wrong_next_to_each_field(
+    console: Console, receiver: Receiver
+) -> None:
+    """Each problem of a refused form is shown beside its field (marked invalid, the first
+    one focused), in plain words (no validator jargon); a field without a problem is not
+    marked."""
+    answer = console.post(
+        "/admin/subscriptions/new", name="shop", url="ftp://shop.example/hooks", event_types="*"
+    )
+    assert answer.status_code == 422
+    html = answer.text
+    assert _field_problem(html, "url").startswith("the URL must be http:// or https://")
+    assert _field_problem(html, "name") == _field_problem(html, "event_types") == ""
+    assert "Value error" not in html
+    assert re.search(r'<input name="url"[^>]* autofocus', html)
+    typo = console.post(
+        "/admin/subscriptions/new", name="shop", url=receiver.url, event_types="NoSuchType"
+    )
+    assert "unknown event type 'NoSuchType'" in _field_problem(typo.text, "event_types")
+    headers = console.post(
+        "/admin/subscriptions/new",
+        name="shop",
+        url=receiver.url,
+        event_types="*",
+        headers="no colon here",
+    )
+    assert "write it as 'Name: value'" in _field_problem(headers.text, "headers")
+    taken = console.post("/admin/subscriptions/new", name="erp", url=receiver.url, event_types="*")
+    assert "declares a subscription named 'erp'" in _field_problem(taken.text, "name")

@@ -10,6 +10,7 @@ secrets by a tick: the stored values are read to make the same whole ``headers``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -22,7 +23,7 @@ from deltahook.console.render import checked_form, deliveries, page, redirect
 from deltahook.delivery import managed
 from deltahook.delivery import subscriptions as subs
 from deltahook.engine import Engine
-from deltahook.errors import DeltahookError
+from deltahook.errors import DeltahookError, SubscriptionConflictError
 from deltahook.store.db import reading
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -31,6 +32,27 @@ KEPT = ("name", "url", "event_types", "header_style", "keep_secrets", "remove_se
 WRITE_ONLY = ("headers", "secrets")
 REMOVE_HEADER = "remove_header:"
 """The edit form's tick beside a stored header's name, which removes that header."""
+FIELDS = ("name", "url", "event_types", "headers", "secrets", "header_style")
+"""The form's fields a problem can be shown beside."""
+JARGON = "Value error, "
+"""How pydantic starts a validator's own message: not the operator's business."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with a refused form, and the field it is shown beside ('' for none)."""
+
+    field: str
+    text: str
+
+    @property
+    def beside(self) -> str:
+        """The text shown beside the field: without the field's name it starts with."""
+        rest = self.text.removeprefix(self.field)
+        if not self.field or rest == self.text:
+            return self.text
+        rest = rest.lstrip(".0123456789")  # event_types.0: the first type
+        return rest.removeprefix(":").removeprefix(",").strip()
 
 
 def form_page(
@@ -38,7 +60,7 @@ def form_page(
     engine: Engine,
     *,
     sub: subs.Subscription | None,
-    problems: list[str],
+    problems: list[Problem],
     given: dict[str, str] | None = None,
 ) -> Response:
     """The create form (``sub`` None) or the edit form of ``sub``, with what went wrong;
@@ -59,7 +81,9 @@ def form_page(
         values=stored | typed,
         retype=any((given or {}).get(k, "").strip() for k in WRITE_ONLY),
         types=sorted(known_types(engine)),
-        problems=problems,
+        problems=[p.text for p in problems],
+        beside={f: [p.beside for p in problems if p.field == f] for f in FIELDS},
+        first=next((p.field for p in problems if p.field), ""),
         owned=managed.owned_elsewhere(sub) if sub and sub.source != managed.FROM_API else None,
     )
 
@@ -183,12 +207,23 @@ def _headers(text: str) -> dict[str, str]:
     return headers
 
 
-async def _attempt(run: Any) -> list[str]:
-    """Run ``run`` in a worker thread; what went wrong, never with the values given."""
+async def _attempt(run: Any) -> list[Problem]:
+    """Run ``run`` in a worker thread; what went wrong, each beside its field, never with
+    the values given."""
     try:
         await anyio.to_thread.run_sync(run)
     except ValidationError as exc:
-        return [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+        return [_problem(e["loc"], e["msg"]) for e in exc.errors()]
+    except SubscriptionConflictError as exc:  # the name is taken (the only conflict a form meets)
+        return [Problem("name", str(exc))]
     except (DeltahookError, ValueError) as exc:
-        return [str(exc)]
+        text = str(exc)  # "headers, line 2: ...", "secrets: ..."
+        field = text.split(":", 1)[0].split(",", 1)[0]
+        return [Problem(field if field in FIELDS else "", text)]
     return []
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> Problem:
+    field = str(loc[0]) if loc else ""
+    text = f"{'.'.join(map(str, loc)) or 'value'}: {message.removeprefix(JARGON)}"
+    return Problem(field if field in FIELDS else "", text)
