@@ -572,3 +572,21 @@ def test_a_refused_subscription_form_says_what_is_wrong_next_to_each_field(
     assert "write it as 'Name: value'" in _field_problem(headers.text, "headers")
     taken = console.post("/admin/subscriptions/new", name="erp", url=receiver.url, event_types="*")
     assert "declares a subscription named 'erp'" in _field_problem(taken.text, "name")
+
+
+def test_a_log_page_past_the_newest_never_says_the_type_has_no_deliveries(
+    console: Console,
+) -> None:
+    """An older page with nothing on it (its deliveries purged since its link was made) or
+    a cursor that cannot be read (an edited link) says so and links the newest deliveries;
+    it said "No deliveries of ... yet" while the first page lists some."""
+    console.ingest(STOCK)
+    console.ingest(STOCK | {"OnhandValue": 20})
+    assert "data-delivery=" in console.get(LOG)
+    past = _empty(console.get(f"{LOG}?status=dead&cursor=1.0"))
+    assert "yet" not in past
+    assert past.startswith("No older deliveries match these filters")
+    assert f'<a href="{LOG}?status=dead">' in past
+    unread = _empty(console.get(f"{LOG}?cursor=not-a-cursor"))
+    assert unread.startswith("This page's position in the log (its cursor) cannot be read")
+    assert f'<a href="{LOG}?">' in unread or f'<a href="{LOG}">' in unread

@@ -69,8 +69,10 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
                 payload=True,
                 with_attempts=True,
             )
-        except ValueError:
-            found = pages.Page(items=[], next_cursor=None)
+        except ValueError:  # an edited link: its page says so
+            found, unreadable = pages.Page(items=[], next_cursor=None), True
+        else:
+            unreadable = False
     for entry in found.items:
         entry["deleted"] = entry["subscription"] not in known  # nowhere to resend it
         entry["headers"] = headers_sent(
@@ -86,6 +88,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
         tab="/log",
         entries=found.items,
         cursor=query.get("cursor", ""),
+        unreadable=unreadable,
         next_cursor=found.next_cursor,
         filters=filters,
         ranges=RANGES,
