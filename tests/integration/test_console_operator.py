@@ -590,3 +590,19 @@ def test_a_log_page_past_the_newest_never_says_the_type_has_no_deliveries(
     unread = _empty(console.get(f"{LOG}?cursor=not-a-cursor"))
     assert unread.startswith("This page's position in the log (its cursor) cannot be read")
     assert f'<a href="{LOG}?">' in unread or f'<a href="{LOG}">' in unread
+
+
+def test_recover_on_a_subscription_switched_off_says_so_on_the_subscriptions_page(
+    console: Console,
+) -> None:
+    """Recover pressed on the row of a subscription that is off leads back to the
+    Subscriptions page (a 303: a reload posts nothing), whose notice says to switch it on
+    first; it answered a 409 error page at the POST's address, and nothing is queued."""
+    console.post("/admin/subscriptions/erp/enabled", enabled="off")
+    answer = console.post("/admin/subscriptions/erp/recover", since="24h")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/admin/subscriptions"
+    said = notice(console.follow(answer))
+    assert said.startswith("erp: nothing queued again: subscription 'erp' is off: switch it on")
+    unknown = console.post("/admin/subscriptions/nosuch/recover", since="24h")
+    assert unknown.status_code == 404

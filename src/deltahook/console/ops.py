@@ -10,6 +10,7 @@ from deltahook.api.deps import EngineDep
 from deltahook.console.render import back, checked_form, deliveries, page, redirect
 from deltahook.delivery import log
 from deltahook.delivery import subscriptions as subs
+from deltahook.errors import DeliveryError, UnknownSubscriptionError
 from deltahook.store import jobs
 from deltahook.store.db import reading
 
@@ -37,8 +38,14 @@ async def recover(request: Request, name: str, engine: EngineDep) -> Response:
         with engine.db.begin() as conn:
             return log.recover(conn, name, since=since, now=engine.clock())
 
-    queued = await anyio.to_thread.run_sync(run)
-    notice = f"{name}: queued {deliveries(queued)} again"
+    try:
+        queued = await anyio.to_thread.run_sync(run)
+    except UnknownSubscriptionError:
+        raise
+    except DeliveryError as exc:  # switched off (or a time the form never sends): one line
+        notice = f"{name}: nothing queued again: {exc}"
+    else:
+        notice = f"{name}: queued {deliveries(queued)} again"
     return redirect(request, back(fields, "/admin/subscriptions"), notice=notice)
 
 
