@@ -103,3 +103,28 @@ def test_every_page_fits_a_phone_window(base: str, width: int) -> None:
     """At 375 and 390 px (phones) the header, tabs, tables and log rows (one opened) stay
     inside the window: wide tables scroll within themselves, the rest wraps."""
     assert _cut_off(base, width) == {path: [] for path in PAGES}
+
+
+def test_a_notice_and_an_error_page_with_a_long_name_fit_a_phone_window(base: str) -> None:
+    """At 375 px the notice naming a 128-character subscription (switched off) and the error
+    page naming a long unknown job id wrap inside the window (both made the page thousands
+    of pixels wide)."""
+    found = {}
+    with browser() as chromium:
+        context = chromium.new_context(base_url=base, viewport={"width": 375, "height": 900})
+        page: Any = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto("/admin/")
+        page.fill("#key", KEY)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/admin/")
+        page.goto("/admin/subscriptions")
+        with page.expect_navigation():
+            page.get_by_label(f"Deliver to api-{LONG_NAME[4:]}").click()
+        assert page.locator(".notice").inner_text().endswith("is now off")
+        found["notice"] = page.evaluate(CUT_OFF)
+        page.goto("/admin/jobs/" + "x" * 300)
+        assert page.locator("[data-error='404']").is_visible()
+        found["error"] = page.evaluate(CUT_OFF)
+        context.close()
+    assert found == {"notice": [], "error": []}
