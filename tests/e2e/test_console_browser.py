@@ -210,6 +210,22 @@ def test_try_it_shows_the_breakpoint_and_then_a_near_miss(page: Any) -> None:
     shot(page, "08-event-settings-try-it-near-miss")
 
 
+def test_back_to_a_try_it_answer_shows_it_again(page: Any) -> None:
+    """Back from another tab to Try it's answer shows that answer again, not Chromium's
+    "Confirm Form Resubmission" page (ERR_CACHE_MISS): the answer is kept in the browser's
+    cache."""
+    page.goto(f"/admin/types/{BREAKPOINT}/settings")
+    page.select_option("select[name=kind]", "sku_onhand")
+    page.fill("textarea[name=before]", orjson.dumps(STOCK).decode())
+    page.fill("textarea[name=after]", orjson.dumps(STOCK | {"OnhandValue": 20}).decode())
+    page.click("button:has-text('Try it')")
+    assert page.locator(f'[data-fired="{BREAKPOINT}"]').count() == 1
+    page.click(".tabs >> text=Log")
+    page.wait_for_url("**/log")
+    page.go_back()  # raised net::ERR_CACHE_MISS
+    assert page.locator(f'[data-fired="{BREAKPOINT}"]').count() == 1
+
+
 def test_the_subscriptions_and_jobs_pages(page: Any, site: tuple[Site, str]) -> None:
     """Subscriptions lists erp with its queue; Jobs lists the ingest and opens to its rejects."""
     made, _ = site

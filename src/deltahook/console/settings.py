@@ -23,6 +23,9 @@ from deltahook.store.db import reading
 router = APIRouter(prefix="/admin", include_in_schema=False)
 SNIPPET_LINES = 60
 SHOWN_FIELDS = 5
+ANSWER_CACHE = "private, no-cache"
+"""Try it's answer, kept in the browser's own cache (it holds no secret) so that Back to it
+shows it again: with no-store, Chromium asks to post the form again (ERR_CACHE_MISS)."""
 
 
 @router.get("/types/{name}/settings")
@@ -45,9 +48,11 @@ async def try_it(request: Request, name: str, engine: EngineDep) -> Response:
     preview the API serves (``POST /v1/preview/{kind}/pair?explain=true``)."""
     fields = await checked_form(request)
     tried = await anyio.to_thread.run_sync(lambda: _preview(engine, fields))
-    return await anyio.to_thread.run_sync(
+    answer = await anyio.to_thread.run_sync(
         lambda: _settings(request, engine, name, tried=tried, form=fields)
     )
+    answer.headers["Cache-Control"] = ANSWER_CACHE
+    return answer
 
 
 def _preview(engine: Engine, fields: dict[str, str]) -> dict[str, Any]:
