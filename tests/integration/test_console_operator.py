@@ -606,3 +606,13 @@ def test_recover_on_a_subscription_switched_off_says_so_on_the_subscriptions_pag
     assert said.startswith("erp: nothing queued again: subscription 'erp' is off: switch it on")
     unknown = console.post("/admin/subscriptions/nosuch/recover", since="24h")
     assert unknown.status_code == 404
+
+
+def test_a_log_filter_value_the_tab_ignores_is_not_shown_as_a_filter(console: Console) -> None:
+    """A hand-edited Log link with a status or time range the tab does not know lists every
+    delivery (the value is ignored) and says so: the empty state says there are none yet, not
+    that "these filters" match nothing, and the value is not carried into Retry all's form."""
+    html = console.get(f"{LOG}?status=bogus&since=5y")
+    assert _empty(html).startswith(f"No deliveries of {BREAKPOINT} yet")
+    assert 'name="status" value="bogus"' not in html
+    assert 'name="since" value="5y"' not in html

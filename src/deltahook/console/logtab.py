@@ -45,6 +45,17 @@ def _filter(engine: Engine, name: str, query: Mapping[str, str]) -> log.LogFilte
     )
 
 
+def _applied(query: Mapping[str, str]) -> dict[str, str]:
+    """The filters ``_filter`` applies, as the page shows and carries them: a value it
+    ignores (a hand-edited link's) is left out, never shown as a filter that matched nothing."""
+    since, status = query.get("since", ""), query.get("status", "")
+    return {
+        "since": since if since in dict(RANGES) else "",
+        "status": status if status in log.FILTER_STATUSES else "",
+        "subscription": query.get("subscription", ""),
+    }
+
+
 def _since(text: str, now: datetime) -> datetime | None:
     try:
         return log.parse_when(text, now=now) if text else None
@@ -80,7 +91,7 @@ def log_tab(request: Request, name: str, engine: EngineDep) -> Response:
             entry,
             client_id=client_id_of(engine.settings.constants),
         )
-    filters = {k: query.get(k, "") for k in ("since", "status", "subscription")}
+    filters = _applied(query)
     return type_page(
         request,
         "log.html",
